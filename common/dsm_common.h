@@ -1,0 +1,55 @@
+/*
+ * common/ - services every layer may use: status conversion and logging.
+ * Lowest layer: includes nothing of dsm but the public header.
+ */
+#ifndef DSM_COMMON_H
+#define DSM_COMMON_H
+
+#include <stdarg.h>
+
+#include "dsm.h"
+
+/* Log levels, most severe first; DSM_LOG_LEVEL selects the most verbose printed. */
+typedef enum {
+    DSM_LOG_LEVEL_ERROR = 0,
+    DSM_LOG_LEVEL_WARN  = 1,
+    DSM_LOG_LEVEL_INFO  = 2,
+    DSM_LOG_LEVEL_DEBUG = 3,
+    DSM_LOG_LEVEL_TRACE = 4
+} dsm_log_level_t;
+
+/* The status that corresponds to an errno value (EEXIST -> DSM_ERR_EXISTS, ...). */
+dsm_status_t dsm_status_from_errno(int err);
+
+/*
+ * Parse a log level name ("error", "warn", "info", "debug", "trace") or its
+ * number 0..4. Returns DSM_ERR_CONFIG for anything else.
+ */
+dsm_status_t dsm_log_level_parse(const char *text, dsm_log_level_t *level_p);
+
+/* The current threshold: set by dsm_log_set_level, else DSM_LOG_LEVEL, else warn. */
+dsm_log_level_t dsm_log_level(void);
+void dsm_log_set_level(dsm_log_level_t level);
+
+/* Tag log lines with this node's id once it is known (-1: unknown). */
+void dsm_log_set_node(int node);
+
+/* Write one line to stderr: "dsm[node] level: message". Thread-safe. */
+void dsm_log_write(dsm_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void dsm_log_vwrite(dsm_log_level_t level, const char *fmt, va_list ap);
+
+#define dsm_log_at(level, ...)                                     \
+    do {                                                           \
+        if ((level) <= dsm_log_level()) {                          \
+            dsm_log_write((level), __VA_ARGS__);                   \
+        }                                                          \
+    } while (0)
+
+#define dsm_error(...) dsm_log_at(DSM_LOG_LEVEL_ERROR, __VA_ARGS__)
+#define dsm_warn(...)  dsm_log_at(DSM_LOG_LEVEL_WARN, __VA_ARGS__)
+#define dsm_info(...)  dsm_log_at(DSM_LOG_LEVEL_INFO, __VA_ARGS__)
+#define dsm_debug(...) dsm_log_at(DSM_LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define dsm_trace(...) dsm_log_at(DSM_LOG_LEVEL_TRACE, __VA_ARGS__)
+
+#endif /* DSM_COMMON_H */
