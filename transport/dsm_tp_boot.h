@@ -1,0 +1,62 @@
+/*
+ * transport/ bootstrap: how the N processes of a job find each other and
+ * exchange the blobs (UCX worker addresses, rkeys) that connect them.
+ *
+ * Two paths, chosen by dsm_tp_boot_init:
+ *  - PMIx, when the process was started by a PMIx launcher (mpirun, srun):
+ *    rank and size from PMIx, exchange by PMIx put/commit/fence/get.
+ *  - the dsmrun path otherwise: DSM_RANK, DSM_NNODES, DSM_COORD=host:port and
+ *    DSM_JOB_KEY from the environment; node 0 listens on DSM_COORD, every node
+ *    connects, proves it holds the job key (the key never crosses the wire),
+ *    and exchanges go through node 0 over TCP.
+ *
+ * Included by dsm_tp.h; kept apart so that the bootstrap can be built and
+ * tested without UCX.
+ */
+#ifndef DSM_TP_BOOT_H
+#define DSM_TP_BOOT_H
+
+#include <stddef.h>
+
+#include "dsm.h"
+
+typedef struct dsm_tp_boot dsm_tp_boot_t;
+
+/* The result of an allgather: blobs[i] (sizes[i] bytes) came from rank i. */
+typedef struct {
+    int     count;
+    void  **blobs;
+    size_t *sizes;
+} dsm_tp_boot_gathered_t;
+
+/*
+ * Join the job. Blocks until every node has joined (or a timeout, or a refusal).
+ * Returns DSM_ERR_CONFIG for a missing or malformed variable (logged with its
+ * name), DSM_ERR_AUTH when the job key does not match, DSM_ERR_BOOTSTRAP when
+ * the job could not be formed (e.g. the coordinator is unreachable).
+ */
+dsm_status_t dsm_tp_boot_init(dsm_tp_boot_t **boot_p);
+
+/* This node's rank (0..size-1) and the number of nodes in the job. */
+int dsm_tp_boot_rank(const dsm_tp_boot_t *boot);
+int dsm_tp_boot_size(const dsm_tp_boot_t *boot);
+
+/* "pmix" or "dsmrun": which path joined the job (for logs and dsm-info). */
+const char *dsm_tp_boot_method(const dsm_tp_boot_t *boot);
+
+/*
+ * Collective: every node contributes one blob (sizes may differ, 0 allowed);
+ * on success every node receives all of them, indexed by rank. Free the
+ * result with dsm_tp_boot_gathered_free.
+ */
+dsm_status_t dsm_tp_boot_allgather(dsm_tp_boot_t *boot, const void *blob, size_t size,
+                                   dsm_tp_boot_gathered_t *gathered_p);
+void dsm_tp_boot_gathered_free(dsm_tp_boot_gathered_t *gathered);
+
+/* Collective: returns when every node has entered it. */
+dsm_status_t dsm_tp_boot_barrier(dsm_tp_boot_t *boot);
+
+/* Leave the job and release everything. Not collective. NULL is allowed. */
+void dsm_tp_boot_fini(dsm_tp_boot_t *boot);
+
+#endif /* DSM_TP_BOOT_H */
