@@ -1,0 +1,112 @@
+/* Unit tests of common/: status strings, errno mapping, config value parsers. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dsm_common.h"
+#include "dsm_config_parse.h"
+#include "dsm_test.h"
+
+static dsm_test_result_t test_status_strings(void)
+{
+    /* Every status from DSM_INPROGRESS down to the last failure has its own text. */
+    for (int status = DSM_INPROGRESS; status >= DSM_ERR_CANCELED; status--) {
+        const char *text = dsm_strerror((dsm_status_t)status);
+
+        DSM_CHECKF(text != NULL && strcmp(text, "unknown status") != 0, "status %d", status);
+        for (int other = status - 1; other >= DSM_ERR_CANCELED; other--) {
+            DSM_CHECKF(strcmp(text, dsm_strerror((dsm_status_t)other)) != 0,
+                       "statuses %d and %d share '%s'", status, other, text);
+        }
+    }
+    DSM_CHECK(!strcmp(dsm_strerror((dsm_status_t)(DSM_ERR_CANCELED - 1)), "unknown status"));
+    DSM_CHECK(!strcmp(dsm_strerror((dsm_status_t)2), "unknown status"));
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_errno_mapping(void)
+{
+    DSM_CHECK(dsm_status_from_errno(0) == DSM_OK);
+    DSM_CHECK(dsm_status_from_errno(EEXIST) == DSM_ERR_EXISTS);
+    DSM_CHECK(dsm_status_from_errno(EAGAIN) == DSM_ERR_AGAIN);
+    DSM_CHECK(dsm_status_from_errno(ENOENT) == DSM_ERR_NO_ENTRY);
+    DSM_CHECK(dsm_status_from_errno(ENOMEM) == DSM_ERR_NO_MEMORY);
+    DSM_CHECK(dsm_status_from_errno(EPERM) == DSM_ERR_PERMISSION);
+    DSM_CHECK(dsm_status_from_errno(EIO) == DSM_ERR_IO);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_parse_u64(void)
+{
+    uint64_t value = 7;
+
+    DSM_CHECK(dsm_config_parse_u64("X", "42", 0, 100, &value) == DSM_OK && value == 42);
+    DSM_CHECK(dsm_config_parse_u64("X", "0x10", 0, 100, &value) == DSM_OK && value == 16);
+    value = 7;
+    DSM_CHECK(dsm_config_parse_u64("X", "101", 0, 100, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_u64("X", "-1", 0, 100, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_u64("X", "12abc", 0, 100, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_u64("X", "", 0, 100, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_u64("X", "99999999999999999999999", 0, UINT64_MAX, &value) ==
+              DSM_ERR_CONFIG);
+    DSM_CHECK(value == 7); /* untouched on failure */
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_parse_size(void)
+{
+    uint64_t value = 0;
+
+    DSM_CHECK(dsm_config_parse_size("X", "4096", 1, UINT64_MAX, &value) == DSM_OK &&
+              value == 4096);
+    DSM_CHECK(dsm_config_parse_size("X", "1G", 1, UINT64_MAX, &value) == DSM_OK &&
+              value == (UINT64_C(1) << 30));
+    DSM_CHECK(dsm_config_parse_size("X", "2TiB", 1, UINT64_MAX, &value) == DSM_OK &&
+              value == (UINT64_C(2) << 40));
+    DSM_CHECK(dsm_config_parse_size("X", "64kb", 1, UINT64_MAX, &value) == DSM_OK &&
+              value == 65536);
+    DSM_CHECK(dsm_config_parse_size("X", "1X", 1, UINT64_MAX, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_size("X", "1Gb2", 1, UINT64_MAX, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_size("X", "17179869184T", 1, UINT64_MAX, &value) ==
+              DSM_ERR_CONFIG); /* overflows 64 bits */
+    DSM_CHECK(dsm_config_parse_size("X", "2G", 1, UINT64_C(1) << 30, &value) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_parse_bool_and_choice(void)
+{
+    static const char *const names[] = { "cyclic", "blocked" };
+    int value = -1;
+
+    DSM_CHECK(dsm_config_parse_bool("X", "YES", &value) == DSM_OK && value == 1);
+    DSM_CHECK(dsm_config_parse_bool("X", "off", &value) == DSM_OK && value == 0);
+    DSM_CHECK(dsm_config_parse_bool("X", "2", &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_choice("X", "Blocked", names, 2, &value) == DSM_OK && value == 1);
+    DSM_CHECK(dsm_config_parse_choice("X", "cyc", names, 2, &value) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_log_level_parse(void)
+{
+    dsm_log_level_t level;
+
+    DSM_CHECK(dsm_log_level_parse("debug", &level) == DSM_OK && level == DSM_LOG_LEVEL_DEBUG);
+    DSM_CHECK(dsm_log_level_parse("0", &level) == DSM_OK && level == DSM_LOG_LEVEL_ERROR);
+    DSM_CHECK(dsm_log_level_parse("5", &level) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_log_level_parse("loud", &level) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+static const dsm_test_case_t cases[] = {
+    { "status_strings", NULL, test_status_strings, 0 },
+    { "errno_mapping", NULL, test_errno_mapping, 0 },
+    { "parse_u64", NULL, test_parse_u64, 0 },
+    { "parse_size", NULL, test_parse_size, 0 },
+    { "parse_bool_and_choice", NULL, test_parse_bool_and_choice, 0 },
+    { "log_level_parse", NULL, test_log_level_parse, 0 },
+};
+
+int main(int argc, char **argv)
+{
+    return dsm_test_main(argc, argv, cases, DSM_TEST_ARRAY_SIZE(cases));
+}
