@@ -1,14 +1,19 @@
 # Helpers shared by the layer folders.
 
-# dsm_add_layer(<target> SOURCES ... [LIBS ...] [PC_REQUIRES ...])
+# dsm_add_layer(<target> SOURCES ... [DEPENDS ...] [LIBS ...] [PC_REQUIRES ...])
 # Declares one layer as an OBJECT library whose objects go into libdsm.
-# LIBS are linked into the layer (for its includes) and into libdsm;
-# PC_REQUIRES are the pkg-config modules libdsm then needs (Requires.private).
+# Every layer sees include/ and common/; DEPENDS names the lower layers whose
+# internal headers it includes. LIBS are linked into the layer (for its
+# includes) and into libdsm; PC_REQUIRES are the pkg-config modules libdsm then
+# needs (Requires.private).
 function(dsm_add_layer target)
-  cmake_parse_arguments(arg "" "" "SOURCES;LIBS;PC_REQUIRES" ${ARGN})
+  cmake_parse_arguments(arg "" "" "SOURCES;DEPENDS;LIBS;PC_REQUIRES" ${ARGN})
   add_library(${target} OBJECT ${arg_SOURCES})
   target_include_directories(${target} PUBLIC
-    ${PROJECT_SOURCE_DIR}/include ${CMAKE_CURRENT_SOURCE_DIR})
+    ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/common ${CMAKE_CURRENT_SOURCE_DIR})
+  foreach(lower IN LISTS arg_DEPENDS)
+    target_include_directories(${target} PUBLIC $<TARGET_PROPERTY:${lower},INTERFACE_INCLUDE_DIRECTORIES>)
+  endforeach()
   target_link_libraries(${target} PUBLIC ${arg_LIBS} Threads::Threads)
   set_property(GLOBAL APPEND PROPERTY DSM_LAYER_TARGETS ${target})
   set_property(GLOBAL APPEND PROPERTY DSM_LAYER_LIBS ${arg_LIBS})

@@ -11,6 +11,9 @@
 #ifndef DSM_H
 #define DSM_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -47,6 +50,97 @@ typedef enum {
 
 /* A constant one-line description of status; never NULL. */
 const char *dsm_strerror(dsm_status_t status);
+
+/* ---------------------------------------------------------------------------
+ * Configuration. dsm_init(NULL) takes everything from the DSM_* environment
+ * (docs/config.md). A dsm_config_t passed to dsm_init sets the fields named in
+ * field_mask; those win over the environment, the others come from it.
+ */
+typedef enum {
+    DSM_PLACEMENT_CYCLIC  = 0, /* page p of the arena is homed at node p % N       */
+    DSM_PLACEMENT_BLOCKED = 1  /* each allocation is split in N contiguous blocks  */
+} dsm_placement_t;
+
+enum {
+    DSM_CONFIG_FIELD_ARENA_SIZE    = 1u << 0,
+    DSM_CONFIG_FIELD_ARENA_ADDRESS = 1u << 1,
+    DSM_CONFIG_FIELD_PLACEMENT     = 1u << 2,
+    DSM_CONFIG_FIELD_TRANSPORT     = 1u << 3,
+    DSM_CONFIG_FIELD_SPIN_US       = 1u << 4,
+    DSM_CONFIG_FIELD_LOG_LEVEL     = 1u << 5,
+    DSM_CONFIG_FIELD_STATS         = 1u << 6
+};
+
+typedef struct dsm_config {
+    uint64_t        field_mask;    /* DSM_CONFIG_FIELD_* bits of the fields set below */
+    uint64_t        arena_size;    /* bytes of virtual address space (DSM_ARENA_SIZE) */
+    uint64_t        arena_address; /* where every node maps it (DSM_ARENA_ADDRESS)    */
+    dsm_placement_t placement;     /* home of each page (DSM_PLACEMENT)               */
+    const char     *transport;     /* "auto", "shm", "tcp", "rdma" (DSM_TRANSPORT)    */
+    unsigned        spin_us;       /* busy-poll window before sleeping (DSM_SPIN_US)  */
+    int             log_level;     /* 0 error .. 4 trace (DSM_LOG_LEVEL)              */
+    int             stats;         /* print statistics at finalize (DSM_STATS)        */
+} dsm_config_t;
+
+/* A lock in the arena's lock space: the same handle on every node. */
+typedef uint64_t dsm_lock_t;
+
+/* This node's counters since dsm_init (dsm_stats_get). */
+typedef struct dsm_stats {
+    uint64_t read_misses;            /* read faults on absent pages                  */
+    uint64_t write_misses;           /* write faults on absent pages                 */
+    uint64_t upgrades;               /* write faults on read-only pages              */
+    uint64_t invalidations_sent;     /* as a home: copies invalidated or downgraded  */
+    uint64_t invalidations_received; /* as a holder: copies invalidated/downgraded   */
+    uint64_t bytes_fetched;          /* page data moved into this node               */
+    uint64_t bytes_written_back;     /* page data moved back to homes                */
+    uint64_t messages_sent;
+    uint64_t messages_received;
+    uint64_t malformed_messages;     /* rejected by validation, never acted on       */
+    uint64_t lock_acquires;
+    uint64_t barriers;
+    uint64_t faults_resolved;        /* faults whose latency is in the figures below */
+    double   fault_latency_p50_us;   /* fault read by the runtime -> page installed  */
+    double   fault_latency_p99_us;
+} dsm_stats_t;
+
+/* ---------------------------------------------------------------------------
+ * Life cycle. dsm_init joins the job (dsmrun or mpirun), maps the arena at the
+ * same address on every node and starts the service thread. Collective.
+ */
+dsm_status_t dsm_init(const dsm_config_t *config);
+dsm_status_t dsm_finalize(void);                  /* collective                     */
+int          dsm_node_id(void);                   /* 0 .. dsm_num_nodes()-1; -1 before init */
+int          dsm_num_nodes(void);                 /* 0 before init                  */
+
+/*
+ * Collective, called in the same order with the same sizes on every node:
+ * returns page-aligned, zero-filled memory at the same address on every node,
+ * or NULL (dsm_last_error() says why: DSM_ERR_NO_SPACE beyond the arena).
+ */
+void        *dsm_alloc(size_t size);
+void         dsm_free(void *ptr);                 /* collective                     */
+
+dsm_status_t dsm_barrier(void);                   /* collective                     */
+dsm_status_t dsm_lock_create(dsm_lock_t *lock_p); /* collective, same handle everywhere */
+dsm_status_t dsm_lock_acquire(dsm_lock_t lock);   /* FIFO at the lock's home node   */
+dsm_status_t dsm_lock_release(dsm_lock_t lock);
+
+/* The status of this thread's last failed dsm call. */
+dsm_status_t dsm_last_error(void);
+
+dsm_status_t dsm_stats_get(dsm_stats_t *stats_p);
+
+/*
+ * Memory model. All nodes see the writes to one page in one order (single
+ * writer, multiple readers). Across pages the arena is sequentially consistent
+ * for page-level accesses (a grant is never sent before every invalidation it
+ * depends on is acknowledged), hence at least as strong as x86-TSO: the
+ * message-passing and IRIW outcomes TSO forbids never occur. C11 atomics on
+ * arena memory are atomic across nodes (the page is held writable by exactly
+ * one node while the atomic executes). dsm_barrier and lock acquire/release
+ * order every access before them against every access after them.
+ */
 
 #ifdef __cplusplus
 }

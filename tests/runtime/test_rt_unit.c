@@ -1,0 +1,132 @@
+/* Unit tests of runtime/ pieces that need no job: configuration, placement. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsm_rt.h"
+#include "dsm_test.h"
+
+static dsm_test_result_t test_config_defaults(void)
+{
+    dsm_rt_config_t config;
+
+    unsetenv("DSM_ARENA_SIZE");
+    unsetenv("DSM_PLACEMENT");
+    DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK);
+    DSM_CHECK(config.arena_size == (UINT64_C(1) << 30));
+    DSM_CHECK(config.placement == DSM_PLACEMENT_CYCLIC);
+    DSM_CHECK(config.transport == DSM_RT_TRANSPORT_AUTO);
+    DSM_CHECK(config.stats == 0);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_config_environment(void)
+{
+    dsm_rt_config_t config;
+
+    setenv("DSM_ARENA_SIZE", "1T", 1);
+    setenv("DSM_PLACEMENT", "blocked", 1);
+    setenv("DSM_TRANSPORT", "tcp", 1);
+    setenv("DSM_STATS", "yes", 1);
+    DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK);
+    DSM_CHECK(config.arena_size == (UINT64_C(1) << 40));
+    DSM_CHECK(config.placement == DSM_PLACEMENT_BLOCKED);
+    DSM_CHECK(config.transport == DSM_RT_TRANSPORT_TCP);
+    DSM_CHECK(config.stats == 1);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_config_bad_values(void)
+{
+    static const char *const bad[][2] = {
+        { "DSM_ARENA_SIZE", "12345" },      /* not a page multiple */
+        { "DSM_ARENA_SIZE", "1P" },         /* beyond the maximum  */
+        { "DSM_ARENA_SIZE", "lots" },
+        { "DSM_ARENA_ADDRESS", "0x1001" },  /* not page-aligned    */
+        { "DSM_PLACEMENT", "random" },
+        { "DSM_TRANSPORT", "carrier-pigeon" },
+        { "DSM_SPIN_US", "-5" },
+        { "DSM_LOG_LEVEL", "loud" },
+        { "DSM_STATS", "maybe" },
+    };
+    dsm_rt_config_t config;
+
+    for (size_t i = 0; i < DSM_TEST_ARRAY_SIZE(bad); i++) {
+        setenv(bad[i][0], bad[i][1], 1);
+        DSM_CHECKF(dsm_rt_config_load(NULL, &config) == DSM_ERR_CONFIG, "%s=%s accepted",
+                   bad[i][0], bad[i][1]);
+        unsetenv(bad[i][0]);
+    }
+    /* An arena that would end beyond user space. */
+    setenv("DSM_ARENA_ADDRESS", "0x7e0000000000", 1);
+    setenv("DSM_ARENA_SIZE", "32T", 1);
+    DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_config_struct_wins(void)
+{
+    dsm_config_t user = { .field_mask = DSM_CONFIG_FIELD_ARENA_SIZE | DSM_CONFIG_FIELD_TRANSPORT,
+                          .arena_size = 1 << 20, .transport = "shm" };
+    dsm_rt_config_t config;
+
+    setenv("DSM_ARENA_SIZE", "2G", 1);
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_OK);
+    DSM_CHECK(config.arena_size == 1 << 20);
+    DSM_CHECK(config.transport == DSM_RT_TRANSPORT_SHM);
+    user.transport = "bogus";
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    user.transport = "shm";
+    user.field_mask |= UINT64_C(1) << 40;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+/* Every page has exactly one home, indices within a home are dense and distinct,
+ * and the per-home counts add up, for both policies and awkward sizes. */
+static dsm_test_result_t test_placement_partition(void)
+{
+    static const dsm_placement_t policies[] = { DSM_PLACEMENT_CYCLIC, DSM_PLACEMENT_BLOCKED };
+
+    for (size_t p = 0; p < 2; p++) {
+        for (int nnodes = 1; nnodes <= 9; nnodes++) {
+            for (uint64_t first = 0; first < 11; first += 5) {
+                for (uint64_t npages = 1; npages <= 40; npages++) {
+                    dsm_rt_placement_t pl = { policies[p], first, npages, nnodes };
+                    uint64_t seen[9][40];
+                    uint64_t count[9] = { 0 }, total = 0;
+
+                    memset(seen, 0, sizeof(seen));
+                    for (uint64_t page = first; page < first + npages; page++) {
+                        int home = dsm_rt_placement_home(&pl, page);
+                        uint64_t index = dsm_rt_placement_index(&pl, page);
+
+                        DSM_CHECK(home >= 0 && home < nnodes);
+                        DSM_CHECK(index < dsm_rt_placement_count(&pl, home));
+                        DSM_CHECK(seen[home][index] == 0);
+                        seen[home][index] = 1;
+                        count[home]++;
+                    }
+                    for (int node = 0; node < nnodes; node++) {
+                        DSM_CHECK(count[node] == dsm_rt_placement_count(&pl, node));
+                        total += count[node];
+                    }
+                    DSM_CHECK(total == npages);
+                }
+            }
+        }
+    }
+    return DSM_TEST_PASS;
+}
+
+static const dsm_test_case_t cases[] = {
+    { "config_defaults", NULL, test_config_defaults, 0 },
+    { "config_environment", NULL, test_config_environment, 0 },
+    { "config_bad_values", NULL, test_config_bad_values, 0 },
+    { "config_struct_wins", NULL, test_config_struct_wins, 0 },
+    { "placement_partition", NULL, test_placement_partition, 0 },
+};
+
+int main(int argc, char **argv)
+{
+    return dsm_test_main(argc, argv, cases, DSM_TEST_ARRAY_SIZE(cases));
+}
