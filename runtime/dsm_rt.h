@@ -55,3 +55,39 @@ uint64_t dsm_rt_placement_index(const dsm_rt_placement_t *pl, uint64_t page);
 uint64_t dsm_rt_placement_count(const dsm_rt_placement_t *pl, int node);
 
 #endif /* DSM_RT_H */
+
+/* ---- page-keyed map (pagemap.c) ----------------------------------------------
+ * Open addressing, linear probing, tombstone-free deletion (backward shift):
+ * the service thread's small per-page tables (fault start times, staging slots).
+ */
+typedef struct {
+    uint64_t *keys;   /* key + 1; 0 marks an empty slot */
+    uint64_t *values;
+    size_t    capacity; /* power of two */
+    size_t    count;
+} dsm_rt_pagemap_t;
+
+dsm_status_t dsm_rt_pagemap_init(dsm_rt_pagemap_t *map, size_t initial_capacity);
+void dsm_rt_pagemap_fini(dsm_rt_pagemap_t *map);
+/* Insert or overwrite. */
+dsm_status_t dsm_rt_pagemap_put(dsm_rt_pagemap_t *map, uint64_t key, uint64_t value);
+/* 1 and *value_p when present, else 0. */
+int dsm_rt_pagemap_get(const dsm_rt_pagemap_t *map, uint64_t key, uint64_t *value_p);
+/* 1 and *value_p (may be NULL) when it was present and is now removed, else 0. */
+int dsm_rt_pagemap_take(dsm_rt_pagemap_t *map, uint64_t key, uint64_t *value_p);
+
+/* ---- latency histogram (stats.c) ---------------------------------------------
+ * Log-linear buckets (8 per power of two of nanoseconds): percentiles within
+ * 12.5 %, constant memory, constant time per sample.
+ */
+#define DSM_RT_HIST_SUB     8
+#define DSM_RT_HIST_BUCKETS (64 * DSM_RT_HIST_SUB)
+
+typedef struct {
+    uint64_t counts[DSM_RT_HIST_BUCKETS];
+    uint64_t total;
+} dsm_rt_hist_t;
+
+void dsm_rt_hist_add(dsm_rt_hist_t *hist, uint64_t ns);
+/* The value (µs) below which pct percent of the samples lie; 0 when empty. */
+double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);

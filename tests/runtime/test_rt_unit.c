@@ -118,7 +118,65 @@ static dsm_test_result_t test_placement_partition(void)
     return DSM_TEST_PASS;
 }
 
+/* The map agrees with a reference array through inserts, overwrites and
+ * removals that force growth and backward shifts over wrapped probe runs. */
+static dsm_test_result_t test_pagemap_against_reference(void)
+{
+    enum { KEYS = 5000 };
+    static uint64_t reference[KEYS]; /* 0: absent, else value + 1 */
+    dsm_rt_pagemap_t map;
+    uint64_t state = 12345, value;
+
+    DSM_CHECK(dsm_rt_pagemap_init(&map, 4) == DSM_OK);
+    for (int step = 0; step < 200000; step++) {
+        uint64_t key;
+
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        key = (state >> 33) % KEYS;
+        if ((state >> 20) & 1) {
+            DSM_CHECK(dsm_rt_pagemap_put(&map, key * 4096, (uint64_t)step) == DSM_OK);
+            reference[key] = (uint64_t)step + 1;
+        } else {
+            int present = dsm_rt_pagemap_take(&map, key * 4096, &value);
+
+            DSM_CHECK(present == (reference[key] != 0));
+            DSM_CHECK(!present || value == reference[key] - 1);
+            reference[key] = 0;
+        }
+    }
+    for (uint64_t key = 0; key < KEYS; key++) {
+        int present = dsm_rt_pagemap_get(&map, key * 4096, &value);
+
+        DSM_CHECK(present == (reference[key] != 0));
+        DSM_CHECK(!present || value == reference[key] - 1);
+    }
+    dsm_rt_pagemap_fini(&map);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_hist_percentiles(void)
+{
+    static dsm_rt_hist_t hist;
+    double p50, p99;
+
+    DSM_CHECK(dsm_rt_hist_percentile_us(&hist, 50) == 0);
+    /* 1..10000 µs uniformly: p50 ~ 5000 µs, p99 ~ 9900 µs, within one bucket (12.5 %). */
+    for (uint64_t us = 1; us <= 10000; us++) {
+        dsm_rt_hist_add(&hist, us * 1000);
+    }
+    p50 = dsm_rt_hist_percentile_us(&hist, 50);
+    p99 = dsm_rt_hist_percentile_us(&hist, 99);
+    DSM_CHECKF(p50 >= 5000 && p50 <= 5000 * 1.126, "p50 %.1f", p50);
+    DSM_CHECKF(p99 >= 9900 && p99 <= 9900 * 1.126, "p99 %.1f", p99);
+    dsm_rt_hist_add(&hist, 0);
+    dsm_rt_hist_add(&hist, UINT64_MAX);
+    DSM_CHECK(hist.total == 10002);
+    return DSM_TEST_PASS;
+}
+
 static const dsm_test_case_t cases[] = {
+    { "pagemap_against_reference", NULL, test_pagemap_against_reference, 0 },
+    { "hist_percentiles", NULL, test_hist_percentiles, 0 },
     { "config_defaults", NULL, test_config_defaults, 0 },
     { "config_environment", NULL, test_config_environment, 0 },
     { "config_bad_values", NULL, test_config_bad_values, 0 },
