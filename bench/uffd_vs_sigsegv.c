@@ -1,0 +1,505 @@
+/*
+ * uffd_vs_sigsegv - the comparison the userfaultfd design was made for.
+ *
+ * Per-fault cost over -p pages, -i rounds (after -w warm-up rounds):
+ *   (a) MISSING fault resolved by UFFDIO_COPY of 4 KiB from a handler thread
+ *   (b) WP fault resolved by UFFDIO_WRITEPROTECT (clear) from a handler thread
+ *   (c) PROT_NONE page, SIGSEGV handler does mprotect(RW) + copy of 4 KiB
+ *   (d) PROT_READ page, write -> SIGSEGV handler does mprotect(RW)
+ * The faulting thread is pinned to one CPU. The uffd handler thread sleeps in
+ * poll() on another CPU ("other CPU") or the same one; the SIGSEGV handler
+ * runs in the faulting thread itself. (a) is compared with (c), (b) with (d).
+ *
+ * Then the VMA count after putting every other page of a --region-mib region
+ * into a different state: with mprotect (PROT_READ on every other page) and
+ * with UFFDIO_WRITEPROTECT. mprotect splits the VMA at each call and fails
+ * with ENOMEM once the process reaches vm.max_map_count; userfaultfd keeps
+ * the region one VMA.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench_common.h"
+#include "dsm_uffd.h"
+
+#define BENCH_NAME_MAX 64
+
+typedef struct {
+    size_t region_mib;
+} bench_config_t;
+
+static size_t page_size;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void die(const char *what)
+{
+    fprintf(stderr, "uffd_vs_sigsegv: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static void die_status(const char *what, dsm_status_t status)
+{
+    fprintf(stderr, "uffd_vs_sigsegv: %s: %s\n", what, dsm_strerror(status));
+    exit(1);
+}
+
+static void *map_region(size_t bytes, int prot)
+{
+    void *addr = mmap(NULL, bytes, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (addr == MAP_FAILED) {
+        die("mmap");
+    }
+    return addr;
+}
+
+/* Pin the calling or given thread to one CPU; returns 0 if that CPU is not usable. */
+static int pin_thread(pthread_t thread, int cpu)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(thread, sizeof(set), &set) == 0;
+}
+
+/* The first two CPUs this process may run on (second = first when only one). */
+static void usable_cpus(int *first_p, int *second_p)
+{
+    cpu_set_t set;
+    int found = 0;
+
+    *first_p = *second_p = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+        return;
+    }
+    for (int cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
+        if (CPU_ISSET(cpu, &set)) {
+            *(found++ == 0 ? first_p : second_p) = cpu;
+        }
+    }
+    if (found == 1) {
+        *second_p = *first_p;
+    }
+}
+
+static long vma_count(const void *start, size_t len)
+{
+    unsigned long lo, hi, a = (uintptr_t)start, b = (uintptr_t)start + len;
+    char line[512];
+    long count = 0;
+    FILE *maps = fopen("/proc/self/maps", "r");
+
+    if (maps == NULL) {
+        return -1; /* possible at the VMA limit: reported as -1, not fatal */
+    }
+    while (fgets(line, sizeof(line), maps) != NULL) {
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < b && hi > a) {
+            count++;
+        }
+    }
+    fclose(maps);
+    return count;
+}
+
+static long read_long_file(const char *path)
+{
+    long value = -1;
+    FILE *file = fopen(path, "r");
+
+    if (file != NULL) {
+        if (fscanf(file, "%ld", &value) != 1) {
+            value = -1;
+        }
+        fclose(file);
+    }
+    return value;
+}
+
+/* ---- (a), (b): a userfaultfd handler thread --------------------------------- */
+
+typedef struct {
+    const dsm_uffd_t    *uffd;
+    const unsigned char *src;      /* (a): the page copied in */
+    int                  wp;       /* 0: (a) COPY, 1: (b) WP clear */
+    int                  stop_fd;  /* eventfd: stop the handler */
+    int                  cpu;
+    size_t               resolved;
+} uffd_handler_t;
+
+static void *uffd_handler_main(void *arg)
+{
+    uffd_handler_t *h = arg;
+    dsm_uffd_event_t events[64];
+
+    pin_thread(pthread_self(), h->cpu);
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = h->uffd->fd, .events = POLLIN},
+                                {.fd = h->stop_fd, .events = POLLIN}};
+        size_t count = 0;
+        dsm_status_t status;
+
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            die("poll");
+        }
+        if (fds[1].revents & POLLIN) {
+            return NULL;
+        }
+        if ((status = dsm_uffd_events_read(h->uffd, events, 64, &count)) != DSM_OK) {
+            die_status("read events", status);
+        }
+        for (size_t i = 0; i < count; i++) {
+            void *page = (void *)events[i].address;
+
+            status = h->wp ? dsm_uffd_wp_clear(h->uffd, page, page_size, 0)
+                           : dsm_uffd_copy(h->uffd, page, h->src, page_size, 0, NULL);
+            if (status != DSM_OK) {
+                die_status("resolve", status);
+            }
+            h->resolved++;
+        }
+    }
+}
+
+/*
+ * One uffd variant: faults on every page of a fresh registration, rounds
+ * times; samples_us gets pages * (rounds - warmup) samples.
+ */
+static void run_uffd(const dsm_bench_opts_t *opts, int wp, int handler_cpu, double *samples_us)
+{
+    size_t pages = opts->pages, bytes = pages * page_size, n = 0;
+    unsigned rounds = opts->warmup + opts->iterations;
+    uffd_handler_t handler = {.wp = wp, .cpu = handler_cpu};
+    unsigned char *region, *src;
+    pthread_t thread;
+    dsm_uffd_t uffd;
+    dsm_status_t status;
+    uint64_t one = 1;
+
+    if ((status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, 0, &uffd)) != DSM_OK) {
+        die_status("open userfaultfd", status);
+    }
+    region = map_region(bytes, PROT_READ | PROT_WRITE);
+    src = map_region(page_size, PROT_READ | PROT_WRITE);
+    memset(src, 0xa5, page_size);
+    status = dsm_uffd_range_register(&uffd, region, bytes,
+                                     DSM_UFFD_MODE_MISSING | (wp ? DSM_UFFD_MODE_WP : 0));
+    if (status != DSM_OK) {
+        die_status("register", status);
+    }
+    handler.uffd = &uffd;
+    handler.src = src;
+    if ((handler.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
+        die("eventfd");
+    }
+    if (pthread_create(&thread, NULL, uffd_handler_main, &handler) != 0) {
+        die("pthread_create");
+    }
+    for (unsigned round = 0; round < rounds; round++) {
+        /* set-up, not timed: (a) every page absent, (b) every page present and WP */
+        if (wp) {
+            dsm_uffd_zap(region, bytes);
+            for (size_t p = 0; p < pages; p++) {
+                status = dsm_uffd_copy(&uffd, region + p * page_size, src, page_size,
+                                       DSM_UFFD_WP, NULL);
+                if (status != DSM_OK) {
+                    die_status("install write-protected", status);
+                }
+            }
+        } else {
+            dsm_uffd_zap(region, bytes);
+        }
+        for (size_t p = 0; p < pages; p++) {
+            volatile unsigned char *addr = region + p * page_size;
+            double t0 = dsm_bench_now_us();
+
+            if (wp) {
+                *addr = 1;
+            } else if (*addr != 0xa5) {
+                fprintf(stderr, "uffd_vs_sigsegv: wrong data after COPY\n");
+                exit(1);
+            }
+            if (round >= opts->warmup) {
+                samples_us[n++] = dsm_bench_now_us() - t0;
+            }
+        }
+    }
+    if (write(handler.stop_fd, &one, sizeof(one)) != sizeof(one)) {
+        die("eventfd write");
+    }
+    pthread_join(thread, NULL);
+    if (handler.resolved != (size_t)rounds * pages) {
+        fprintf(stderr, "uffd_vs_sigsegv: %zu faults resolved, expected %zu\n", handler.resolved,
+                (size_t)rounds * pages);
+        exit(1);
+    }
+    close(handler.stop_fd);
+    munmap(region, bytes);
+    munmap(src, page_size);
+    dsm_uffd_close(&uffd);
+}
+
+/* ---- (c), (d): mprotect and a SIGSEGV handler ------------------------------- */
+
+static unsigned char *segv_src;  /* (c): the page copied in; NULL for (d) */
+static size_t segv_faults;
+
+static void segv_handler(int sig, siginfo_t *info, void *context)
+{
+    void *page = (void *)((uintptr_t)info->si_addr & ~(page_size - 1));
+
+    (void)sig;
+    (void)context;
+    if (mprotect(page, page_size, PROT_READ | PROT_WRITE) != 0) {
+        abort(); /* the access would fault forever */
+    }
+    if (segv_src != NULL) {
+        memcpy(page, segv_src, page_size);
+    }
+    segv_faults++;
+}
+
+/* (c) when copy, else (d): same sampling as run_uffd, in the faulting thread. */
+static void run_sigsegv(const dsm_bench_opts_t *opts, int copy, double *samples_us)
+{
+    size_t pages = opts->pages, bytes = pages * page_size, n = 0;
+    unsigned rounds = opts->warmup + opts->iterations;
+    struct sigaction action = {.sa_sigaction = segv_handler, .sa_flags = SA_SIGINFO};
+    struct sigaction previous;
+    unsigned char *region;
+
+    region = map_region(bytes, PROT_READ | PROT_WRITE);
+    segv_src = copy ? map_region(page_size, PROT_READ | PROT_WRITE) : NULL;
+    if (copy) {
+        memset(segv_src, 0xa5, page_size);
+    }
+    segv_faults = 0;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGSEGV, &action, &previous) != 0) {
+        die("sigaction");
+    }
+    for (unsigned round = 0; round < rounds; round++) {
+        /* set-up, not timed: (c) every page absent and PROT_NONE, (d) present, PROT_READ */
+        if (copy) {
+            madvise(region, bytes, MADV_DONTNEED);
+        } else {
+            memset(region, 0, bytes);
+        }
+        if (mprotect(region, bytes, copy ? PROT_NONE : PROT_READ) != 0) {
+            die("mprotect");
+        }
+        for (size_t p = 0; p < pages; p++) {
+            volatile unsigned char *addr = region + p * page_size;
+            double t0 = dsm_bench_now_us();
+
+            if (!copy) {
+                *addr = 1;
+            } else if (*addr != 0xa5) {
+                fprintf(stderr, "uffd_vs_sigsegv: wrong data after SIGSEGV copy\n");
+                exit(1);
+            }
+            if (round >= opts->warmup) {
+                samples_us[n++] = dsm_bench_now_us() - t0;
+            }
+        }
+    }
+    sigaction(SIGSEGV, &previous, NULL);
+    if (segv_faults != (size_t)rounds * pages) {
+        fprintf(stderr, "uffd_vs_sigsegv: %zu SIGSEGVs, expected %zu\n", segv_faults,
+                (size_t)rounds * pages);
+        exit(1);
+    }
+    munmap(region, bytes);
+    if (copy) {
+        munmap(segv_src, page_size);
+    }
+}
+
+/* ---- the VMA count ------------------------------------------------------------ */
+
+/*
+ * Every other page of a region to PROT_READ with mprotect, until done or
+ * ENOMEM; per-call times in samples_us. Returns the calls that succeeded.
+ */
+static size_t vma_mprotect(const dsm_bench_opts_t *opts, size_t bytes, double *samples_us,
+                           dsm_bench_summary_t *summary_p)
+{
+    unsigned char *region = map_region(bytes, PROT_READ | PROT_WRITE);
+    size_t calls = 0, pages = bytes / page_size;
+    int failed_errno = 0;
+    long vmas;
+
+    for (size_t p = 1; p < pages; p += 2) {
+        double t0 = dsm_bench_now_us();
+
+        if (mprotect(region + p * page_size, page_size, PROT_READ) != 0) {
+            failed_errno = errno;
+            break;
+        }
+        samples_us[calls++] = dsm_bench_now_us() - t0;
+    }
+    vmas = vma_count(region, bytes);
+    munmap(region, bytes);
+    if (failed_errno != 0) {
+        dsm_bench_note(opts, "mprotect every other page of %zu MiB: %s after %zu of %zu calls, "
+                       "%ld VMAs in the region (vm.max_map_count %ld)", bytes >> 20,
+                       failed_errno == ENOMEM ? "ENOMEM" : strerror(failed_errno), calls,
+                       pages / 2, vmas, read_long_file("/proc/sys/vm/max_map_count"));
+    } else {
+        dsm_bench_note(opts, "mprotect every other page of %zu MiB: all %zu calls succeeded, "
+                       "%ld VMAs in the region (vm.max_map_count %ld)", bytes >> 20, calls, vmas,
+                       read_long_file("/proc/sys/vm/max_map_count"));
+    }
+    if (calls > 0) {
+        dsm_bench_summarize(samples_us, calls, summary_p);
+    }
+    return calls;
+}
+
+/* The same states with UFFDIO_WRITEPROTECT over a zero-page-populated region. */
+static size_t vma_uffd(const dsm_bench_opts_t *opts, size_t bytes, double *samples_us,
+                       dsm_bench_summary_t *summary_p)
+{
+    unsigned char *region = map_region(bytes, PROT_READ | PROT_WRITE);
+    size_t calls = 0, pages = bytes / page_size;
+    dsm_status_t status;
+    dsm_uffd_t uffd;
+    long vmas;
+
+    if ((status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, 0, &uffd)) != DSM_OK) {
+        die_status("open userfaultfd", status);
+    }
+    status = dsm_uffd_range_register(&uffd, region, bytes,
+                                     DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_WP);
+    if (status != DSM_OK || (status = dsm_uffd_zero(&uffd, region, bytes, 0, NULL)) != DSM_OK) {
+        die_status("register and populate", status);
+    }
+    for (size_t p = 1; p < pages; p += 2) {
+        double t0 = dsm_bench_now_us();
+
+        if ((status = dsm_uffd_wp_set(&uffd, region + p * page_size, page_size)) != DSM_OK) {
+            break;
+        }
+        samples_us[calls++] = dsm_bench_now_us() - t0;
+    }
+    vmas = vma_count(region, bytes);
+    dsm_bench_note(opts, "UFFDIO_WRITEPROTECT every other page of %zu MiB: %zu of %zu calls "
+                   "succeeded%s%s, %ld VMA(s) in the region", bytes >> 20, calls, pages / 2,
+                   status == DSM_OK ? "" : ", then ", status == DSM_OK ? "" : dsm_strerror(status),
+                   vmas);
+    munmap(region, bytes);
+    dsm_uffd_close(&uffd);
+    if (calls > 0) {
+        dsm_bench_summarize(samples_us, calls, summary_p);
+    }
+    return calls;
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+static int bench_option(const char *name, const char *value, void *arg)
+{
+    bench_config_t *config = arg;
+    char *end;
+
+    if (strcmp(name, "region-mib") != 0 || value == NULL) {
+        return -1;
+    }
+    errno = 0;
+    config->region_mib = strtoul(value, &end, 10);
+    return (errno != 0 || *end != '\0' || config->region_mib == 0) ? -1 : 0;
+}
+
+static double *alloc_samples(size_t count)
+{
+    double *samples = malloc(count * sizeof(*samples));
+
+    if (samples == NULL) {
+        die("malloc");
+    }
+    return samples;
+}
+
+/* One measured row: name, its samples, and its ratio (p50) to a baseline summary. */
+static void report(const dsm_bench_opts_t *opts, const char *name, size_t bytes,
+                   double *samples, size_t count, const dsm_bench_summary_t *baseline,
+                   dsm_bench_summary_t *summary_p)
+{
+    dsm_bench_summarize(samples, count, summary_p);
+    dsm_bench_row(opts, name, bytes, summary_p,
+                  baseline != NULL ? summary_p->p50_us / baseline->p50_us : 0);
+}
+
+int main(int argc, char **argv)
+{
+    dsm_bench_opts_t opts = {.iterations = 5, .warmup = 1, .nodes = 1, .pages = 1000};
+    bench_config_t config = {.region_mib = 1024};
+    dsm_bench_summary_t base_c, base_d, summary, base_mprotect;
+    size_t count, region_bytes;
+    int cpu, other_cpu;
+    double *samples;
+
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
+    dsm_bench_parse(argc, argv, "uffd_vs_sigsegv: per-fault cost, userfaultfd vs mprotect+SIGSEGV",
+                    "      --region-mib=N   region for the VMA count (default 1024)\n",
+                    bench_option, &config, &opts);
+    if (opts.pages == 0) {
+        fprintf(stderr, "uffd_vs_sigsegv: --pages must be at least 1\n");
+        return 2;
+    }
+    count = opts.pages * opts.iterations;
+    samples = alloc_samples(count);
+    usable_cpus(&cpu, &other_cpu);
+    if (!pin_thread(pthread_self(), cpu)) {
+        die("pin the faulting thread");
+    }
+    dsm_bench_note(&opts, "%zu pages x %u rounds (+%u warm-up); faulting thread on CPU %d; "
+                   "uffd handler thread sleeps in poll() on CPU %d (other) or %d (same)",
+                   opts.pages, opts.iterations, opts.warmup, cpu, other_cpu, cpu);
+
+    run_sigsegv(&opts, 1, samples);
+    report(&opts, "c: PROT_NONE+SIGSEGV+mprotect+copy", page_size, samples, count, NULL, &base_c);
+    run_sigsegv(&opts, 0, samples);
+    report(&opts, "d: PROT_READ+SIGSEGV+mprotect", 0, samples, count, NULL, &base_d);
+    if (other_cpu != cpu) {
+        run_uffd(&opts, 0, other_cpu, samples);
+        report(&opts, "a: MISSING+COPY, handler other CPU", page_size, samples, count, &base_c,
+               &summary);
+    }
+    run_uffd(&opts, 0, cpu, samples);
+    report(&opts, "a: MISSING+COPY, handler same CPU", page_size, samples, count, &base_c,
+           &summary);
+    if (other_cpu != cpu) {
+        run_uffd(&opts, 1, other_cpu, samples);
+        report(&opts, "b: WP+clear, handler other CPU", 0, samples, count, &base_d, &summary);
+    }
+    run_uffd(&opts, 1, cpu, samples);
+    report(&opts, "b: WP+clear, handler same CPU", 0, samples, count, &base_d, &summary);
+    free(samples);
+
+    region_bytes = config.region_mib << 20;
+    samples = alloc_samples(region_bytes / page_size / 2 + 1);
+    if (vma_mprotect(&opts, region_bytes, samples, &base_mprotect) > 0) {
+        dsm_bench_row(&opts, "mprotect 1 page (every other)", 0, &base_mprotect, 0);
+    }
+    if (vma_uffd(&opts, region_bytes, samples, &summary) > 0) {
+        dsm_bench_row(&opts, "UFFDIO_WRITEPROTECT 1 page (every other)", 0, &summary,
+                      summary.p50_us / base_mprotect.p50_us);
+    }
+    free(samples);
+    dsm_bench_finish(&opts);
+    return 0;
+}
