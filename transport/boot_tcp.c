@@ -1,0 +1,1100 @@
+/*
+ * The dsmrun bootstrap path: DSM_RANK, DSM_NNODES, DSM_COORD=host:port and
+ * DSM_JOB_KEY (hex) from the environment. Node 0 listens on DSM_COORD's port;
+ * every other node connects (retrying with backoff until DSM_BOOT_TIMEOUT),
+ * and the two prove to each other that they hold the job key by HMAC over
+ * fresh nonces. The connections stay open until fini and carry the
+ * allgathers (and barriers, which are empty allgathers) through node 0.
+ * Wire format and protocol: docs/design.md "### Bootstrap".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot_int.h"
+#include "dsm_common.h"
+#include "dsm_config_parse.h"
+
+/* REFUSE payload: one u32 reason. */
+#define DSM_TP_BOOT_REFUSE_KEY    1u /* the other side did not prove the job key */
+#define DSM_TP_BOOT_REFUSE_CONFIG 2u /* version, rank or node count do not fit   */
+#define DSM_TP_BOOT_REFUSE_LEN    4u
+
+/* Domain-separation labels: a proof made by one role never verifies as the other's. */
+static const char dsm_tp_boot_label_coord[] = "dsm-boot-v1 coordinator";
+static const char dsm_tp_boot_label_node[]  = "dsm-boot-v1 node";
+
+#define DSM_TP_BOOT_BACKOFF_MIN_MS 10
+#define DSM_TP_BOOT_BACKOFF_MAX_MS 500
+
+typedef struct {
+    int      rank;
+    int      nnodes;
+    char     host[256];
+    char     port[8];
+    uint8_t  key[DSM_TP_BOOT_KEY_MAX];
+    size_t   key_len;
+    int      timeout_ms;
+} dsm_tp_boot_tcp_config_t;
+
+typedef struct {
+    dsm_tp_boot_t base;
+    int           timeout_ms;
+    int          *fds; /* node 0: fds[r] for r = 1..size-1; others: fds[0] = node 0 */
+} dsm_tp_boot_tcp_t;
+
+static dsm_status_t dsm_tp_boot_tcp_allgather(dsm_tp_boot_t *boot, const void *blob,
+                                              size_t size, dsm_tp_boot_gathered_t *gathered_p);
+static dsm_status_t dsm_tp_boot_tcp_barrier(dsm_tp_boot_t *boot);
+static void dsm_tp_boot_tcp_fini(dsm_tp_boot_t *boot);
+
+static const dsm_tp_boot_ops_t dsm_tp_boot_tcp_ops = {
+    .name      = "dsmrun",
+    .allgather = dsm_tp_boot_tcp_allgather,
+    .barrier   = dsm_tp_boot_tcp_barrier,
+    .fini      = dsm_tp_boot_tcp_fini,
+};
+
+/* ---------------------------------------------------------------- encoding */
+
+static void dsm_tp_boot_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static uint32_t dsm_tp_boot_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void dsm_tp_boot_put_u64(uint8_t *p, uint64_t v)
+{
+    dsm_tp_boot_put_u32(p, (uint32_t)(v >> 32));
+    dsm_tp_boot_put_u32(p + 4, (uint32_t)v);
+}
+
+static uint64_t dsm_tp_boot_get_u64(const uint8_t *p)
+{
+    return (uint64_t)dsm_tp_boot_get_u32(p) << 32 | dsm_tp_boot_get_u32(p + 4);
+}
+
+void dsm_tp_boot_frame_hdr_pack(uint32_t type, uint32_t len, uint8_t raw_p[DSM_TP_BOOT_HDR_LEN])
+{
+    dsm_tp_boot_put_u32(raw_p, DSM_TP_BOOT_MAGIC);
+    dsm_tp_boot_put_u32(raw_p + 4, type);
+    dsm_tp_boot_put_u32(raw_p + 8, len);
+}
+
+static const char *dsm_tp_boot_peer_name(int rank, char *buf, size_t size)
+{
+    if (rank < 0) {
+        snprintf(buf, size, "a joining node");
+    } else {
+        snprintf(buf, size, "node %d", rank);
+    }
+    return buf;
+}
+
+dsm_status_t dsm_tp_boot_frame_hdr_parse(const uint8_t raw[DSM_TP_BOOT_HDR_LEN],
+                                         uint32_t expected_type, uint32_t max_len,
+                                         int from_rank, dsm_tp_boot_frame_hdr_t *hdr_p)
+{
+    uint32_t magic = dsm_tp_boot_get_u32(raw);
+    uint32_t type = dsm_tp_boot_get_u32(raw + 4);
+    uint32_t len = dsm_tp_boot_get_u32(raw + 8);
+    char peer[32];
+
+    dsm_tp_boot_peer_name(from_rank, peer, sizeof(peer));
+    if (magic != DSM_TP_BOOT_MAGIC) {
+        dsm_error("bootstrap: malformed frame from %s: bad magic 0x%08x (not a dsm peer?)",
+                  peer, magic);
+        return DSM_ERR_MALFORMED;
+    }
+    if (type == 0 || type > DSM_TP_BOOT_FRAME_TYPE_MAX ||
+        (expected_type != 0 && type != expected_type)) {
+        dsm_error("bootstrap: malformed frame from %s: type %u where %u was expected", peer,
+                  type, expected_type);
+        return DSM_ERR_MALFORMED;
+    }
+    if (len > max_len) {
+        dsm_error("bootstrap: malformed frame from %s: type %u with %u bytes (limit %u)", peer,
+                  type, len, max_len);
+        return DSM_ERR_MALFORMED;
+    }
+    hdr_p->type = type;
+    hdr_p->len = len;
+    return DSM_OK;
+}
+
+dsm_status_t dsm_tp_boot_gathered_encode(const dsm_tp_boot_gathered_t *gathered,
+                                         uint8_t **payload_p, size_t *len_p)
+{
+    size_t len = 4 + 8 * (size_t)gathered->count;
+    uint8_t *payload, *p;
+
+    for (int i = 0; i < gathered->count; i++) {
+        len += gathered->sizes[i];
+    }
+    if (len > DSM_TP_BOOT_MAX_PAYLOAD) {
+        dsm_error("bootstrap: allgather result of %zu bytes exceeds the frame limit (%u)", len,
+                  DSM_TP_BOOT_MAX_PAYLOAD);
+        return DSM_ERR_INVALID_PARAM;
+    }
+    payload = malloc(len);
+    if (payload == NULL) {
+        dsm_error("bootstrap: out of memory for a %zu-byte allgather result", len);
+        return DSM_ERR_NO_MEMORY;
+    }
+    dsm_tp_boot_put_u32(payload, (uint32_t)gathered->count);
+    p = payload + 4;
+    for (int i = 0; i < gathered->count; i++, p += 8) {
+        dsm_tp_boot_put_u64(p, gathered->sizes[i]);
+    }
+    for (int i = 0; i < gathered->count; i++) {
+        if (gathered->sizes[i] > 0) {
+            memcpy(p, gathered->blobs[i], gathered->sizes[i]);
+            p += gathered->sizes[i];
+        }
+    }
+    *payload_p = payload;
+    *len_p = len;
+    return DSM_OK;
+}
+
+/* Checks the table of sizes against the payload before anything is copied. */
+static dsm_status_t dsm_tp_boot_gathered_check(const uint8_t *payload, size_t len, int nnodes)
+{
+    size_t total;
+    uint32_t count;
+
+    if (len < 4) {
+        dsm_error("bootstrap: malformed allgather result: %zu bytes, no count", len);
+        return DSM_ERR_MALFORMED;
+    }
+    count = dsm_tp_boot_get_u32(payload);
+    if (count != (uint32_t)nnodes) {
+        dsm_error("bootstrap: malformed allgather result: %u blobs for %d nodes", count, nnodes);
+        return DSM_ERR_MALFORMED;
+    }
+    total = 4 + 8 * (size_t)count;
+    if (len < total) {
+        dsm_error("bootstrap: malformed allgather result: %zu bytes cannot hold %u sizes", len,
+                  count);
+        return DSM_ERR_MALFORMED;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t size = dsm_tp_boot_get_u64(payload + 4 + 8 * (size_t)i);
+
+        /* Bounding each size first also keeps the sum from overflowing. */
+        if (size > DSM_TP_BOOT_MAX_BLOB || total + size > len) {
+            dsm_error("bootstrap: malformed allgather result: blob %u claims %llu bytes, "
+                      "beyond the %zu-byte frame", i, (unsigned long long)size, len);
+            return DSM_ERR_MALFORMED;
+        }
+        total += size;
+    }
+    if (total != len) {
+        dsm_error("bootstrap: malformed allgather result: blobs end at %zu of %zu bytes", total,
+                  len);
+        return DSM_ERR_MALFORMED;
+    }
+    return DSM_OK;
+}
+
+dsm_status_t dsm_tp_boot_gathered_decode(const uint8_t *payload, size_t len, int nnodes,
+                                         dsm_tp_boot_gathered_t *gathered_p)
+{
+    dsm_tp_boot_gathered_t gathered;
+    const uint8_t *p;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_gathered_check(payload, len, nnodes);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_tp_boot_gathered_alloc(nnodes, &gathered);
+    if (status != DSM_OK) {
+        return status;
+    }
+    p = payload + 4 + 8 * (size_t)nnodes;
+    for (int i = 0; i < nnodes; i++) {
+        size_t size = (size_t)dsm_tp_boot_get_u64(payload + 4 + 8 * (size_t)i);
+
+        /* One spare byte: a 0-byte blob still gets a non-NULL pointer. */
+        gathered.blobs[i] = malloc(size + 1);
+        if (gathered.blobs[i] == NULL) {
+            dsm_error("bootstrap: out of memory for a %zu-byte blob", size);
+            dsm_tp_boot_gathered_free(&gathered);
+            return DSM_ERR_NO_MEMORY;
+        }
+        memcpy(gathered.blobs[i], p, size);
+        gathered.sizes[i] = size;
+        p += size;
+    }
+    *gathered_p = gathered;
+    return DSM_OK;
+}
+
+/* ---------------------------------------------------------------- configuration */
+
+static dsm_status_t dsm_tp_boot_env_get(const char *name, const char **value_p)
+{
+    const char *value = dsm_config_getenv(name);
+
+    if (value == NULL) {
+        dsm_error("bootstrap: %s is not set; the dsmrun path needs DSM_RANK, DSM_NNODES, "
+                  "DSM_COORD and DSM_JOB_KEY (dsmrun sets them)", name);
+        return DSM_ERR_CONFIG;
+    }
+    *value_p = value;
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_boot_env_int(const char *name, uint64_t min, uint64_t max,
+                                        int *value_p)
+{
+    const char *text;
+    uint64_t value;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_env_get(name, &text);
+    if (status == DSM_OK) {
+        status = dsm_config_parse_u64(name, text, min, max, &value);
+    }
+    if (status == DSM_OK) {
+        *value_p = (int)value;
+    }
+    return status;
+}
+
+/* "host:port" or "[v6addr]:port"; the port must be numeric. */
+static dsm_status_t dsm_tp_boot_env_coord(dsm_tp_boot_tcp_config_t *config)
+{
+    const char *text, *colon, *host = NULL;
+    size_t host_len = 0;
+    char *end;
+    long port;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_env_get("DSM_COORD", &text);
+    if (status != DSM_OK) {
+        return status;
+    }
+    colon = strrchr(text, ':');
+    if (colon != NULL) {
+        host = text;
+        host_len = (size_t)(colon - text);
+        if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+            host++;
+            host_len -= 2;
+        }
+        errno = 0;
+        port = strtol(colon + 1, &end, 10);
+    }
+    if (colon == NULL || host_len == 0 || host_len >= sizeof(config->host) ||
+        colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535) {
+        dsm_error("bootstrap: DSM_COORD='%s' is not host:port (port 1..65535)", text);
+        return DSM_ERR_CONFIG;
+    }
+    memcpy(config->host, host, host_len);
+    config->host[host_len] = '\0';
+    snprintf(config->port, sizeof(config->port), "%ld", port);
+    return DSM_OK;
+}
+
+static int dsm_tp_boot_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* The key's value is never logged, not even when malformed. */
+static dsm_status_t dsm_tp_boot_env_key(dsm_tp_boot_tcp_config_t *config)
+{
+    const char *text;
+    size_t digits;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_env_get("DSM_JOB_KEY", &text);
+    if (status != DSM_OK) {
+        return status;
+    }
+    digits = strlen(text);
+    if (digits % 2 != 0 || digits < 2 * DSM_TP_BOOT_KEY_MIN || digits > 2 * DSM_TP_BOOT_KEY_MAX) {
+        dsm_error("bootstrap: DSM_JOB_KEY must be an even number of hex digits, %u..%u "
+                  "(it has %zu; value not shown)", 2 * DSM_TP_BOOT_KEY_MIN,
+                  2 * DSM_TP_BOOT_KEY_MAX, digits);
+        return DSM_ERR_CONFIG;
+    }
+    for (size_t i = 0; i < digits / 2; i++) {
+        int hi = dsm_tp_boot_hex_digit(text[2 * i]);
+        int lo = dsm_tp_boot_hex_digit(text[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            dsm_error("bootstrap: DSM_JOB_KEY holds a character that is not a hex digit "
+                      "(value not shown)");
+            return DSM_ERR_CONFIG;
+        }
+        config->key[i] = (uint8_t)(hi << 4 | lo);
+    }
+    config->key_len = digits / 2;
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_boot_tcp_config_read(dsm_tp_boot_tcp_config_t *config_p)
+{
+    dsm_status_t status;
+
+    status = dsm_tp_boot_env_int("DSM_NNODES", 1, DSM_TP_BOOT_MAX_NODES, &config_p->nnodes);
+    if (status == DSM_OK) {
+        status = dsm_tp_boot_env_int("DSM_RANK", 0, DSM_TP_BOOT_MAX_NODES - 1, &config_p->rank);
+    }
+    if (status == DSM_OK && config_p->rank >= config_p->nnodes) {
+        dsm_error("bootstrap: DSM_RANK=%d is not below DSM_NNODES=%d", config_p->rank,
+                  config_p->nnodes);
+        status = DSM_ERR_CONFIG;
+    }
+    if (status == DSM_OK) {
+        status = dsm_tp_boot_env_coord(config_p);
+    }
+    if (status == DSM_OK) {
+        status = dsm_tp_boot_env_key(config_p);
+    }
+    if (status == DSM_OK) {
+        status = dsm_tp_boot_timeout_ms(&config_p->timeout_ms);
+    }
+    return status;
+}
+
+/* ---------------------------------------------------------------- I/O with a deadline */
+
+static struct timespec dsm_tp_boot_deadline(int timeout_ms)
+{
+    struct timespec deadline;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    return deadline;
+}
+
+/* Milliseconds until deadline, 0 when past it. */
+static int dsm_tp_boot_left_ms(const struct timespec *deadline)
+{
+    struct timespec now;
+    long long left;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    left = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+           (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return left > 0 ? (int)left : 0;
+}
+
+/* Waits until fd is ready for events; DSM_ERR_TIMEOUT when the deadline passes. */
+static dsm_status_t dsm_tp_boot_wait(int fd, short events, const struct timespec *deadline,
+                                     const char *what, int peer_rank)
+{
+    struct pollfd pfd = {.fd = fd, .events = events};
+    char peer[32];
+    int ready;
+
+    do {
+        ready = poll(&pfd, 1, dsm_tp_boot_left_ms(deadline));
+    } while (ready < 0 && errno == EINTR);
+    if (ready < 0) {
+        dsm_error("bootstrap: poll while %s %s: %m", what,
+                  dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
+        return dsm_status_from_errno(errno);
+    }
+    if (ready == 0) {
+        dsm_error("bootstrap: timed out while %s %s (DSM_BOOT_TIMEOUT)", what,
+                  dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
+        return DSM_ERR_TIMEOUT;
+    }
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_boot_send_all(int fd, const void *data, size_t len,
+                                         const struct timespec *deadline, int peer_rank)
+{
+    const uint8_t *p = data;
+    char peer[32];
+    ssize_t done;
+    dsm_status_t status;
+
+    while (len > 0) {
+        status = dsm_tp_boot_wait(fd, POLLOUT, deadline, "sending to", peer_rank);
+        if (status != DSM_OK) {
+            return status;
+        }
+        /* MSG_NOSIGNAL: a closed peer is an error status, not a SIGPIPE. */
+        done = send(fd, p, len, MSG_NOSIGNAL);
+        if (done < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                continue;
+            }
+            dsm_error("bootstrap: sending to %s: %m",
+                      dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
+            return errno == EPIPE || errno == ECONNRESET ? DSM_ERR_PEER_LOST : DSM_ERR_IO;
+        }
+        p += done;
+        len -= (size_t)done;
+    }
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_boot_recv_all(int fd, void *data, size_t len,
+                                         const struct timespec *deadline, int peer_rank)
+{
+    uint8_t *p = data;
+    char peer[32];
+    ssize_t done;
+    dsm_status_t status;
+
+    while (len > 0) {
+        status = dsm_tp_boot_wait(fd, POLLIN, deadline, "receiving from", peer_rank);
+        if (status != DSM_OK) {
+            return status;
+        }
+        done = recv(fd, p, len, 0);
+        if (done < 0 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+        if (done <= 0) {
+            if (done == 0) {
+                dsm_error("bootstrap: %s closed the connection",
+                          dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
+            } else {
+                dsm_error("bootstrap: receiving from %s: %m",
+                          dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
+            }
+            return done == 0 || errno == ECONNRESET ? DSM_ERR_PEER_LOST : DSM_ERR_IO;
+        }
+        p += done;
+        len -= (size_t)done;
+    }
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_boot_send_frame(int fd, uint32_t type, const void *payload,
+                                           size_t len, const struct timespec *deadline,
+                                           int peer_rank)
+{
+    uint8_t hdr[DSM_TP_BOOT_HDR_LEN];
+    dsm_status_t status;
+
+    dsm_tp_boot_frame_hdr_pack(type, (uint32_t)len, hdr);
+    status = dsm_tp_boot_send_all(fd, hdr, sizeof(hdr), deadline, peer_rank);
+    if (status == DSM_OK && len > 0) {
+        status = dsm_tp_boot_send_all(fd, payload, len, deadline, peer_rank);
+    }
+    return status;
+}
+
+static void dsm_tp_boot_send_refuse(int fd, uint32_t reason, const struct timespec *deadline,
+                                    int peer_rank)
+{
+    uint8_t payload[DSM_TP_BOOT_REFUSE_LEN];
+
+    dsm_tp_boot_put_u32(payload, reason);
+    /* Best effort: the refusal is already logged here; the peer may be gone. */
+    (void)dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_REFUSE, payload, sizeof(payload),
+                                 deadline, peer_rank);
+}
+
+/*
+ * Receives one frame of type expected whose payload is exactly exact_len bytes
+ * (or at most max_len when exact_len is 0). A REFUSE instead is reported as the
+ * peer's refusal. The payload (with one spare byte, never NULL) is the caller's.
+ */
+static dsm_status_t dsm_tp_boot_recv_frame(int fd, uint32_t expected, size_t exact_len,
+                                           uint32_t max_len, const struct timespec *deadline,
+                                           int peer_rank, uint8_t **payload_p, size_t *len_p)
+{
+    uint8_t raw[DSM_TP_BOOT_HDR_LEN];
+    dsm_tp_boot_frame_hdr_t hdr;
+    uint8_t *payload;
+    char peer[32];
+    dsm_status_t status;
+
+    dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer));
+    status = dsm_tp_boot_recv_all(fd, raw, sizeof(raw), deadline, peer_rank);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_tp_boot_frame_hdr_parse(raw, 0, max_len, peer_rank, &hdr);
+    if (status != DSM_OK) {
+        return status;
+    }
+    if (hdr.type == DSM_TP_BOOT_FRAME_REFUSE && expected != DSM_TP_BOOT_FRAME_REFUSE) {
+        uint8_t reason[DSM_TP_BOOT_REFUSE_LEN] = {0};
+
+        if (hdr.len == sizeof(reason)) {
+            (void)dsm_tp_boot_recv_all(fd, reason, sizeof(reason), deadline, peer_rank);
+        }
+        if (dsm_tp_boot_get_u32(reason) == DSM_TP_BOOT_REFUSE_CONFIG) {
+            dsm_error("bootstrap: refused by %s: version, rank or node count do not fit the "
+                      "job (see its log)", peer);
+            return DSM_ERR_CONFIG;
+        }
+        dsm_error("bootstrap: refused by %s: job key mismatch (DSM_JOB_KEY differs)", peer);
+        return DSM_ERR_AUTH;
+    }
+    if (hdr.type != expected || (exact_len != 0 && hdr.len != exact_len)) {
+        dsm_error("bootstrap: malformed frame from %s: type %u with %u bytes where type %u "
+                  "was expected", peer, hdr.type, hdr.len, expected);
+        return DSM_ERR_MALFORMED;
+    }
+    payload = malloc((size_t)hdr.len + 1);
+    if (payload == NULL) {
+        dsm_error("bootstrap: out of memory for a %u-byte frame from %s", hdr.len, peer);
+        return DSM_ERR_NO_MEMORY;
+    }
+    status = dsm_tp_boot_recv_all(fd, payload, hdr.len, deadline, peer_rank);
+    if (status != DSM_OK) {
+        free(payload);
+        return status;
+    }
+    *payload_p = payload;
+    *len_p = hdr.len;
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_boot_socket_setup(int fd)
+{
+    int one = 1;
+
+    /* Handshake and collective frames are small and latency-bound. */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+        dsm_error("bootstrap: configuring a socket: %m");
+        return dsm_status_from_errno(errno);
+    }
+    return DSM_OK;
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static dsm_status_t dsm_tp_boot_nonce(uint8_t nonce_p[DSM_TP_BOOT_NONCE_LEN])
+{
+    if (getrandom(nonce_p, DSM_TP_BOOT_NONCE_LEN, 0) != (ssize_t)DSM_TP_BOOT_NONCE_LEN) {
+        dsm_error("bootstrap: getrandom for a nonce: %m");
+        return DSM_ERR_IO;
+    }
+    return DSM_OK;
+}
+
+/* The proof of one role: HMAC(key, label | HELLO payload | node 0's nonce). */
+static void dsm_tp_boot_proof(const dsm_tp_boot_tcp_config_t *config, const char *label,
+                              const uint8_t *hello, const uint8_t *coord_nonce,
+                              uint8_t mac_p[DSM_TP_BOOT_SHA256_LEN])
+{
+    const dsm_tp_boot_span_t parts[] = {
+        {label, strlen(label)},
+        {hello, DSM_TP_BOOT_HELLO_LEN},
+        {coord_nonce, DSM_TP_BOOT_NONCE_LEN},
+    };
+
+    dsm_tp_boot_hmac(config->key, config->key_len, parts, sizeof(parts) / sizeof(parts[0]),
+                     mac_p);
+}
+
+/* Node 0's side of one join; sets *rank_p to the joining node's rank. */
+static dsm_status_t dsm_tp_boot_handshake_coord(int fd, const dsm_tp_boot_tcp_config_t *config,
+                                                const int *fds,
+                                                const struct timespec *deadline, int *rank_p)
+{
+    uint8_t challenge[DSM_TP_BOOT_CHALLENGE_LEN], expect[DSM_TP_BOOT_SHA256_LEN];
+    uint8_t *hello = NULL, *proof = NULL;
+    uint32_t version, rank, nnodes;
+    size_t len;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_recv_frame(fd, DSM_TP_BOOT_FRAME_HELLO, DSM_TP_BOOT_HELLO_LEN,
+                                    DSM_TP_BOOT_HELLO_LEN, deadline, -1, &hello, &len);
+    if (status != DSM_OK) {
+        return status;
+    }
+    version = dsm_tp_boot_get_u32(hello);
+    rank = dsm_tp_boot_get_u32(hello + 4);
+    nnodes = dsm_tp_boot_get_u32(hello + 8);
+    if (version != DSM_TP_BOOT_VERSION) {
+        dsm_error("bootstrap: refused a node speaking protocol version %u (this is %u)",
+                  version, DSM_TP_BOOT_VERSION);
+        dsm_tp_boot_send_refuse(fd, DSM_TP_BOOT_REFUSE_CONFIG, deadline, -1);
+        status = DSM_ERR_CONFIG;
+        goto out;
+    }
+    status = dsm_tp_boot_nonce(challenge);
+    if (status != DSM_OK) {
+        goto out;
+    }
+    dsm_tp_boot_proof(config, dsm_tp_boot_label_coord, hello, challenge,
+                      challenge + DSM_TP_BOOT_NONCE_LEN);
+    status = dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_CHALLENGE, challenge,
+                                    sizeof(challenge), deadline, -1);
+    if (status != DSM_OK) {
+        goto out;
+    }
+    status = dsm_tp_boot_recv_frame(fd, DSM_TP_BOOT_FRAME_PROOF, DSM_TP_BOOT_PROOF_LEN,
+                                    DSM_TP_BOOT_PROOF_LEN, deadline, -1, &proof, &len);
+    if (status != DSM_OK) {
+        goto out;
+    }
+    dsm_tp_boot_proof(config, dsm_tp_boot_label_node, hello, challenge, expect);
+    if (!dsm_tp_boot_equal_ct(proof, expect, sizeof(expect))) {
+        dsm_error("bootstrap: refused a node claiming rank %u: it did not prove the job key "
+                  "(job key mismatch: DSM_JOB_KEY differs)", rank);
+        dsm_tp_boot_send_refuse(fd, DSM_TP_BOOT_REFUSE_KEY, deadline, -1);
+        status = DSM_ERR_AUTH;
+        goto out;
+    }
+    /* Rank and node count are trusted only now: the proof covers them. */
+    if (nnodes != (uint32_t)config->nnodes || rank == 0 || rank >= nnodes || fds[rank] >= 0) {
+        dsm_error("bootstrap: refused node %u of %u: this job has %d nodes%s", rank, nnodes,
+                  config->nnodes,
+                  rank > 0 && rank < nnodes && nnodes == (uint32_t)config->nnodes ?
+                  " and that rank has already joined" : "");
+        dsm_tp_boot_send_refuse(fd, DSM_TP_BOOT_REFUSE_CONFIG, deadline, (int)rank);
+        status = DSM_ERR_CONFIG;
+        goto out;
+    }
+    *rank_p = (int)rank;
+out:
+    free(proof);
+    free(hello);
+    return status;
+}
+
+/* A joining node's side: proves the key and checks node 0's proof. */
+static dsm_status_t dsm_tp_boot_handshake_node(int fd, const dsm_tp_boot_tcp_config_t *config,
+                                               const struct timespec *deadline)
+{
+    uint8_t hello[DSM_TP_BOOT_HELLO_LEN], expect[DSM_TP_BOOT_SHA256_LEN];
+    uint8_t proof[DSM_TP_BOOT_PROOF_LEN];
+    uint8_t *challenge = NULL;
+    size_t len;
+    dsm_status_t status;
+
+    dsm_tp_boot_put_u32(hello, DSM_TP_BOOT_VERSION);
+    dsm_tp_boot_put_u32(hello + 4, (uint32_t)config->rank);
+    dsm_tp_boot_put_u32(hello + 8, (uint32_t)config->nnodes);
+    status = dsm_tp_boot_nonce(hello + 12);
+    if (status == DSM_OK) {
+        status = dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_HELLO, hello, sizeof(hello),
+                                        deadline, 0);
+    }
+    if (status == DSM_OK) {
+        status = dsm_tp_boot_recv_frame(fd, DSM_TP_BOOT_FRAME_CHALLENGE,
+                                        DSM_TP_BOOT_CHALLENGE_LEN, DSM_TP_BOOT_CHALLENGE_LEN,
+                                        deadline, 0, &challenge, &len);
+    }
+    if (status != DSM_OK) {
+        return status;
+    }
+    dsm_tp_boot_proof(config, dsm_tp_boot_label_coord, hello, challenge, expect);
+    if (!dsm_tp_boot_equal_ct(challenge + DSM_TP_BOOT_NONCE_LEN, expect, sizeof(expect))) {
+        dsm_error("bootstrap: refused the coordinator at %s:%s: it did not prove the job key "
+                  "(job key mismatch: DSM_JOB_KEY differs)", config->host, config->port);
+        dsm_tp_boot_send_refuse(fd, DSM_TP_BOOT_REFUSE_KEY, deadline, 0);
+        free(challenge);
+        return DSM_ERR_AUTH;
+    }
+    dsm_tp_boot_proof(config, dsm_tp_boot_label_node, hello, challenge, proof);
+    free(challenge);
+    return dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_PROOF, proof, sizeof(proof), deadline, 0);
+}
+
+/* ---------------------------------------------------------------- joining */
+
+/* Node 0 listens on the wildcard address of DSM_COORD's family, at its port. */
+static dsm_status_t dsm_tp_boot_listen(const dsm_tp_boot_tcp_config_t *config, int *fd_p)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *coord, *wild;
+    int fd, one = 1, err;
+    dsm_status_t status;
+
+    err = getaddrinfo(config->host, config->port, &hints, &coord);
+    if (err != 0) {
+        dsm_error("bootstrap: cannot resolve DSM_COORD host '%s': %s", config->host,
+                  gai_strerror(err));
+        return DSM_ERR_CONFIG;
+    }
+    hints.ai_family = coord->ai_family;
+    freeaddrinfo(coord);
+    err = getaddrinfo(NULL, config->port, &hints, &wild);
+    if (err != 0) {
+        dsm_error("bootstrap: cannot form a listening address for port %s: %s", config->port,
+                  gai_strerror(err));
+        return DSM_ERR_BOOTSTRAP;
+    }
+    fd = socket(wild->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        dsm_error("bootstrap: socket: %m");
+        status = dsm_status_from_errno(errno);
+        goto err_free;
+    }
+    /* A job started right after another may reuse the port in TIME_WAIT. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, wild->ai_addr, wild->ai_addrlen) != 0 ||
+        listen(fd, config->nnodes) != 0) {
+        dsm_error("bootstrap: node 0 cannot listen on port %s of DSM_COORD: %m", config->port);
+        status = errno == EADDRINUSE ? DSM_ERR_ADDRESS_IN_USE : DSM_ERR_BOOTSTRAP;
+        goto err_close;
+    }
+    freeaddrinfo(wild);
+    *fd_p = fd;
+    return DSM_OK;
+
+err_close:
+    close(fd);
+err_free:
+    freeaddrinfo(wild);
+    return status;
+}
+
+static dsm_status_t dsm_tp_boot_join_coord(dsm_tp_boot_tcp_t *boot,
+                                           const dsm_tp_boot_tcp_config_t *config)
+{
+    struct timespec deadline = dsm_tp_boot_deadline(config->timeout_ms);
+    int listen_fd = -1, fd, rank, joined_count = 1;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_listen(config, &listen_fd);
+    if (status != DSM_OK) {
+        return status;
+    }
+    dsm_debug("bootstrap: node 0 waits for %d nodes on port %s", config->nnodes - 1,
+              config->port);
+    while (joined_count < config->nnodes) {
+        status = dsm_tp_boot_wait(listen_fd, POLLIN, &deadline, "waiting for nodes to join:",
+                                  -1);
+        if (status != DSM_OK) {
+            dsm_error("bootstrap: %d of %d nodes joined before DSM_BOOT_TIMEOUT",
+                      joined_count, config->nnodes);
+            goto out;
+        }
+        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            dsm_error("bootstrap: accept: %m");
+            status = dsm_status_from_errno(errno);
+            goto out;
+        }
+        status = dsm_tp_boot_socket_setup(fd);
+        if (status == DSM_OK) {
+            /* boot->fds doubles as the joined set: fds[r] >= 0 once r joined. */
+            status = dsm_tp_boot_handshake_coord(fd, config, boot->fds, &deadline, &rank);
+        }
+        if (status != DSM_OK) {
+            close(fd);
+            goto out;
+        }
+        boot->fds[rank] = fd;
+        joined_count++;
+        dsm_debug("bootstrap: node %d joined (%d of %d)", rank, joined_count, config->nnodes);
+    }
+    for (rank = 1; rank < config->nnodes && status == DSM_OK; rank++) {
+        status = dsm_tp_boot_send_frame(boot->fds[rank], DSM_TP_BOOT_FRAME_READY, NULL, 0,
+                                        &deadline, rank);
+    }
+out:
+    close(listen_fd);
+    return status;
+}
+
+/* One non-blocking connect attempt bounded by the deadline; -1 and errno on failure. */
+static int dsm_tp_boot_connect_once(const struct addrinfo *addr, const struct timespec *deadline)
+{
+    struct pollfd pfd;
+    socklen_t errlen = sizeof(int);
+    int fd, err = 0, ready;
+
+    fd = socket(addr->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, addr->ai_addr, addr->ai_addrlen) == 0) {
+        return fd;
+    }
+    if (errno != EINPROGRESS) {
+        goto err_close;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    do {
+        ready = poll(&pfd, 1, dsm_tp_boot_left_ms(deadline));
+    } while (ready < 0 && errno == EINTR);
+    if (ready <= 0) {
+        errno = ready == 0 ? ETIMEDOUT : errno;
+        goto err_close;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0 || err != 0) {
+        errno = err != 0 ? err : errno;
+        goto err_close;
+    }
+    return fd;
+
+err_close:
+    err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+}
+
+/* Connects to node 0, retrying with exponential backoff until the deadline. */
+static dsm_status_t dsm_tp_boot_connect(const dsm_tp_boot_tcp_config_t *config,
+                                        const struct timespec *deadline, int *fd_p)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    struct addrinfo *addrs, *addr;
+    int backoff_ms = DSM_TP_BOOT_BACKOFF_MIN_MS, fd = -1, err, last_errno = 0;
+
+    err = getaddrinfo(config->host, config->port, &hints, &addrs);
+    if (err != 0) {
+        dsm_error("bootstrap: cannot resolve DSM_COORD host '%s': %s", config->host,
+                  gai_strerror(err));
+        return DSM_ERR_CONFIG;
+    }
+    for (;;) {
+        for (addr = addrs; addr != NULL && fd < 0; addr = addr->ai_next) {
+            fd = dsm_tp_boot_connect_once(addr, deadline);
+            last_errno = fd < 0 ? errno : 0;
+        }
+        if (fd >= 0 || dsm_tp_boot_left_ms(deadline) == 0) {
+            break;
+        }
+        /* Node 0 may not listen yet: back off, doubling, within the deadline. */
+        int left = dsm_tp_boot_left_ms(deadline);
+        int nap = backoff_ms < left ? backoff_ms : left;
+        struct timespec pause = {.tv_sec = nap / 1000, .tv_nsec = (long)(nap % 1000) * 1000000L};
+
+        nanosleep(&pause, NULL);
+        backoff_ms = backoff_ms * 2 > DSM_TP_BOOT_BACKOFF_MAX_MS ? DSM_TP_BOOT_BACKOFF_MAX_MS :
+                                                                  backoff_ms * 2;
+    }
+    freeaddrinfo(addrs);
+    if (fd < 0) {
+        dsm_error("bootstrap: node 0 at DSM_COORD=%s:%s unreachable within DSM_BOOT_TIMEOUT "
+                  "(%d s): %s", config->host, config->port, config->timeout_ms / 1000,
+                  strerror(last_errno));
+        return DSM_ERR_BOOTSTRAP;
+    }
+    *fd_p = fd;
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_boot_join_node(dsm_tp_boot_tcp_t *boot,
+                                          const dsm_tp_boot_tcp_config_t *config)
+{
+    struct timespec deadline = dsm_tp_boot_deadline(config->timeout_ms);
+    uint8_t *ready;
+    size_t len;
+    int fd;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_connect(config, &deadline, &fd);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_tp_boot_socket_setup(fd);
+    if (status == DSM_OK) {
+        status = dsm_tp_boot_handshake_node(fd, config, &deadline);
+    }
+    if (status == DSM_OK) {
+        /* READY comes once every other node has joined too. */
+        status = dsm_tp_boot_recv_frame(fd, DSM_TP_BOOT_FRAME_READY, 0, 0, &deadline, 0, &ready,
+                                        &len);
+    }
+    if (status != DSM_OK) {
+        close(fd);
+        return status;
+    }
+    free(ready);
+    boot->fds[0] = fd;
+    return DSM_OK;
+}
+
+dsm_status_t dsm_tp_boot_tcp_init(dsm_tp_boot_t **boot_p)
+{
+    dsm_tp_boot_tcp_config_t config;
+    dsm_tp_boot_tcp_t *boot;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_tcp_config_read(&config);
+    if (status != DSM_OK) {
+        goto out;
+    }
+    dsm_log_set_node(config.rank);
+    boot = calloc(1, sizeof(*boot));
+    if (boot != NULL) {
+        boot->fds = malloc(sizeof(*boot->fds) * (size_t)config.nnodes);
+    }
+    if (boot == NULL || boot->fds == NULL) {
+        dsm_error("bootstrap: out of memory");
+        if (boot != NULL) {
+            free(boot);
+        }
+        status = DSM_ERR_NO_MEMORY;
+        goto out;
+    }
+    for (int r = 0; r < config.nnodes; r++) {
+        boot->fds[r] = -1;
+    }
+    boot->base.ops = &dsm_tp_boot_tcp_ops;
+    boot->base.rank = config.rank;
+    boot->base.size = config.nnodes;
+    boot->timeout_ms = config.timeout_ms;
+    status = config.rank == 0 ? dsm_tp_boot_join_coord(boot, &config) :
+                                dsm_tp_boot_join_node(boot, &config);
+    if (status != DSM_OK) {
+        dsm_tp_boot_tcp_fini(&boot->base);
+        goto out;
+    }
+    *boot_p = &boot->base;
+out:
+    /* The key lives only as long as the handshake needs it. */
+    explicit_bzero(config.key, sizeof(config.key));
+    return status;
+}
+
+/* ---------------------------------------------------------------- collectives */
+
+static dsm_status_t dsm_tp_boot_tcp_gather_coord(dsm_tp_boot_tcp_t *boot, const void *blob,
+                                                 size_t size, const struct timespec *deadline,
+                                                 dsm_tp_boot_gathered_t *gathered_p)
+{
+    dsm_tp_boot_gathered_t gathered;
+    uint8_t *payload;
+    size_t len;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_gathered_alloc(boot->base.size, &gathered);
+    if (status != DSM_OK) {
+        return status;
+    }
+    gathered.blobs[0] = malloc(size + 1);
+    if (gathered.blobs[0] == NULL) {
+        dsm_error("bootstrap: out of memory for a %zu-byte blob", size);
+        status = DSM_ERR_NO_MEMORY;
+        goto err_free;
+    }
+    if (size > 0) {
+        memcpy(gathered.blobs[0], blob, size);
+    }
+    gathered.sizes[0] = size;
+    for (int r = 1; r < boot->base.size; r++) {
+        status = dsm_tp_boot_recv_frame(boot->fds[r], DSM_TP_BOOT_FRAME_CONTRIB, 0,
+                                        DSM_TP_BOOT_MAX_BLOB, deadline, r, &payload, &len);
+        if (status != DSM_OK) {
+            goto err_free;
+        }
+        gathered.blobs[r] = payload;
+        gathered.sizes[r] = len;
+    }
+    status = dsm_tp_boot_gathered_encode(&gathered, &payload, &len);
+    if (status != DSM_OK) {
+        goto err_free;
+    }
+    for (int r = 1; r < boot->base.size && status == DSM_OK; r++) {
+        status = dsm_tp_boot_send_frame(boot->fds[r], DSM_TP_BOOT_FRAME_GATHERED, payload, len,
+                                        deadline, r);
+    }
+    free(payload);
+    if (status != DSM_OK) {
+        goto err_free;
+    }
+    *gathered_p = gathered;
+    return DSM_OK;
+
+err_free:
+    dsm_tp_boot_gathered_free(&gathered);
+    return status;
+}
+
+static dsm_status_t dsm_tp_boot_tcp_gather_node(dsm_tp_boot_tcp_t *boot, const void *blob,
+                                                size_t size, const struct timespec *deadline,
+                                                dsm_tp_boot_gathered_t *gathered_p)
+{
+    uint8_t *payload;
+    size_t len;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_send_frame(boot->fds[0], DSM_TP_BOOT_FRAME_CONTRIB, blob, size,
+                                    deadline, 0);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_tp_boot_recv_frame(boot->fds[0], DSM_TP_BOOT_FRAME_GATHERED, 0,
+                                    DSM_TP_BOOT_MAX_PAYLOAD, deadline, 0, &payload, &len);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_tp_boot_gathered_decode(payload, len, boot->base.size, gathered_p);
+    free(payload);
+    return status;
+}
+
+static dsm_status_t dsm_tp_boot_tcp_allgather(dsm_tp_boot_t *base, const void *blob,
+                                              size_t size, dsm_tp_boot_gathered_t *gathered_p)
+{
+    dsm_tp_boot_tcp_t *boot = (dsm_tp_boot_tcp_t *)base;
+    struct timespec deadline = dsm_tp_boot_deadline(boot->timeout_ms);
+
+    return base->rank == 0 ? dsm_tp_boot_tcp_gather_coord(boot, blob, size, &deadline,
+                                                          gathered_p) :
+                             dsm_tp_boot_tcp_gather_node(boot, blob, size, &deadline,
+                                                         gathered_p);
+}
+
+/* A barrier is an allgather of nothing: node 0 answers only when all arrived. */
+static dsm_status_t dsm_tp_boot_tcp_barrier(dsm_tp_boot_t *base)
+{
+    dsm_tp_boot_gathered_t gathered;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_tcp_allgather(base, NULL, 0, &gathered);
+    if (status == DSM_OK) {
+        dsm_tp_boot_gathered_free(&gathered);
+    }
+    return status;
+}
+
+static void dsm_tp_boot_tcp_fini(dsm_tp_boot_t *base)
+{
+    dsm_tp_boot_tcp_t *boot = (dsm_tp_boot_tcp_t *)base;
+
+    for (int r = 0; r < base->size; r++) {
+        if (boot->fds[r] >= 0) {
+            close(boot->fds[r]);
+        }
+    }
+    free(boot->fds);
+    free(boot);
+}
