@@ -1,0 +1,368 @@
+/*
+ * dsm-info - can dsm run on this host, and if not, why.
+ *
+ * Prints the kernel version, every userfaultfd feature (present / missing,
+ * required / optional / unused for dsm), whether this user may use
+ * userfaultfd and what to do if not, the UCX version with the transports and
+ * devices UCX sees (RDMA devices called out), and the hwloc topology.
+ * Exit 0 when dsm can run; otherwise 1 with a one-line reason on stderr.
+ *
+ *   dsm-info [--json]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <hwloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "dsm_common.h"
+#include "dsm_tp_probe.h"
+#include "dsm_uffd.h"
+
+#define INFO_SYSCTL "/proc/sys/vm/unprivileged_userfaultfd"
+#define INFO_DEVICE "/dev/userfaultfd"
+
+typedef struct {
+    struct utsname   uts;
+    /* userfaultfd */
+    dsm_status_t     uffd_status;  /* of dsm_uffd_probe */
+    dsm_uffd_probe_t uffd;
+    long             sysctl;       /* vm.unprivileged_userfaultfd, -1: unreadable */
+    int              device_exists;
+    struct stat      device_stat;
+    int              device_openable;
+    int              privileged;   /* euid 0 */
+    /* UCX */
+    dsm_status_t     ucx_status;
+    dsm_tp_probe_t   ucx;
+    /* hwloc */
+    int              topo_ok;
+    int              packages, cores, pus, numa_nodes;
+    /* verdict */
+    const char      *cannot_run;   /* NULL: dsm can run */
+    char             reason[256];
+} info_t;
+
+static long info_read_long(const char *path)
+{
+    long value = -1;
+    FILE *file = fopen(path, "r");
+
+    if (file != NULL) {
+        if (fscanf(file, "%ld", &value) != 1) {
+            value = -1;
+        }
+        fclose(file);
+    }
+    return value;
+}
+
+static void info_gather_uffd(info_t *info)
+{
+    int fd;
+
+    info->uffd_status = dsm_uffd_probe(&info->uffd);
+    info->sysctl = info_read_long(INFO_SYSCTL);
+    info->privileged = geteuid() == 0;
+    info->device_exists = stat(INFO_DEVICE, &info->device_stat) == 0;
+    fd = open(INFO_DEVICE, O_RDWR | O_CLOEXEC);
+    info->device_openable = fd >= 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+}
+
+static void info_gather_topology(info_t *info)
+{
+    hwloc_topology_t topology;
+
+    if (hwloc_topology_init(&topology) != 0) {
+        return;
+    }
+    if (hwloc_topology_load(topology) == 0) {
+        info->topo_ok    = 1;
+        info->packages   = hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_PACKAGE);
+        info->cores      = hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_CORE);
+        info->pus        = hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_PU);
+        info->numa_nodes = hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_NUMANODE);
+    }
+    hwloc_topology_destroy(topology);
+}
+
+/* Transports that can connect two processes (not the loopback "self"). */
+static size_t info_usable_transports(const info_t *info)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < info->ucx.count; i++) {
+        count += strcmp(info->ucx.resources[i].kind, "loopback") != 0;
+    }
+    return count;
+}
+
+/* The first reason dsm cannot run here, or NULL. */
+static void info_decide(info_t *info)
+{
+    const dsm_uffd_feature_t *missing;
+
+    if (info->uffd_status != DSM_OK) {
+        snprintf(info->reason, sizeof(info->reason), "cannot open a userfaultfd (%s)",
+                 dsm_strerror(info->uffd_status));
+    } else if (info->uffd.origin == DSM_UFFD_ORIGIN_USER_MODE_ONLY) {
+        snprintf(info->reason, sizeof(info->reason),
+                 "this user may only open user-mode-only userfaultfds (read(2) into the arena "
+                 "would fail): set vm.unprivileged_userfaultfd=1 or grant rw on %s", INFO_DEVICE);
+    } else if ((missing = dsm_uffd_probe_missing_required(&info->uffd)) != NULL) {
+        snprintf(info->reason, sizeof(info->reason),
+                 "the kernel lacks UFFD_FEATURE_%s (needed for %s)", missing->name, missing->why);
+    } else if (info->ucx_status != DSM_OK) {
+        snprintf(info->reason, sizeof(info->reason), "UCX cannot be queried (%s)",
+                 dsm_strerror(info->ucx_status));
+    } else if (info_usable_transports(info) == 0) {
+        snprintf(info->reason, sizeof(info->reason),
+                 "UCX offers no shared-memory or network transport");
+    } else {
+        info->cannot_run = NULL;
+        return;
+    }
+    info->cannot_run = info->reason;
+}
+
+/* What this user should do to get a kernel-mode userfaultfd, or NULL. */
+static const char *info_permission_advice(const info_t *info)
+{
+    if (info->uffd_status == DSM_OK && info->uffd.origin != DSM_UFFD_ORIGIN_USER_MODE_ONLY) {
+        return NULL;
+    }
+    return "run 'sysctl -w vm.unprivileged_userfaultfd=1' (as root; add it to "
+           "/etc/sysctl.d/ to keep it), or give this user read/write access to "
+           INFO_DEVICE " (e.g. a udev rule with GROUP= and MODE=0660)";
+}
+
+static const char *info_yes_no(int value)
+{
+    return value ? "yes" : "no";
+}
+
+/* ---- text ------------------------------------------------------------------ */
+
+static void info_print_text(const info_t *info)
+{
+    const char *advice = info_permission_advice(info);
+
+    printf("kernel: %s %s %s (%s)\n", info->uts.sysname, info->uts.release, info->uts.machine,
+           info->uts.version);
+
+    printf("\nuserfaultfd:\n");
+    if (info->uffd_status != DSM_OK) {
+        printf("  cannot open: %s\n", dsm_strerror(info->uffd_status));
+    } else {
+        printf("  opened via %s\n", dsm_uffd_origin_name(info->uffd.origin));
+        printf("  %-20s %-8s %-9s %s\n", "feature", "kernel", "dsm", "why");
+        for (size_t i = 0; i < DSM_UFFD_FEATURE_COUNT; i++) {
+            const dsm_uffd_feature_t *f = &info->uffd.features[i];
+
+            printf("  %-20s %-8s %-9s %s\n", f->name, f->present ? "present" : "MISSING",
+                   dsm_uffd_need_name(f->need), f->why);
+        }
+    }
+
+    printf("\npermissions:\n");
+    printf("  effective user: uid %u%s\n", (unsigned)geteuid(),
+           info->privileged ? " (root: always allowed)" : "");
+    if (info->sysctl < 0) {
+        printf("  vm.unprivileged_userfaultfd: unreadable\n");
+    } else {
+        printf("  vm.unprivileged_userfaultfd: %ld (%s)\n", info->sysctl,
+               info->sysctl ? "any user may handle kernel-mode faults"
+                            : "unprivileged users: user-mode faults only");
+    }
+    if (info->device_exists) {
+        printf("  %s: mode %04o, owner uid %u gid %u, openable by this user: %s\n", INFO_DEVICE,
+               (unsigned)(info->device_stat.st_mode & 07777), (unsigned)info->device_stat.st_uid,
+               (unsigned)info->device_stat.st_gid, info_yes_no(info->device_openable));
+    } else {
+        printf("  %s: absent (kernel older than 6.1)\n", INFO_DEVICE);
+    }
+    printf("  kernel-mode faults (read(2) into the arena) for this user: %s\n",
+           info_yes_no(advice == NULL));
+    if (advice != NULL) {
+        printf("  to allow: %s\n", advice);
+    }
+
+    printf("\nUCX:\n");
+    if (info->ucx_status != DSM_OK) {
+        printf("  cannot be queried: %s\n", dsm_strerror(info->ucx_status));
+    } else {
+        printf("  version %s\n", info->ucx.ucx_version);
+        printf("  %-10s %-12s %-10s %-20s %s\n", "component", "md", "transport", "device", "kind");
+        for (size_t i = 0; i < info->ucx.count; i++) {
+            const dsm_tp_probe_resource_t *r = &info->ucx.resources[i];
+
+            printf("  %-10s %-12s %-10s %-20s %s%s\n", r->component, r->md, r->transport,
+                   r->device, r->kind, r->rdma ? ", RDMA" : "");
+        }
+        if (dsm_tp_probe_rdma_count(&info->ucx) == 0) {
+            printf("  RDMA devices: none (dsm uses shared memory within a host, TCP between hosts)\n");
+        } else {
+            printf("  RDMA devices:");
+            for (size_t i = 0; i < info->ucx.count; i++) {
+                if (info->ucx.resources[i].rdma) {
+                    printf(" %s/%s", info->ucx.resources[i].transport,
+                           info->ucx.resources[i].device);
+                }
+            }
+            printf("\n");
+        }
+    }
+
+    printf("\ntopology (hwloc):\n");
+    if (info->topo_ok) {
+        printf("  %d package(s), %d core(s), %d PU(s), %d NUMA node(s)\n", info->packages,
+               info->cores, info->pus, info->numa_nodes);
+    } else {
+        printf("  unavailable\n");
+    }
+
+    printf("\n%s%s\n", info->cannot_run ? "dsm cannot run here: " : "dsm can run on this host",
+           info->cannot_run ? info->cannot_run : "");
+}
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            putchar('\\');
+        }
+        if ((unsigned char)*s >= 0x20) {
+            putchar(*s);
+        }
+    }
+    putchar('"');
+}
+
+static void json_key_string(const char *key, const char *value, const char *after)
+{
+    printf("\"%s\": ", key);
+    if (value != NULL) {
+        json_string(value);
+    } else {
+        printf("null");
+    }
+    printf("%s", after);
+}
+
+static void info_print_json_uffd(const info_t *info)
+{
+    const char *advice = info_permission_advice(info);
+
+    printf("  \"userfaultfd\": {");
+    json_key_string("status", dsm_strerror(info->uffd_status), ", ");
+    json_key_string("opened_via",
+                    info->uffd_status == DSM_OK ? dsm_uffd_origin_name(info->uffd.origin) : NULL,
+                    ", ");
+    printf("\"features\": [");
+    for (size_t i = 0; info->uffd_status == DSM_OK && i < DSM_UFFD_FEATURE_COUNT; i++) {
+        const dsm_uffd_feature_t *f = &info->uffd.features[i];
+
+        printf("%s\n    {", i ? "," : "");
+        json_key_string("name", f->name, ", ");
+        printf("\"present\": %s, ", f->present ? "true" : "false");
+        json_key_string("need", dsm_uffd_need_name(f->need), ", ");
+        json_key_string("why", f->why, "}");
+    }
+    printf("]},\n");
+
+    printf("  \"permissions\": {\"euid\": %u, \"unprivileged_userfaultfd\": %ld, ",
+           (unsigned)geteuid(), info->sysctl);
+    printf("\"device_exists\": %s, ", info->device_exists ? "true" : "false");
+    if (info->device_exists) {
+        printf("\"device_mode\": \"%04o\", ", (unsigned)(info->device_stat.st_mode & 07777));
+    }
+    printf("\"device_openable\": %s, ", info->device_openable ? "true" : "false");
+    printf("\"kernel_mode_faults\": %s, ", advice == NULL ? "true" : "false");
+    json_key_string("advice", advice, "},\n");
+}
+
+static void info_print_json(const info_t *info)
+{
+    printf("{\n  \"kernel\": {");
+    json_key_string("sysname", info->uts.sysname, ", ");
+    json_key_string("release", info->uts.release, ", ");
+    json_key_string("version", info->uts.version, ", ");
+    json_key_string("machine", info->uts.machine, "},\n");
+    info_print_json_uffd(info);
+
+    printf("  \"ucx\": {");
+    json_key_string("status", dsm_strerror(info->ucx_status), ", ");
+    json_key_string("version", info->ucx_status == DSM_OK ? info->ucx.ucx_version : NULL, ", ");
+    printf("\"rdma_devices\": %zu, \"resources\": [",
+           info->ucx_status == DSM_OK ? dsm_tp_probe_rdma_count(&info->ucx) : 0);
+    for (size_t i = 0; info->ucx_status == DSM_OK && i < info->ucx.count; i++) {
+        const dsm_tp_probe_resource_t *r = &info->ucx.resources[i];
+
+        printf("%s\n    {", i ? "," : "");
+        json_key_string("component", r->component, ", ");
+        json_key_string("md", r->md, ", ");
+        json_key_string("transport", r->transport, ", ");
+        json_key_string("device", r->device, ", ");
+        json_key_string("kind", r->kind, ", ");
+        printf("\"rdma\": %s}", r->rdma ? "true" : "false");
+    }
+    printf("]},\n");
+
+    if (info->topo_ok) {
+        printf("  \"topology\": {\"packages\": %d, \"cores\": %d, \"pus\": %d, "
+               "\"numa_nodes\": %d},\n", info->packages, info->cores, info->pus,
+               info->numa_nodes);
+    } else {
+        printf("  \"topology\": null,\n");
+    }
+    printf("  \"can_run\": %s, ", info->cannot_run ? "false" : "true");
+    json_key_string("reason", info->cannot_run, "\n}\n");
+}
+
+int main(int argc, char **argv)
+{
+    info_t info;
+    int json = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else {
+            fprintf(stderr, "usage: %s [--json]\n", argv[0]);
+            return !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ? 0 : 2;
+        }
+    }
+    memset(&info, 0, sizeof(info));
+    if (uname(&info.uts) != 0) {
+        fprintf(stderr, "dsm-info: uname: %s\n", strerror(errno));
+        return 1;
+    }
+    info_gather_uffd(&info);
+    info.ucx_status = dsm_tp_probe_query(&info.ucx);
+    info_gather_topology(&info);
+    info_decide(&info);
+
+    if (json) {
+        info_print_json(&info);
+    } else {
+        info_print_text(&info);
+    }
+    if (info.ucx_status == DSM_OK) {
+        dsm_tp_probe_release(&info.ucx);
+    }
+    if (info.cannot_run != NULL) {
+        fprintf(stderr, "dsm-info: dsm cannot run here: %s\n", info.cannot_run);
+        return 1;
+    }
+    return 0;
+}
