@@ -1,0 +1,84 @@
+/*
+ * Message encoding and format validation. Byte by byte, little-endian: the
+ * wire format never depends on the compiler's struct layout or padding.
+ */
+#include "dsm_coh.h"
+
+static void dsm_coh_put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static void dsm_coh_put64(uint8_t *p, uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint32_t dsm_coh_get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+
+    for (unsigned i = 0; i < 4; i++) {
+        v |= (uint32_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static uint64_t dsm_coh_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < 8; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes)
+{
+    bytes[0] = DSM_COH_MSG_VERSION;
+    bytes[1] = (uint8_t)msg->type;
+    bytes[2] = msg->flags;
+    bytes[3] = 0;
+    dsm_coh_put32(bytes + 4, msg->sender);
+    dsm_coh_put32(bytes + 8, msg->req_id);
+    dsm_coh_put64(bytes + 12, msg->page);
+}
+
+static int dsm_coh_flags_valid(uint8_t type, uint8_t flags)
+{
+    if (type != DSM_COH_MSG_GRANT) {
+        return flags == 0;
+    }
+    return flags == DSM_COH_GRANT_DATA ||
+           flags == (DSM_COH_GRANT_EXCL | DSM_COH_GRANT_DATA) ||
+           flags == DSM_COH_GRANT_EXCL;
+}
+
+dsm_status_t dsm_coh_msg_decode(const void *bytes, size_t length, uint32_t src,
+                                uint32_t nnodes, uint64_t npages, dsm_coh_msg_t *msg_p)
+{
+    const uint8_t *b = bytes;
+    dsm_coh_msg_t msg;
+
+    if (bytes == NULL || length != DSM_COH_MSG_SIZE || b[0] != DSM_COH_MSG_VERSION ||
+        b[1] == 0 || b[1] > DSM_COH_MSG_TYPE_MAX || b[3] != 0 ||
+        !dsm_coh_flags_valid(b[1], b[2])) {
+        return DSM_ERR_MALFORMED;
+    }
+    msg.type = (dsm_coh_msg_type_t)b[1];
+    msg.flags = b[2];
+    msg.sender = dsm_coh_get32(b + 4);
+    msg.req_id = dsm_coh_get32(b + 8);
+    msg.page = dsm_coh_get64(b + 12);
+    /* Request ids are never 0, so a zeroed field cannot match an outstanding one. */
+    if (msg.sender >= nnodes || msg.sender != src || msg.page >= npages || msg.req_id == 0) {
+        return DSM_ERR_MALFORMED;
+    }
+    *msg_p = msg;
+    return DSM_OK;
+}

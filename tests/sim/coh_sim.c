@@ -1,0 +1,611 @@
+/*
+ * Deterministic simulation of the coherence engine (ctest label "sim").
+ *
+ * Each seed builds a job of N nodes (2..8) over P pages (1..64), each node with
+ * a few threads doing reads and writes that carry unique values, and runs it to
+ * completion choosing at random, at every step, among everything the real
+ * system could do next: a thread's access, a fault event reaching its engine
+ * (late, possibly stale), an active message (any order; in half the seeds
+ * FIFO per pair of nodes instead), an RMA completion (unordered with messages).
+ *
+ * Modelled: every node's arena copy of every page (present, writable, value),
+ * staging buffers, the homes' backing store. After every step: SWMR (one
+ * writable copy and no other copy, or only read-only copies) and data-value
+ * (every mapped copy holds the latest write of the page, i.e. the reference
+ * sequential model in the home's serial order). A fetch must see a backing
+ * that does not change while it is in flight. When nothing can happen any
+ * more: every thread finished (nobody waits forever), every engine quiescent
+ * (no transient state, no busy directory, no queued request).
+ *
+ *   coh_sim [--seeds N] [--first S]    run seeds S..S+N-1 (default 0, 10000)
+ *   coh_sim --seed S --trace           replay one seed with a readable trace
+ *
+ * A failing seed prints a one-line replay command.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dsm_coh.h"
+
+#define SIM_MAX_NODES   8
+#define SIM_MAX_PAGES   64
+#define SIM_MAX_THREADS 3
+#define SIM_MAX_EVENTS  4096
+#define SIM_MAX_STEPS   200000
+
+typedef struct {
+    uint64_t s;
+} sim_rng_t;
+
+/* splitmix64: tiny, fast, and every seed gives an independent stream. */
+static uint64_t sim_rand(sim_rng_t *rng)
+{
+    uint64_t z = (rng->s += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint32_t sim_below(sim_rng_t *rng, uint32_t n)
+{
+    return (uint32_t)(sim_rand(rng) % n);
+}
+
+typedef struct {
+    int      present;
+    int      writable;
+    uint64_t value;
+} sim_copy_t;
+
+typedef struct {
+    unsigned ops_left;
+    unsigned page;
+    int      write;
+    int      blocked; /* waiting for a wake on page */
+} sim_thread_t;
+
+typedef enum { SIM_EV_MSG, SIM_EV_RMA, SIM_EV_FAULT } sim_ev_kind_t;
+
+typedef struct {
+    sim_ev_kind_t kind;
+    uint32_t      src, dst;  /* MSG */
+    uint32_t      node;      /* RMA, FAULT */
+    uint64_t      page;
+    int           op;        /* RMA: dsm_coh_rma_t; FAULT: 1 = write */
+    uint64_t      snapshot;  /* RMA fetch: backing when issued */
+    uint64_t      seq;       /* MSG: send order, for FIFO-per-pair seeds */
+    uint8_t       msg[DSM_COH_MSG_SIZE];
+} sim_event_t;
+
+typedef struct {
+    uint64_t          seed;
+    int               trace;
+    sim_rng_t         rng;
+    uint32_t          nnodes, npages, nthreads;
+    int               fifo;     /* AMs FIFO per (src, dst) pair */
+    unsigned          write_pct;
+    dsm_coh_engine_t *engines[SIM_MAX_NODES];
+    sim_copy_t        arena[SIM_MAX_NODES][SIM_MAX_PAGES];
+    uint64_t          staging[SIM_MAX_NODES][SIM_MAX_PAGES];
+    uint64_t          backing[SIM_MAX_PAGES];
+    uint64_t          ref[SIM_MAX_PAGES];
+    uint64_t          next_value;
+    sim_thread_t      threads[SIM_MAX_NODES][SIM_MAX_THREADS];
+    sim_event_t       events[SIM_MAX_EVENTS];
+    unsigned          nevents;
+    uint64_t          msg_seq;
+    uint64_t          steps;
+    char              failure[256];
+    dsm_coh_action_t  action_buf[SIM_MAX_NODES + 64];
+} sim_t;
+
+typedef struct {
+    uint64_t seeds, steps, msgs, queued, upgrades_lost, absorbed, spurious, upgrades,
+        inv_sent, dg_sent, write_backs;
+} sim_totals_t;
+
+static void sim_trace(sim_t *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sim_trace(sim_t *sim, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!sim->trace) {
+        return;
+    }
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
+static int sim_fail(sim_t *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int sim_fail(sim_t *sim, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (sim->failure[0] == '\0') {
+        va_start(ap, fmt);
+        vsnprintf(sim->failure, sizeof(sim->failure), fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static const char *sim_msg_text(const uint8_t *bytes, uint32_t src, const sim_t *sim, char *buf,
+                                size_t size)
+{
+    dsm_coh_msg_t msg;
+
+    if (dsm_coh_msg_decode(bytes, DSM_COH_MSG_SIZE, src, sim->nnodes, sim->npages, &msg) !=
+        DSM_OK) {
+        snprintf(buf, size, "<undecodable>");
+        return buf;
+    }
+    snprintf(buf, size, "%s%s%s p%" PRIu64 " r%" PRIu32, dsm_coh_msg_type_name(msg.type),
+             (msg.flags & DSM_COH_GRANT_EXCL) ? " EXCL" : "",
+             (msg.flags & DSM_COH_GRANT_DATA) ? " DATA" : "", msg.page, msg.req_id);
+    return buf;
+}
+
+static sim_event_t *sim_event_add(sim_t *sim, sim_ev_kind_t kind)
+{
+    sim_event_t *ev;
+
+    if (sim->nevents == SIM_MAX_EVENTS) {
+        sim_fail(sim, "more than %d events in flight", SIM_MAX_EVENTS);
+        return NULL;
+    }
+    ev = &sim->events[sim->nevents++];
+    memset(ev, 0, sizeof(*ev));
+    ev->kind = kind;
+    return ev;
+}
+
+static void sim_wake(sim_t *sim, uint32_t node, uint64_t page)
+{
+    for (uint32_t t = 0; t < sim->nthreads; t++) {
+        sim_thread_t *th = &sim->threads[node][t];
+
+        if (th->blocked && th->page == page) {
+            th->blocked = 0;
+        }
+    }
+}
+
+/* Carry out one action of node's engine, as the runtime would. */
+static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
+{
+    sim_copy_t *copy = &sim->arena[node][a->page];
+    uint32_t home = dsm_coh_engine_home(sim->engines[node], a->page);
+    sim_event_t *ev;
+    char text[96];
+
+    switch (a->type) {
+    case DSM_COH_ACT_SEND:
+        sim_trace(sim, "    n%u: SEND -> n%u %s\n", node, a->node,
+                  sim_msg_text(a->msg, node, sim, text, sizeof(text)));
+        if (a->node == node || a->node >= sim->nnodes) {
+            return sim_fail(sim, "n%u sends to n%u", node, a->node);
+        }
+        ev = sim_event_add(sim, SIM_EV_MSG);
+        if (ev == NULL) {
+            return -1;
+        }
+        ev->src = node;
+        ev->dst = a->node;
+        ev->seq = sim->msg_seq++;
+        memcpy(ev->msg, a->msg, sizeof(ev->msg));
+        return 0;
+    case DSM_COH_ACT_FETCH:
+    case DSM_COH_ACT_WRITE_BACK:
+        sim_trace(sim, "    n%u: %s p%" PRIu64 " (home n%u)\n", node, dsm_coh_action_name(a->type),
+                  a->page, a->node);
+        if (a->node != home) {
+            return sim_fail(sim, "n%u: %s p%" PRIu64 " names n%u, home is n%u", node,
+                            dsm_coh_action_name(a->type), a->page, a->node, home);
+        }
+        if (a->type == DSM_COH_ACT_WRITE_BACK && (!copy->present || copy->writable)) {
+            return sim_fail(sim, "n%u: WRITE_BACK p%" PRIu64 " of a copy not write-protected",
+                            node, a->page);
+        }
+        ev = sim_event_add(sim, SIM_EV_RMA);
+        if (ev == NULL) {
+            return -1;
+        }
+        ev->node = node;
+        ev->page = a->page;
+        ev->op = a->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
+        ev->snapshot = a->type == DSM_COH_ACT_FETCH ? sim->backing[a->page] : copy->value;
+        return 0;
+    default:
+        break;
+    }
+    sim_trace(sim, "    n%u: %s p%" PRIu64 "\n", node, dsm_coh_action_name(a->type), a->page);
+    switch (a->type) {
+    case DSM_COH_ACT_INSTALL_RO:
+    case DSM_COH_ACT_INSTALL_RW:
+        if (copy->present) {
+            return sim_fail(sim, "n%u: install p%" PRIu64 " over a mapped copy", node, a->page);
+        }
+        copy->present = 1;
+        copy->writable = a->type == DSM_COH_ACT_INSTALL_RW;
+        copy->value = sim->staging[node][a->page];
+        sim_wake(sim, node, a->page);
+        break;
+    case DSM_COH_ACT_CLEAR_WP:
+        if (!copy->present) {
+            return sim_fail(sim, "n%u: CLEAR_WP p%" PRIu64 " of an absent page", node, a->page);
+        }
+        copy->writable = 1;
+        sim_wake(sim, node, a->page);
+        break;
+    case DSM_COH_ACT_SET_WP:
+        copy->writable = 0;
+        break;
+    case DSM_COH_ACT_ZAP:
+        copy->present = 0;
+        copy->writable = 0;
+        break;
+    case DSM_COH_ACT_WAKE:
+        sim_wake(sim, node, a->page);
+        break;
+    default:
+        return sim_fail(sim, "n%u: unknown action %d", node, (int)a->type);
+    }
+    return 0;
+}
+
+typedef enum { SIM_IN_READ, SIM_IN_WRITE, SIM_IN_RMA, SIM_IN_MSG } sim_input_t;
+
+/* Feed one input to node's engine and carry out the actions it returns. */
+static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_event_t *ev,
+                     uint64_t page)
+{
+    dsm_coh_actions_t out = {sim->action_buf, 0, sizeof(sim->action_buf) / sizeof(sim->action_buf[0])};
+    dsm_coh_engine_t *engine = sim->engines[node];
+    dsm_status_t status = DSM_OK;
+
+    switch (kind) {
+    case SIM_IN_READ:
+        status = dsm_coh_engine_read_fault(engine, page, &out);
+        break;
+    case SIM_IN_WRITE:
+        status = dsm_coh_engine_write_fault(engine, page, &out);
+        break;
+    case SIM_IN_RMA:
+        status = dsm_coh_engine_rma_done(engine, page, (dsm_coh_rma_t)ev->op, &out);
+        break;
+    case SIM_IN_MSG:
+        status = dsm_coh_engine_recv(engine, ev->src, ev->msg, DSM_COH_MSG_SIZE, &out);
+        break;
+    }
+    if (status != DSM_OK) {
+        return sim_fail(sim, "n%u rejected an input: %s", node, dsm_strerror(status));
+    }
+    for (size_t i = 0; i < out.count; i++) {
+        if (sim_execute(sim, node, &out.actions[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void sim_thread_next_op(sim_t *sim, sim_thread_t *th)
+{
+    th->page = sim_below(&sim->rng, sim->npages);
+    th->write = sim_below(&sim->rng, 100) < sim->write_pct;
+}
+
+/* A thread tries its access: done if the mapping allows it, else it faults. */
+static int sim_thread_step(sim_t *sim, uint32_t node, uint32_t t)
+{
+    sim_thread_t *th = &sim->threads[node][t];
+    sim_copy_t *copy = &sim->arena[node][th->page];
+    sim_event_t *ev;
+
+    if (th->write ? copy->present && copy->writable : copy->present) {
+        if (th->write) {
+            copy->value = ++sim->next_value;
+            sim->ref[th->page] = copy->value;
+            sim_trace(sim, "  n%u.t%u write p%u = %" PRIu64 "\n", node, t, th->page, copy->value);
+        } else {
+            sim_trace(sim, "  n%u.t%u read p%u -> %" PRIu64 "\n", node, t, th->page, copy->value);
+            if (copy->value != sim->ref[th->page]) {
+                return sim_fail(sim, "n%u.t%u read p%u = %" PRIu64 ", latest write is %" PRIu64,
+                                node, t, th->page, copy->value, sim->ref[th->page]);
+            }
+        }
+        if (--th->ops_left > 0) {
+            sim_thread_next_op(sim, th);
+        }
+        return 0;
+    }
+    /* The kernel reports a write to an absent page as a (missing) write fault. */
+    sim_trace(sim, "  n%u.t%u %s p%u faults (%s)\n", node, t, th->write ? "write" : "read",
+              th->page, copy->present ? "write-protected" : "missing");
+    th->blocked = 1;
+    ev = sim_event_add(sim, SIM_EV_FAULT);
+    if (ev == NULL) {
+        return -1;
+    }
+    ev->node = node;
+    ev->page = th->page;
+    ev->op = th->write;
+    return 0;
+}
+
+/* For FIFO-per-pair seeds: the oldest message of the chosen message's pair. */
+static unsigned sim_fifo_pick(const sim_t *sim, unsigned i)
+{
+    unsigned best = i;
+
+    for (unsigned k = 0; k < sim->nevents; k++) {
+        const sim_event_t *ev = &sim->events[k];
+
+        if (ev->kind == SIM_EV_MSG && ev->src == sim->events[i].src &&
+            ev->dst == sim->events[i].dst && ev->seq < sim->events[best].seq) {
+            best = k;
+        }
+    }
+    return best;
+}
+
+static int sim_event_run(sim_t *sim, unsigned i)
+{
+    sim_event_t ev;
+    char text[96];
+
+    if (sim->fifo && sim->events[i].kind == SIM_EV_MSG) {
+        i = sim_fifo_pick(sim, i);
+    }
+    ev = sim->events[i];
+    sim->events[i] = sim->events[--sim->nevents];
+    switch (ev.kind) {
+    case SIM_EV_MSG:
+        sim_trace(sim, "  deliver n%u -> n%u %s\n", ev.src, ev.dst,
+                  sim_msg_text(ev.msg, ev.src, sim, text, sizeof(text)));
+        return sim_input(sim, ev.dst, SIM_IN_MSG, &ev, 0);
+    case SIM_EV_FAULT:
+        sim_trace(sim, "  n%u engine sees %s fault p%" PRIu64 "\n", ev.node,
+                  ev.op ? "write" : "read", ev.page);
+        return sim_input(sim, ev.node, ev.op ? SIM_IN_WRITE : SIM_IN_READ, &ev, ev.page);
+    case SIM_EV_RMA:
+        if (ev.op == DSM_COH_RMA_FETCH) {
+            if (sim->backing[ev.page] != ev.snapshot) {
+                return sim_fail(sim, "n%u: backing of p%" PRIu64 " changed during its fetch",
+                                ev.node, ev.page);
+            }
+            sim->staging[ev.node][ev.page] = sim->backing[ev.page];
+        } else {
+            if (!sim->arena[ev.node][ev.page].present ||
+                sim->arena[ev.node][ev.page].value != ev.snapshot) {
+                return sim_fail(sim, "n%u: copy of p%" PRIu64 " changed during its write-back",
+                                ev.node, ev.page);
+            }
+            sim->backing[ev.page] = ev.snapshot;
+        }
+        sim_trace(sim, "  n%u %s p%" PRIu64 " completes (value %" PRIu64 ")\n", ev.node,
+                  ev.op == DSM_COH_RMA_FETCH ? "FETCH" : "WRITE_BACK", ev.page, ev.snapshot);
+        return sim_input(sim, ev.node, SIM_IN_RMA, &ev, ev.page);
+    }
+    return 0;
+}
+
+/* SWMR and data-value over every modelled copy. */
+static int sim_check(sim_t *sim)
+{
+    for (uint32_t p = 0; p < sim->npages; p++) {
+        unsigned holders = 0, writers = 0;
+
+        for (uint32_t n = 0; n < sim->nnodes; n++) {
+            const sim_copy_t *copy = &sim->arena[n][p];
+
+            holders += copy->present;
+            writers += copy->writable;
+            if (copy->writable && !copy->present) {
+                return sim_fail(sim, "n%u: p%u writable but absent", n, p);
+            }
+            if (copy->present && copy->value != sim->ref[p]) {
+                return sim_fail(sim, "data-value: n%u maps p%u = %" PRIu64 ", latest write %" PRIu64,
+                                n, p, copy->value, sim->ref[p]);
+            }
+        }
+        if (writers > 1 || (writers == 1 && holders > 1)) {
+            return sim_fail(sim, "SWMR: p%u has %u writable and %u mapped copies", p, writers,
+                            holders);
+        }
+    }
+    return 0;
+}
+
+static int sim_drained(sim_t *sim)
+{
+    for (uint32_t n = 0; n < sim->nnodes; n++) {
+        for (uint32_t t = 0; t < sim->nthreads; t++) {
+            const sim_thread_t *th = &sim->threads[n][t];
+
+            if (th->blocked) {
+                return sim_fail(sim, "n%u.t%u waits forever on p%u (%s, node state %s)", n, t,
+                                th->page, th->write ? "write" : "read",
+                                dsm_coh_node_state_name(
+                                    dsm_coh_engine_node_state(sim->engines[n], th->page)));
+            }
+            if (th->ops_left > 0) {
+                return sim_fail(sim, "n%u.t%u has %u accesses left and cannot run", n, t,
+                                th->ops_left);
+            }
+        }
+        if (!dsm_coh_engine_quiescent(sim->engines[n])) {
+            return sim_fail(sim, "n%u not quiescent after the network drained", n);
+        }
+    }
+    return 0;
+}
+
+static int sim_setup(sim_t *sim, uint64_t seed)
+{
+    static const uint32_t page_counts[] = {1, 1, 2, 2, 3, 4, 8, 16, 64};
+    dsm_coh_params_t params = {0};
+
+    memset(sim, 0, offsetof(sim_t, action_buf));
+    sim->seed = seed;
+    sim->rng.s = seed;
+    sim->nnodes = 2 + sim_below(&sim->rng, SIM_MAX_NODES - 1);
+    sim->npages = page_counts[sim_below(&sim->rng, sizeof(page_counts) / sizeof(page_counts[0]))];
+    sim->nthreads = 1 + sim_below(&sim->rng, SIM_MAX_THREADS);
+    sim->fifo = sim_below(&sim->rng, 2);
+    sim->write_pct = 10 + sim_below(&sim->rng, 81);
+    params.nnodes = sim->nnodes;
+    params.npages = sim->npages;
+    params.home_policy = sim_below(&sim->rng, 2) ? DSM_COH_HOME_BLOCKED : DSM_COH_HOME_CYCLIC;
+    for (uint32_t n = 0; n < sim->nnodes; n++) {
+        params.self = n;
+        if (dsm_coh_engine_create(&params, &sim->engines[n]) != DSM_OK) {
+            return sim_fail(sim, "engine create failed");
+        }
+        for (uint32_t t = 0; t < sim->nthreads; t++) {
+            sim->threads[n][t].ops_left = 1 + sim_below(&sim->rng, 8);
+            sim_thread_next_op(sim, &sim->threads[n][t]);
+        }
+    }
+    sim_trace(sim, "seed %" PRIu64 ": %u nodes, %u pages (%s homes), %u threads/node, %u%% writes, "
+              "messages %s\n", seed, sim->nnodes, sim->npages,
+              params.home_policy == DSM_COH_HOME_BLOCKED ? "blocked" : "cyclic", sim->nthreads,
+              sim->write_pct, sim->fifo ? "FIFO per pair" : "unordered");
+    return 0;
+}
+
+static void sim_teardown(sim_t *sim, sim_totals_t *totals)
+{
+    for (uint32_t n = 0; n < sim->nnodes; n++) {
+        dsm_coh_stats_t st;
+
+        if (sim->engines[n] == NULL) {
+            continue;
+        }
+        dsm_coh_engine_stats(sim->engines[n], &st);
+        totals->msgs += st.msgs_sent;
+        totals->queued += st.requests_queued;
+        totals->upgrades_lost += st.upgrades_lost;
+        totals->absorbed += st.faults_absorbed;
+        totals->spurious += st.faults_spurious;
+        totals->upgrades += st.upgrades;
+        totals->inv_sent += st.inv_sent;
+        totals->dg_sent += st.dg_sent;
+        totals->write_backs += st.write_backs;
+        dsm_coh_engine_destroy(sim->engines[n]);
+        sim->engines[n] = NULL;
+    }
+    totals->steps += sim->steps;
+    totals->seeds++;
+}
+
+/* Run one seed to the end; 0 when every check held. */
+static int sim_run(sim_t *sim, uint64_t seed)
+{
+    uint32_t runnable[SIM_MAX_NODES * SIM_MAX_THREADS];
+
+    if (sim_setup(sim, seed) != 0) {
+        return -1;
+    }
+    for (;;) {
+        unsigned nrun = 0, pick;
+
+        for (uint32_t n = 0; n < sim->nnodes; n++) {
+            for (uint32_t t = 0; t < sim->nthreads; t++) {
+                if (sim->threads[n][t].ops_left > 0 && !sim->threads[n][t].blocked) {
+                    runnable[nrun++] = n * SIM_MAX_THREADS + t;
+                }
+            }
+        }
+        if (nrun + sim->nevents == 0) {
+            return sim_drained(sim);
+        }
+        if (++sim->steps > SIM_MAX_STEPS) {
+            return sim_fail(sim, "no end after %d steps (livelock?)", SIM_MAX_STEPS);
+        }
+        pick = sim_below(&sim->rng, nrun + sim->nevents);
+        if (pick < nrun) {
+            if (sim_thread_step(sim, runnable[pick] / SIM_MAX_THREADS,
+                                runnable[pick] % SIM_MAX_THREADS) != 0) {
+                return -1;
+            }
+        } else if (sim_event_run(sim, pick - nrun) != 0) {
+            return -1;
+        }
+        if (sim_check(sim) != 0) {
+            return -1;
+        }
+    }
+}
+
+static double sim_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sim_usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s [--seeds N] [--first S] | --seed S [--trace]\n", prog);
+}
+
+int main(int argc, char **argv)
+{
+    static sim_t sim;
+    sim_totals_t totals = {0};
+    uint64_t first = 0, count = 10000;
+    int trace = 0;
+    double start, elapsed;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+            count = strtoull(argv[++i], NULL, 0);
+        } else if (strcmp(argv[i], "--first") == 0 && i + 1 < argc) {
+            first = strtoull(argv[++i], NULL, 0);
+        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            first = strtoull(argv[++i], NULL, 0);
+            count = 1;
+        } else if (strcmp(argv[i], "--trace") == 0) {
+            trace = 1;
+        } else {
+            sim_usage(argv[0]);
+            return 2;
+        }
+    }
+    start = sim_now();
+    for (uint64_t seed = first; seed < first + count; seed++) {
+        int rc;
+
+        sim.trace = trace;
+        rc = sim_run(&sim, seed);
+        sim_teardown(&sim, &totals);
+        if (rc != 0) {
+            printf("FAIL seed %" PRIu64 " after %" PRIu64 " steps: %s\n", seed, sim.steps,
+                   sim.failure);
+            printf("replay: %s --seed %" PRIu64 " --trace\n", argv[0], seed);
+            printf("sim: seed %" PRIu64 " failed (%" PRIu64 " seeds passed before it)\n", seed,
+                   totals.seeds - 1);
+            return 1;
+        }
+    }
+    elapsed = sim_now() - start;
+    printf("sim: %" PRIu64 " steps, %" PRIu64 " messages; races hit: %" PRIu64 " queued requests, "
+           "%" PRIu64 " upgrades (%" PRIu64 " lost their copy first), %" PRIu64
+           " absorbed and %" PRIu64 " spurious faults, %" PRIu64 " INV, %" PRIu64
+           " DOWNGRADE, %" PRIu64 " write-backs\n",
+           totals.steps, totals.msgs, totals.queued, totals.upgrades, totals.upgrades_lost,
+           totals.absorbed, totals.spurious, totals.inv_sent, totals.dg_sent, totals.write_backs);
+    printf("sim: %" PRIu64 " seeds passed (%" PRIu64 "..%" PRIu64 ") in %.2f s, %.0f seeds/s\n",
+           totals.seeds, first, first + count - 1, elapsed,
+           elapsed > 0 ? (double)totals.seeds / elapsed : 0.0);
+    return 0;
+}
