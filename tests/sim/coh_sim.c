@@ -448,13 +448,14 @@ static int sim_drained(sim_t *sim)
     return 0;
 }
 
-static int sim_setup(sim_t *sim, uint64_t seed)
+static int sim_setup(sim_t *sim, uint64_t seed, int trace)
 {
     static const uint32_t page_counts[] = {1, 1, 2, 2, 3, 4, 8, 16, 64};
     dsm_coh_params_t params = {0};
 
     memset(sim, 0, offsetof(sim_t, action_buf));
     sim->seed = seed;
+    sim->trace = trace;
     sim->rng.s = seed;
     sim->nnodes = 2 + sim_below(&sim->rng, SIM_MAX_NODES - 1);
     sim->npages = page_counts[sim_below(&sim->rng, sizeof(page_counts) / sizeof(page_counts[0]))];
@@ -507,11 +508,11 @@ static void sim_teardown(sim_t *sim, sim_totals_t *totals)
 }
 
 /* Run one seed to the end; 0 when every check held. */
-static int sim_run(sim_t *sim, uint64_t seed)
+static int sim_run(sim_t *sim, uint64_t seed, int trace)
 {
     uint32_t runnable[SIM_MAX_NODES * SIM_MAX_THREADS];
 
-    if (sim_setup(sim, seed) != 0) {
+    if (sim_setup(sim, seed, trace) != 0) {
         return -1;
     }
     for (;;) {
@@ -585,8 +586,7 @@ int main(int argc, char **argv)
     for (uint64_t seed = first; seed < first + count; seed++) {
         int rc;
 
-        sim.trace = trace;
-        rc = sim_run(&sim, seed);
+        rc = sim_run(&sim, seed, trace);
         sim_teardown(&sim, &totals);
         if (rc != 0) {
             printf("FAIL seed %" PRIu64 " after %" PRIu64 " steps: %s\n", seed, sim.steps,
