@@ -764,28 +764,45 @@ static dsm_test_result_t test_continue_minor_shmem(void)
     return DSM_TEST_PASS;
 }
 
-/* ZEROPAGE over several pages resolves a read with zeros. */
+/*
+ * ZEROPAGE over several pages resolves a read with zeros. It has no WP mode:
+ * a write to a zero page is not trapped until the page is write-protected,
+ * so the runtime must not use it to install a read-only (S) page.
+ */
 static dsm_test_result_t test_zeropage_basic(void)
 {
     dsm_uffd_t uffd;
     dsm_uffd_event_t event;
     unsigned char *region, loaded = 0xff;
-    faulter_t reader;
+    faulter_t f;
     size_t done = 0;
 
     DSM_CHECK(test_uffd_open(&uffd));
-    DSM_CHECK((region = test_region(&uffd, 4, DSM_UFFD_MODE_MISSING)) != NULL);
-    DSM_CHECK(faulter_start(&reader, FAULT_READ, region + 2 * page_size, 0xff));
+    DSM_CHECK((region = test_region(&uffd, 4, DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_WP)) != NULL);
+    DSM_CHECK(faulter_start(&f, FAULT_READ, region + 2 * page_size, 0xff));
     DSM_CHECK(events_wait(&uffd, &event, 1, 1) == 1);
     DSM_CHECK(event.address == (uintptr_t)(region + 2 * page_size));
     DSM_CHECK(dsm_uffd_zero(&uffd, region, 4 * page_size, 0, &done) == DSM_OK);
     DSM_CHECK(done == 4 * page_size);
-    DSM_CHECK(faulter_wait_done(&reader));
-    faulter_join(&reader);
-    DSM_CHECK(reader.value == 0);
+    DSM_CHECK(faulter_wait_done(&f));
+    faulter_join(&f);
+    DSM_CHECK(f.value == 0);
     DSM_CHECK(access_completes_without_fault(&uffd, FAULT_READ, region + 3 * page_size, 0,
                                              &loaded));
     DSM_CHECK(loaded == 0);
+    /* the pitfall: a zero page is writable as far as userfaultfd is concerned */
+    DSM_CHECK(access_completes_without_fault(&uffd, FAULT_WRITE, region + 3 * page_size, 0x0f,
+                                             NULL));
+    DSM_CHECK(region[3 * page_size] == 0x0f);
+    /* once write-protected, it traps like any S page */
+    DSM_CHECK(dsm_uffd_wp_set(&uffd, region + page_size, page_size) == DSM_OK);
+    DSM_CHECK(faulter_start(&f, FAULT_WRITE, region + page_size, 0x1e));
+    DSM_CHECK(events_wait(&uffd, &event, 1, 1) == 1);
+    DSM_CHECK(event.flags == (DSM_UFFD_EVENT_WP | DSM_UFFD_EVENT_WRITE));
+    DSM_CHECK(dsm_uffd_wp_clear(&uffd, region + page_size, page_size, 0) == DSM_OK);
+    DSM_CHECK(faulter_wait_done(&f));
+    faulter_join(&f);
+    DSM_CHECK(region[page_size] == 0x1e);
     dsm_uffd_close(&uffd);
     return DSM_TEST_PASS;
 }
