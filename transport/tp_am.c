@@ -1,0 +1,245 @@
+/*
+ * transport/ active messages: a typed header and a payload of any size,
+ * delivered to the handler registered for the id on the progress thread.
+ *
+ * On the wire the UCX AM header is dsm_tp_am_prefix_t (the sender's node)
+ * followed by the user header. Small payloads arrive whole (eager) and are
+ * handed over in place; large ones announce themselves (rendezvous) and are
+ * pulled into a buffer with ucp_am_recv_data_nbx before the handler runs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_ucx.h"
+
+/* A rendezvous receive in flight; the payload follows the structure. */
+typedef struct {
+    dsm_tp_am_slot_t *slot;
+    int               src;
+    size_t            header_len;
+    size_t            length;
+    union {
+        max_align_t   align;
+        unsigned char bytes[DSM_TP_AM_HEADER_MAX];
+    } header;
+} dsm_tp_am_rndv_t;
+
+static void dsm_tp_am_deliver(dsm_tp_am_slot_t *slot, int src, const void *header,
+                              size_t header_len, const void *data, size_t length)
+{
+    /* Handlers get an aligned header: the wire gives no alignment. */
+    union {
+        max_align_t   align;
+        unsigned char bytes[DSM_TP_AM_HEADER_MAX];
+    } aligned;
+
+    if (header_len > 0) {
+        memcpy(aligned.bytes, header, header_len);
+    }
+    slot->tp->stats.am_received++;
+    slot->handler(slot->arg, src, aligned.bytes, header_len, data, length);
+}
+
+static void dsm_tp_am_rndv_done(void *request, ucs_status_t status, size_t length,
+                                void *user_data)
+{
+    dsm_tp_am_rndv_t *rndv = user_data;
+    dsm_tp_t *tp = rndv->slot->tp;
+
+    (void)length;
+    tp->outstanding--;
+    if (status == UCS_OK) {
+        dsm_tp_am_deliver(rndv->slot, rndv->src, rndv->header.bytes, rndv->header_len,
+                          rndv + 1, rndv->length);
+    } else {
+        dsm_warn("transport: dropped a %zu-byte message from node %d: %s", rndv->length,
+                 rndv->src, ucs_status_string(status));
+        tp->stats.am_dropped++;
+    }
+    free(rndv);
+    ucp_request_free(request);
+}
+
+/* Start pulling a rendezvous payload; the handler runs when it is in. */
+static void dsm_tp_am_rndv_start(dsm_tp_am_slot_t *slot, int src, const void *header,
+                                 size_t header_len, void *data_desc, size_t length)
+{
+    dsm_tp_t *tp = slot->tp;
+    ucp_request_param_t param = {0};
+    dsm_tp_am_rndv_t *rndv;
+    ucs_status_ptr_t sp;
+
+    rndv = malloc(sizeof(*rndv) + length);
+    if (rndv == NULL) {
+        dsm_error("transport: no memory for a %zu-byte message from node %d", length, src);
+        ucp_am_data_release(tp->worker, data_desc);
+        tp->stats.am_dropped++;
+        return;
+    }
+    rndv->slot       = slot;
+    rndv->src        = src;
+    rndv->header_len = header_len;
+    rndv->length     = length;
+    memcpy(rndv->header.bytes, header, header_len);
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    param.cb.recv_am   = dsm_tp_am_rndv_done;
+    param.user_data    = rndv;
+    sp = ucp_am_recv_data_nbx(tp->worker, data_desc, rndv + 1, length, &param);
+    if (sp == NULL) {
+        dsm_tp_am_deliver(slot, src, rndv->header.bytes, header_len, rndv + 1, length);
+        free(rndv);
+    } else if (UCS_PTR_IS_ERR(sp)) {
+        dsm_warn("transport: dropped a %zu-byte message from node %d: %s", length, src,
+                 ucs_status_string(UCS_PTR_STATUS(sp)));
+        tp->stats.am_dropped++;
+        free(rndv);
+    } else {
+        tp->outstanding++;
+    }
+}
+
+/* Drop a message that failed validation; count it, never trust it. */
+static ucs_status_t dsm_tp_am_drop(dsm_tp_t *tp, unsigned id, const char *why,
+                                   void *data, const ucp_am_recv_param_t *param)
+{
+    dsm_warn("transport: dropped a message of id %u: %s", id, why);
+    tp->stats.am_dropped++;
+    if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+        ucp_am_data_release(tp->worker, data); /* else the sender waits forever */
+    }
+    return UCS_OK;
+}
+
+static ucs_status_t dsm_tp_am_arrived(void *arg, const void *header, size_t header_length,
+                                      void *data, size_t length,
+                                      const ucp_am_recv_param_t *param)
+{
+    dsm_tp_am_slot_t *slot = arg;
+    dsm_tp_t *tp = slot->tp;
+    dsm_tp_am_prefix_t prefix;
+    const unsigned char *user_header = (const unsigned char *)header + sizeof(prefix);
+    size_t user_header_len = header_length - sizeof(prefix);
+
+    if (header_length < sizeof(prefix) || header_length > DSM_TP_AM_WIRE_HEADER_MAX) {
+        return dsm_tp_am_drop(tp, slot->id, "bad header length", data, param);
+    }
+    memcpy(&prefix, header, sizeof(prefix));
+    if (tp->peers == NULL || prefix.src_node >= (uint32_t)tp->nnodes) {
+        return dsm_tp_am_drop(tp, slot->id, "sender is not a member", data, param);
+    }
+    if (tp->peers[prefix.src_node].lost) {
+        return dsm_tp_am_drop(tp, slot->id, "sender was lost", data, param);
+    }
+    if (slot->handler == NULL) {
+        return dsm_tp_am_drop(tp, slot->id, "no handler registered", data, param);
+    }
+    if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+        dsm_tp_am_rndv_start(slot, (int)prefix.src_node, user_header, user_header_len, data,
+                             length);
+    } else {
+        dsm_tp_am_deliver(slot, (int)prefix.src_node, user_header, user_header_len, data,
+                          length);
+    }
+    return UCS_OK;
+}
+
+static void dsm_tp_am_hello(void *arg, int src_node, const void *header, size_t header_len,
+                            const void *data, size_t length)
+{
+    dsm_tp_t *tp = arg;
+
+    (void)src_node;
+    (void)header;
+    (void)header_len;
+    (void)data;
+    (void)length;
+    if (++tp->hellos == tp->nnodes) {
+        tp->connected = 1;
+    }
+}
+
+dsm_status_t dsm_tp_am_init(dsm_tp_t *tp)
+{
+    ucp_am_handler_param_t param = {0};
+    ucs_status_t status;
+
+    param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_FLAGS |
+                       UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG;
+    param.flags      = UCP_AM_FLAG_WHOLE_MSG;
+    param.cb         = dsm_tp_am_arrived;
+    for (unsigned id = 0; id <= DSM_TP_AM_ID_COUNT; id++) {
+        tp->am[id].tp = tp;
+        tp->am[id].id = id;
+        param.id      = id;
+        param.arg     = &tp->am[id];
+        status = ucp_worker_set_am_recv_handler(tp->worker, &param);
+        if (status != UCS_OK) {
+            dsm_error("transport: AM handler for id %u: %s", id, ucs_status_string(status));
+            return DSM_ERR_TRANSPORT;
+        }
+    }
+    tp->am[DSM_TP_AM_ID_HELLO].handler = dsm_tp_am_hello;
+    tp->am[DSM_TP_AM_ID_HELLO].arg     = tp;
+    return DSM_OK;
+}
+
+dsm_status_t dsm_tp_am_register(dsm_tp_t *tp, unsigned id, dsm_tp_am_handler_t handler,
+                                void *arg)
+{
+    if (id >= DSM_TP_AM_ID_COUNT) {
+        dsm_error("transport: AM id %u out of range 0..%d", id, DSM_TP_AM_ID_COUNT - 1);
+        return DSM_ERR_INVALID_PARAM;
+    }
+    tp->am[id].handler = handler;
+    tp->am[id].arg     = arg;
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const void *header,
+                                   size_t header_len, const void *data, size_t length,
+                                   dsm_tp_complete_cb_t cb, void *arg)
+{
+    dsm_tp_am_prefix_t prefix = { .src_node = (uint32_t)tp->node };
+    ucp_request_param_t param;
+    dsm_status_t status;
+    dsm_tp_op_t *op;
+
+    status = dsm_tp_peer_check(tp, dst);
+    if (status != DSM_OK) {
+        return status;
+    }
+    op = dsm_tp_op_get(tp, dst, cb, arg);
+    if (op == NULL) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    memcpy(op->header.bytes, &prefix, sizeof(prefix));
+    if (header_len > 0) {
+        memcpy(op->header.bytes + sizeof(prefix), header, header_len);
+    }
+    dsm_tp_op_param(op, &param);
+    status = dsm_tp_op_started(tp, op,
+                               ucp_am_send_nbx(tp->peers[dst].ep, id, op->header.bytes,
+                                               sizeof(prefix) + header_len, data, length,
+                                               &param),
+                               "active message");
+    if (status >= 0) {
+        tp->stats.am_sent++;
+    }
+    return status;
+}
+
+dsm_status_t dsm_tp_am_send(dsm_tp_t *tp, int dst, unsigned id, const void *header,
+                            size_t header_len, const void *data, size_t length,
+                            dsm_tp_complete_cb_t cb, void *arg)
+{
+    if (id >= DSM_TP_AM_ID_COUNT || header_len > DSM_TP_AM_HEADER_MAX ||
+        (header_len > 0 && header == NULL) || (length > 0 && data == NULL)) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    return dsm_tp_am_post(tp, dst, id, header, header_len, data, length, cb, arg);
+}
+
+dsm_status_t dsm_tp_am_send_hello(dsm_tp_t *tp, int node)
+{
+    return dsm_tp_am_post(tp, node, DSM_TP_AM_ID_HELLO, NULL, 0, NULL, 0, NULL, NULL);
+}

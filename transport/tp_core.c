@@ -1,0 +1,601 @@
+/*
+ * transport/ core: configuration, UCX context and worker, endpoints to every
+ * node, peer failure, operation contexts, shutdown.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_ucx.h"
+
+/* Connecting 8 nodes takes well under a second; a stuck peer must not hang us. */
+#define DSM_TP_CONNECT_TIMEOUT_MS 30000
+/* Shutdown steps wait at most this long for the peers before giving up. */
+#define DSM_TP_CLOSE_TIMEOUT_MS 10000
+/* UCX's own default (20 s) is too slow to report a lost peer within seconds. */
+#define DSM_TP_KEEPALIVE_DEFAULT "1s"
+
+dsm_status_t dsm_tp_status_from_ucs(ucs_status_t status)
+{
+    switch (status) {
+    case UCS_OK:
+        return DSM_OK;
+    case UCS_INPROGRESS:
+        return DSM_INPROGRESS;
+    case UCS_ERR_NO_MEMORY:
+        return DSM_ERR_NO_MEMORY;
+    case UCS_ERR_INVALID_PARAM:
+        return DSM_ERR_INVALID_PARAM;
+    case UCS_ERR_UNSUPPORTED:
+        return DSM_ERR_UNSUPPORTED;
+    case UCS_ERR_CANCELED:
+        return DSM_ERR_CANCELED;
+    case UCS_ERR_TIMED_OUT:
+        return DSM_ERR_TIMEOUT;
+    case UCS_ERR_ENDPOINT_TIMEOUT:
+    case UCS_ERR_CONNECTION_RESET:
+    case UCS_ERR_UNREACHABLE:
+    case UCS_ERR_NOT_CONNECTED:
+        return DSM_ERR_PEER_LOST;
+    default:
+        return DSM_ERR_TRANSPORT;
+    }
+}
+
+dsm_status_t dsm_tp_peer_check(const dsm_tp_t *tp, int node)
+{
+    if (tp->peers == NULL || node < 0 || node >= tp->nnodes) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    return tp->peers[node].lost ? DSM_ERR_PEER_LOST : DSM_OK;
+}
+
+/* ---- operation contexts -------------------------------------------------- */
+
+dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg)
+{
+    dsm_tp_op_t *op = tp->free_ops;
+
+    if (op != NULL) {
+        tp->free_ops = op->next_free;
+    } else if ((op = malloc(sizeof(*op))) == NULL) {
+        dsm_error("transport: out of memory for an operation");
+        return NULL;
+    }
+    op->tp   = tp;
+    op->cb   = cb;
+    op->arg  = arg;
+    op->node = node;
+    return op;
+}
+
+void dsm_tp_op_put(dsm_tp_t *tp, dsm_tp_op_t *op)
+{
+    op->next_free = tp->free_ops;
+    tp->free_ops  = op;
+}
+
+static void dsm_tp_op_completed(void *request, ucs_status_t ucs_status, void *user_data)
+{
+    dsm_tp_op_t *op = user_data;
+    dsm_tp_t *tp = op->tp;
+    dsm_status_t status = dsm_tp_status_from_ucs(ucs_status);
+
+    if (status != DSM_OK && op->node >= 0 && tp->peers[op->node].lost) {
+        status = DSM_ERR_PEER_LOST;
+    }
+    tp->outstanding--;
+    if (op->cb != NULL) {
+        op->cb(op->arg, status);
+    }
+    dsm_tp_op_put(tp, op);
+    ucp_request_free(request);
+}
+
+void dsm_tp_op_param(dsm_tp_op_t *op, ucp_request_param_t *param_p)
+{
+    memset(param_p, 0, sizeof(*param_p));
+    param_p->op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    param_p->cb.send      = dsm_tp_op_completed;
+    param_p->user_data    = op;
+}
+
+dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t sp,
+                               const char *what)
+{
+    dsm_status_t status;
+
+    if (sp == NULL) {
+        dsm_tp_op_put(tp, op);
+        return DSM_OK;
+    }
+    if (UCS_PTR_IS_ERR(sp)) {
+        status = dsm_tp_status_from_ucs(UCS_PTR_STATUS(sp));
+        if (op->node >= 0 && tp->peers[op->node].lost) {
+            status = DSM_ERR_PEER_LOST;
+        }
+        dsm_error("transport: %s to node %d failed: %s", what, op->node,
+                  ucs_status_string(UCS_PTR_STATUS(sp)));
+        dsm_tp_op_put(tp, op);
+        return status;
+    }
+    tp->outstanding++;
+    return DSM_INPROGRESS;
+}
+
+/* ---- context and worker -------------------------------------------------- */
+
+static dsm_status_t dsm_tp_context_create(dsm_tp_t *tp)
+{
+    ucp_params_t params = {0};
+    ucp_config_t *config;
+    ucs_status_t status;
+
+    status = ucp_config_read(NULL, NULL, &config);
+    if (status != UCS_OK) {
+        dsm_error("transport: reading the UCX configuration: %s", ucs_status_string(status));
+        return DSM_ERR_TRANSPORT;
+    }
+    if (tp->config.tls != NULL) {
+        status = ucp_config_modify(config, "TLS", tp->config.tls);
+        if (status != UCS_OK) {
+            dsm_error("transport: UCX transports \"%s\" refused: %s", tp->config.tls,
+                      ucs_status_string(status));
+            ucp_config_release(config);
+            return DSM_ERR_CONFIG;
+        }
+    }
+    if (getenv("UCX_KEEPALIVE_INTERVAL") == NULL) {
+        status = ucp_config_modify(config, "KEEPALIVE_INTERVAL", DSM_TP_KEEPALIVE_DEFAULT);
+        if (status != UCS_OK) {
+            dsm_warn("transport: keepalive interval not set: %s", ucs_status_string(status));
+        }
+    }
+    params.field_mask        = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS |
+                               UCP_PARAM_FIELD_NAME;
+    params.features          = UCP_FEATURE_AM | UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP;
+    params.estimated_num_eps = (size_t)tp->nnodes;
+    params.name              = "dsm";
+    status = ucp_init(&params, config, &tp->context);
+    ucp_config_release(config);
+    if (status != UCS_OK) {
+        dsm_error("transport: ucp_init: %s", ucs_status_string(status));
+        return DSM_ERR_TRANSPORT;
+    }
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_worker_create(dsm_tp_t *tp)
+{
+    ucp_worker_params_t params = {0};
+    ucs_status_t status;
+
+    /* One thread drives the worker (see dsm_tp.h), so UCX needs no locks. */
+    params.field_mask  = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+    params.thread_mode = UCS_THREAD_MODE_SINGLE;
+    status = ucp_worker_create(tp->context, &params, &tp->worker);
+    if (status != UCS_OK) {
+        dsm_error("transport: ucp_worker_create: %s", ucs_status_string(status));
+        return DSM_ERR_TRANSPORT;
+    }
+    status = ucp_worker_get_efd(tp->worker, &tp->ucx_fd);
+    if (status != UCS_OK) {
+        dsm_error("transport: ucp_worker_get_efd: %s", ucs_status_string(status));
+        ucp_worker_destroy(tp->worker);
+        return DSM_ERR_TRANSPORT;
+    }
+    return DSM_OK;
+}
+
+dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
+                           dsm_tp_t **tp_p)
+{
+    dsm_status_t status;
+    dsm_tp_t *tp;
+
+    if (boot == NULL || config == NULL) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    tp = calloc(1, sizeof(*tp));
+    if (tp == NULL) {
+        dsm_error("transport: out of memory");
+        return DSM_ERR_NO_MEMORY;
+    }
+    tp->boot   = boot;
+    tp->config = *config;
+    tp->node   = dsm_tp_boot_rank(boot);
+    tp->nnodes = dsm_tp_boot_size(boot);
+    tp->live_fd  = -1;
+    tp->event_fd = -1;
+    status = dsm_tp_context_create(tp);
+    if (status != DSM_OK) {
+        goto err_free;
+    }
+    status = dsm_tp_worker_create(tp);
+    if (status != DSM_OK) {
+        goto err_cleanup;
+    }
+    status = dsm_tp_am_init(tp);
+    if (status != DSM_OK) {
+        goto err_worker;
+    }
+    status = dsm_tp_live_init(tp);
+    if (status != DSM_OK) {
+        goto err_worker;
+    }
+    *tp_p = tp;
+    return DSM_OK;
+
+err_worker:
+    ucp_worker_destroy(tp->worker);
+err_cleanup:
+    ucp_cleanup(tp->context);
+err_free:
+    free(tp);
+    return status;
+}
+
+/* ---- endpoints and peer failure ------------------------------------------ */
+
+void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why)
+{
+    dsm_tp_t *tp = peer->tp;
+
+    if (peer->lost) {
+        return;
+    }
+    peer->lost = 1;
+    if (tp->closing) {
+        dsm_debug("transport: node %d left first: %s", peer->node, why);
+        return;
+    }
+    dsm_error("transport: node %d lost: %s", peer->node, why);
+    tp->stats.peers_lost++;
+    tp->lost_unreported++;
+}
+
+/*
+ * UCX calls this from progress when the connection to a peer failed. Only
+ * record it: closing the endpoint and calling the user back happen in
+ * dsm_tp_peers_handle_lost, outside UCX's error path.
+ */
+static void dsm_tp_peer_failed(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    (void)ep;
+    dsm_tp_peer_mark_lost(arg, ucs_status_string(status));
+}
+
+int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
+{
+    ucp_request_param_t param = {0};
+    int handled = 0;
+
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags        = UCP_EP_CLOSE_FLAG_FORCE;
+    for (int i = 0; i < tp->nnodes && tp->lost_unreported > 0; i++) {
+        dsm_tp_peer_t *peer = &tp->peers[i];
+
+        if (!peer->lost || peer->reported) {
+            continue;
+        }
+        peer->reported = 1;
+        tp->lost_unreported--;
+        peer->close_req = ucp_ep_close_nbx(peer->ep, &param);
+        peer->ep = NULL;
+        if (UCS_PTR_IS_ERR(peer->close_req)) {
+            peer->close_req = NULL; /* a forced close releases the ep even so */
+        }
+        if (tp->config.peer_lost != NULL) {
+            tp->config.peer_lost(tp->config.peer_lost_arg, i);
+        }
+        handled = 1;
+    }
+    return handled;
+}
+
+/*
+ * Same-host peers (and self) are reached without UCX error handling, which
+ * UCX 1.13's shared-memory transports lack, and watched by pidfd instead;
+ * other peers get UCX's peer error handling and keepalive (tp_live.c).
+ */
+static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const void *blob,
+                                     const dsm_tp_identity_t *mine)
+{
+    ucp_ep_params_t params = {0};
+    dsm_tp_identity_t theirs;
+    ucs_status_t status;
+    int local;
+
+    memcpy(&theirs, blob, sizeof(theirs));
+    local = dsm_tp_identity_same_host(mine, &theirs);
+    params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
+    params.address    = (const ucp_address_t *)((const char *)blob + sizeof(theirs));
+    params.err_mode   = local ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER;
+    if (!local) {
+        params.field_mask     |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
+        params.err_handler.cb  = dsm_tp_peer_failed;
+        params.err_handler.arg = peer;
+    }
+    status = ucp_ep_create(tp->worker, &params, &peer->ep);
+    if (status != UCS_OK) {
+        dsm_error("transport: endpoint to node %d: %s", peer->node, ucs_status_string(status));
+        return DSM_ERR_TRANSPORT;
+    }
+    dsm_debug("transport: node %d is %s", peer->node, local ? "on this host (pidfd watch)" :
+              "remote (UCX peer error handling)");
+    if (local && peer->node != tp->node) {
+        return dsm_tp_live_watch(tp, peer, theirs.pid);
+    }
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_tp_boot_gathered_t *blobs,
+                                      const dsm_tp_identity_t *mine)
+{
+    dsm_status_t status;
+
+    for (int i = 0; i < tp->nnodes; i++) {
+        tp->peers[i].tp    = tp;
+        tp->peers[i].node  = i;
+        tp->peers[i].pidfd = -1;
+    }
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (blobs->sizes[i] <= sizeof(dsm_tp_identity_t)) {
+            dsm_error("transport: node %d published a malformed address", i);
+            return DSM_ERR_MALFORMED;
+        }
+        status = dsm_tp_ep_create(tp, &tp->peers[i], blobs->blobs[i], mine);
+        if (status != DSM_OK) {
+            return status;
+        }
+    }
+    return DSM_OK;
+}
+
+static void dsm_tp_eps_log(dsm_tp_t *tp)
+{
+    char *text;
+    size_t size;
+    FILE *stream;
+
+    if (dsm_log_level() < DSM_LOG_LEVEL_INFO) {
+        return;
+    }
+    for (int i = 0; i < tp->nnodes; i++) {
+        stream = open_memstream(&text, &size);
+        if (stream == NULL) {
+            return;
+        }
+        dsm_tp_peer_print_info(tp, i, stream);
+        fclose(stream);
+        dsm_info("transport: endpoint to node %d:\n%s", i, text);
+        free(text);
+    }
+}
+
+dsm_status_t dsm_tp_peer_print_info(dsm_tp_t *tp, int node, FILE *stream)
+{
+    dsm_status_t status = dsm_tp_peer_check(tp, node);
+
+    if (status != DSM_OK) {
+        return status;
+    }
+    ucp_ep_print_info(tp->peers[node].ep, stream);
+    return DSM_OK;
+}
+
+/* Exchange identities and worker addresses; blobs_p holds one per node. */
+static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identity_t *mine,
+                                              dsm_tp_boot_gathered_t *blobs_p)
+{
+    ucp_address_t *address;
+    size_t length;
+    ucs_status_t ucs_status;
+    dsm_status_t status;
+    char *blob;
+
+    ucs_status = ucp_worker_get_address(tp->worker, &address, &length);
+    if (ucs_status != UCS_OK) {
+        dsm_error("transport: ucp_worker_get_address: %s", ucs_status_string(ucs_status));
+        return DSM_ERR_TRANSPORT;
+    }
+    blob = malloc(sizeof(*mine) + length);
+    if (blob == NULL) {
+        dsm_error("transport: out of memory");
+        ucp_worker_release_address(tp->worker, address);
+        return DSM_ERR_NO_MEMORY;
+    }
+    memcpy(blob, mine, sizeof(*mine));
+    memcpy(blob + sizeof(*mine), address, length);
+    ucp_worker_release_address(tp->worker, address);
+    status = dsm_tp_boot_allgather(tp->boot, blob, sizeof(*mine) + length, blobs_p);
+    free(blob);
+    if (status != DSM_OK) {
+        dsm_error("transport: worker address exchange: %s", dsm_strerror(status));
+        return status;
+    }
+    if (blobs_p->count != tp->nnodes) {
+        dsm_error("transport: address exchange returned %d addresses for %d nodes",
+                  blobs_p->count, tp->nnodes);
+        dsm_tp_boot_gathered_free(blobs_p);
+        return DSM_ERR_BOOTSTRAP;
+    }
+    return DSM_OK;
+}
+
+/*
+ * UCX connects lazily; say hello to every node and wait for every node's
+ * hello, so that every connection (and its keepalive) is up on return.
+ */
+static dsm_status_t dsm_tp_handshake(dsm_tp_t *tp)
+{
+    dsm_status_t status;
+
+    for (int i = 0; i < tp->nnodes; i++) {
+        status = dsm_tp_am_send_hello(tp, i);
+        if (status < 0) {
+            return status;
+        }
+    }
+    status = dsm_tp_wait_flag(tp, &tp->connected, DSM_TP_CONNECT_TIMEOUT_MS);
+    if (status != DSM_OK) {
+        dsm_error("transport: heard from %d of %d nodes in %d ms", tp->hellos, tp->nnodes,
+                  DSM_TP_CONNECT_TIMEOUT_MS);
+    }
+    return status;
+}
+
+dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
+{
+    dsm_tp_boot_gathered_t addresses;
+    dsm_tp_identity_t mine;
+    dsm_status_t status;
+
+    if (tp->peers != NULL) {
+        return DSM_ERR_STATE;
+    }
+    status = dsm_tp_identity_get(&mine);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_tp_addresses_exchange(tp, &mine, &addresses);
+    if (status != DSM_OK) {
+        return status;
+    }
+    tp->peers = calloc((size_t)tp->nnodes, sizeof(*tp->peers));
+    if (tp->peers == NULL) {
+        dsm_error("transport: out of memory for %d peers", tp->nnodes);
+        dsm_tp_boot_gathered_free(&addresses);
+        return DSM_ERR_NO_MEMORY;
+    }
+    status = dsm_tp_eps_create(tp, &addresses, &mine);
+    dsm_tp_boot_gathered_free(&addresses);
+    if (status == DSM_OK) {
+        status = dsm_tp_handshake(tp);
+    }
+    if (status != DSM_OK) {
+        return status; /* dsm_tp_destroy closes what was opened */
+    }
+    dsm_tp_eps_log(tp);
+    dsm_debug("transport: connected to %d nodes", tp->nnodes);
+    return DSM_OK;
+}
+
+/* ---- shutdown -------------------------------------------------------------- */
+
+static int dsm_tp_any_lost(const dsm_tp_t *tp)
+{
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (tp->peers[i].lost) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void dsm_tp_flush_done(void *arg, dsm_status_t status)
+{
+    (void)status; /* a failed flush leaves nothing more to wait for */
+    *(int *)arg = 1;
+}
+
+/* Close every endpoint (gracefully unless force) and wait for the closes. */
+static void dsm_tp_eps_close(dsm_tp_t *tp, int force)
+{
+    ucp_request_param_t param = {0};
+    double deadline_ms = DSM_TP_CLOSE_TIMEOUT_MS;
+    int pending;
+
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags        = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (tp->peers[i].ep != NULL) {
+            tp->peers[i].close_req = ucp_ep_close_nbx(tp->peers[i].ep, &param);
+            tp->peers[i].ep = NULL;
+        }
+    }
+    do {
+        pending = 0;
+        for (int i = 0; i < tp->nnodes; i++) {
+            void *req = tp->peers[i].close_req;
+
+            if (req == NULL || UCS_PTR_IS_ERR(req)) {
+                tp->peers[i].close_req = NULL;
+            } else if (ucp_request_check_status(req) != UCS_INPROGRESS) {
+                ucp_request_free(req);
+                tp->peers[i].close_req = NULL;
+            } else {
+                pending++;
+            }
+        }
+        if (pending > 0 && dsm_tp_wait(tp, 10) == DSM_ERR_TIMEOUT) {
+            deadline_ms -= 10;
+        }
+    } while (pending > 0 && deadline_ms > 0);
+    if (pending > 0) {
+        dsm_warn("transport: %d endpoints did not close in time", pending);
+    }
+}
+
+static void dsm_tp_disconnect(dsm_tp_t *tp)
+{
+    int lost = dsm_tp_any_lost(tp);
+    int flushed = 0;
+
+    if (!lost && dsm_tp_flush_all(tp, dsm_tp_flush_done, &flushed) == DSM_INPROGRESS) {
+        dsm_tp_wait_flag(tp, &flushed, DSM_TP_CLOSE_TIMEOUT_MS);
+    }
+    /* Nobody closes while a peer may still send to it. */
+    lost = lost || dsm_tp_any_lost(tp) || dsm_tp_boot_barrier(tp->boot) != DSM_OK;
+    tp->closing = 1;
+    dsm_tp_eps_close(tp, lost);
+    /* Nobody destroys its worker while a peer's graceful close still needs it. */
+    if (!lost) {
+        dsm_tp_boot_barrier(tp->boot);
+    }
+}
+
+void dsm_tp_destroy(dsm_tp_t *tp)
+{
+    dsm_tp_op_t *op;
+
+    if (tp == NULL) {
+        return;
+    }
+    if (tp->peers != NULL) {
+        dsm_tp_disconnect(tp);
+    }
+    if (tp->outstanding > 0) {
+        dsm_warn("transport: %zu operations still outstanding at shutdown", tp->outstanding);
+    }
+    dsm_tp_live_fini(tp);
+    ucp_worker_destroy(tp->worker);
+    ucp_cleanup(tp->context);
+    while ((op = tp->free_ops) != NULL) {
+        tp->free_ops = op->next_free;
+        free(op);
+    }
+    free(tp->peers);
+    free(tp);
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+int dsm_tp_node(const dsm_tp_t *tp)
+{
+    return tp->node;
+}
+
+int dsm_tp_nnodes(const dsm_tp_t *tp)
+{
+    return tp->nnodes;
+}
+
+int dsm_tp_peer_is_lost(const dsm_tp_t *tp, int node)
+{
+    return tp->peers != NULL && node >= 0 && node < tp->nnodes && tp->peers[node].lost;
+}
+
+void dsm_tp_stats(const dsm_tp_t *tp, dsm_tp_stats_t *stats_p)
+{
+    *stats_p = tp->stats;
+}

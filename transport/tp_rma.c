@@ -1,0 +1,333 @@
+/*
+ * transport/ registered memory and RMA: the home's backing store is mapped
+ * (and preferably allocated) through UCX, its rkey packed and exchanged, and
+ * peers get and put blocks of it one-sidedly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_ucx.h"
+
+struct dsm_tp_mem {
+    dsm_tp_t *tp;
+    ucp_mem_h memh;
+    void     *address;
+    size_t    length;
+};
+
+/* What a node publishes about its region: base and length, then the rkey. */
+typedef struct {
+    uint64_t address;
+    uint64_t length;
+} dsm_tp_rmem_wire_t;
+
+typedef struct {
+    uint64_t   address;
+    uint64_t   length;
+    ucp_rkey_h rkey; /* NULL for a node lost before the exchange */
+} dsm_tp_rmem_node_t;
+
+struct dsm_tp_rmem {
+    int                nnodes;
+    dsm_tp_rmem_node_t node[];
+};
+
+dsm_status_t dsm_tp_mem_map(dsm_tp_t *tp, void *address, size_t length, dsm_tp_mem_t **mem_p)
+{
+    ucp_mem_map_params_t params = {0};
+    ucp_mem_attr_t attr = {0};
+    ucs_status_t status;
+    dsm_tp_mem_t *mem;
+
+    if (length == 0) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    mem = calloc(1, sizeof(*mem));
+    if (mem == NULL) {
+        dsm_error("transport: out of memory");
+        return DSM_ERR_NO_MEMORY;
+    }
+    params.field_mask = UCP_MEM_MAP_PARAM_FIELD_LENGTH | UCP_MEM_MAP_PARAM_FIELD_FLAGS;
+    params.length     = length;
+    if (address == NULL) {
+        params.flags = UCP_MEM_MAP_ALLOCATE;
+    } else {
+        params.field_mask |= UCP_MEM_MAP_PARAM_FIELD_ADDRESS;
+        params.address     = address;
+    }
+    status = ucp_mem_map(tp->context, &params, &mem->memh);
+    if (status != UCS_OK) {
+        dsm_error("transport: registering %zu bytes: %s", length, ucs_status_string(status));
+        free(mem);
+        return dsm_tp_status_from_ucs(status);
+    }
+    attr.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH;
+    status = ucp_mem_query(mem->memh, &attr);
+    if (status != UCS_OK) {
+        dsm_error("transport: ucp_mem_query: %s", ucs_status_string(status));
+        ucp_mem_unmap(tp->context, mem->memh);
+        free(mem);
+        return DSM_ERR_TRANSPORT;
+    }
+    mem->tp      = tp;
+    mem->address = attr.address;
+    mem->length  = length;
+    *mem_p = mem;
+    return DSM_OK;
+}
+
+void dsm_tp_mem_unmap(dsm_tp_mem_t *mem)
+{
+    ucs_status_t status;
+
+    if (mem == NULL) {
+        return;
+    }
+    status = ucp_mem_unmap(mem->tp->context, mem->memh);
+    if (status != UCS_OK) {
+        dsm_warn("transport: ucp_mem_unmap: %s", ucs_status_string(status));
+    }
+    free(mem);
+}
+
+void *dsm_tp_mem_address(const dsm_tp_mem_t *mem)
+{
+    return mem->address;
+}
+
+size_t dsm_tp_mem_length(const dsm_tp_mem_t *mem)
+{
+    return mem->length;
+}
+
+/* Pack mem's rkey behind its wire description; *blob_p is malloc'd. */
+static dsm_status_t dsm_tp_rmem_pack(dsm_tp_t *tp, const dsm_tp_mem_t *mem, void **blob_p,
+                                     size_t *size_p)
+{
+    dsm_tp_rmem_wire_t wire = { .address = (uintptr_t)mem->address, .length = mem->length };
+    void *rkey;
+    size_t rkey_size;
+    ucs_status_t status;
+    unsigned char *blob;
+
+    status = ucp_rkey_pack(tp->context, mem->memh, &rkey, &rkey_size);
+    if (status != UCS_OK) {
+        dsm_error("transport: ucp_rkey_pack: %s", ucs_status_string(status));
+        return DSM_ERR_TRANSPORT;
+    }
+    blob = malloc(sizeof(wire) + rkey_size);
+    if (blob == NULL) {
+        dsm_error("transport: out of memory");
+        ucp_rkey_buffer_release(rkey);
+        return DSM_ERR_NO_MEMORY;
+    }
+    memcpy(blob, &wire, sizeof(wire));
+    memcpy(blob + sizeof(wire), rkey, rkey_size);
+    ucp_rkey_buffer_release(rkey);
+    *blob_p = blob;
+    *size_p = sizeof(wire) + rkey_size;
+    return DSM_OK;
+}
+
+static dsm_status_t dsm_tp_rmem_unpack(dsm_tp_t *tp, const dsm_tp_boot_gathered_t *blobs,
+                                       dsm_tp_rmem_t *rmem)
+{
+    dsm_tp_rmem_wire_t wire;
+    ucs_status_t status;
+
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (blobs->sizes[i] <= sizeof(wire)) {
+            dsm_error("transport: node %d published a malformed region", i);
+            return DSM_ERR_MALFORMED;
+        }
+        if (tp->peers[i].lost) {
+            continue;
+        }
+        memcpy(&wire, blobs->blobs[i], sizeof(wire));
+        rmem->node[i].address = wire.address;
+        rmem->node[i].length  = wire.length;
+        status = ucp_ep_rkey_unpack(tp->peers[i].ep, (unsigned char *)blobs->blobs[i] +
+                                    sizeof(wire), &rmem->node[i].rkey);
+        if (status != UCS_OK) {
+            dsm_error("transport: unpacking node %d's rkey: %s", i, ucs_status_string(status));
+            return DSM_ERR_TRANSPORT;
+        }
+    }
+    return DSM_OK;
+}
+
+dsm_status_t dsm_tp_rmem_exchange(dsm_tp_t *tp, const dsm_tp_mem_t *mem, dsm_tp_rmem_t **rmem_p)
+{
+    dsm_tp_boot_gathered_t blobs;
+    dsm_tp_rmem_t *rmem;
+    dsm_status_t status;
+    size_t size;
+    void *blob;
+
+    if (tp->peers == NULL) {
+        return DSM_ERR_STATE;
+    }
+    status = dsm_tp_rmem_pack(tp, mem, &blob, &size);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_tp_boot_allgather(tp->boot, blob, size, &blobs);
+    free(blob);
+    if (status != DSM_OK) {
+        dsm_error("transport: region exchange: %s", dsm_strerror(status));
+        return status;
+    }
+    if (blobs.count != tp->nnodes) {
+        dsm_error("transport: region exchange returned %d regions for %d nodes", blobs.count,
+                  tp->nnodes);
+        status = DSM_ERR_BOOTSTRAP;
+        goto err_blobs;
+    }
+    rmem = calloc(1, sizeof(*rmem) + (size_t)tp->nnodes * sizeof(rmem->node[0]));
+    if (rmem == NULL) {
+        dsm_error("transport: out of memory");
+        status = DSM_ERR_NO_MEMORY;
+        goto err_blobs;
+    }
+    rmem->nnodes = tp->nnodes;
+    status = dsm_tp_rmem_unpack(tp, &blobs, rmem);
+    if (status != DSM_OK) {
+        goto err_rmem;
+    }
+    dsm_tp_boot_gathered_free(&blobs);
+    *rmem_p = rmem;
+    return DSM_OK;
+
+err_rmem:
+    dsm_tp_rmem_free(rmem);
+err_blobs:
+    dsm_tp_boot_gathered_free(&blobs);
+    return status;
+}
+
+void dsm_tp_rmem_free(dsm_tp_rmem_t *rmem)
+{
+    if (rmem == NULL) {
+        return;
+    }
+    for (int i = 0; i < rmem->nnodes; i++) {
+        if (rmem->node[i].rkey != NULL) {
+            ucp_rkey_destroy(rmem->node[i].rkey);
+        }
+    }
+    free(rmem);
+}
+
+size_t dsm_tp_rmem_length(const dsm_tp_rmem_t *rmem, int node)
+{
+    return node >= 0 && node < rmem->nnodes ? rmem->node[node].length : 0;
+}
+
+/* Validate an RMA request and prepare its operation; *op_p set on DSM_OK. */
+static dsm_status_t dsm_tp_rma_prepare(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, int node,
+                                       size_t offset, const void *local, size_t length,
+                                       const dsm_tp_mem_t *local_mem, dsm_tp_complete_cb_t cb,
+                                       void *arg, ucp_request_param_t *param_p,
+                                       dsm_tp_op_t **op_p)
+{
+    const dsm_tp_rmem_node_t *remote;
+    dsm_tp_op_t *op;
+    dsm_status_t status;
+
+    status = dsm_tp_peer_check(tp, node);
+    if (status != DSM_OK) {
+        return status;
+    }
+    remote = &rmem->node[node];
+    if (local == NULL || length == 0 || remote->rkey == NULL || offset > remote->length ||
+        length > remote->length - offset) {
+        dsm_error("transport: RMA of %zu bytes at %zu outside node %d's %llu-byte region",
+                  length, offset, node, (unsigned long long)remote->length);
+        return DSM_ERR_INVALID_PARAM;
+    }
+    op = dsm_tp_op_get(tp, node, cb, arg);
+    if (op == NULL) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    dsm_tp_op_param(op, param_p);
+    if (local_mem != NULL) {
+        /* Saves UCX a registration-cache lookup for staging buffers. */
+        param_p->op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
+        param_p->memh          = local_mem->memh;
+    }
+    *op_p = op;
+    return DSM_OK;
+}
+
+dsm_status_t dsm_tp_get(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, int node, size_t offset,
+                        void *local, size_t length, const dsm_tp_mem_t *local_mem,
+                        dsm_tp_complete_cb_t cb, void *arg)
+{
+    ucp_request_param_t param;
+    dsm_status_t status;
+    dsm_tp_op_t *op;
+
+    status = dsm_tp_rma_prepare(tp, rmem, node, offset, local, length, local_mem, cb, arg,
+                                &param, &op);
+    if (status != DSM_OK) {
+        return status;
+    }
+    tp->stats.rma_gets++;
+    return dsm_tp_op_started(tp, op,
+                             ucp_get_nbx(tp->peers[node].ep, local, length,
+                                         rmem->node[node].address + offset,
+                                         rmem->node[node].rkey, &param),
+                             "RMA get");
+}
+
+dsm_status_t dsm_tp_put(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, int node, size_t offset,
+                        const void *local, size_t length, const dsm_tp_mem_t *local_mem,
+                        dsm_tp_complete_cb_t cb, void *arg)
+{
+    ucp_request_param_t param;
+    dsm_status_t status;
+    dsm_tp_op_t *op;
+
+    status = dsm_tp_rma_prepare(tp, rmem, node, offset, local, length, local_mem, cb, arg,
+                                &param, &op);
+    if (status != DSM_OK) {
+        return status;
+    }
+    tp->stats.rma_puts++;
+    return dsm_tp_op_started(tp, op,
+                             ucp_put_nbx(tp->peers[node].ep, local, length,
+                                         rmem->node[node].address + offset,
+                                         rmem->node[node].rkey, &param),
+                             "RMA put");
+}
+
+dsm_status_t dsm_tp_flush(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg)
+{
+    ucp_request_param_t param;
+    dsm_status_t status;
+    dsm_tp_op_t *op;
+
+    status = dsm_tp_peer_check(tp, node);
+    if (status != DSM_OK) {
+        return status;
+    }
+    op = dsm_tp_op_get(tp, node, cb, arg);
+    if (op == NULL) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    dsm_tp_op_param(op, &param);
+    return dsm_tp_op_started(tp, op, ucp_ep_flush_nbx(tp->peers[node].ep, &param), "flush");
+}
+
+dsm_status_t dsm_tp_flush_all(dsm_tp_t *tp, dsm_tp_complete_cb_t cb, void *arg)
+{
+    ucp_request_param_t param;
+    dsm_tp_op_t *op;
+
+    op = dsm_tp_op_get(tp, -1, cb, arg);
+    if (op == NULL) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    dsm_tp_op_param(op, &param);
+    return dsm_tp_op_started(tp, op, ucp_worker_flush_nbx(tp->worker, &param), "flush");
+}

@@ -1,0 +1,139 @@
+/*
+ * transport/ private: the state shared by the tp_*.c files. Included only by
+ * them (it pulls in UCX); everything else uses dsm_tp.h.
+ */
+#ifndef DSM_TP_UCX_H
+#define DSM_TP_UCX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ucp/api/ucp.h>
+
+#include "dsm_common.h"
+#include "dsm_tp.h"
+
+/* What precedes the user header of every active message on the wire. */
+typedef struct {
+    uint32_t src_node; /* the sender: handlers get it without trusting UCX's ep */
+} dsm_tp_am_prefix_t;
+
+#define DSM_TP_AM_WIRE_HEADER_MAX (sizeof(dsm_tp_am_prefix_t) + DSM_TP_AM_HEADER_MAX)
+
+/* The id, above every user id, of the connection handshake. */
+#define DSM_TP_AM_ID_HELLO DSM_TP_AM_ID_COUNT
+
+/*
+ * One started operation: what to call when UCX completes it. Recycled
+ * through a free list so that the fast path does not allocate. AM sends keep
+ * the wire header here because UCX 1.13 reads it until the send completes.
+ */
+typedef struct dsm_tp_op {
+    struct dsm_tp_op    *next_free;
+    dsm_tp_t            *tp;
+    dsm_tp_complete_cb_t cb;
+    void                *arg;
+    int                  node; /* the peer, or -1 for all */
+    union {
+        max_align_t   align;
+        unsigned char bytes[DSM_TP_AM_WIRE_HEADER_MAX];
+    } header;
+} dsm_tp_op_t;
+
+/*
+ * Who a node is, published with its worker address: nodes on the same kernel
+ * and pid namespace watch each other's process with a pidfd (see tp_live.c).
+ */
+typedef struct {
+    char     boot_id[40]; /* /proc/sys/kernel/random/boot_id          */
+    uint64_t pidns;       /* inode of /proc/self/ns/pid               */
+    int32_t  pid;
+    int32_t  pad;         /* keeps the ucp address that follows aligned */
+} dsm_tp_identity_t;
+
+typedef struct {
+    dsm_tp_t *tp;
+    ucp_ep_h  ep;       /* NULL once closed                              */
+    int       node;
+    int       pidfd;    /* same-host peers: readable when it exits, else -1 */
+    int       lost;     /* the error handler fired                       */
+    int       reported; /* peer_lost was called and the ep force-closed  */
+    void     *close_req;
+} dsm_tp_peer_t;
+
+typedef struct {
+    dsm_tp_t           *tp;
+    unsigned            id;
+    dsm_tp_am_handler_t handler;
+    void               *arg;
+} dsm_tp_am_slot_t;
+
+struct dsm_tp {
+    dsm_tp_boot_t   *boot;
+    dsm_tp_config_t  config;
+    int              node;
+    int              nnodes;
+    ucp_context_h    context;
+    ucp_worker_h     worker;
+    int              ucx_fd;    /* the worker's event fd                  */
+    int              live_fd;   /* epoll over the peers' pidfds           */
+    int              event_fd;  /* epoll over ucx_fd and live_fd (exported) */
+    unsigned         live_countdown; /* progress calls to the next liveness check */
+    dsm_tp_peer_t   *peers;     /* nnodes entries, NULL before connect     */
+    int              closing;   /* shutdown: ep errors are expected now    */
+    int              lost_unreported; /* peers lost, not yet handled       */
+    int              hellos;    /* handshake messages received            */
+    int              connected; /* a hello came from every node            */
+    size_t           outstanding; /* started operations not yet completed */
+    dsm_tp_op_t     *free_ops;
+    dsm_tp_am_slot_t am[DSM_TP_AM_ID_COUNT + 1];
+    dsm_tp_stats_t   stats;
+};
+
+/* UCX status to dsm status; a failure towards a lost peer is PEER_LOST. */
+dsm_status_t dsm_tp_status_from_ucs(ucs_status_t status);
+
+/* OK, or why node cannot be used (INVALID_PARAM, PEER_LOST). */
+dsm_status_t dsm_tp_peer_check(const dsm_tp_t *tp, int node);
+
+/* Operation contexts: take one (NULL when out of memory), return one. */
+dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg);
+void dsm_tp_op_put(dsm_tp_t *tp, dsm_tp_op_t *op);
+
+/* Request parameters whose completion runs op's callback. */
+void dsm_tp_op_param(dsm_tp_op_t *op, ucp_request_param_t *param_p);
+
+/*
+ * Account for what a ucp_*_nbx call returned for op: DSM_OK (done, op
+ * recycled), DSM_INPROGRESS (op completes later) or the failure (logged
+ * with what, op recycled).
+ */
+dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t sp,
+                               const char *what);
+
+/* Register the dispatcher for every id (tp_am.c). */
+dsm_status_t dsm_tp_am_init(dsm_tp_t *tp);
+
+/* Send the connection handshake message to node. */
+dsm_status_t dsm_tp_am_send_hello(dsm_tp_t *tp, int node);
+
+/* Liveness of same-host peers (tp_live.c). */
+dsm_status_t dsm_tp_live_init(dsm_tp_t *tp);
+void dsm_tp_live_fini(dsm_tp_t *tp);
+dsm_status_t dsm_tp_identity_get(dsm_tp_identity_t *identity_p);
+int dsm_tp_identity_same_host(const dsm_tp_identity_t *a, const dsm_tp_identity_t *b);
+/* Watch peer's process (same host); DSM_OK also when it cannot be watched. */
+dsm_status_t dsm_tp_live_watch(dsm_tp_t *tp, dsm_tp_peer_t *peer, int32_t pid);
+/* Mark peers whose process exited as lost; nonzero if any. */
+int dsm_tp_live_check(dsm_tp_t *tp);
+
+/* Record that peer was lost (why: for the log); reported by progress. */
+void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why);
+
+/* Close the endpoints of newly lost peers and report them; nonzero if any. */
+int dsm_tp_peers_handle_lost(dsm_tp_t *tp);
+
+/* Progress until *done is nonzero or timeout_ms passes; DSM_ERR_TIMEOUT then. */
+dsm_status_t dsm_tp_wait_flag(dsm_tp_t *tp, const int *done, int timeout_ms);
+
+#endif /* DSM_TP_UCX_H */
