@@ -93,23 +93,12 @@ static void usable_cpus(int *first_p, int *second_p)
     }
 }
 
+/* The VMAs covering a range, -1 if they cannot be counted (possible at the VMA limit). */
 static long vma_count(const void *start, size_t len)
 {
-    unsigned long lo, hi, a = (uintptr_t)start, b = (uintptr_t)start + len;
-    char line[512];
-    long count = 0;
-    FILE *maps = fopen("/proc/self/maps", "r");
+    size_t count;
 
-    if (maps == NULL) {
-        return -1; /* possible at the VMA limit: reported as -1, not fatal */
-    }
-    while (fgets(line, sizeof(line), maps) != NULL) {
-        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < b && hi > a) {
-            count++;
-        }
-    }
-    fclose(maps);
-    return count;
+    return dsm_uffd_range_vmas(start, len, &count) == DSM_OK ? (long)count : -1;
 }
 
 static long read_long_file(const char *path)

@@ -8,10 +8,11 @@
  * Knows nothing of coherence or UCX. See docs/design.md section 2.
  *
  * Threads: a dsm_uffd_t is immutable after dsm_uffd_open; every other call
- * is one ioctl, read or madvise on its fd, which the kernel serialises, so
- * any thread may call any function concurrently (typically the runtime's
- * service thread reads events while faulting or service threads resolve).
- * Only dsm_uffd_close must not race with the others.
+ * is one ioctl, read or madvise on its fd, each safe to issue concurrently
+ * (the kernel takes the locks it needs), so any thread may call any function
+ * at any time (typically the runtime's service thread reads events while
+ * faulting or service threads resolve). Only dsm_uffd_close must not race
+ * with the others.
  *
  * Recoverable outcomes of the resolving calls (copy, zero, move, continue,
  * wp_set/wp_clear): these are races the caller expects and handles; they are
@@ -142,6 +143,13 @@ enum {
 dsm_status_t dsm_uffd_range_register(const dsm_uffd_t *uffd, void *addr, size_t len,
                                      unsigned modes);
 dsm_status_t dsm_uffd_range_unregister(const dsm_uffd_t *uffd, void *addr, size_t len);
+
+/*
+ * The number of VMAs (lines of /proc/self/maps) overlapping [addr, addr+len):
+ * 1 for an arena whatever its pages' states, which is the point of using
+ * userfaultfd rather than mprotect (vm.max_map_count). Not logged on failure.
+ */
+dsm_status_t dsm_uffd_range_vmas(const void *addr, size_t len, size_t *count_p);
 
 /* ---- events --------------------------------------------------------------- */
 

@@ -579,24 +579,12 @@ static dsm_test_result_t test_read_syscall_blocks(void)
     return DSM_TEST_PASS;
 }
 
-/* The VMAs of /proc/self/maps that overlap [start, start + len). */
+/* The VMAs covering a range, -1 if they cannot be counted. */
 static long vma_count(const void *start, size_t len)
 {
-    unsigned long lo, hi, a = (uintptr_t)start, b = (uintptr_t)start + len;
-    char line[512];
-    long count = 0;
-    FILE *maps = fopen("/proc/self/maps", "r");
+    size_t count;
 
-    if (maps == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof(line), maps) != NULL) {
-        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < b && hi > a) {
-            count++;
-        }
-    }
-    fclose(maps);
-    return count;
+    return dsm_uffd_range_vmas(start, len, &count) == DSM_OK ? (long)count : -1;
 }
 
 #define VMA_ARENA_BYTES ((size_t)64 << 30)
