@@ -31,7 +31,11 @@
 #include "bench_common.h"
 #include "dsm_uffd.h"
 
-#define BENCH_NAME_MAX 64
+/* Every fault here is a user-mode access, so a user-mode-only uffd measures the same. */
+#define BENCH_UFFD_OPEN_FLAGS DSM_UFFD_OPEN_ALLOW_USER_MODE_ONLY
+
+/* Exit code for "cannot run here" (ctest's SKIP_RETURN_CODE in tests/). */
+#define BENCH_EXIT_SKIP 77
 
 typedef struct {
     size_t region_mib;
@@ -178,7 +182,7 @@ static void run_uffd(const dsm_bench_opts_t *opts, int wp, int handler_cpu, doub
     dsm_status_t status;
     uint64_t one = 1;
 
-    if ((status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, 0, &uffd)) != DSM_OK) {
+    if ((status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, BENCH_UFFD_OPEN_FLAGS, &uffd)) != DSM_OK) {
         die_status("open userfaultfd", status);
     }
     region = map_region(bytes, PROT_READ | PROT_WRITE);
@@ -368,7 +372,7 @@ static size_t vma_uffd(const dsm_bench_opts_t *opts, size_t bytes, double *sampl
     dsm_uffd_t uffd;
     long vmas;
 
-    if ((status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, 0, &uffd)) != DSM_OK) {
+    if ((status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, BENCH_UFFD_OPEN_FLAGS, &uffd)) != DSM_OK) {
         die_status("open userfaultfd", status);
     }
     status = dsm_uffd_range_register(&uffd, region, bytes,
@@ -437,6 +441,7 @@ int main(int argc, char **argv)
     dsm_bench_opts_t opts = {.iterations = 5, .warmup = 1, .nodes = 1, .pages = 1000};
     bench_config_t config = {.region_mib = 1024};
     dsm_bench_summary_t base_c, base_d, summary, base_mprotect;
+    dsm_uffd_probe_t probe;
     size_t count, region_bytes;
     int cpu, other_cpu;
     double *samples;
@@ -448,6 +453,11 @@ int main(int argc, char **argv)
     if (opts.pages == 0) {
         fprintf(stderr, "uffd_vs_sigsegv: --pages must be at least 1\n");
         return 2;
+    }
+    if (dsm_uffd_probe(&probe) != DSM_OK || dsm_uffd_probe_missing_required(&probe) != NULL) {
+        fprintf(stderr, "uffd_vs_sigsegv: skipped: no userfaultfd with write-protect faults "
+                        "here (see dsm-info)\n");
+        return BENCH_EXIT_SKIP;
     }
     count = opts.pages * opts.iterations;
     samples = alloc_samples(count);

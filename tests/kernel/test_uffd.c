@@ -283,6 +283,13 @@ static dsm_test_result_t test_probe_reports_features(void)
         DSM_CHECK(probe.features[i].name != NULL && probe.features[i].why != NULL);
         DSM_CHECK(probe.features[i].present == ((probe.available & probe.features[i].bit) != 0));
         known |= probe.features[i].bit;
+        /* the masks dsm_uffd_open is given agree with the table dsm-info prints */
+        if (probe.features[i].bit & DSM_UFFD_FEATURES_REQUIRED) {
+            DSM_CHECK(probe.features[i].need == DSM_UFFD_NEED_REQUIRED);
+        }
+        if (probe.features[i].bit & DSM_UFFD_FEATURES_OPTIONAL) {
+            DSM_CHECK(probe.features[i].need == DSM_UFFD_NEED_OPTIONAL);
+        }
     }
     DSM_CHECKF((probe.available & ~known) == 0, "kernel features 0x%llx not in the table",
                (unsigned long long)(probe.available & ~known));
