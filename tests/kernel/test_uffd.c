@@ -457,6 +457,39 @@ static dsm_test_result_t test_zap_refaults_missing(void)
 }
 
 /*
+ * The invalidation of a page a writer is blocked on (WP fault): zap does not
+ * wake it; the explicit wake does, and the writer refaults as MISSING.
+ */
+static dsm_test_result_t test_zap_blocked_writer_refaults_missing(void)
+{
+    dsm_uffd_t uffd;
+    dsm_uffd_event_t event;
+    unsigned char *region, *src;
+    faulter_t writer;
+
+    DSM_CHECK(test_uffd_open(&uffd));
+    DSM_CHECK((region = test_region(&uffd, 1, DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_WP)) != NULL);
+    DSM_CHECK((src = test_source(2, 0x20)) != NULL);
+    DSM_CHECK(dsm_uffd_copy(&uffd, region, src, page_size, DSM_UFFD_WP, NULL) == DSM_OK);
+    DSM_CHECK(faulter_start(&writer, FAULT_WRITE, region + 4, 0xee));
+    DSM_CHECK(events_wait(&uffd, &event, 1, 1) == 1);
+    DSM_CHECK(event.flags == (DSM_UFFD_EVENT_WP | DSM_UFFD_EVENT_WRITE));
+
+    DSM_CHECK(dsm_uffd_zap(region, page_size) == DSM_OK);
+    DSM_CHECK(faulter_wait(&uffd, &writer, 0) == WAIT_TIMEOUT); /* still asleep */
+    DSM_CHECK(dsm_uffd_wake(&uffd, region, page_size) == DSM_OK);
+    DSM_CHECK(events_wait(&uffd, &event, 1, 1) == 1);
+    DSM_CHECK(event.address == (uintptr_t)region);
+    DSM_CHECK(event.flags == DSM_UFFD_EVENT_WRITE); /* MISSING now, not WP */
+    DSM_CHECK(dsm_uffd_copy(&uffd, region, src + page_size, page_size, 0, NULL) == DSM_OK);
+    DSM_CHECK(faulter_wait_done(&writer));
+    faulter_join(&writer);
+    DSM_CHECK(region[4] == 0xee && region[5] == 0x21); /* written on top of the new copy */
+    dsm_uffd_close(&uffd);
+    return DSM_TEST_PASS;
+}
+
+/*
  * The service thread's de-duplication: install a page on its first event,
  * recognise later events for it as duplicates (their COPY gets EXISTS).
  * Returns the number of installs, or -1 on an unexpected status.
@@ -819,6 +852,7 @@ static dsm_test_case_t test_cases[] = {
     {"copy_wp_traps_write_not_read", need_base, test_copy_wp_traps_write_not_read, 0},
     {"wp_unpopulated_traps", need_wp_unpopulated, test_wp_unpopulated_traps, 0},
     {"zap_refaults_missing", need_base, test_zap_refaults_missing, 0},
+    {"zap_blocked_writer_refaults_missing", need_base, test_zap_blocked_writer_refaults_missing, 0},
     {"threads_same_page", need_base, test_threads_same_page, 0},
     {"threads_distinct_pages", need_base, test_threads_distinct_pages, 0},
     {"read_syscall_blocks", need_kernel_faults, test_read_syscall_blocks, 0},
