@@ -6,9 +6,12 @@
  *   (b) WP fault resolved by UFFDIO_WRITEPROTECT (clear) from a handler thread
  *   (c) PROT_NONE page, SIGSEGV handler does mprotect(RW) + copy of 4 KiB
  *   (d) PROT_READ page, write -> SIGSEGV handler does mprotect(RW)
+ *   (e), (f) as (a), (b) with UFFD_FEATURE_SIGBUS: the faulting thread itself
+ *       resolves in its SIGBUS handler (no handler thread, no wake-up)
  * The faulting thread is pinned to one CPU. The uffd handler thread sleeps in
- * poll() on another CPU ("other CPU") or the same one; the SIGSEGV handler
- * runs in the faulting thread itself. (a) is compared with (c), (b) with (d).
+ * poll() on another CPU ("other CPU") or the same one; the signal handlers
+ * run in the faulting thread itself. (a), (e) are compared with (c); (b), (f)
+ * with (d).
  *
  * Then the VMA count after putting every other page of a --region-mib region
  * into a different state: with mprotect (PROT_READ on every other page) and
@@ -119,13 +122,118 @@ static long read_long_file(const char *path)
     return value;
 }
 
+/* ---- what every variant shares --------------------------------------------- */
+
+#define BENCH_FILL 0xa5 /* the content of every installed page */
+
+/*
+ * Touch every page once, reading (and checking) or writing it, and record the
+ * time of each access in samples_us (NULL: a warm-up round, not recorded).
+ */
+static void time_touches(unsigned char *region, size_t pages, int write, double *samples_us)
+{
+    for (size_t p = 0; p < pages; p++) {
+        volatile unsigned char *addr = region + p * page_size;
+        double t0 = dsm_bench_now_us();
+
+        if (write) {
+            *addr = 1;
+        } else if (*addr != BENCH_FILL) {
+            fprintf(stderr, "uffd_vs_sigsegv: wrong data after the fault\n");
+            exit(1);
+        }
+        if (samples_us != NULL) {
+            samples_us[p] = dsm_bench_now_us() - t0;
+        }
+    }
+}
+
+/* A registered region and the page that resolving copies in. */
+typedef struct {
+    dsm_uffd_t     uffd;
+    unsigned char *region;
+    unsigned char *src;
+    size_t         pages;
+    int            wp; /* 0: MISSING faults on reads, 1: WP faults on writes */
+} uffd_region_t;
+
+static void uffd_region_open(const dsm_bench_opts_t *opts, int wp, uint64_t extra_features,
+                             uffd_region_t *r)
+{
+    dsm_status_t status;
+
+    status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED | extra_features, 0,
+                           BENCH_UFFD_OPEN_FLAGS, &r->uffd);
+    if (status != DSM_OK) {
+        die_status("open userfaultfd", status);
+    }
+    r->pages = opts->pages;
+    r->wp = wp;
+    r->region = map_region(r->pages * page_size, PROT_READ | PROT_WRITE);
+    r->src = map_region(page_size, PROT_READ | PROT_WRITE);
+    memset(r->src, BENCH_FILL, page_size);
+    status = dsm_uffd_range_register(&r->uffd, r->region, r->pages * page_size,
+                                     DSM_UFFD_MODE_MISSING | (wp ? DSM_UFFD_MODE_WP : 0));
+    if (status != DSM_OK) {
+        die_status("register", status);
+    }
+}
+
+/* Set-up of a round, not timed: every page absent, or present and write-protected. */
+static void uffd_region_prepare(uffd_region_t *r)
+{
+    dsm_status_t status = dsm_uffd_zap(r->region, r->pages * page_size);
+
+    for (size_t p = 0; r->wp && status == DSM_OK && p < r->pages; p++) {
+        status = dsm_uffd_copy(&r->uffd, r->region + p * page_size, r->src, page_size,
+                               DSM_UFFD_WP, NULL);
+    }
+    if (status != DSM_OK) {
+        die_status("prepare the region", status);
+    }
+}
+
+/* Resolve the fault on page: COPY it in, or clear its write protection. */
+static dsm_status_t uffd_region_resolve(const uffd_region_t *r, void *page, unsigned flags)
+{
+    return r->wp ? dsm_uffd_wp_clear(&r->uffd, page, page_size, flags)
+                 : dsm_uffd_copy(&r->uffd, page, r->src, page_size, flags, NULL);
+}
+
+static void uffd_region_close(uffd_region_t *r)
+{
+    munmap(r->region, r->pages * page_size);
+    munmap(r->src, page_size);
+    dsm_uffd_close(&r->uffd);
+}
+
+/* Every round of a variant, samples_us gets pages * iterations samples. */
+static void run_rounds(const dsm_bench_opts_t *opts, uffd_region_t *r, double *samples_us)
+{
+    for (unsigned round = 0; round < opts->warmup + opts->iterations; round++) {
+        uffd_region_prepare(r);
+        time_touches(r->region, r->pages, r->wp,
+                     round < opts->warmup ? NULL
+                                          : samples_us + (round - opts->warmup) * r->pages);
+    }
+}
+
+static void check_resolved(size_t resolved, const dsm_bench_opts_t *opts)
+{
+    size_t expected = (size_t)(opts->warmup + opts->iterations) * opts->pages;
+
+    if (resolved != expected) {
+        fprintf(stderr, "uffd_vs_sigsegv: %zu faults resolved, expected %zu\n", resolved,
+                expected);
+        exit(1);
+    }
+}
+
 /* ---- (a), (b): a userfaultfd handler thread --------------------------------- */
 
 typedef struct {
-    const dsm_uffd_t    *uffd;
-    const unsigned char *src;      /* (a): the page copied in */
-    int                  wp;       /* 0: (a) COPY, 1: (b) WP clear */
-    int                  stop_fd;  /* eventfd: stop the handler */
+    const uffd_region_t *r;
+    int                  stop_fd; /* eventfd: stop the handler */
     int                  cpu;
     size_t               resolved;
 } uffd_handler_t;
@@ -137,7 +245,7 @@ static void *uffd_handler_main(void *arg)
 
     pin_thread(pthread_self(), h->cpu);
     for (;;) {
-        struct pollfd fds[2] = {{.fd = h->uffd->fd, .events = POLLIN},
+        struct pollfd fds[2] = {{.fd = h->r->uffd.fd, .events = POLLIN},
                                 {.fd = h->stop_fd, .events = POLLIN}};
         size_t count = 0;
         dsm_status_t status;
@@ -151,15 +259,11 @@ static void *uffd_handler_main(void *arg)
         if (fds[1].revents & POLLIN) {
             return NULL;
         }
-        if ((status = dsm_uffd_events_read(h->uffd, events, 64, &count)) != DSM_OK) {
+        if ((status = dsm_uffd_events_read(&h->r->uffd, events, 64, &count)) != DSM_OK) {
             die_status("read events", status);
         }
         for (size_t i = 0; i < count; i++) {
-            void *page = (void *)events[i].address;
-
-            status = h->wp ? dsm_uffd_wp_clear(h->uffd, page, page_size, 0)
-                           : dsm_uffd_copy(h->uffd, page, h->src, page_size, 0, NULL);
-            if (status != DSM_OK) {
+            if ((status = uffd_region_resolve(h->r, (void *)events[i].address, 0)) != DSM_OK) {
                 die_status("resolve", status);
             }
             h->resolved++;
@@ -167,88 +271,73 @@ static void *uffd_handler_main(void *arg)
     }
 }
 
-/*
- * One uffd variant: faults on every page of a fresh registration, rounds
- * times; samples_us gets pages * (rounds - warmup) samples.
- */
-static void run_uffd(const dsm_bench_opts_t *opts, int wp, int handler_cpu, double *samples_us)
+static void run_uffd_thread(const dsm_bench_opts_t *opts, int wp, int handler_cpu,
+                            double *samples_us)
 {
-    size_t pages = opts->pages, bytes = pages * page_size, n = 0;
-    unsigned rounds = opts->warmup + opts->iterations;
-    uffd_handler_t handler = {.wp = wp, .cpu = handler_cpu};
-    unsigned char *region, *src;
+    uffd_handler_t handler = {.cpu = handler_cpu};
+    uffd_region_t r;
     pthread_t thread;
-    dsm_uffd_t uffd;
-    dsm_status_t status;
     uint64_t one = 1;
 
-    if ((status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, BENCH_UFFD_OPEN_FLAGS, &uffd)) != DSM_OK) {
-        die_status("open userfaultfd", status);
-    }
-    region = map_region(bytes, PROT_READ | PROT_WRITE);
-    src = map_region(page_size, PROT_READ | PROT_WRITE);
-    memset(src, 0xa5, page_size);
-    status = dsm_uffd_range_register(&uffd, region, bytes,
-                                     DSM_UFFD_MODE_MISSING | (wp ? DSM_UFFD_MODE_WP : 0));
-    if (status != DSM_OK) {
-        die_status("register", status);
-    }
-    handler.uffd = &uffd;
-    handler.src = src;
+    uffd_region_open(opts, wp, 0, &r);
+    handler.r = &r;
     if ((handler.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
         die("eventfd");
     }
     if (pthread_create(&thread, NULL, uffd_handler_main, &handler) != 0) {
         die("pthread_create");
     }
-    for (unsigned round = 0; round < rounds; round++) {
-        /* set-up, not timed: (a) every page absent, (b) every page present and WP */
-        if (wp) {
-            dsm_uffd_zap(region, bytes);
-            for (size_t p = 0; p < pages; p++) {
-                status = dsm_uffd_copy(&uffd, region + p * page_size, src, page_size,
-                                       DSM_UFFD_WP, NULL);
-                if (status != DSM_OK) {
-                    die_status("install write-protected", status);
-                }
-            }
-        } else {
-            dsm_uffd_zap(region, bytes);
-        }
-        for (size_t p = 0; p < pages; p++) {
-            volatile unsigned char *addr = region + p * page_size;
-            double t0 = dsm_bench_now_us();
-
-            if (wp) {
-                *addr = 1;
-            } else if (*addr != 0xa5) {
-                fprintf(stderr, "uffd_vs_sigsegv: wrong data after COPY\n");
-                exit(1);
-            }
-            if (round >= opts->warmup) {
-                samples_us[n++] = dsm_bench_now_us() - t0;
-            }
-        }
-    }
+    run_rounds(opts, &r, samples_us);
     if (write(handler.stop_fd, &one, sizeof(one)) != sizeof(one)) {
         die("eventfd write");
     }
     pthread_join(thread, NULL);
-    if (handler.resolved != (size_t)rounds * pages) {
-        fprintf(stderr, "uffd_vs_sigsegv: %zu faults resolved, expected %zu\n", handler.resolved,
-                (size_t)rounds * pages);
-        exit(1);
-    }
+    check_resolved(handler.resolved, opts);
     close(handler.stop_fd);
-    munmap(region, bytes);
-    munmap(src, page_size);
-    dsm_uffd_close(&uffd);
+    uffd_region_close(&r);
+}
+
+/* ---- (e), (f): UFFD_FEATURE_SIGBUS, resolved in the faulting thread ---------- */
+
+static const uffd_region_t *sigbus_region;
+static size_t sigbus_resolved;
+
+static void sigbus_handler(int sig, siginfo_t *info, void *context)
+{
+    void *page = (void *)((uintptr_t)info->si_addr & ~(page_size - 1));
+
+    (void)sig;
+    (void)context;
+    /* nobody waits in SIGBUS mode, so there is nobody to wake */
+    if (uffd_region_resolve(sigbus_region, page, DSM_UFFD_DONTWAKE) != DSM_OK) {
+        abort(); /* the access would fault forever */
+    }
+    sigbus_resolved++;
+}
+
+static void run_uffd_sigbus(const dsm_bench_opts_t *opts, int wp, double *samples_us)
+{
+    struct sigaction action = {.sa_sigaction = sigbus_handler, .sa_flags = SA_SIGINFO};
+    struct sigaction previous;
+    uffd_region_t r;
+
+    uffd_region_open(opts, wp, UFFD_FEATURE_SIGBUS, &r);
+    sigbus_region = &r;
+    sigbus_resolved = 0;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGBUS, &action, &previous) != 0) {
+        die("sigaction");
+    }
+    run_rounds(opts, &r, samples_us);
+    sigaction(SIGBUS, &previous, NULL);
+    check_resolved(sigbus_resolved, opts);
+    uffd_region_close(&r);
 }
 
 /* ---- (c), (d): mprotect and a SIGSEGV handler ------------------------------- */
 
-static unsigned char *segv_src;  /* (c): the page copied in; NULL for (d) */
-static size_t segv_faults;
+static unsigned char *segv_src; /* (c): the page copied in; NULL for (d) */
+static size_t segv_resolved;
 
 static void segv_handler(int sig, siginfo_t *info, void *context)
 {
@@ -262,14 +351,13 @@ static void segv_handler(int sig, siginfo_t *info, void *context)
     if (segv_src != NULL) {
         memcpy(page, segv_src, page_size);
     }
-    segv_faults++;
+    segv_resolved++;
 }
 
-/* (c) when copy, else (d): same sampling as run_uffd, in the faulting thread. */
+/* (c) when copy, else (d), timed like the uffd variants, in the faulting thread. */
 static void run_sigsegv(const dsm_bench_opts_t *opts, int copy, double *samples_us)
 {
-    size_t pages = opts->pages, bytes = pages * page_size, n = 0;
-    unsigned rounds = opts->warmup + opts->iterations;
+    size_t pages = opts->pages, bytes = pages * page_size;
     struct sigaction action = {.sa_sigaction = segv_handler, .sa_flags = SA_SIGINFO};
     struct sigaction previous;
     unsigned char *region;
@@ -277,14 +365,14 @@ static void run_sigsegv(const dsm_bench_opts_t *opts, int copy, double *samples_
     region = map_region(bytes, PROT_READ | PROT_WRITE);
     segv_src = copy ? map_region(page_size, PROT_READ | PROT_WRITE) : NULL;
     if (copy) {
-        memset(segv_src, 0xa5, page_size);
+        memset(segv_src, BENCH_FILL, page_size);
     }
-    segv_faults = 0;
+    segv_resolved = 0;
     sigemptyset(&action.sa_mask);
     if (sigaction(SIGSEGV, &action, &previous) != 0) {
         die("sigaction");
     }
-    for (unsigned round = 0; round < rounds; round++) {
+    for (unsigned round = 0; round < opts->warmup + opts->iterations; round++) {
         /* set-up, not timed: (c) every page absent and PROT_NONE, (d) present, PROT_READ */
         if (copy) {
             madvise(region, bytes, MADV_DONTNEED);
@@ -294,27 +382,11 @@ static void run_sigsegv(const dsm_bench_opts_t *opts, int copy, double *samples_
         if (mprotect(region, bytes, copy ? PROT_NONE : PROT_READ) != 0) {
             die("mprotect");
         }
-        for (size_t p = 0; p < pages; p++) {
-            volatile unsigned char *addr = region + p * page_size;
-            double t0 = dsm_bench_now_us();
-
-            if (!copy) {
-                *addr = 1;
-            } else if (*addr != 0xa5) {
-                fprintf(stderr, "uffd_vs_sigsegv: wrong data after SIGSEGV copy\n");
-                exit(1);
-            }
-            if (round >= opts->warmup) {
-                samples_us[n++] = dsm_bench_now_us() - t0;
-            }
-        }
+        time_touches(region, pages, !copy,
+                     round < opts->warmup ? NULL : samples_us + (round - opts->warmup) * pages);
     }
     sigaction(SIGSEGV, &previous, NULL);
-    if (segv_faults != (size_t)rounds * pages) {
-        fprintf(stderr, "uffd_vs_sigsegv: %zu SIGSEGVs, expected %zu\n", segv_faults,
-                (size_t)rounds * pages);
-        exit(1);
-    }
+    check_resolved(segv_resolved, opts);
     munmap(region, bytes);
     if (copy) {
         munmap(segv_src, page_size);
@@ -372,7 +444,8 @@ static size_t vma_uffd(const dsm_bench_opts_t *opts, size_t bytes, double *sampl
     dsm_uffd_t uffd;
     long vmas;
 
-    if ((status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, BENCH_UFFD_OPEN_FLAGS, &uffd)) != DSM_OK) {
+    status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, BENCH_UFFD_OPEN_FLAGS, &uffd);
+    if (status != DSM_OK) {
         die_status("open userfaultfd", status);
     }
     status = dsm_uffd_range_register(&uffd, region, bytes,
@@ -474,19 +547,28 @@ int main(int argc, char **argv)
     run_sigsegv(&opts, 0, samples);
     report(&opts, "d: PROT_READ+SIGSEGV+mprotect", 0, samples, count, NULL, &base_d);
     if (other_cpu != cpu) {
-        run_uffd(&opts, 0, other_cpu, samples);
+        run_uffd_thread(&opts, 0, other_cpu, samples);
         report(&opts, "a: MISSING+COPY, handler other CPU", page_size, samples, count, &base_c,
                &summary);
     }
-    run_uffd(&opts, 0, cpu, samples);
+    run_uffd_thread(&opts, 0, cpu, samples);
     report(&opts, "a: MISSING+COPY, handler same CPU", page_size, samples, count, &base_c,
            &summary);
     if (other_cpu != cpu) {
-        run_uffd(&opts, 1, other_cpu, samples);
+        run_uffd_thread(&opts, 1, other_cpu, samples);
         report(&opts, "b: WP+clear, handler other CPU", 0, samples, count, &base_d, &summary);
     }
-    run_uffd(&opts, 1, cpu, samples);
+    run_uffd_thread(&opts, 1, cpu, samples);
     report(&opts, "b: WP+clear, handler same CPU", 0, samples, count, &base_d, &summary);
+    if (probe.available & UFFD_FEATURE_SIGBUS) {
+        run_uffd_sigbus(&opts, 0, samples);
+        report(&opts, "e: MISSING+SIGBUS, COPY in faulter", page_size, samples, count, &base_c,
+               &summary);
+        run_uffd_sigbus(&opts, 1, samples);
+        report(&opts, "f: WP+SIGBUS, clear in faulter", 0, samples, count, &base_d, &summary);
+    } else {
+        dsm_bench_note(&opts, "e, f skipped: the kernel lacks UFFD_FEATURE_SIGBUS");
+    }
     free(samples);
 
     region_bytes = config.region_mib << 20;
