@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,6 +85,11 @@ static const char *need_move(void)
 static const char *need_minor_shmem(void)
 {
     return need_features(DSM_UFFD_FEATURES_REQUIRED | UFFD_FEATURE_MINOR_SHMEM);
+}
+
+static const char *need_sigbus(void)
+{
+    return need_features(DSM_UFFD_FEATURES_REQUIRED | UFFD_FEATURE_SIGBUS);
 }
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -845,6 +851,62 @@ static dsm_test_result_t test_zeropage_basic(void)
     return DSM_TEST_PASS;
 }
 
+/* ---- SIGBUS mode ------------------------------------------------------------ */
+
+static const dsm_uffd_t *sigbus_uffd;
+static const unsigned char *sigbus_src;
+static volatile sig_atomic_t sigbus_count;
+
+static void sigbus_handler(int sig, siginfo_t *info, void *context)
+{
+    void *page = (void *)((uintptr_t)info->si_addr & ~(page_size - 1));
+
+    (void)sig;
+    (void)context;
+    /* in SIGBUS mode nobody waits on the page: nothing to wake */
+    if (dsm_uffd_copy(sigbus_uffd, page, sigbus_src, page_size, DSM_UFFD_DONTWAKE, NULL) !=
+        DSM_OK) {
+        abort();
+    }
+    sigbus_count++;
+}
+
+/*
+ * With SIGBUS the faulting thread gets the signal instead of an event and can
+ * resolve the fault itself; but a system call touching an absent page fails
+ * with EFAULT instead of waiting (why the runtime keeps a fallback for it).
+ */
+static dsm_test_result_t test_sigbus_mode_contract(void)
+{
+    struct sigaction action = {.sa_sigaction = sigbus_handler, .sa_flags = SA_SIGINFO};
+    unsigned char *region, *src;
+    dsm_uffd_t uffd;
+    int file_fd;
+
+    DSM_CHECK(dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED | UFFD_FEATURE_SIGBUS, 0,
+                            DSM_UFFD_OPEN_ALLOW_USER_MODE_ONLY, &uffd) == DSM_OK);
+    DSM_CHECK((region = test_region(&uffd, 2, DSM_UFFD_MODE_MISSING)) != NULL);
+    DSM_CHECK((src = test_source(1, 0x7b)) != NULL);
+    sigbus_uffd = &uffd;
+    sigbus_src = src;
+    sigemptyset(&action.sa_mask);
+    DSM_CHECK(sigaction(SIGBUS, &action, NULL) == 0);
+
+    DSM_CHECK(*(volatile unsigned char *)region == 0x7b);
+    DSM_CHECK(sigbus_count == 1);
+    DSM_CHECK(!events_pending(&uffd));
+
+    DSM_CHECK((file_fd = memfd_create("dsm-test-file", MFD_CLOEXEC)) >= 0);
+    DSM_CHECK(write(file_fd, src, page_size) == (ssize_t)page_size);
+    DSM_CHECK(lseek(file_fd, 0, SEEK_SET) == 0);
+    errno = 0;
+    DSM_CHECK(read(file_fd, region + page_size, page_size) == -1 && errno == EFAULT);
+    DSM_CHECK(sigbus_count == 1); /* the kernel's own access raises no signal */
+    close(file_fd);
+    dsm_uffd_close(&uffd);
+    return DSM_TEST_PASS;
+}
+
 static dsm_test_case_t test_cases[] = {
     {"probe_reports_features", need_base, test_probe_reports_features, 0},
     {"missing_copy_wakes_reader", need_base, test_missing_copy_wakes_reader, 0},
@@ -861,6 +923,7 @@ static dsm_test_case_t test_cases[] = {
     {"move_basic", need_move, test_move_basic, 0},
     {"continue_minor_shmem", need_minor_shmem, test_continue_minor_shmem, 0},
     {"zeropage_basic", need_base, test_zeropage_basic, 0},
+    {"sigbus_mode_contract", need_sigbus, test_sigbus_mode_contract, 0},
 };
 
 int main(int argc, char **argv)
