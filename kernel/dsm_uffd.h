@@ -20,7 +20,8 @@
  *   DSM_ERR_EXISTS   the first page of the range is already mapped (another
  *                    thread or an earlier event installed it). Nothing was
  *                    done; *done_p is 0. The faulting threads were woken by
- *                    whoever installed the page; nothing to retry.
+ *                    whoever installed the page (or will be, by its
+ *                    dsm_uffd_wake after DSM_UFFD_DONTWAKE); nothing to retry.
  *   DSM_ERR_AGAIN    only part of the range was done, or none because the
  *                    mapping is changing (fork, mremap, munmap in progress).
  *                    *done_p holds the bytes done from the start of the range
