@@ -9,7 +9,8 @@
  *   (e), (f) as (a), (b) with UFFD_FEATURE_SIGBUS: the faulting thread itself
  *       resolves in its SIGBUS handler (no handler thread, no wake-up)
  * The faulting thread is pinned to one CPU. The uffd handler thread sleeps in
- * poll() on another CPU ("other CPU") or the same one; the signal handlers
+ * poll() on another CPU or the same one, or spins on poll(0) on another CPU
+ * (bounded by the run: it stops with the variant); the signal handlers
  * run in the faulting thread itself. (a), (e) are compared with (c); (b), (f)
  * with (d).
  *
@@ -33,6 +34,8 @@
 
 #include "bench_common.h"
 #include "dsm_uffd.h"
+
+#define BENCH_ROW_NAME_MAX 64
 
 /* Every fault here is a user-mode access, so a user-mode-only uffd measures the same. */
 #define BENCH_UFFD_OPEN_FLAGS DSM_UFFD_OPEN_ALLOW_USER_MODE_ONLY
@@ -235,6 +238,7 @@ typedef struct {
     const uffd_region_t *r;
     int                  stop_fd; /* eventfd: stop the handler */
     int                  cpu;
+    int                  spin;    /* poll without sleeping (bounded by the run) */
     size_t               resolved;
 } uffd_handler_t;
 
@@ -250,11 +254,13 @@ static void *uffd_handler_main(void *arg)
         size_t count = 0;
         dsm_status_t status;
 
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
+        int ready = poll(fds, 2, h->spin ? 0 : -1);
+
+        if (ready < 0 && errno != EINTR) {
             die("poll");
+        }
+        if (ready <= 0) {
+            continue; /* spinning (or EINTR): look again */
         }
         if (fds[1].revents & POLLIN) {
             return NULL;
@@ -271,10 +277,10 @@ static void *uffd_handler_main(void *arg)
     }
 }
 
-static void run_uffd_thread(const dsm_bench_opts_t *opts, int wp, int handler_cpu,
+static void run_uffd_thread(const dsm_bench_opts_t *opts, int wp, int handler_cpu, int spin,
                             double *samples_us)
 {
-    uffd_handler_t handler = {.cpu = handler_cpu};
+    uffd_handler_t handler = {.cpu = handler_cpu, .spin = spin};
     uffd_region_t r;
     pthread_t thread;
     uint64_t one = 1;
@@ -509,6 +515,17 @@ static void report(const dsm_bench_opts_t *opts, const char *name, size_t bytes,
                   baseline != NULL ? summary_p->p50_us / baseline->p50_us : 0);
 }
 
+/* Where the uffd handler thread runs, relative to the faulting thread. */
+static const struct {
+    const char *label;
+    int         other; /* on the other CPU (else the same one) */
+    int         spin;  /* polls without sleeping (only sensible on the other CPU) */
+} placements[] = {
+    {"other CPU, sleeps", 1, 0},
+    {"other CPU, spins", 1, 1},
+    {"same CPU, sleeps", 0, 0},
+};
+
 int main(int argc, char **argv)
 {
     dsm_bench_opts_t opts = {.iterations = 5, .warmup = 1, .nodes = 1, .pages = 1000};
@@ -539,27 +556,29 @@ int main(int argc, char **argv)
         die("pin the faulting thread");
     }
     dsm_bench_note(&opts, "%zu pages x %u rounds (+%u warm-up); faulting thread on CPU %d; "
-                   "uffd handler thread sleeps in poll() on CPU %d (other) or %d (same)",
-                   opts.pages, opts.iterations, opts.warmup, cpu, other_cpu, cpu);
+                   "uffd handler thread on CPU %d (other) or %d (same), sleeping in poll() "
+                   "or spinning on poll(0)", opts.pages, opts.iterations, opts.warmup, cpu,
+                   other_cpu, cpu);
 
     run_sigsegv(&opts, 1, samples);
     report(&opts, "c: PROT_NONE+SIGSEGV+mprotect+copy", page_size, samples, count, NULL, &base_c);
     run_sigsegv(&opts, 0, samples);
     report(&opts, "d: PROT_READ+SIGSEGV+mprotect", 0, samples, count, NULL, &base_d);
-    if (other_cpu != cpu) {
-        run_uffd_thread(&opts, 0, other_cpu, samples);
-        report(&opts, "a: MISSING+COPY, handler other CPU", page_size, samples, count, &base_c,
-               &summary);
+    for (int wp = 0; wp <= 1; wp++) {
+        for (size_t i = 0; i < sizeof(placements) / sizeof(placements[0]); i++) {
+            char name[BENCH_ROW_NAME_MAX];
+
+            if (placements[i].other && other_cpu == cpu) {
+                continue; /* one usable CPU: there is no other */
+            }
+            run_uffd_thread(&opts, wp, placements[i].other ? other_cpu : cpu,
+                            placements[i].spin, samples);
+            snprintf(name, sizeof(name), "%s, %s", wp ? "b: WP+clear" : "a: MISSING+COPY",
+                     placements[i].label);
+            report(&opts, name, wp ? 0 : page_size, samples, count, wp ? &base_d : &base_c,
+                   &summary);
+        }
     }
-    run_uffd_thread(&opts, 0, cpu, samples);
-    report(&opts, "a: MISSING+COPY, handler same CPU", page_size, samples, count, &base_c,
-           &summary);
-    if (other_cpu != cpu) {
-        run_uffd_thread(&opts, 1, other_cpu, samples);
-        report(&opts, "b: WP+clear, handler other CPU", 0, samples, count, &base_d, &summary);
-    }
-    run_uffd_thread(&opts, 1, cpu, samples);
-    report(&opts, "b: WP+clear, handler same CPU", 0, samples, count, &base_d, &summary);
     if (probe.available & UFFD_FEATURE_SIGBUS) {
         run_uffd_sigbus(&opts, 0, samples);
         report(&opts, "e: MISSING+SIGBUS, COPY in faulter", page_size, samples, count, &base_c,
