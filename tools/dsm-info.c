@@ -143,6 +143,21 @@ static const char *info_permission_advice(const info_t *info)
            INFO_DEVICE " (e.g. a udev rule with GROUP= and MODE=0660)";
 }
 
+/* Whether any user may handle kernel-mode faults: the sysctl, or a world-rw device. */
+static const char *info_unprivileged(const info_t *info)
+{
+    if (info->sysctl == 1) {
+        return "allowed (vm.unprivileged_userfaultfd=1)";
+    }
+    if (info->device_exists && (info->device_stat.st_mode & 0006) == 0006) {
+        return "allowed (" INFO_DEVICE " is world read/write)";
+    }
+    if (info->device_exists && (info->device_stat.st_mode & 0060) == 0060) {
+        return "only members of the group of " INFO_DEVICE;
+    }
+    return "not allowed (user-mode-only userfaultfds, which dsm does not use)";
+}
+
 static const char *info_yes_no(int value)
 {
     return value ? "yes" : "no";
@@ -177,9 +192,7 @@ static void info_print_text(const info_t *info)
     if (info->sysctl < 0) {
         printf("  vm.unprivileged_userfaultfd: unreadable\n");
     } else {
-        printf("  vm.unprivileged_userfaultfd: %ld (%s)\n", info->sysctl,
-               info->sysctl ? "any user may handle kernel-mode faults"
-                            : "unprivileged users: user-mode faults only");
+        printf("  vm.unprivileged_userfaultfd: %ld\n", info->sysctl);
     }
     if (info->device_exists) {
         printf("  %s: mode %04o, owner uid %u gid %u, openable by this user: %s\n", INFO_DEVICE,
@@ -188,6 +201,7 @@ static void info_print_text(const info_t *info)
     } else {
         printf("  %s: absent (kernel older than 6.1)\n", INFO_DEVICE);
     }
+    printf("  unprivileged users: %s\n", info_unprivileged(info));
     printf("  kernel-mode faults (read(2) into the arena) for this user: %s\n",
            info_yes_no(advice == NULL));
     if (advice != NULL) {
@@ -287,6 +301,7 @@ static void info_print_json_uffd(const info_t *info)
         printf("\"device_mode\": \"%04o\", ", (unsigned)(info->device_stat.st_mode & 07777));
     }
     printf("\"device_openable\": %s, ", info->device_openable ? "true" : "false");
+    json_key_string("unprivileged_users", info_unprivileged(info), ", ");
     printf("\"kernel_mode_faults\": %s, ", advice == NULL ? "true" : "false");
     json_key_string("advice", advice, "},\n");
 }
