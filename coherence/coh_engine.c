@@ -904,6 +904,59 @@ bool dsm_coh_engine_quiescent(const dsm_coh_engine_t *engine)
     return true;
 }
 
+/* True when no page of [first, end) is transient, busy or has queued requests. */
+static bool dsm_coh_range_settled(const dsm_coh_engine_t *engine, uint64_t first, uint64_t end)
+{
+    for (size_t i = 0; i <= engine->nodes.mask; i++) {
+        const dsm_coh_nentry_t *e = engine->nodes.slots[i];
+
+        if (e != NULL && e->page >= first && e->page < end && e->state != DSM_COH_N_S &&
+            e->state != DSM_COH_N_M) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i <= engine->homes.mask; i++) {
+        const dsm_coh_hentry_t *h = engine->homes.slots[i];
+
+        if (h != NULL && h->page >= first && h->page < end &&
+            (dsm_coh_home_busy(h->state) || h->q_head != NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+dsm_status_t dsm_coh_engine_forget(dsm_coh_engine_t *engine, uint64_t first, uint64_t count)
+{
+    uint64_t end = first + count;
+
+    if (first >= engine->params.npages || count > engine->params.npages - first) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    if (!dsm_coh_range_settled(engine, first, end)) {
+        return DSM_ERR_STATE;
+    }
+    /* Removing an entry shifts later entries of its probe run back into the
+     * freed slot: look at the same slot again until nothing of the range is there. */
+    for (size_t i = 0; i <= engine->nodes.mask; i++) {
+        dsm_coh_nentry_t *e;
+
+        while ((e = engine->nodes.slots[i]) != NULL && e->page >= first && e->page < end) {
+            dsm_coh_nentry_free(engine, e);
+        }
+    }
+    for (size_t i = 0; i <= engine->homes.mask; i++) {
+        dsm_coh_hentry_t *h;
+
+        while ((h = engine->homes.slots[i]) != NULL && h->page >= first && h->page < end) {
+            dsm_coh_map_remove(&engine->homes, h->page);
+            h->next_free = engine->free_hentries; /* settled: its queue is empty */
+            engine->free_hentries = h;
+        }
+    }
+    return DSM_OK;
+}
+
 void dsm_coh_engine_entries(const dsm_coh_engine_t *engine, size_t *node_p, size_t *home_p)
 {
     *node_p = engine->nodes.count;

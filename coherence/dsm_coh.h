@@ -220,6 +220,14 @@ dsm_coh_home_state_t dsm_coh_engine_home_state(const dsm_coh_engine_t *engine, u
 /* True when no page is in a transient or busy state and no request is queued. */
 bool dsm_coh_engine_quiescent(const dsm_coh_engine_t *engine);
 
+/*
+ * Drop every entry of pages [first, first + count): they return to I and
+ * Uncached, as after create (the runtime frees an allocation; it zaps the
+ * pages itself). DSM_ERR_STATE, nothing changed, when a page of the range is
+ * transient, busy or has queued requests.
+ */
+dsm_status_t dsm_coh_engine_forget(dsm_coh_engine_t *engine, uint64_t first, uint64_t count);
+
 /* Entries held (node side, home side): the engine's memory follows these. */
 void dsm_coh_engine_entries(const dsm_coh_engine_t *engine, size_t *node_p, size_t *home_p);
 
