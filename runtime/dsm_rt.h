@@ -6,10 +6,16 @@
 #ifndef DSM_RT_H
 #define DSM_RT_H
 
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "dsm.h"
+#include "dsm_coh.h"
 #include "dsm_common.h"
+#include "dsm_tp.h"
+#include "dsm_uffd.h"
 
 #define DSM_RT_PAGE_SIZE   4096u
 #define DSM_RT_SPIN_US_MAX 1000000u
@@ -91,3 +97,184 @@ typedef struct {
 void dsm_rt_hist_add(dsm_rt_hist_t *hist, uint64_t ns);
 /* The value (µs) below which pct percent of the samples lie; 0 when empty. */
 double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
+
+/* ---- the runtime proper (rt_*.c) ---------------------------------------------- */
+
+/* Active message ids used by the runtime. */
+enum {
+    DSM_RT_AM_COHERENCE = 0, /* coherence engine messages (dsm_coh_msg_*)  */
+    DSM_RT_AM_SYNC      = 1  /* barrier and lock messages (rt_sync.c)      */
+};
+
+/* Exit status of a node that stops because another node of the job was lost. */
+#define DSM_RT_EXIT_PEER_LOST 3
+
+/* One collective allocation: a range of arena pages and its backing segments. */
+typedef struct {
+    uint64_t           first_page;
+    uint64_t           npages;
+    dsm_rt_placement_t placement;
+    dsm_tp_mem_t      *backing; /* this node's segment (pages it homes)     */
+    dsm_tp_rmem_t     *rmem;    /* every node's segment, for RMA           */
+} dsm_rt_region_t;
+
+/* A request from an application thread to the service thread. */
+typedef enum {
+    DSM_RT_CMD_ALLOC = 0,
+    DSM_RT_CMD_FREE,
+    DSM_RT_CMD_BARRIER,
+    DSM_RT_CMD_LOCK_CREATE,
+    DSM_RT_CMD_LOCK_ACQUIRE,
+    DSM_RT_CMD_LOCK_RELEASE,
+    DSM_RT_CMD_STATS,
+    DSM_RT_CMD_STOP
+} dsm_rt_cmd_type_t;
+
+typedef struct dsm_rt_cmd {
+    struct dsm_rt_cmd *next;
+    dsm_rt_cmd_type_t  type;
+    uint64_t           arg;    /* ALLOC: bytes; FREE: address; LOCK_*: lock    */
+    uint64_t           result; /* ALLOC: address; LOCK_CREATE: lock           */
+    dsm_status_t       status;
+    sem_t              done;   /* posted by the service thread when finished  */
+} dsm_rt_cmd_t;
+
+/* A FIFO of commands linked through next. */
+typedef struct {
+    dsm_rt_cmd_t *head;
+    dsm_rt_cmd_t *tail;
+} dsm_rt_cmd_list_t;
+
+/* Work the service thread found while executing actions and does next. */
+typedef enum {
+    DSM_RT_DEFER_SELF_MSG = 0, /* a coherence message from this node to itself */
+    DSM_RT_DEFER_RMA_DONE      /* an RMA (or its local stand-in) completed     */
+} dsm_rt_defer_type_t;
+
+typedef struct {
+    dsm_rt_defer_type_t type;
+    dsm_coh_rma_t       op;
+    uint64_t            page;
+    uint8_t             msg[DSM_COH_MSG_SIZE];
+} dsm_rt_deferred_t;
+
+/* A staging page: where fetched data lands and write-backs leave from. */
+typedef struct {
+    struct dsm_rt        *rt;
+    uint64_t              page;
+    dsm_coh_rma_t         op;
+    int                   next_free; /* -1: end of the free list */
+} dsm_rt_slot_t;
+
+/* Lock state at the lock's home node (rt_sync.c). */
+typedef struct {
+    int       holder;    /* node holding it, -1 when free          */
+    int      *waiters;   /* FIFO ring of nodes waiting             */
+    unsigned  head, count, capacity;
+} dsm_rt_lock_home_t;
+
+typedef struct dsm_rt {
+    dsm_rt_config_t    config;
+    int                node, nnodes;
+    dsm_tp_boot_t     *boot;
+    dsm_tp_t          *tp;
+    dsm_uffd_t         uffd;
+    int                uffd_open;
+    uintptr_t          arena_base;
+    uint64_t           arena_pages;
+    int                arena_mapped;
+    dsm_coh_engine_t  *coh;
+    dsm_coh_actions_t  actions;   /* the output list, reused for every input */
+
+    /* Allocations, sorted by first_page. Service thread only. */
+    dsm_rt_region_t   *regions;
+    size_t             region_count, region_capacity;
+
+    /* Staging pages (registered) and their slots. Service thread only. */
+    void              *staging;
+    dsm_tp_mem_t      *staging_mem;
+    dsm_rt_slot_t     *slots;
+    int                slot_count, free_slot;
+    dsm_rt_pagemap_t   fetch_slot;    /* page -> slot of its fetch in flight   */
+    dsm_coh_action_t  *slot_waiters;  /* FETCH/WRITE_BACK waiting for a slot   */
+    size_t             slot_waiter_head, slot_waiter_count, slot_waiter_capacity;
+
+    /* Deferred work (ring). Service thread only. */
+    dsm_rt_deferred_t *deferred;
+    size_t             deferred_head, deferred_count, deferred_capacity;
+
+    /* Fault latency: page -> time the first fault on it was read (ns). */
+    dsm_rt_pagemap_t   fault_start;
+    dsm_rt_hist_t      fault_latency;
+
+    /* Commands from application threads: posted under cmd_lock, then the
+     * eventfd is written; cmd_pending lets the spinning loop skip the lock. */
+    pthread_mutex_t    cmd_lock;
+    dsm_rt_cmd_list_t  cmd_posted;
+    atomic_int         cmd_pending;
+    int                cmd_event_fd;
+    int                epoll_fd;
+    pthread_t          service_thread;
+    int                service_running;
+    int                stopping;
+
+    /* Collective operations in progress (service thread only). */
+    dsm_rt_cmd_list_t  barrier_waiting; /* commands waiting for the release   */
+    uint64_t           barrier_epoch;   /* barriers this node has entered      */
+    unsigned           barrier_arrived[2]; /* node 0: entries per epoch parity */
+    dsm_rt_cmd_t      *free_waiting;    /* a FREE waiting for quiescence       */
+    uint64_t           locks_created;
+    dsm_rt_lock_home_t *lock_homes;     /* locks homed here, by lock / nnodes   */
+    size_t             lock_home_count;
+    dsm_rt_cmd_list_t  lock_waiting;    /* ACQUIREs sent, in order            */
+
+    /* Counters kept by the runtime (the engine keeps the rest); like the
+     * engine, they belong to the service thread (dsm_stats_get asks it). */
+    uint64_t           bytes_fetched, bytes_written_back;
+    uint64_t           lock_acquires, barriers;
+    uint64_t           malformed_runtime; /* messages the runtime itself refused */
+} dsm_rt_t;
+
+/* rt_arena.c: the arena mapping, uffd registration and the allocation table. */
+dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt);
+void dsm_rt_arena_unmap(dsm_rt_t *rt);
+void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
+/* The allocation holding page, or NULL. */
+dsm_rt_region_t *dsm_rt_region_find(dsm_rt_t *rt, uint64_t page);
+/* Service thread: a collective allocation / release (blocking, collective). */
+dsm_status_t dsm_rt_region_alloc(dsm_rt_t *rt, uint64_t bytes, uint64_t *address_p);
+dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address);
+void dsm_rt_regions_release(dsm_rt_t *rt);
+
+/* rt_service.c: the service thread. */
+dsm_status_t dsm_rt_service_start(dsm_rt_t *rt);
+void dsm_rt_service_stop(dsm_rt_t *rt);
+/* Application threads: post cmd and wait for it; returns cmd->status. */
+dsm_status_t dsm_rt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+/* Service thread: finish cmd with status and wake its thread. */
+void dsm_rt_command_complete(dsm_rt_cmd_t *cmd, dsm_status_t status);
+void dsm_rt_cmd_list_push(dsm_rt_cmd_list_t *list, dsm_rt_cmd_t *cmd);
+dsm_rt_cmd_t *dsm_rt_cmd_list_pop(dsm_rt_cmd_list_t *list);
+
+/* rt_pages.c: feeding the coherence engine and carrying out its actions. */
+dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt);
+void dsm_rt_pages_fini(dsm_rt_t *rt);
+/* Handle a batch of uffd events; returns how many were read. */
+size_t dsm_rt_pages_read_faults(dsm_rt_t *rt);
+/* Run deferred work until none is left; nonzero if there was any. */
+int dsm_rt_pages_run_deferred(dsm_rt_t *rt);
+uint64_t dsm_rt_now_ns(void);
+
+/* rt_sync.c: barrier and locks over active messages. */
+dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt);
+void dsm_rt_sync_fini(dsm_rt_t *rt);
+void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+
+/* Service thread (or after it stopped): this node's counters. */
+void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p);
+
+/* Stop this node because the job cannot go on (a lost node, a failed action). */
+_Noreturn void dsm_rt_fatal(dsm_rt_t *rt, int exit_status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,286 @@
+/* The public API (include/dsm.h): life cycle, allocation, synchronisation, stats. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsm_rt.h"
+
+/* The one runtime of this process; NULL outside dsm_init..dsm_finalize. */
+static dsm_rt_t *dsm_rt_global;
+static _Thread_local dsm_status_t dsm_rt_last_error = DSM_OK;
+
+/* Record status as this thread's last error when it is a failure. */
+static dsm_status_t dsm_rt_result(dsm_status_t status)
+{
+    if (status < 0) {
+        dsm_rt_last_error = status;
+    }
+    return status;
+}
+
+static void dsm_rt_peer_lost(void *arg, int node)
+{
+    dsm_rt_fatal(arg, DSM_RT_EXIT_PEER_LOST, "node %d was lost (died or unreachable)", node);
+}
+
+/* DSM_TRANSPORT selects UCX transports through UCX_TLS, unless the user set
+ * UCX_TLS, which is more specific and wins. */
+static dsm_status_t dsm_rt_select_transport(const dsm_rt_config_t *config)
+{
+    static const char *const tls[] = {
+        [DSM_RT_TRANSPORT_SHM] = "sm,self",
+        [DSM_RT_TRANSPORT_TCP] = "tcp,self",
+        [DSM_RT_TRANSPORT_RDMA] = "rc,ud,self",
+    };
+    const char *user = getenv("UCX_TLS");
+
+    if (config->transport == DSM_RT_TRANSPORT_AUTO) {
+        return DSM_OK;
+    }
+    if (user != NULL) {
+        dsm_info("UCX_TLS=%s is set and wins over DSM_TRANSPORT=%s", user,
+                 dsm_rt_transport_name(config->transport));
+        return DSM_OK;
+    }
+    if (setenv("UCX_TLS", tls[config->transport], 1) != 0) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    return DSM_OK;
+}
+
+static void dsm_rt_destroy(dsm_rt_t *rt)
+{
+    dsm_rt_service_stop(rt);
+    dsm_rt_sync_fini(rt);
+    dsm_rt_regions_release(rt);
+    dsm_rt_pages_fini(rt);
+    dsm_tp_destroy(rt->tp);
+    dsm_rt_arena_unmap(rt);
+    if (rt->uffd_open) {
+        dsm_uffd_close(&rt->uffd);
+    }
+    dsm_tp_boot_fini(rt->boot);
+    pthread_mutex_destroy(&rt->cmd_lock);
+    free(rt);
+}
+
+static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
+{
+    dsm_tp_config_t tp_config = { 0 };
+    dsm_rt_t *rt = calloc(1, sizeof(*rt));
+    dsm_status_t status;
+
+    if (rt == NULL) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    rt->epoll_fd = rt->cmd_event_fd = -1;
+    pthread_mutex_init(&rt->cmd_lock, NULL);
+    if ((status = dsm_rt_config_load(user, &rt->config)) != DSM_OK) {
+        goto err;
+    }
+    dsm_log_set_level(rt->config.log_level);
+    if ((status = dsm_rt_select_transport(&rt->config)) != DSM_OK ||
+        (status = dsm_tp_boot_init(&rt->boot)) != DSM_OK) {
+        goto err;
+    }
+    rt->node = dsm_tp_boot_rank(rt->boot);
+    rt->nnodes = dsm_tp_boot_size(rt->boot);
+    dsm_log_set_node(rt->node);
+    status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, DSM_UFFD_FEATURES_OPTIONAL, 0,
+                           &rt->uffd);
+    if (status != DSM_OK) {
+        goto err;
+    }
+    rt->uffd_open = 1;
+    if ((status = dsm_rt_arena_map(rt)) != DSM_OK) {
+        goto err;
+    }
+    tp_config.spin_us = rt->config.spin_us;
+    tp_config.peer_lost = dsm_rt_peer_lost;
+    tp_config.peer_lost_arg = rt;
+    /* Handlers are registered before connecting: no message finds none. */
+    if ((status = dsm_tp_create(rt->boot, &tp_config, &rt->tp)) != DSM_OK ||
+        (status = dsm_rt_pages_init(rt)) != DSM_OK ||
+        (status = dsm_rt_sync_init(rt)) != DSM_OK ||
+        (status = dsm_tp_connect(rt->tp)) != DSM_OK ||
+        (status = dsm_rt_service_start(rt)) != DSM_OK) {
+        goto err;
+    }
+    *rt_p = rt;
+    return DSM_OK;
+
+err:
+    dsm_error("dsm_init failed: %s", dsm_strerror(status));
+    dsm_rt_destroy(rt);
+    return status;
+}
+
+dsm_status_t dsm_init(const dsm_config_t *config)
+{
+    dsm_status_t status;
+
+    if (dsm_rt_global != NULL) {
+        return dsm_rt_result(DSM_ERR_STATE);
+    }
+    status = dsm_rt_create(config, &dsm_rt_global);
+    return dsm_rt_result(status);
+}
+
+/* The running runtime, or NULL with DSM_ERR_NOT_INITIALIZED recorded. */
+static dsm_rt_t *dsm_rt_get(void)
+{
+    if (dsm_rt_global == NULL) {
+        dsm_rt_result(DSM_ERR_NOT_INITIALIZED);
+    }
+    return dsm_rt_global;
+}
+
+static dsm_status_t dsm_rt_simple_command(dsm_rt_cmd_type_t type, uint64_t arg,
+                                          uint64_t *result_p)
+{
+    dsm_rt_t *rt = dsm_rt_get();
+    dsm_rt_cmd_t cmd = { .type = type, .arg = arg };
+    dsm_status_t status;
+
+    if (rt == NULL) {
+        return DSM_ERR_NOT_INITIALIZED;
+    }
+    status = dsm_rt_command(rt, &cmd);
+    if (status == DSM_OK && result_p != NULL) {
+        *result_p = cmd.result;
+    }
+    return dsm_rt_result(status);
+}
+
+static void dsm_rt_stats_print(dsm_rt_t *rt)
+{
+    dsm_stats_t s;
+
+    dsm_rt_stats_fill(rt, &s);
+    fprintf(stderr,
+            "dsm[%d] stats: read_misses=%" PRIu64 " write_misses=%" PRIu64 " upgrades=%" PRIu64
+            " invalidations_sent=%" PRIu64 " invalidations_received=%" PRIu64
+            " bytes_fetched=%" PRIu64 " bytes_written_back=%" PRIu64 " messages_sent=%" PRIu64
+            " messages_received=%" PRIu64 " malformed=%" PRIu64 " lock_acquires=%" PRIu64
+            " barriers=%" PRIu64 " faults=%" PRIu64 " fault_p50_us=%.1f fault_p99_us=%.1f\n",
+            rt->node, s.read_misses, s.write_misses, s.upgrades, s.invalidations_sent,
+            s.invalidations_received, s.bytes_fetched, s.bytes_written_back, s.messages_sent,
+            s.messages_received, s.malformed_messages, s.lock_acquires, s.barriers,
+            s.faults_resolved, s.fault_latency_p50_us, s.fault_latency_p99_us);
+}
+
+dsm_status_t dsm_finalize(void)
+{
+    dsm_rt_t *rt = dsm_rt_get();
+    dsm_status_t status;
+
+    if (rt == NULL) {
+        return DSM_ERR_NOT_INITIALIZED;
+    }
+    /* Every node is done with the arena before anyone tears down. */
+    status = dsm_barrier();
+    dsm_rt_global = NULL;
+    dsm_rt_service_stop(rt); /* the counters are now this thread's to read */
+    if (rt->config.stats) {
+        dsm_rt_stats_print(rt);
+    }
+    dsm_rt_destroy(rt);
+    return dsm_rt_result(status);
+}
+
+int dsm_node_id(void)
+{
+    return dsm_rt_global ? dsm_rt_global->node : -1;
+}
+
+int dsm_num_nodes(void)
+{
+    return dsm_rt_global ? dsm_rt_global->nnodes : 0;
+}
+
+void *dsm_alloc(size_t size)
+{
+    uint64_t address;
+
+    if (dsm_rt_simple_command(DSM_RT_CMD_ALLOC, size, &address) != DSM_OK) {
+        return NULL;
+    }
+    return (void *)(uintptr_t)address;
+}
+
+void dsm_free(void *ptr)
+{
+    if (ptr == NULL || dsm_rt_get() == NULL) {
+        return;
+    }
+    /* Every node stops using the allocation, frees it once no transaction on
+     * it is in flight, and nobody allocates again before all have freed. */
+    if (dsm_barrier() == DSM_OK &&
+        dsm_rt_simple_command(DSM_RT_CMD_FREE, (uint64_t)(uintptr_t)ptr, NULL) == DSM_OK) {
+        dsm_barrier();
+    }
+}
+
+dsm_status_t dsm_barrier(void)
+{
+    return dsm_rt_simple_command(DSM_RT_CMD_BARRIER, 0, NULL);
+}
+
+dsm_status_t dsm_lock_create(dsm_lock_t *lock_p)
+{
+    uint64_t lock;
+    dsm_status_t status = dsm_rt_simple_command(DSM_RT_CMD_LOCK_CREATE, 0, &lock);
+
+    if (status == DSM_OK) {
+        *lock_p = lock;
+    }
+    return status;
+}
+
+dsm_status_t dsm_lock_acquire(dsm_lock_t lock)
+{
+    return dsm_rt_simple_command(DSM_RT_CMD_LOCK_ACQUIRE, lock, NULL);
+}
+
+dsm_status_t dsm_lock_release(dsm_lock_t lock)
+{
+    return dsm_rt_simple_command(DSM_RT_CMD_LOCK_RELEASE, lock, NULL);
+}
+
+dsm_status_t dsm_last_error(void)
+{
+    return dsm_rt_last_error;
+}
+
+void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p)
+{
+    dsm_coh_stats_t coh;
+
+    dsm_coh_engine_stats(rt->coh, &coh);
+    memset(stats_p, 0, sizeof(*stats_p));
+    stats_p->read_misses = coh.read_misses;
+    stats_p->write_misses = coh.write_misses;
+    stats_p->upgrades = coh.upgrades;
+    stats_p->invalidations_sent = coh.inv_sent + coh.dg_sent;
+    stats_p->invalidations_received = coh.inv_received + coh.dg_received;
+    stats_p->messages_sent = coh.msgs_sent;
+    stats_p->messages_received = coh.msgs_received;
+    stats_p->malformed_messages = coh.malformed + rt->malformed_runtime;
+    stats_p->bytes_fetched = rt->bytes_fetched;
+    stats_p->bytes_written_back = rt->bytes_written_back;
+    stats_p->lock_acquires = rt->lock_acquires;
+    stats_p->barriers = rt->barriers;
+    stats_p->faults_resolved = rt->fault_latency.total;
+    stats_p->fault_latency_p50_us = dsm_rt_hist_percentile_us(&rt->fault_latency, 50);
+    stats_p->fault_latency_p99_us = dsm_rt_hist_percentile_us(&rt->fault_latency, 99);
+}
+
+dsm_status_t dsm_stats_get(dsm_stats_t *stats_p)
+{
+    if (stats_p == NULL) {
+        return dsm_rt_result(DSM_ERR_INVALID_PARAM);
+    }
+    /* The counters belong to the service thread: it fills them in. */
+    return dsm_rt_simple_command(DSM_RT_CMD_STATS, (uint64_t)(uintptr_t)stats_p, NULL);
+}

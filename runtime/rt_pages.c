@@ -1,0 +1,537 @@
+/*
+ * The page path: fault events and coherence messages go into the engine, and
+ * the actions it returns are carried out here through kernel/ and transport/.
+ * Everything in this file runs on the service thread.
+ *
+ * Re-entrancy: actions never feed the engine directly. Work that completes
+ * while actions run (a message to this node itself, an RMA that finished at
+ * once, a local copy standing in for RMA at the home) is queued as deferred
+ * work and fed to the engine by dsm_rt_pages_run_deferred, so an input's
+ * actions are always carried out completely before the next input.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dsm_rt.h"
+
+#define DSM_RT_STAGING_SLOTS 256 /* pages in flight at once (fetch + write-back) */
+#define DSM_RT_FAULT_BATCH   64
+
+static void dsm_rt_actions_run(dsm_rt_t *rt);
+
+uint64_t dsm_rt_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- deferred work ------------------------------------------------------ */
+
+static void dsm_rt_defer(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
+{
+    if (rt->deferred_count == rt->deferred_capacity) {
+        size_t capacity = rt->deferred_capacity ? 2 * rt->deferred_capacity : 64;
+        dsm_rt_deferred_t *ring = malloc(capacity * sizeof(*ring));
+
+        if (ring == NULL) {
+            dsm_rt_fatal(rt, 1, "out of memory queueing protocol work");
+        }
+        for (size_t i = 0; i < rt->deferred_count; i++) {
+            ring[i] = rt->deferred[(rt->deferred_head + i) % rt->deferred_capacity];
+        }
+        free(rt->deferred);
+        rt->deferred = ring;
+        rt->deferred_head = 0;
+        rt->deferred_capacity = capacity;
+    }
+    rt->deferred[(rt->deferred_head + rt->deferred_count) % rt->deferred_capacity] = *work;
+    rt->deferred_count++;
+}
+
+static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
+{
+    dsm_rt_deferred_t work = { .type = DSM_RT_DEFER_RMA_DONE, .op = op, .page = page };
+
+    dsm_rt_defer(rt, &work);
+}
+
+/* ---- feeding the engine --------------------------------------------------- */
+
+/* Check what an engine input returned; a failure here is a runtime bug. */
+static void dsm_rt_engine_checked(dsm_rt_t *rt, dsm_status_t status, const char *input,
+                                  uint64_t page)
+{
+    if (status != DSM_OK) {
+        dsm_rt_fatal(rt, 1, "coherence engine refused %s on page %" PRIu64 ": %s", input,
+                     page, dsm_strerror(status));
+    }
+    dsm_rt_actions_run(rt);
+}
+
+static void dsm_rt_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
+{
+    rt->actions.count = 0;
+    dsm_rt_engine_checked(rt, dsm_coh_engine_rma_done(rt->coh, page, op, &rt->actions),
+                          "an RMA completion", page);
+}
+
+/* A coherence message from src (possibly this node). Invalid ones are dropped. */
+static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size_t length)
+{
+    dsm_coh_msg_t msg;
+    dsm_status_t status;
+
+    /* The engine validates the format; the runtime adds that the page must
+     * belong to an allocation, since only allocations have backing. */
+    if (dsm_coh_msg_decode(bytes, length, (uint32_t)src, (uint32_t)rt->nnodes,
+                           rt->arena_pages, &msg) == DSM_OK &&
+        dsm_rt_region_find(rt, msg.page) == NULL) {
+        rt->malformed_runtime++;
+        dsm_warn("dropped a coherence message from node %d for page %" PRIu64
+                 " outside every allocation", src, msg.page);
+        return;
+    }
+    rt->actions.count = 0;
+    status = dsm_coh_engine_recv(rt->coh, (uint32_t)src, bytes, length, &rt->actions);
+    if (status == DSM_ERR_MALFORMED) {
+        dsm_warn("dropped a malformed coherence message from node %d (%zu bytes)", src,
+                 length);
+        return;
+    }
+    dsm_rt_engine_checked(rt, status, "a message", msg.page);
+}
+
+static void dsm_rt_coherence_am(void *arg, int src_node, const void *header, size_t header_len,
+                                const void *data, size_t length)
+{
+    (void)data;
+    if (length != 0) {
+        dsm_rt_t *rt = arg;
+
+        rt->malformed_runtime++;
+        dsm_warn("dropped a coherence message from node %d with %zu unexpected data bytes",
+                 src_node, length);
+        return;
+    }
+    dsm_rt_coherence_recv(arg, src_node, header, header_len);
+}
+
+int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
+{
+    int any = rt->deferred_count > 0;
+
+    while (rt->deferred_count > 0) {
+        dsm_rt_deferred_t work = rt->deferred[rt->deferred_head];
+
+        rt->deferred_head = (rt->deferred_head + 1) % rt->deferred_capacity;
+        rt->deferred_count--;
+        if (work.type == DSM_RT_DEFER_SELF_MSG) {
+            dsm_rt_coherence_recv(rt, rt->node, work.msg, sizeof(work.msg));
+        } else {
+            dsm_rt_rma_done(rt, work.page, work.op);
+        }
+    }
+    return any;
+}
+
+/* ---- faults ------------------------------------------------------------------ */
+
+/* An access outside every allocation: the thread gets SIGSEGV, as for any
+ * access to unmapped memory. Without THREAD_ID the whole process gets it. */
+static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event)
+{
+    dsm_error("access to %p, outside every dsm_alloc allocation (thread %u): SIGSEGV",
+              (void *)event->address, event->tid);
+    if (event->tid != 0) {
+        syscall(SYS_tgkill, getpid(), (pid_t)event->tid, SIGSEGV);
+    } else {
+        kill(getpid(), SIGSEGV);
+    }
+    (void)rt;
+}
+
+static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
+{
+    uint64_t page = (event->address - rt->arena_base) / DSM_RT_PAGE_SIZE;
+    int write = (event->flags & (DSM_UFFD_EVENT_WRITE | DSM_UFFD_EVENT_WP)) != 0;
+    uint64_t unused;
+    dsm_status_t status;
+
+    if (dsm_rt_region_find(rt, page) == NULL) {
+        dsm_rt_fault_unallocated(rt, event);
+        return;
+    }
+    if (!dsm_rt_pagemap_get(&rt->fault_start, page, &unused) &&
+        dsm_rt_pagemap_put(&rt->fault_start, page, now) != DSM_OK) {
+        dsm_rt_fatal(rt, 1, "out of memory recording a fault");
+    }
+    rt->actions.count = 0;
+    status = write ? dsm_coh_engine_write_fault(rt->coh, page, &rt->actions)
+                   : dsm_coh_engine_read_fault(rt->coh, page, &rt->actions);
+    dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
+}
+
+size_t dsm_rt_pages_read_faults(dsm_rt_t *rt)
+{
+    dsm_uffd_event_t events[DSM_RT_FAULT_BATCH];
+    size_t count = 0;
+    dsm_status_t status = dsm_uffd_events_read(&rt->uffd, events, DSM_RT_FAULT_BATCH, &count);
+    uint64_t now;
+
+    if (status != DSM_OK) {
+        dsm_rt_fatal(rt, 1, "reading fault events failed: %s", dsm_strerror(status));
+    }
+    now = count ? dsm_rt_now_ns() : 0;
+    for (size_t i = 0; i < count; i++) {
+        dsm_rt_fault(rt, &events[i], now);
+    }
+    return count;
+}
+
+/* The faulting threads of page were just woken: record how long they waited. */
+static void dsm_rt_fault_resolved(dsm_rt_t *rt, uint64_t page)
+{
+    uint64_t start;
+
+    if (dsm_rt_pagemap_take(&rt->fault_start, page, &start)) {
+        dsm_rt_hist_add(&rt->fault_latency, dsm_rt_now_ns() - start);
+    }
+}
+
+/* ---- staging slots ------------------------------------------------------------ */
+
+static void *dsm_rt_slot_address(const dsm_rt_t *rt, int slot)
+{
+    return (char *)rt->staging + (size_t)slot * DSM_RT_PAGE_SIZE;
+}
+
+static int dsm_rt_slot_get(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
+{
+    int slot = rt->free_slot;
+
+    if (slot >= 0) {
+        rt->free_slot = rt->slots[slot].next_free;
+        rt->slots[slot].page = page;
+        rt->slots[slot].op = op;
+    }
+    return slot;
+}
+
+static void dsm_rt_slot_wait(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    if (rt->slot_waiter_count == rt->slot_waiter_capacity) {
+        size_t capacity = rt->slot_waiter_capacity ? 2 * rt->slot_waiter_capacity : 64;
+        dsm_coh_action_t *ring = malloc(capacity * sizeof(*ring));
+
+        if (ring == NULL) {
+            dsm_rt_fatal(rt, 1, "out of memory queueing page transfers");
+        }
+        for (size_t i = 0; i < rt->slot_waiter_count; i++) {
+            ring[i] = rt->slot_waiters[(rt->slot_waiter_head + i) % rt->slot_waiter_capacity];
+        }
+        free(rt->slot_waiters);
+        rt->slot_waiters = ring;
+        rt->slot_waiter_head = 0;
+        rt->slot_waiter_capacity = capacity;
+    }
+    rt->slot_waiters[(rt->slot_waiter_head + rt->slot_waiter_count) %
+                     rt->slot_waiter_capacity] = *action;
+    rt->slot_waiter_count++;
+}
+
+static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, int slot);
+
+/* Return slot to the pool and give it to the oldest transfer waiting for one. */
+static void dsm_rt_slot_put(dsm_rt_t *rt, int slot)
+{
+    if (rt->slot_waiter_count > 0) {
+        dsm_coh_action_t action = rt->slot_waiters[rt->slot_waiter_head];
+        dsm_coh_rma_t op = action.type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH
+                                                            : DSM_COH_RMA_WRITE_BACK;
+
+        rt->slot_waiter_head = (rt->slot_waiter_head + 1) % rt->slot_waiter_capacity;
+        rt->slot_waiter_count--;
+        rt->slots[slot].page = action.page;
+        rt->slots[slot].op = op;
+        dsm_rt_transfer_start(rt, &action, slot);
+        return;
+    }
+    rt->slots[slot].next_free = rt->free_slot;
+    rt->free_slot = slot;
+}
+
+/* ---- page transfers (FETCH and WRITE_BACK) --------------------------------------- */
+
+static void dsm_rt_transfer_done(void *arg, dsm_status_t status)
+{
+    dsm_rt_slot_t *slot = arg;
+    dsm_rt_t *rt = slot->rt;
+    int index = (int)(slot - rt->slots);
+
+    if (status != DSM_OK) {
+        dsm_rt_fatal(rt, status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1,
+                     "page %" PRIu64 " transfer failed: %s", slot->page, dsm_strerror(status));
+    }
+    if (slot->op == DSM_COH_RMA_WRITE_BACK) {
+        dsm_rt_slot_put(rt, index); /* the fetch slot lives until the install */
+    }
+    dsm_rt_defer_rma_done(rt, slot->page, slot->op);
+}
+
+/* After a put, a flush makes it complete at the home before anyone is told. */
+static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
+{
+    dsm_rt_slot_t *slot = arg;
+    dsm_rt_t *rt = slot->rt;
+    dsm_rt_region_t *region;
+    dsm_status_t flush;
+
+    if (status != DSM_OK) {
+        dsm_rt_transfer_done(arg, status);
+        return;
+    }
+    region = dsm_rt_region_find(rt, slot->page);
+    flush = dsm_tp_flush(rt->tp, dsm_rt_placement_home(&region->placement, slot->page),
+                         dsm_rt_transfer_done, slot);
+    if (flush != DSM_INPROGRESS) {
+        dsm_rt_transfer_done(slot, flush);
+    }
+}
+
+static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, int slot)
+{
+    dsm_rt_region_t *region = dsm_rt_region_find(rt, action->page);
+    uint64_t index = dsm_rt_placement_index(&region->placement, action->page);
+    size_t offset = index * DSM_RT_PAGE_SIZE;
+    void *local = dsm_rt_slot_address(rt, slot);
+    void *arena = dsm_rt_page_address(rt, action->page);
+    dsm_rt_slot_t *record = &rt->slots[slot];
+    int home = (int)action->node;
+    dsm_status_t status;
+
+    if (action->type == DSM_COH_ACT_FETCH) {
+        if (dsm_rt_pagemap_put(&rt->fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
+            dsm_rt_fatal(rt, 1, "out of memory recording a fetch");
+        }
+        rt->bytes_fetched += DSM_RT_PAGE_SIZE;
+        if (home == rt->node) { /* the home reads its own backing */
+            memcpy(local, (char *)dsm_tp_mem_address(region->backing) + offset,
+                   DSM_RT_PAGE_SIZE);
+            dsm_rt_transfer_done(record, DSM_OK);
+            return;
+        }
+        status = dsm_tp_get(rt->tp, region->rmem, home, offset, local, DSM_RT_PAGE_SIZE,
+                            rt->staging_mem, dsm_rt_transfer_done, record);
+        if (status != DSM_INPROGRESS) {
+            dsm_rt_transfer_done(record, status);
+        }
+        return;
+    }
+    /* WRITE_BACK: the page is write-protected (SET_WP came first), so the
+     * service thread reads a stable copy through the arena mapping. */
+    rt->bytes_written_back += DSM_RT_PAGE_SIZE;
+    if (home == rt->node) {
+        memcpy((char *)dsm_tp_mem_address(region->backing) + offset, arena, DSM_RT_PAGE_SIZE);
+        dsm_rt_transfer_done(record, DSM_OK);
+        return;
+    }
+    memcpy(local, arena, DSM_RT_PAGE_SIZE);
+    status = dsm_tp_put(rt->tp, region->rmem, home, offset, local, DSM_RT_PAGE_SIZE,
+                        rt->staging_mem, dsm_rt_write_back_put_done, record);
+    if (status != DSM_INPROGRESS) {
+        dsm_rt_write_back_put_done(record, status);
+    }
+}
+
+static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    dsm_coh_rma_t op = action->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH
+                                                         : DSM_COH_RMA_WRITE_BACK;
+    int slot = dsm_rt_slot_get(rt, action->page, op);
+
+    if (slot < 0) {
+        dsm_rt_slot_wait(rt, action); /* started when a slot frees */
+        return;
+    }
+    dsm_rt_transfer_start(rt, action, slot);
+}
+
+/* ---- the other actions --------------------------------------------------------- */
+
+static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, unsigned flags)
+{
+    void *dst = dsm_rt_page_address(rt, page);
+    uint64_t slot;
+    size_t done;
+    dsm_status_t status;
+
+    if (!dsm_rt_pagemap_take(&rt->fetch_slot, page, &slot)) {
+        dsm_rt_fatal(rt, 1, "install of page %" PRIu64 " without fetched data", page);
+    }
+    do {
+        status = dsm_uffd_copy(&rt->uffd, dst, dsm_rt_slot_address(rt, (int)slot),
+                               DSM_RT_PAGE_SIZE, flags, &done);
+    } while (status == DSM_ERR_AGAIN && done == 0);
+    if (status != DSM_OK) {
+        /* EXISTS would mean the engine's view of the page is wrong. */
+        dsm_rt_fatal(rt, 1, "installing page %" PRIu64 " failed: %s", page,
+                     dsm_strerror(status));
+    }
+    dsm_rt_slot_put(rt, (int)slot);
+    dsm_rt_fault_resolved(rt, page);
+}
+
+static void dsm_rt_send(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    dsm_status_t status;
+
+    if ((int)action->node == rt->node) {
+        dsm_rt_deferred_t work = { .type = DSM_RT_DEFER_SELF_MSG };
+
+        memcpy(work.msg, action->msg, sizeof(work.msg));
+        dsm_rt_defer(rt, &work);
+        return;
+    }
+    status = dsm_tp_am_send(rt->tp, (int)action->node, DSM_RT_AM_COHERENCE, action->msg,
+                            sizeof(action->msg), NULL, 0, NULL, NULL);
+    if (status != DSM_OK && status != DSM_INPROGRESS) {
+        dsm_rt_fatal(rt, status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1,
+                     "sending a coherence message to node %u failed: %s", action->node,
+                     dsm_strerror(status));
+    }
+}
+
+static void dsm_rt_kernel_checked(dsm_rt_t *rt, dsm_status_t status, const char *what,
+                                  uint64_t page)
+{
+    if (status != DSM_OK) {
+        dsm_rt_fatal(rt, 1, "%s of page %" PRIu64 " failed: %s", what, page,
+                     dsm_strerror(status));
+    }
+}
+
+static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    void *address = dsm_rt_page_address(rt, action->page);
+
+    switch (action->type) {
+    case DSM_COH_ACT_SEND:
+        dsm_rt_send(rt, action);
+        break;
+    case DSM_COH_ACT_FETCH:
+    case DSM_COH_ACT_WRITE_BACK:
+        dsm_rt_transfer(rt, action);
+        break;
+    case DSM_COH_ACT_INSTALL_RO:
+        dsm_rt_install(rt, action->page, DSM_UFFD_WP);
+        break;
+    case DSM_COH_ACT_INSTALL_RW:
+        dsm_rt_install(rt, action->page, 0);
+        break;
+    case DSM_COH_ACT_CLEAR_WP:
+        dsm_rt_kernel_checked(rt, dsm_uffd_wp_clear(&rt->uffd, address, DSM_RT_PAGE_SIZE, 0),
+                              "clearing write protection", action->page);
+        dsm_rt_fault_resolved(rt, action->page);
+        break;
+    case DSM_COH_ACT_SET_WP:
+        dsm_rt_kernel_checked(rt, dsm_uffd_wp_set(&rt->uffd, address, DSM_RT_PAGE_SIZE),
+                              "write-protecting", action->page);
+        break;
+    case DSM_COH_ACT_ZAP:
+        dsm_rt_kernel_checked(rt, dsm_uffd_zap(address, DSM_RT_PAGE_SIZE), "zapping",
+                              action->page);
+        break;
+    case DSM_COH_ACT_WAKE:
+        dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, DSM_RT_PAGE_SIZE),
+                              "waking", action->page);
+        break;
+    default:
+        dsm_rt_fatal(rt, 1, "unknown coherence action %d", (int)action->type);
+    }
+}
+
+static void dsm_rt_actions_run(dsm_rt_t *rt)
+{
+    for (size_t i = 0; i < rt->actions.count; i++) {
+        dsm_rt_action_run(rt, &rt->actions.actions[i]);
+    }
+    rt->actions.count = 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------------ */
+
+static uint32_t dsm_rt_home_of(uint64_t page, void *arg)
+{
+    dsm_rt_t *rt = arg;
+    dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
+
+    /* Pages outside allocations never reach the engine (checked before every
+     * input); the fallback only keeps the engine's contract (home < nnodes). */
+    return region ? (uint32_t)dsm_rt_placement_home(&region->placement, page)
+                  : (uint32_t)(page % (uint64_t)rt->nnodes);
+}
+
+dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
+{
+    dsm_coh_params_t params = {
+        .self = (uint32_t)rt->node, .nnodes = (uint32_t)rt->nnodes,
+        .npages = rt->arena_pages, .home_policy = DSM_COH_HOME_FUNC,
+        .home_of = dsm_rt_home_of, .home_arg = rt,
+    };
+    size_t staging_bytes = (size_t)DSM_RT_STAGING_SLOTS * DSM_RT_PAGE_SIZE;
+    dsm_status_t status;
+
+    status = dsm_coh_engine_create(&params, &rt->coh);
+    if (status != DSM_OK) {
+        return status;
+    }
+    rt->actions.capacity = dsm_coh_engine_max_actions(rt->coh);
+    rt->actions.actions = calloc(rt->actions.capacity, sizeof(*rt->actions.actions));
+    rt->slots = calloc(DSM_RT_STAGING_SLOTS, sizeof(*rt->slots));
+    if (rt->actions.actions == NULL || rt->slots == NULL ||
+        dsm_rt_pagemap_init(&rt->fetch_slot, 64) != DSM_OK ||
+        dsm_rt_pagemap_init(&rt->fault_start, 64) != DSM_OK) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    status = dsm_tp_mem_map(rt->tp, NULL, staging_bytes, &rt->staging_mem);
+    if (status != DSM_OK) {
+        return status;
+    }
+    rt->staging = dsm_tp_mem_address(rt->staging_mem);
+    rt->slot_count = DSM_RT_STAGING_SLOTS;
+    for (int i = 0; i < rt->slot_count; i++) {
+        rt->slots[i].rt = rt;
+        rt->slots[i].next_free = i + 1 < rt->slot_count ? i + 1 : -1;
+    }
+    rt->free_slot = 0;
+    return dsm_tp_am_register(rt->tp, DSM_RT_AM_COHERENCE, dsm_rt_coherence_am, rt);
+}
+
+/* Safe on a partly initialised runtime. */
+void dsm_rt_pages_fini(dsm_rt_t *rt)
+{
+    if (rt->staging_mem != NULL) {
+        dsm_tp_mem_unmap(rt->staging_mem);
+        rt->staging_mem = NULL;
+    }
+    dsm_coh_engine_destroy(rt->coh);
+    rt->coh = NULL;
+    free(rt->actions.actions);
+    free(rt->slots);
+    free(rt->slot_waiters);
+    free(rt->deferred);
+    rt->actions.actions = NULL;
+    rt->slots = NULL;
+    rt->slot_waiters = NULL;
+    rt->deferred = NULL;
+    dsm_rt_pagemap_fini(&rt->fetch_slot);
+    dsm_rt_pagemap_fini(&rt->fault_start);
+}

@@ -1,0 +1,264 @@
+/*
+ * The service thread: the only thread that drives the transport and the
+ * coherence engine. It waits in epoll on three fds (the userfaultfd, the UCX
+ * worker's event fd, and an eventfd for commands from application threads),
+ * after busy-polling for up to DSM_SPIN_US once work stops arriving: a
+ * sleeping thread on the other CPU costs ~50 µs to wake (LIMITS.md), a fault
+ * served while spinning much less.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "dsm_rt.h"
+
+void dsm_rt_cmd_list_push(dsm_rt_cmd_list_t *list, dsm_rt_cmd_t *cmd)
+{
+    cmd->next = NULL;
+    if (list->tail != NULL) {
+        list->tail->next = cmd;
+    } else {
+        list->head = cmd;
+    }
+    list->tail = cmd;
+}
+
+dsm_rt_cmd_t *dsm_rt_cmd_list_pop(dsm_rt_cmd_list_t *list)
+{
+    dsm_rt_cmd_t *cmd = list->head;
+
+    if (cmd != NULL) {
+        list->head = cmd->next;
+        if (list->head == NULL) {
+            list->tail = NULL;
+        }
+    }
+    return cmd;
+}
+
+void dsm_rt_command_complete(dsm_rt_cmd_t *cmd, dsm_status_t status)
+{
+    cmd->status = status;
+    sem_post(&cmd->done);
+}
+
+dsm_status_t dsm_rt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
+{
+    uint64_t one = 1;
+
+    sem_init(&cmd->done, 0, 0);
+    pthread_mutex_lock(&rt->cmd_lock);
+    dsm_rt_cmd_list_push(&rt->cmd_posted, cmd);
+    /* Release: the command's fields are visible before the flag is seen. */
+    atomic_store_explicit(&rt->cmd_pending, 1, memory_order_release);
+    pthread_mutex_unlock(&rt->cmd_lock);
+    if (write(rt->cmd_event_fd, &one, sizeof(one)) != sizeof(one)) {
+        dsm_rt_fatal(rt, 1, "waking the service thread failed: %s", strerror(errno));
+    }
+    while (sem_wait(&cmd->done) != 0 && errno == EINTR) {
+    }
+    sem_destroy(&cmd->done);
+    return cmd->status;
+}
+
+static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
+{
+    dsm_status_t status;
+
+    switch (cmd->type) {
+    case DSM_RT_CMD_ALLOC:
+        status = dsm_rt_region_alloc(rt, cmd->arg, &cmd->result);
+        dsm_rt_command_complete(cmd, status);
+        break;
+    case DSM_RT_CMD_FREE:
+        /* Freed once no transaction is in flight anywhere in this node's
+         * engine (checked every loop); the caller's barrier made every node
+         * stop using the allocation first. */
+        if (rt->free_waiting != NULL) {
+            dsm_rt_command_complete(cmd, DSM_ERR_STATE);
+            break;
+        }
+        rt->free_waiting = cmd;
+        break;
+    case DSM_RT_CMD_BARRIER:
+        dsm_rt_sync_barrier_start(rt, cmd);
+        break;
+    case DSM_RT_CMD_LOCK_CREATE:
+        cmd->result = rt->locks_created++;
+        dsm_rt_command_complete(cmd, DSM_OK);
+        break;
+    case DSM_RT_CMD_LOCK_ACQUIRE:
+        dsm_rt_sync_lock_acquire(rt, cmd);
+        break;
+    case DSM_RT_CMD_LOCK_RELEASE:
+        dsm_rt_sync_lock_release(rt, cmd);
+        break;
+    case DSM_RT_CMD_STATS:
+        dsm_rt_stats_fill(rt, (dsm_stats_t *)(uintptr_t)cmd->arg);
+        dsm_rt_command_complete(cmd, DSM_OK);
+        break;
+    case DSM_RT_CMD_STOP:
+        rt->stopping = 1;
+        dsm_rt_command_complete(cmd, DSM_OK);
+        break;
+    }
+}
+
+static int dsm_rt_commands_run(dsm_rt_t *rt)
+{
+    dsm_rt_cmd_list_t posted;
+    dsm_rt_cmd_t *cmd;
+    uint64_t count;
+
+    /* Acquire: pairs with the release in dsm_rt_command. */
+    if (!atomic_load_explicit(&rt->cmd_pending, memory_order_acquire)) {
+        return 0;
+    }
+    pthread_mutex_lock(&rt->cmd_lock);
+    posted = rt->cmd_posted;
+    rt->cmd_posted.head = rt->cmd_posted.tail = NULL;
+    atomic_store_explicit(&rt->cmd_pending, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->cmd_lock);
+    /* Drain the eventfd; the flag, not its counter, says what is pending. */
+    if (read(rt->cmd_event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
+        dsm_rt_fatal(rt, 1, "reading the command eventfd failed: %s", strerror(errno));
+    }
+    while ((cmd = dsm_rt_cmd_list_pop(&posted)) != NULL) {
+        dsm_rt_command_run(rt, cmd);
+    }
+    return 1;
+}
+
+static void dsm_rt_free_try(dsm_rt_t *rt)
+{
+    dsm_rt_cmd_t *cmd = rt->free_waiting;
+
+    if (cmd != NULL && dsm_coh_engine_quiescent(rt->coh)) {
+        rt->free_waiting = NULL;
+        dsm_rt_command_complete(cmd, dsm_rt_region_free(rt, cmd->arg));
+    }
+}
+
+/* One pass over every source of work; nonzero if anything was done. */
+static int dsm_rt_service_poll(dsm_rt_t *rt)
+{
+    int busy = 0;
+
+    busy |= dsm_rt_pages_read_faults(rt) > 0;
+    busy |= dsm_tp_progress(rt->tp);
+    busy |= dsm_rt_pages_run_deferred(rt);
+    busy |= dsm_rt_commands_run(rt);
+    busy |= dsm_rt_pages_run_deferred(rt);
+    dsm_rt_free_try(rt);
+    return busy;
+}
+
+/* Sleep until an fd is ready, unless the transport has events pending. */
+static void dsm_rt_service_sleep(dsm_rt_t *rt)
+{
+    struct epoll_event events[3];
+    dsm_status_t status = dsm_tp_arm(rt->tp);
+
+    if (status == DSM_ERR_AGAIN) {
+        return;
+    }
+    if (status != DSM_OK) {
+        dsm_rt_fatal(rt, 1, "arming the transport failed: %s", dsm_strerror(status));
+    }
+    /* Bounded: the transport needs progress for failure detection. */
+    if (epoll_wait(rt->epoll_fd, events, 3, DSM_TP_SLEEP_MAX_MS) < 0 && errno != EINTR) {
+        dsm_rt_fatal(rt, 1, "epoll_wait failed: %s", strerror(errno));
+    }
+}
+
+static void *dsm_rt_service_main(void *arg)
+{
+    dsm_rt_t *rt = arg;
+    uint64_t spin_ns = (uint64_t)rt->config.spin_us * 1000u;
+    uint64_t idle_since = dsm_rt_now_ns();
+
+    while (!rt->stopping) {
+        if (dsm_rt_service_poll(rt)) {
+            idle_since = dsm_rt_now_ns();
+        } else if (dsm_rt_now_ns() - idle_since >= spin_ns) {
+            dsm_rt_service_sleep(rt);
+            idle_since = dsm_rt_now_ns();
+        }
+    }
+    return NULL;
+}
+
+static dsm_status_t dsm_rt_epoll_add(int epoll_fd, int fd)
+{
+    struct epoll_event event = { .events = EPOLLIN, .data.fd = fd };
+
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
+        dsm_error("epoll_ctl(ADD, %d) failed: %s", fd, strerror(errno));
+        return dsm_status_from_errno(errno);
+    }
+    return DSM_OK;
+}
+
+dsm_status_t dsm_rt_service_start(dsm_rt_t *rt)
+{
+    dsm_status_t status;
+    int err;
+
+    rt->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    rt->cmd_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (rt->epoll_fd < 0 || rt->cmd_event_fd < 0) {
+        dsm_error("creating the service thread's epoll/eventfd failed: %s", strerror(errno));
+        return dsm_status_from_errno(errno);
+    }
+    if ((status = dsm_rt_epoll_add(rt->epoll_fd, rt->uffd.fd)) != DSM_OK ||
+        (status = dsm_rt_epoll_add(rt->epoll_fd, dsm_tp_event_fd(rt->tp))) != DSM_OK ||
+        (status = dsm_rt_epoll_add(rt->epoll_fd, rt->cmd_event_fd)) != DSM_OK) {
+        return status;
+    }
+    err = pthread_create(&rt->service_thread, NULL, dsm_rt_service_main, rt);
+    if (err != 0) {
+        dsm_error("starting the service thread failed: %s", strerror(err));
+        return dsm_status_from_errno(err);
+    }
+    rt->service_running = 1;
+    return DSM_OK;
+}
+
+void dsm_rt_service_stop(dsm_rt_t *rt)
+{
+    if (rt->service_running) {
+        dsm_rt_cmd_t stop = { .type = DSM_RT_CMD_STOP };
+
+        dsm_rt_command(rt, &stop);
+        pthread_join(rt->service_thread, NULL);
+        rt->service_running = 0;
+    }
+    if (rt->epoll_fd >= 0) {
+        close(rt->epoll_fd);
+    }
+    if (rt->cmd_event_fd >= 0) {
+        close(rt->cmd_event_fd);
+    }
+    rt->epoll_fd = rt->cmd_event_fd = -1;
+}
+
+_Noreturn void dsm_rt_fatal(dsm_rt_t *rt, int exit_status, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)rt;
+    va_start(ap, fmt);
+    dsm_log_vwrite(DSM_LOG_LEVEL_ERROR, fmt, ap);
+    va_end(ap);
+    dsm_log_write(DSM_LOG_LEVEL_ERROR, "stopping this node: the shared arena can no longer "
+                                       "be kept coherent");
+    fflush(NULL);
+    /* _exit: other threads may be blocked in faults only this thread could serve. */
+    _exit(exit_status);
+}

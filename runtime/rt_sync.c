@@ -1,0 +1,318 @@
+/*
+ * Barrier and locks, as small active messages between service threads.
+ *
+ * Barrier: every node sends ENTER(epoch) to node 0; when node 0 has N entries
+ * for an epoch it sends RELEASE(epoch) to every node. A node can enter epoch
+ * e+1 only after the release of e, so node 0 counts at most two epochs at once
+ * (by parity). One thread per node calls dsm_barrier at a time, as with MPI.
+ *
+ * Locks: lock l lives at node l % N, which keeps its holder and a FIFO queue of
+ * waiting nodes, so acquisitions are granted in arrival order (fair). A node's
+ * own waiting acquisitions are matched to grants in the order they were sent.
+ *
+ * Neither needs to flush memory: the coherence protocol makes every store
+ * visible to a later load on any node (sequential consistency per page), so
+ * ordering the synchronisation itself orders the data.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsm_rt.h"
+
+typedef enum {
+    DSM_RT_SYNC_BARRIER_ENTER = 1,
+    DSM_RT_SYNC_BARRIER_RELEASE,
+    DSM_RT_SYNC_LOCK_ACQUIRE,
+    DSM_RT_SYNC_LOCK_GRANT,
+    DSM_RT_SYNC_LOCK_RELEASE
+} dsm_rt_sync_type_t;
+
+/* Wire format, little-endian: type (1), reserved (7, zero), argument (8). */
+#define DSM_RT_SYNC_MSG_SIZE 16u
+/* Lock handles are dense from 0; anything beyond this is malformed. */
+#define DSM_RT_LOCK_MAX (UINT64_C(1) << 32)
+
+static void dsm_rt_sync_encode(dsm_rt_sync_type_t type, uint64_t arg, uint8_t *bytes)
+{
+    memset(bytes, 0, DSM_RT_SYNC_MSG_SIZE);
+    bytes[0] = (uint8_t)type;
+    for (int i = 0; i < 8; i++) {
+        bytes[8 + i] = (uint8_t)(arg >> (8 * i));
+    }
+}
+
+static int dsm_rt_sync_decode(const uint8_t *bytes, size_t length, dsm_rt_sync_type_t *type_p,
+                              uint64_t *arg_p)
+{
+    uint64_t arg = 0;
+
+    if (length != DSM_RT_SYNC_MSG_SIZE || bytes[0] < DSM_RT_SYNC_BARRIER_ENTER ||
+        bytes[0] > DSM_RT_SYNC_LOCK_RELEASE) {
+        return -1;
+    }
+    for (int i = 1; i < 8; i++) {
+        if (bytes[i] != 0) {
+            return -1;
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        arg |= (uint64_t)bytes[8 + i] << (8 * i);
+    }
+    *type_p = (dsm_rt_sync_type_t)bytes[0];
+    *arg_p = arg;
+    return 0;
+}
+
+static void dsm_rt_sync_handle(dsm_rt_t *rt, int src, dsm_rt_sync_type_t type, uint64_t arg);
+
+/* Send to dst, or handle at once when dst is this node. */
+static void dsm_rt_sync_send(dsm_rt_t *rt, int dst, dsm_rt_sync_type_t type, uint64_t arg)
+{
+    uint8_t bytes[DSM_RT_SYNC_MSG_SIZE];
+    dsm_status_t status;
+
+    if (dst == rt->node) {
+        dsm_rt_sync_handle(rt, rt->node, type, arg);
+        return;
+    }
+    dsm_rt_sync_encode(type, arg, bytes);
+    status = dsm_tp_am_send(rt->tp, dst, DSM_RT_AM_SYNC, bytes, sizeof(bytes), NULL, 0, NULL,
+                            NULL);
+    if (status != DSM_OK && status != DSM_INPROGRESS) {
+        dsm_rt_fatal(rt, status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1,
+                     "sending a synchronisation message to node %d failed: %s", dst,
+                     dsm_strerror(status));
+    }
+}
+
+static void dsm_rt_sync_malformed(dsm_rt_t *rt, int src, const char *why)
+{
+    rt->malformed_runtime++;
+    dsm_warn("dropped a synchronisation message from node %d: %s", src, why);
+}
+
+/* ---- barrier ---------------------------------------------------------------- */
+
+void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
+{
+    cmd->arg = rt->barrier_epoch++;
+    dsm_rt_cmd_list_push(&rt->barrier_waiting, cmd);
+    dsm_rt_sync_send(rt, 0, DSM_RT_SYNC_BARRIER_ENTER, cmd->arg);
+}
+
+static void dsm_rt_barrier_enter(dsm_rt_t *rt, int src, uint64_t epoch)
+{
+    unsigned *arrived;
+
+    /* Node 0 is itself in epoch barrier_epoch - 1 or has not reached it yet:
+     * entries can be for that epoch or the one before it. */
+    if (rt->node != 0 || epoch + 1 < rt->barrier_epoch || epoch > rt->barrier_epoch) {
+        dsm_rt_sync_malformed(rt, src, "barrier entry for an impossible epoch");
+        return;
+    }
+    arrived = &rt->barrier_arrived[epoch & 1];
+    if (++*arrived < (unsigned)rt->nnodes) {
+        return;
+    }
+    *arrived = 0;
+    for (int node = 0; node < rt->nnodes; node++) {
+        dsm_rt_sync_send(rt, node, DSM_RT_SYNC_BARRIER_RELEASE, epoch);
+    }
+}
+
+static void dsm_rt_barrier_release(dsm_rt_t *rt, int src, uint64_t epoch)
+{
+    dsm_rt_cmd_t *cmd = rt->barrier_waiting.head;
+
+    if (src != 0 || cmd == NULL || cmd->arg != epoch) {
+        dsm_rt_sync_malformed(rt, src, "barrier release nobody waits for");
+        return;
+    }
+    dsm_rt_cmd_list_pop(&rt->barrier_waiting);
+    rt->barriers++;
+    dsm_rt_command_complete(cmd, DSM_OK);
+}
+
+/* ---- locks -------------------------------------------------------------------- */
+
+static dsm_rt_lock_home_t *dsm_rt_lock_home(dsm_rt_t *rt, uint64_t lock)
+{
+    size_t index = (size_t)(lock / (uint64_t)rt->nnodes);
+
+    if (index >= rt->lock_home_count) {
+        size_t count = index + 1 > 2 * rt->lock_home_count ? index + 1 : 2 * rt->lock_home_count;
+        dsm_rt_lock_home_t *homes = realloc(rt->lock_homes, count * sizeof(*homes));
+
+        if (homes == NULL) {
+            dsm_rt_fatal(rt, 1, "out of memory for lock %" PRIu64, lock);
+        }
+        for (size_t i = rt->lock_home_count; i < count; i++) {
+            homes[i] = (dsm_rt_lock_home_t){ .holder = -1 };
+        }
+        rt->lock_homes = homes;
+        rt->lock_home_count = count;
+    }
+    return &rt->lock_homes[index];
+}
+
+static void dsm_rt_lock_enqueue(dsm_rt_t *rt, dsm_rt_lock_home_t *home, int node)
+{
+    if (home->count == home->capacity) {
+        unsigned capacity = home->capacity ? 2 * home->capacity : 4;
+        int *ring = malloc(capacity * sizeof(*ring));
+
+        if (ring == NULL) {
+            dsm_rt_fatal(rt, 1, "out of memory queueing a lock request");
+        }
+        for (unsigned i = 0; i < home->count; i++) {
+            ring[i] = home->waiters[(home->head + i) % home->capacity];
+        }
+        free(home->waiters);
+        home->waiters = ring;
+        home->head = 0;
+        home->capacity = capacity;
+    }
+    home->waiters[(home->head + home->count) % home->capacity] = node;
+    home->count++;
+}
+
+static void dsm_rt_lock_home_acquire(dsm_rt_t *rt, int src, uint64_t lock)
+{
+    dsm_rt_lock_home_t *home = dsm_rt_lock_home(rt, lock);
+
+    if (home->holder >= 0) {
+        dsm_rt_lock_enqueue(rt, home, src);
+        return;
+    }
+    home->holder = src;
+    dsm_rt_sync_send(rt, src, DSM_RT_SYNC_LOCK_GRANT, lock);
+}
+
+static void dsm_rt_lock_home_release(dsm_rt_t *rt, int src, uint64_t lock)
+{
+    dsm_rt_lock_home_t *home = dsm_rt_lock_home(rt, lock);
+
+    if (home->holder != src) {
+        dsm_rt_sync_malformed(rt, src, "lock release by a node that does not hold it");
+        return;
+    }
+    home->holder = -1;
+    if (home->count > 0) {
+        home->holder = home->waiters[home->head];
+        home->head = (home->head + 1) % home->capacity;
+        home->count--;
+        dsm_rt_sync_send(rt, home->holder, DSM_RT_SYNC_LOCK_GRANT, lock);
+    }
+}
+
+static void dsm_rt_lock_granted(dsm_rt_t *rt, int src, uint64_t lock)
+{
+    dsm_rt_cmd_t **link = &rt->lock_waiting.head;
+    dsm_rt_cmd_t *prev = NULL;
+
+    for (dsm_rt_cmd_t *cmd = *link; cmd != NULL; prev = cmd, cmd = cmd->next) {
+        if (cmd->arg == lock) {
+            if (prev != NULL) {
+                prev->next = cmd->next;
+            } else {
+                rt->lock_waiting.head = cmd->next;
+            }
+            if (rt->lock_waiting.tail == cmd) {
+                rt->lock_waiting.tail = prev;
+            }
+            rt->lock_acquires++;
+            dsm_rt_command_complete(cmd, DSM_OK);
+            return;
+        }
+    }
+    dsm_rt_sync_malformed(rt, src, "lock grant nobody waits for");
+}
+
+static int dsm_rt_lock_valid(const dsm_rt_t *rt, uint64_t lock)
+{
+    return lock < rt->locks_created;
+}
+
+void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
+{
+    if (!dsm_rt_lock_valid(rt, cmd->arg)) {
+        dsm_rt_command_complete(cmd, DSM_ERR_INVALID_PARAM);
+        return;
+    }
+    dsm_rt_cmd_list_push(&rt->lock_waiting, cmd);
+    dsm_rt_sync_send(rt, (int)(cmd->arg % (uint64_t)rt->nnodes), DSM_RT_SYNC_LOCK_ACQUIRE,
+                     cmd->arg);
+}
+
+void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
+{
+    if (!dsm_rt_lock_valid(rt, cmd->arg)) {
+        dsm_rt_command_complete(cmd, DSM_ERR_INVALID_PARAM);
+        return;
+    }
+    /* A release by a node that does not hold the lock is refused at the home;
+     * the caller cannot be told in time, so it is counted and logged there. */
+    dsm_rt_sync_send(rt, (int)(cmd->arg % (uint64_t)rt->nnodes), DSM_RT_SYNC_LOCK_RELEASE,
+                     cmd->arg);
+    dsm_rt_command_complete(cmd, DSM_OK);
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+static void dsm_rt_sync_handle(dsm_rt_t *rt, int src, dsm_rt_sync_type_t type, uint64_t arg)
+{
+    int lock_home_here = arg < DSM_RT_LOCK_MAX && (int)(arg % (uint64_t)rt->nnodes) == rt->node;
+
+    switch (type) {
+    case DSM_RT_SYNC_BARRIER_ENTER:
+        dsm_rt_barrier_enter(rt, src, arg);
+        break;
+    case DSM_RT_SYNC_BARRIER_RELEASE:
+        dsm_rt_barrier_release(rt, src, arg);
+        break;
+    case DSM_RT_SYNC_LOCK_ACQUIRE:
+    case DSM_RT_SYNC_LOCK_RELEASE:
+        if (!lock_home_here) {
+            dsm_rt_sync_malformed(rt, src, "lock request for a lock homed elsewhere");
+        } else if (type == DSM_RT_SYNC_LOCK_ACQUIRE) {
+            dsm_rt_lock_home_acquire(rt, src, arg);
+        } else {
+            dsm_rt_lock_home_release(rt, src, arg);
+        }
+        break;
+    case DSM_RT_SYNC_LOCK_GRANT:
+        dsm_rt_lock_granted(rt, src, arg);
+        break;
+    }
+}
+
+static void dsm_rt_sync_am(void *arg, int src_node, const void *header, size_t header_len,
+                           const void *data, size_t length)
+{
+    dsm_rt_t *rt = arg;
+    dsm_rt_sync_type_t type;
+    uint64_t value;
+
+    (void)data;
+    if (length != 0 || dsm_rt_sync_decode(header, header_len, &type, &value) != 0) {
+        dsm_rt_sync_malformed(rt, src_node, "bad format");
+        return;
+    }
+    dsm_rt_sync_handle(rt, src_node, type, value);
+}
+
+dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt)
+{
+    return dsm_tp_am_register(rt->tp, DSM_RT_AM_SYNC, dsm_rt_sync_am, rt);
+}
+
+void dsm_rt_sync_fini(dsm_rt_t *rt)
+{
+    for (size_t i = 0; i < rt->lock_home_count; i++) {
+        free(rt->lock_homes[i].waiters);
+    }
+    free(rt->lock_homes);
+    rt->lock_homes = NULL;
+    rt->lock_home_count = 0;
+}

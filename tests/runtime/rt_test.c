@@ -1,0 +1,564 @@
+/*
+ * Multi-node tests of the runtime: one program, one case per run, every node
+ * of a dsmrun or mpirun job runs the same case. A node exits 0 when its checks
+ * pass, 1 when one fails, 77 when the case cannot run with this many nodes.
+ *
+ *   rt_test <case> [iterations]
+ *   rt_test -l            list the cases
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <dsm.h>
+
+#define PAGE 4096u
+
+static int me, nnodes;
+
+#define FAIL(...)                                                              \
+    do {                                                                       \
+        fprintf(stderr, "rt_test node %d: FAIL at %s:%d: ", me, __FILE__,      \
+                __LINE__);                                                     \
+        fprintf(stderr, __VA_ARGS__);                                          \
+        fputc('\n', stderr);                                                   \
+        return 1;                                                              \
+    } while (0)
+
+#define CHECK_OK(call)                                                         \
+    do {                                                                       \
+        dsm_status_t s_ = (call);                                              \
+        if (s_ != DSM_OK) {                                                    \
+            FAIL("%s: %s", #call, dsm_strerror(s_));                           \
+        }                                                                      \
+    } while (0)
+
+static void *alloc_or_die(size_t size)
+{
+    void *p = dsm_alloc(size);
+
+    if (p == NULL) {
+        fprintf(stderr, "rt_test node %d: dsm_alloc(%zu): %s\n", me, size,
+                dsm_strerror(dsm_last_error()));
+        exit(1);
+    }
+    return p;
+}
+
+/* A value that names the writer, the page and the round. */
+static uint64_t stamp(int node, uint64_t page, uint64_t round)
+{
+    return ((uint64_t)node << 48) | (page << 16) | round;
+}
+
+/* Every node writes its share of pages, everyone reads all; then the shares
+ * rotate so that every page changes owner (invalidations, write-backs). */
+static int case_alltoall(long iterations)
+{
+    uint64_t npages = 4 * (uint64_t)nnodes;
+    uint64_t *pages = alloc_or_die(npages * PAGE);
+
+    for (uint64_t round = 0; round < (uint64_t)iterations; round++) {
+        for (uint64_t p = 0; p < npages; p++) {
+            if ((int)((p + round) % (uint64_t)nnodes) == me) {
+                for (unsigned w = 0; w < PAGE / 8; w += 64) {
+                    pages[p * PAGE / 8 + w] = stamp(me, p, round) + w;
+                }
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        for (uint64_t p = 0; p < npages; p++) {
+            int writer = (int)((p + round) % (uint64_t)nnodes);
+
+            for (unsigned w = 0; w < PAGE / 8; w += 64) {
+                uint64_t got = pages[p * PAGE / 8 + w];
+
+                if (got != stamp(writer, p, round) + w) {
+                    FAIL("round %llu page %llu word %u: got %#llx, want %#llx",
+                         (unsigned long long)round, (unsigned long long)p, w,
+                         (unsigned long long)got,
+                         (unsigned long long)(stamp(writer, p, round) + w));
+                }
+            }
+        }
+        CHECK_OK(dsm_barrier());
+    }
+    dsm_free(pages);
+    return 0;
+}
+
+/* One page, every node adds to it under a lock: no update is lost. */
+static int case_lock_turns(long iterations)
+{
+    struct { uint64_t total; uint64_t per_node[64]; } *shared = alloc_or_die(PAGE);
+    dsm_lock_t lock;
+
+    CHECK_OK(dsm_lock_create(&lock));
+    for (long i = 0; i < iterations; i++) {
+        CHECK_OK(dsm_lock_acquire(lock));
+        shared->total++;
+        shared->per_node[me % 64]++;
+        CHECK_OK(dsm_lock_release(lock));
+    }
+    CHECK_OK(dsm_barrier());
+    if (shared->total != (uint64_t)iterations * (uint64_t)nnodes) {
+        FAIL("total %llu, want %llu", (unsigned long long)shared->total,
+             (unsigned long long)iterations * (unsigned long long)nnodes);
+    }
+    if (nnodes <= 64 && shared->per_node[me] != (uint64_t)iterations) {
+        FAIL("my count %llu, want %ld", (unsigned long long)shared->per_node[me], iterations);
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(shared);
+    return 0;
+}
+
+/* Every node writes its own words of one page at once; every value survives. */
+static int case_false_sharing(long iterations)
+{
+    volatile uint64_t *words = alloc_or_die(PAGE);
+
+    for (long i = 0; i < iterations; i++) {
+        words[me * 8] = stamp(me, 0, (uint64_t)i);
+        if (words[me * 8] != stamp(me, 0, (uint64_t)i)) {
+            FAIL("my word lost its value at iteration %ld", i);
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    for (int node = 0; node < nnodes; node++) {
+        if (words[node * 8] != stamp(node, 0, (uint64_t)iterations - 1)) {
+            FAIL("node %d's word is %#llx, want %#llx", node,
+                 (unsigned long long)words[node * 8],
+                 (unsigned long long)stamp(node, 0, (uint64_t)iterations - 1));
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free((void *)words);
+    return 0;
+}
+
+/* Spin on a shared location without starving the other processes (2 cores). */
+static void wait_until_at_least(volatile uint64_t *where, uint64_t value)
+{
+    while (*where < value) {
+        sched_yield();
+    }
+}
+
+/*
+ * Message passing: node 0 writes data then flag (different pages, different
+ * homes); node 1 waits for the flag and reads data. TSO forbids seeing the
+ * flag without the data.
+ */
+static int case_litmus_mp(long iterations)
+{
+    volatile uint64_t *data = alloc_or_die(PAGE);
+    volatile uint64_t *flag = alloc_or_die(PAGE);
+    long forbidden = 0;
+
+    for (uint64_t k = 1; k <= (uint64_t)iterations; k++) {
+        if (me == 0) {
+            *data = k;
+            *flag = k;
+        } else if (me == 1) {
+            uint64_t seen;
+
+            wait_until_at_least(flag, k);
+            seen = *data;
+            forbidden += seen < k;
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    if (forbidden) {
+        FAIL("message passing: flag seen without its data %ld times of %ld", forbidden,
+             iterations);
+    }
+    if (me == 1) {
+        printf("litmus mp: %ld iterations, forbidden outcome 0 times\n", iterations);
+    }
+    dsm_free((void *)flag);
+    dsm_free((void *)data);
+    return 0;
+}
+
+/*
+ * IRIW: nodes 0 and 1 write x and y; node 2 waits for x then reads y, node 3
+ * waits for y then reads x. Both readers missing the other write would mean
+ * they saw the two independent writes in opposite orders: forbidden by TSO.
+ */
+static int case_litmus_iriw(long iterations)
+{
+    volatile uint64_t *x = alloc_or_die(PAGE);
+    volatile uint64_t *y = alloc_or_die(PAGE);
+    uint8_t *missed = alloc_or_die(2 * (size_t)iterations + PAGE); /* [2][iterations] */
+    long forbidden = 0;
+
+    if (nnodes < 4) {
+        dsm_free(missed);
+        dsm_free((void *)y);
+        dsm_free((void *)x);
+        return 77;
+    }
+    for (uint64_t k = 1; k <= (uint64_t)iterations; k++) {
+        if (me == 0) {
+            *x = k;
+        } else if (me == 1) {
+            *y = k;
+        } else if (me == 2) {
+            wait_until_at_least(x, k);
+            missed[k - 1] = *y < k;
+        } else if (me == 3) {
+            wait_until_at_least(y, k);
+            missed[(uint64_t)iterations + k - 1] = *x < k;
+        }
+        if (k % 64 == 0) { /* keep the writers from running far ahead */
+            CHECK_OK(dsm_barrier());
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    if (me == 0) {
+        for (long k = 0; k < iterations; k++) {
+            forbidden += missed[k] && missed[iterations + k];
+        }
+        printf("litmus iriw: %ld iterations, forbidden outcome %ld times\n", iterations,
+               forbidden);
+    }
+    CHECK_OK(dsm_barrier());
+    if (forbidden) {
+        FAIL("IRIW: readers disagreed on the order of independent writes %ld times",
+             forbidden);
+    }
+    dsm_free(missed);
+    dsm_free((void *)y);
+    dsm_free((void *)x);
+    return 0;
+}
+
+/* Four threads per node fault at once on shared and private pages. */
+enum { THREADS = 4 };
+
+typedef struct {
+    uint64_t *pages;
+    uint64_t  npages;
+    int       thread;
+    int       failed;
+} thread_arg_t;
+
+static void *fault_thread(void *arg)
+{
+    thread_arg_t *t = arg;
+
+    /* Every thread writes its own word of every page this node owns... */
+    for (uint64_t p = 0; p < t->npages; p++) {
+        if ((int)(p % (uint64_t)nnodes) == me) {
+            t->pages[p * PAGE / 8 + (uint64_t)t->thread] = stamp(me, p, (uint64_t)t->thread);
+        }
+    }
+    return NULL;
+}
+
+static void *read_thread(void *arg)
+{
+    thread_arg_t *t = arg;
+
+    /* ...and after the barrier every thread reads every word of every page. */
+    for (uint64_t i = 0; i < t->npages; i++) {
+        uint64_t p = (i + (uint64_t)t->thread * 7) % t->npages; /* different orders */
+
+        for (int w = 0; w < THREADS; w++) {
+            if (t->pages[p * PAGE / 8 + (uint64_t)w] != stamp((int)(p % (uint64_t)nnodes), p,
+                                                              (uint64_t)w)) {
+                t->failed = 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int run_threads(void *(*fn)(void *), thread_arg_t *args)
+{
+    pthread_t threads[THREADS];
+
+    for (int i = 0; i < THREADS; i++) {
+        if (pthread_create(&threads[i], NULL, fn, &args[i]) != 0) {
+            return -1;
+        }
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    return 0;
+}
+
+static int case_threads(long iterations)
+{
+    uint64_t npages = 16 * (uint64_t)nnodes;
+    thread_arg_t args[THREADS];
+
+    (void)iterations;
+    args[0].pages = alloc_or_die(npages * PAGE);
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (thread_arg_t){ args[0].pages, npages, i, 0 };
+    }
+    if (run_threads(fault_thread, args) != 0) {
+        FAIL("pthread_create failed");
+    }
+    CHECK_OK(dsm_barrier());
+    if (run_threads(read_thread, args) != 0) {
+        FAIL("pthread_create failed");
+    }
+    for (int i = 0; i < THREADS; i++) {
+        if (args[i].failed) {
+            FAIL("thread %d read a wrong value", i);
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(args[0].pages);
+    return 0;
+}
+
+/* read(2) from a file straight into an absent page homed on another node. */
+static int case_read_file(long iterations)
+{
+    uint64_t n = (uint64_t)nnodes;
+    uint8_t *pages = alloc_or_die(n * n * PAGE);
+    /* The first allocation starts at arena page 0, so under the default
+     * cyclic placement page me*N + (me+1)%N is homed at the next node. */
+    uint64_t target = (uint64_t)me * n + ((uint64_t)me + 1) % n;
+    char path[] = "/tmp/dsm-rt-test-XXXXXX";
+    uint8_t pattern[PAGE];
+    int fd;
+
+    (void)iterations;
+    for (unsigned i = 0; i < PAGE; i++) {
+        pattern[i] = (uint8_t)(i * 7 + (unsigned)me);
+    }
+    fd = mkstemp(path);
+    if (fd < 0 || write(fd, pattern, PAGE) != PAGE || lseek(fd, 0, SEEK_SET) != 0) {
+        FAIL("temporary file: %s", strerror(errno));
+    }
+    unlink(path);
+    /* The kernel's copy into the arena faults like a user write and waits. */
+    if (read(fd, pages + target * PAGE, PAGE) != PAGE) {
+        FAIL("read(2) into the arena: %s", strerror(errno));
+    }
+    close(fd);
+    CHECK_OK(dsm_barrier());
+    for (int node = 0; node < nnodes; node++) {
+        const uint8_t *page = pages + ((uint64_t)node * n + ((uint64_t)node + 1) % n) * PAGE;
+
+        for (unsigned i = 0; i < PAGE; i++) {
+            if (page[i] != (uint8_t)(i * 7 + (unsigned)node)) {
+                FAIL("node %d's page byte %u is %u", node, i, page[i]);
+            }
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(pages);
+    return 0;
+}
+
+/* Count the lines of /proc/self/maps that overlap [start, end). */
+static int count_vmas(uintptr_t start, uintptr_t end)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    unsigned long lo, hi;
+    char line[512];
+    int count = 0;
+
+    if (maps == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), maps) != NULL) {
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < end && hi > start) {
+            count++;
+        }
+    }
+    fclose(maps);
+    return count;
+}
+
+/* A 64 GiB allocation (run with DSM_ARENA_SIZE=64G+), 100,000 pages touched,
+ * read-only and writable pages interleaved, and still one VMA. */
+static int case_big_arena(long iterations)
+{
+    uint64_t size = UINT64_C(64) << 30;
+    uint64_t npages = size / PAGE, touched = (uint64_t)iterations;
+    uint64_t stride = npages / touched;
+    uint8_t *arena = alloc_or_die(size);
+    int vmas;
+
+    /* Node k writes the touched pages i with i % N == k, then everyone reads
+     * every touched page: each page ends S everywhere or M at its writer. */
+    for (uint64_t i = (uint64_t)me; i < touched; i += (uint64_t)nnodes) {
+        *(uint64_t *)(arena + i * stride * PAGE) = stamp(me, i, 0);
+    }
+    CHECK_OK(dsm_barrier());
+    for (uint64_t i = 0; i < touched; i += 2) { /* read half: leaves a mix of states */
+        uint64_t got = *(volatile uint64_t *)(arena + i * stride * PAGE);
+
+        if (got != stamp((int)(i % (uint64_t)nnodes), i, 0)) {
+            FAIL("page %llu: %#llx", (unsigned long long)(i * stride), (unsigned long long)got);
+        }
+    }
+    vmas = count_vmas((uintptr_t)arena, (uintptr_t)arena + size);
+    if (vmas != 1) {
+        FAIL("the allocation spans %d VMAs, want 1", vmas);
+    }
+    if (me == 0) {
+        printf("big arena: 64 GiB allocation, %llu pages touched, %d VMA\n",
+               (unsigned long long)touched, vmas);
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(arena);
+    return 0;
+}
+
+/* An allocation beyond the arena fails cleanly, on every node alike. */
+static int case_alloc_beyond(long iterations)
+{
+    void *p = dsm_alloc(SIZE_MAX / 2);
+    void *fits;
+
+    (void)iterations;
+    if (p != NULL || dsm_last_error() != DSM_ERR_NO_SPACE) {
+        FAIL("dsm_alloc(huge) gave %p, status %s", p, dsm_strerror(dsm_last_error()));
+    }
+    fits = alloc_or_die(PAGE); /* still usable afterwards */
+    ((volatile uint64_t *)fits)[me] = 1;
+    CHECK_OK(dsm_barrier());
+    dsm_free(fits);
+    return 0;
+}
+
+/* Freed memory comes back zero-filled at the same address, with no stale
+ * copies or directory state left from its previous life. */
+static int case_free_reuse(long iterations)
+{
+    uint64_t npages = 2 * (uint64_t)nnodes;
+    uint64_t *first = alloc_or_die(npages * PAGE);
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *pages;
+
+        for (uint64_t p = (uint64_t)me; p < npages; p += (uint64_t)nnodes) {
+            first[p * PAGE / 8] = stamp(me, p, (uint64_t)round) | 1;
+        }
+        CHECK_OK(dsm_barrier());
+        for (uint64_t p = 0; p < npages; p++) { /* every node caches every page */
+            if (first[p * PAGE / 8] == 0) {
+                FAIL("round %ld: page %llu lost its value", round, (unsigned long long)p);
+            }
+        }
+        dsm_free(first);
+        pages = alloc_or_die(npages * PAGE);
+        if (pages != first) {
+            FAIL("round %ld: reallocation at %p, want %p", round, (void *)pages, (void *)first);
+        }
+        for (uint64_t p = 0; p < npages; p++) {
+            if (pages[p * PAGE / 8] != 0) {
+                FAIL("round %ld: reallocated page %llu holds %#llx, want 0", round,
+                     (unsigned long long)p, (unsigned long long)pages[p * PAGE / 8]);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+    }
+    dsm_free(first);
+    return 0;
+}
+
+/* The last node kills itself mid-run; the others must stop, naming it. */
+static int case_peer_loss(long iterations)
+{
+    uint64_t npages = 4 * (uint64_t)nnodes;
+    volatile uint64_t *pages = alloc_or_die(npages * PAGE);
+
+    (void)iterations;
+    CHECK_OK(dsm_barrier());
+    if (me == nnodes - 1) {
+        raise(SIGKILL);
+    }
+    /* Keep touching pages homed everywhere, the lost node included, until
+     * the runtime stops this node: it must never return normally. */
+    for (uint64_t round = 0;; round++) {
+        for (uint64_t p = 0; p < npages; p++) {
+            pages[p * PAGE / 8 + (uint64_t)me] = round;
+        }
+        dsm_barrier();
+    }
+}
+
+typedef struct {
+    const char *name;
+    int (*run)(long iterations);
+    long iterations;
+} test_case_t;
+
+static const test_case_t cases[] = {
+    { "alltoall", case_alltoall, 3 },
+    { "lock_turns", case_lock_turns, 200 },
+    { "false_sharing", case_false_sharing, 2000 },
+    { "litmus_mp", case_litmus_mp, 10000 },
+    { "litmus_iriw", case_litmus_iriw, 10000 },
+    { "threads", case_threads, 1 },
+    { "read_file", case_read_file, 1 },
+    { "big_arena", case_big_arena, 100000 },
+    { "alloc_beyond", case_alloc_beyond, 1 },
+    { "free_reuse", case_free_reuse, 5 },
+    { "peer_loss", case_peer_loss, 1 },
+};
+
+int main(int argc, char **argv)
+{
+    const test_case_t *test = NULL;
+    long iterations;
+    int result;
+
+    if (argc >= 2 && !strcmp(argv[1], "-l")) {
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            printf("%s\n", cases[i].name);
+        }
+        return 0;
+    }
+    for (size_t i = 0; argc >= 2 && i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (!strcmp(argv[1], cases[i].name)) {
+            test = &cases[i];
+        }
+    }
+    if (test == NULL) {
+        fprintf(stderr, "usage: %s <case> [iterations] | -l\n", argv[0]);
+        return 2;
+    }
+    iterations = argc >= 3 ? strtol(argv[2], NULL, 10) : test->iterations;
+    if (iterations <= 0) {
+        fprintf(stderr, "%s: iterations must be positive\n", argv[0]);
+        return 2;
+    }
+    if (dsm_init(NULL) != DSM_OK) {
+        fprintf(stderr, "rt_test: dsm_init failed: %s\n", dsm_strerror(dsm_last_error()));
+        return 1;
+    }
+    me = dsm_node_id();
+    nnodes = dsm_num_nodes();
+    result = test->run(iterations);
+    if (result == 0 || result == 77) {
+        dsm_status_t status = dsm_finalize();
+
+        if (status != DSM_OK) {
+            fprintf(stderr, "rt_test node %d: dsm_finalize: %s\n", me, dsm_strerror(status));
+            return 1;
+        }
+    }
+    if (result == 0 && me == 0) {
+        printf("rt_test %s: passed on %d nodes\n", test->name, nnodes);
+    }
+    return result;
+}
