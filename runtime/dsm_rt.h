@@ -145,17 +145,10 @@ typedef struct {
     dsm_rt_cmd_t *tail;
 } dsm_rt_cmd_list_t;
 
-/* Work the service thread found while executing actions and does next. */
-typedef enum {
-    DSM_RT_DEFER_SELF_MSG = 0, /* a coherence message from this node to itself */
-    DSM_RT_DEFER_RMA_DONE      /* an RMA (or its local stand-in) completed     */
-} dsm_rt_defer_type_t;
-
+/* A page transfer that completed while actions ran, fed to the engine next. */
 typedef struct {
-    dsm_rt_defer_type_t type;
-    dsm_coh_rma_t       op;
-    uint64_t            page;
-    uint8_t             msg[DSM_COH_MSG_SIZE];
+    uint64_t      page;
+    dsm_coh_rma_t op;
 } dsm_rt_deferred_t;
 
 /* A staging page: where fetched data lands and write-backs leave from. */

@@ -3,11 +3,12 @@
  * the actions it returns are carried out here through kernel/ and transport/.
  * Everything in this file runs on the service thread.
  *
- * Re-entrancy: actions never feed the engine directly. Work that completes
- * while actions run (a message to this node itself, an RMA that finished at
- * once, a local copy standing in for RMA at the home) is queued as deferred
- * work and fed to the engine by dsm_rt_pages_run_deferred, so an input's
- * actions are always carried out completely before the next input.
+ * Re-entrancy: actions never feed the engine directly. A transfer that
+ * completes while actions run (an RMA that finished at once, a local copy
+ * standing in for RMA at the home) is queued as deferred work and fed to the
+ * engine by dsm_rt_pages_run_deferred, so an input's actions are always
+ * carried out completely before the next input. (Messages to itself the
+ * engine handles inside the input that produced them.)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,7 +36,7 @@ uint64_t dsm_rt_now_ns(void)
 
 /* ---- deferred work ------------------------------------------------------ */
 
-static void dsm_rt_defer(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
+static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
 {
     if (rt->deferred_count == rt->deferred_capacity) {
         size_t capacity = rt->deferred_capacity ? 2 * rt->deferred_capacity : 64;
@@ -52,16 +53,11 @@ static void dsm_rt_defer(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
         rt->deferred_head = 0;
         rt->deferred_capacity = capacity;
     }
-    rt->deferred[(rt->deferred_head + rt->deferred_count) % rt->deferred_capacity] = *work;
+    rt->deferred[(rt->deferred_head + rt->deferred_count) % rt->deferred_capacity] =
+        (dsm_rt_deferred_t){ .page = page, .op = op };
     rt->deferred_count++;
 }
 
-static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
-{
-    dsm_rt_deferred_t work = { .type = DSM_RT_DEFER_RMA_DONE, .op = op, .page = page };
-
-    dsm_rt_defer(rt, &work);
-}
 
 /* ---- feeding the engine --------------------------------------------------- */
 
@@ -133,11 +129,7 @@ int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
 
         rt->deferred_head = (rt->deferred_head + 1) % rt->deferred_capacity;
         rt->deferred_count--;
-        if (work.type == DSM_RT_DEFER_SELF_MSG) {
-            dsm_rt_coherence_recv(rt, rt->node, work.msg, sizeof(work.msg));
-        } else {
-            dsm_rt_rma_done(rt, work.page, work.op);
-        }
+        dsm_rt_rma_done(rt, work.page, work.op);
     }
     return any;
 }
@@ -393,13 +385,6 @@ static void dsm_rt_send(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
     dsm_status_t status;
 
-    if ((int)action->node == rt->node) {
-        dsm_rt_deferred_t work = { .type = DSM_RT_DEFER_SELF_MSG };
-
-        memcpy(work.msg, action->msg, sizeof(work.msg));
-        dsm_rt_defer(rt, &work);
-        return;
-    }
     status = dsm_tp_am_send(rt->tp, (int)action->node, DSM_RT_AM_COHERENCE, action->msg,
                             sizeof(action->msg), NULL, 0, NULL, NULL);
     if (status != DSM_OK && status != DSM_INPROGRESS) {
