@@ -81,15 +81,18 @@ dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
 
 /*
  * Collective: exchange worker addresses through boot, connect to every node
- * (self included) and return when every node has heard from every node.
+ * (self included) and return when every node has heard from and answered
+ * every node, so a node that goes on to a bootstrap collective (which does
+ * not progress the worker) leaves no peer waiting for it.
  */
 dsm_status_t dsm_tp_connect(dsm_tp_t *tp);
 
 /*
- * Collective unless a node was lost: flush, barrier, close every endpoint
- * gracefully, barrier, release. With a lost node it closes everything by
- * force without barriers. Registered memory must be released first.
- * NULL is allowed.
+ * Collective unless a node was lost: a last round of messages through the
+ * transport itself (every node's operations complete, nobody needs anyone's
+ * progress any more; no bootstrap barrier), then every endpoint is closed
+ * and everything released. With a lost node the survivors skip the round and
+ * close at once. Release registered memory and rmem first. NULL is allowed.
  */
 void dsm_tp_destroy(dsm_tp_t *tp);
 

@@ -143,19 +143,75 @@ static ucs_status_t dsm_tp_am_arrived(void *arg, const void *header, size_t head
     return UCS_OK;
 }
 
-static void dsm_tp_am_hello(void *arg, int src_node, const void *header, size_t header_len,
-                            const void *data, size_t length)
+/* A round message: kind and whether it is the answer. */
+typedef struct {
+    uint8_t round;
+    uint8_t is_ack;
+} dsm_tp_round_msg_t;
+
+static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const void *header,
+                                   size_t header_len, const void *data, size_t length,
+                                   dsm_tp_complete_cb_t cb, void *arg);
+
+static void dsm_tp_am_round_arrived(void *arg, int src_node, const void *header,
+                                    size_t header_len, const void *data, size_t length)
 {
     dsm_tp_t *tp = arg;
+    dsm_tp_round_msg_t msg;
 
-    (void)src_node;
-    (void)header;
-    (void)header_len;
     (void)data;
     (void)length;
-    if (++tp->hellos == tp->nnodes) {
-        tp->connected = 1;
+    if (header_len != sizeof(msg)) {
+        tp->stats.am_dropped++;
+        return;
     }
+    memcpy(&msg, header, sizeof(msg));
+    if (msg.round >= DSM_TP_ROUND_COUNT) {
+        tp->stats.am_dropped++;
+        return;
+    }
+    if (msg.is_ack) {
+        tp->round_acks[msg.round]++;
+        return;
+    }
+    tp->round_msgs[msg.round]++;
+    msg.is_ack = 1;
+    dsm_tp_am_post(tp, src_node, DSM_TP_AM_ID_ROUND, &msg, sizeof(msg), NULL, 0, NULL, NULL);
+}
+
+static int dsm_tp_am_round_done(const dsm_tp_t *tp, dsm_tp_round_t round)
+{
+    return tp->round_msgs[round] >= tp->nnodes && tp->round_acks[round] >= tp->nnodes &&
+           tp->outstanding == 0;
+}
+
+dsm_status_t dsm_tp_am_round(dsm_tp_t *tp, dsm_tp_round_t round, int timeout_ms)
+{
+    dsm_tp_round_msg_t msg = { .round = (uint8_t)round, .is_ack = 0 };
+    int waited_ms = 0;
+    dsm_status_t status;
+
+    for (int i = 0; i < tp->nnodes; i++) {
+        status = dsm_tp_am_post(tp, i, DSM_TP_AM_ID_ROUND, &msg, sizeof(msg), NULL, 0, NULL,
+                                NULL);
+        if (status < 0) {
+            return status;
+        }
+    }
+    while (!dsm_tp_am_round_done(tp, round)) {
+        for (int i = 0; i < tp->nnodes; i++) {
+            if (tp->peers[i].lost) {
+                return DSM_ERR_PEER_LOST;
+            }
+        }
+        if (dsm_tp_wait(tp, 10) == DSM_ERR_TIMEOUT && (waited_ms += 10) >= timeout_ms) {
+            dsm_error("transport: round %d: heard from %d, answered by %d of %d nodes, "
+                      "%zu operations outstanding", (int)round, tp->round_msgs[round],
+                      tp->round_acks[round], tp->nnodes, tp->outstanding);
+            return DSM_ERR_TIMEOUT;
+        }
+    }
+    return DSM_OK;
 }
 
 dsm_status_t dsm_tp_am_init(dsm_tp_t *tp)
@@ -178,8 +234,8 @@ dsm_status_t dsm_tp_am_init(dsm_tp_t *tp)
             return DSM_ERR_TRANSPORT;
         }
     }
-    tp->am[DSM_TP_AM_ID_HELLO].handler = dsm_tp_am_hello;
-    tp->am[DSM_TP_AM_ID_HELLO].arg     = tp;
+    tp->am[DSM_TP_AM_ID_ROUND].handler = dsm_tp_am_round_arrived;
+    tp->am[DSM_TP_AM_ID_ROUND].arg     = tp;
     return DSM_OK;
 }
 
@@ -237,9 +293,4 @@ dsm_status_t dsm_tp_am_send(dsm_tp_t *tp, int dst, unsigned id, const void *head
         return DSM_ERR_INVALID_PARAM;
     }
     return dsm_tp_am_post(tp, dst, id, header, header_len, data, length, cb, arg);
-}
-
-dsm_status_t dsm_tp_am_send_hello(dsm_tp_t *tp, int node)
-{
-    return dsm_tp_am_post(tp, node, DSM_TP_AM_ID_HELLO, NULL, 0, NULL, 0, NULL, NULL);
 }

@@ -422,28 +422,6 @@ static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identit
     return DSM_OK;
 }
 
-/*
- * UCX connects lazily; say hello to every node and wait for every node's
- * hello, so that every connection (and its keepalive) is up on return.
- */
-static dsm_status_t dsm_tp_handshake(dsm_tp_t *tp)
-{
-    dsm_status_t status;
-
-    for (int i = 0; i < tp->nnodes; i++) {
-        status = dsm_tp_am_send_hello(tp, i);
-        if (status < 0) {
-            return status;
-        }
-    }
-    status = dsm_tp_wait_flag(tp, &tp->connected, DSM_TP_CONNECT_TIMEOUT_MS);
-    if (status != DSM_OK) {
-        dsm_error("transport: heard from %d of %d nodes in %d ms", tp->hellos, tp->nnodes,
-                  DSM_TP_CONNECT_TIMEOUT_MS);
-    }
-    return status;
-}
-
 dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
 {
     dsm_tp_boot_gathered_t addresses;
@@ -469,8 +447,9 @@ dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
     }
     status = dsm_tp_eps_create(tp, &addresses, &mine);
     dsm_tp_boot_gathered_free(&addresses);
+    /* UCX connects lazily: a round wires every endpoint up (and its keepalive). */
     if (status == DSM_OK) {
-        status = dsm_tp_handshake(tp);
+        status = dsm_tp_am_round(tp, DSM_TP_ROUND_HELLO, DSM_TP_CONNECT_TIMEOUT_MS);
     }
     if (status != DSM_OK) {
         return status; /* dsm_tp_destroy closes what was opened */
@@ -492,21 +471,15 @@ static int dsm_tp_any_lost(const dsm_tp_t *tp)
     return 0;
 }
 
-static void dsm_tp_flush_done(void *arg, dsm_status_t status)
-{
-    (void)status; /* a failed flush leaves nothing more to wait for */
-    *(int *)arg = 1;
-}
-
-/* Close every endpoint (gracefully unless force) and wait for the closes. */
-static void dsm_tp_eps_close(dsm_tp_t *tp, int force)
+/* Close every endpoint and wait (bounded) for the closes. */
+static void dsm_tp_eps_close(dsm_tp_t *tp)
 {
     ucp_request_param_t param = {0};
-    double deadline_ms = DSM_TP_CLOSE_TIMEOUT_MS;
+    int waited_ms = 0;
     int pending;
 
     param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-    param.flags        = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+    param.flags        = UCP_EP_CLOSE_FLAG_FORCE;
     for (int i = 0; i < tp->nnodes; i++) {
         if (tp->peers[i].ep != NULL) {
             tp->peers[i].close_req = ucp_ep_close_nbx(tp->peers[i].ep, &param);
@@ -528,30 +501,28 @@ static void dsm_tp_eps_close(dsm_tp_t *tp, int force)
             }
         }
         if (pending > 0 && dsm_tp_wait(tp, 10) == DSM_ERR_TIMEOUT) {
-            deadline_ms -= 10;
+            waited_ms += 10;
         }
-    } while (pending > 0 && deadline_ms > 0);
+    } while (pending > 0 && waited_ms < DSM_TP_CLOSE_TIMEOUT_MS);
     if (pending > 0) {
         dsm_warn("transport: %d endpoints did not close in time", pending);
     }
 }
 
+/*
+ * Graceful shutdown is the bye round: when it ends, every node has finished
+ * its operations and needs nothing more from anyone, so every endpoint can be
+ * closed at once, without a bootstrap barrier (a close that waits for its
+ * peer could wait for one that is already gone). With a lost node there is
+ * no round: the survivors close by force and leave.
+ */
 static void dsm_tp_disconnect(dsm_tp_t *tp)
 {
-    int lost = dsm_tp_any_lost(tp);
-    int flushed = 0;
-
-    if (!lost && dsm_tp_flush_all(tp, dsm_tp_flush_done, &flushed) == DSM_INPROGRESS) {
-        dsm_tp_wait_flag(tp, &flushed, DSM_TP_CLOSE_TIMEOUT_MS);
+    tp->closing = 1; /* from here a peer that leaves first is no failure */
+    if (!dsm_tp_any_lost(tp)) {
+        dsm_tp_am_round(tp, DSM_TP_ROUND_BYE, DSM_TP_CLOSE_TIMEOUT_MS);
     }
-    /* Nobody closes while a peer may still send to it. */
-    lost = lost || dsm_tp_any_lost(tp) || dsm_tp_boot_barrier(tp->boot) != DSM_OK;
-    tp->closing = 1;
-    dsm_tp_eps_close(tp, lost);
-    /* Nobody destroys its worker while a peer's graceful close still needs it. */
-    if (!lost) {
-        dsm_tp_boot_barrier(tp->boot);
-    }
+    dsm_tp_eps_close(tp);
 }
 
 void dsm_tp_destroy(dsm_tp_t *tp)

@@ -20,8 +20,15 @@ typedef struct {
 
 #define DSM_TP_AM_WIRE_HEADER_MAX (sizeof(dsm_tp_am_prefix_t) + DSM_TP_AM_HEADER_MAX)
 
-/* The id, above every user id, of the connection handshake. */
-#define DSM_TP_AM_ID_HELLO DSM_TP_AM_ID_COUNT
+/* The id, above every user id, of the transport's own rounds (tp_am.c). */
+#define DSM_TP_AM_ID_ROUND DSM_TP_AM_ID_COUNT
+
+/* The rounds: hello when connecting, bye when disconnecting. */
+typedef enum {
+    DSM_TP_ROUND_HELLO = 0,
+    DSM_TP_ROUND_BYE   = 1,
+    DSM_TP_ROUND_COUNT = 2
+} dsm_tp_round_t;
 
 /*
  * One started operation: what to call when UCX completes it. Recycled
@@ -82,8 +89,8 @@ struct dsm_tp {
     dsm_tp_peer_t   *peers;     /* nnodes entries, NULL before connect     */
     int              closing;   /* shutdown: ep errors are expected now    */
     int              lost_unreported; /* peers lost, not yet handled       */
-    int              hellos;    /* handshake messages received            */
-    int              connected; /* a hello came from every node            */
+    int              round_msgs[DSM_TP_ROUND_COUNT]; /* round messages received */
+    int              round_acks[DSM_TP_ROUND_COUNT]; /* answers to ours received */
     size_t           outstanding; /* started operations not yet completed */
     dsm_tp_op_t     *free_ops;
     dsm_tp_am_slot_t am[DSM_TP_AM_ID_COUNT + 1];
@@ -114,8 +121,13 @@ dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t s
 /* Register the dispatcher for every id (tp_am.c). */
 dsm_status_t dsm_tp_am_init(dsm_tp_t *tp);
 
-/* Send the connection handshake message to node. */
-dsm_status_t dsm_tp_am_send_hello(dsm_tp_t *tp, int node);
+/*
+ * Collective, progress-driven: tell every node, answer every node, and return
+ * when every node has told us and answered us and nothing of ours is still
+ * outstanding. After it no node needs our progress any more, so we may block
+ * in a bootstrap collective or close.
+ */
+dsm_status_t dsm_tp_am_round(dsm_tp_t *tp, dsm_tp_round_t round, int timeout_ms);
 
 /* Liveness of same-host peers (tp_live.c). */
 dsm_status_t dsm_tp_live_init(dsm_tp_t *tp);
