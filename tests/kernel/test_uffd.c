@@ -580,6 +580,39 @@ static dsm_test_result_t test_threads_same_page(void)
     return DSM_TEST_PASS;
 }
 
+/* Eight writers on one S page: eight WP events, one clear wakes them all. */
+static dsm_test_result_t test_threads_same_page_wp(void)
+{
+    dsm_uffd_t uffd;
+    dsm_uffd_event_t events[TEST_THREADS + 1];
+    faulter_t faulters[TEST_THREADS];
+    unsigned char *region, *src;
+
+    DSM_CHECK(test_uffd_open(&uffd));
+    DSM_CHECK((region = test_region(&uffd, 1, DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_WP)) != NULL);
+    DSM_CHECK((src = test_source(1, 0x00)) != NULL);
+    DSM_CHECK(dsm_uffd_copy(&uffd, region, src, page_size, DSM_UFFD_WP, NULL) == DSM_OK);
+    for (int i = 0; i < TEST_THREADS; i++) {
+        DSM_CHECK(faulter_start(&faulters[i], FAULT_WRITE, region + 64 * i,
+                                (unsigned char)(0xc0 + i)));
+    }
+    DSM_CHECK(events_wait(&uffd, events, TEST_THREADS, TEST_THREADS + 1) == TEST_THREADS);
+    for (int i = 0; i < TEST_THREADS; i++) {
+        DSM_CHECK(events[i].address == (uintptr_t)region);
+        DSM_CHECK(events[i].flags == (DSM_UFFD_EVENT_WP | DSM_UFFD_EVENT_WRITE));
+    }
+    /* the upgrade is granted once; the duplicates need nothing more */
+    DSM_CHECK(dsm_uffd_wp_clear(&uffd, region, page_size, 0) == DSM_OK);
+    for (int i = 0; i < TEST_THREADS; i++) {
+        DSM_CHECKF(faulter_wait_done(&faulters[i]), "writer %d never woke", i);
+        faulter_join(&faulters[i]);
+        DSM_CHECK(region[64 * i] == 0xc0 + i);
+    }
+    DSM_CHECK(!events_pending(&uffd));
+    dsm_uffd_close(&uffd);
+    return DSM_TEST_PASS;
+}
+
 static dsm_test_result_t test_threads_distinct_pages(void)
 {
     dsm_uffd_t uffd;
@@ -930,6 +963,7 @@ static dsm_test_case_t test_cases[] = {
     {"zap_refaults_missing", need_base, test_zap_refaults_missing, 0},
     {"zap_blocked_writer_refaults_missing", need_base, test_zap_blocked_writer_refaults_missing, 0},
     {"threads_same_page", need_base, test_threads_same_page, 0},
+    {"threads_same_page_wp", need_base, test_threads_same_page_wp, 0},
     {"threads_distinct_pages", need_base, test_threads_distinct_pages, 0},
     {"read_syscall_blocks", need_kernel_faults, test_read_syscall_blocks, 0},
     {"vma_count_64g_arena", need_base, test_vma_count_64g_arena, 0},
