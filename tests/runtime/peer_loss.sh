@@ -10,7 +10,11 @@ nodes=$2
 lost=$((nodes - 1))
 limit_s=10
 logs=$(mktemp -d)
-port=$(( (RANDOM % 20000) + 30000 ))
+# A port nothing listens on yet, in dsmrun's range (below the ephemeral ports).
+port=$((20000 + RANDOM % 12768))
+while [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; do
+  port=$((20000 + RANDOM % 12768))
+done
 key=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 pids=()
 
