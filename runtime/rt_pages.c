@@ -23,6 +23,7 @@
 
 #define DSM_RT_STAGING_SLOTS 256 /* pages in flight at once (fetch + write-back) */
 #define DSM_RT_FAULT_BATCH   64
+#define DSM_RT_INSTALL_ATTEMPTS 1000
 
 static void dsm_rt_actions_run(dsm_rt_t *rt);
 
@@ -368,10 +369,15 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, unsigned flags)
     if (!dsm_rt_pagemap_take(&rt->fetch_slot, page, &slot)) {
         dsm_rt_fatal(rt, 1, "install of page %" PRIu64 " without fetched data", page);
     }
-    do {
+    /* AGAIN: the address space is changing under us (fork, mremap): retry,
+     * a bounded number of times. */
+    for (int attempt = 0; attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
         status = dsm_uffd_copy(&rt->uffd, dst, dsm_rt_slot_address(rt, (int)slot),
                                DSM_RT_PAGE_SIZE, flags, &done);
-    } while (status == DSM_ERR_AGAIN && done == 0);
+        if (status != DSM_ERR_AGAIN) {
+            break;
+        }
+    }
     if (status != DSM_OK) {
         /* EXISTS would mean the engine's view of the page is wrong. */
         dsm_rt_fatal(rt, 1, "installing page %" PRIu64 " failed: %s", page,
