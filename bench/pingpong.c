@@ -1,0 +1,92 @@
+/*
+ * pingpong: two nodes alternately write one page, handing it over with a
+ * lock-free flag: node 0 waits for an even counter and writes it + 1, node 1
+ * waits for an odd one and writes it + 1. Each sample is one round trip of
+ * the page (node 0's write to node 0 seeing node 1's answer), timed by node 0.
+ * A waiting node reads its (Shared) copy until the other node's write
+ * invalidates it; the next read then misses. The wait yields the CPU between
+ * reads (2 nodes x 2 threads share the cores) and gives up after 10 s.
+ * Floor measured in the same run (bench_dsm.h): per round trip the page makes
+ * two handovers, each at least an upgrade (WP fault + AM round trip) at the
+ * writer and a read miss of a Modified page at the reader (MISSING fault +
+ * 2 AM round trips + 2 4 KiB transfers); ratio = dsm p50 / floor p50.
+ * Run: dsmrun -n 2 -- pingpong [-i N] [-w N] [--json]
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench_dsm.h"
+
+#define PAGE 4096u
+#define WAIT_LIMIT_US 10e6
+
+/* Wait until the counter holds want (bounded); the read is a plain arena load. */
+static void wait_for(volatile uint64_t *counter, uint64_t want)
+{
+    double deadline = dsm_bench_now_us() + WAIT_LIMIT_US;
+
+    while (*counter != want) {
+        if (dsm_bench_now_us() > deadline) {
+            fprintf(stderr, "pingpong: node %d waited 10 s for %llu\n", dsm_node_id(),
+                    (unsigned long long)want);
+            exit(1);
+        }
+        sched_yield();
+    }
+}
+
+int main(int argc, char **argv)
+{
+    dsm_bench_opts_t opts = { .iterations = 1000, .warmup = 100 };
+    dsm_bench_floor_t floor;
+    dsm_bench_summary_t floor_read, floor_handover, floor_rt, s;
+    volatile uint64_t *counter;
+    size_t rounds;
+    double *samples;
+
+    dsm_bench_parse(argc, argv, "pingpong: one page written alternately by two nodes", NULL,
+                    NULL, NULL, &opts);
+    rounds = (size_t)opts.warmup + opts.iterations;
+    if ((samples = calloc(rounds, sizeof(*samples))) == NULL) {
+        return 1;
+    }
+    dsm_bench_floor_measure(&opts, &floor);
+    dsm_bench_dsm_init(-1);
+    if ((counter = dsm_alloc(PAGE)) == NULL) {
+        dsm_bench_die("pingpong: allocate", dsm_last_error());
+    }
+    dsm_bench_barrier();
+    for (size_t r = 0; r < rounds && dsm_node_id() < 2; r++) {
+        if (dsm_node_id() == 0) {
+            double t0 = dsm_bench_now_us();
+
+            wait_for(counter, 2 * r);
+            *counter = 2 * r + 1;
+            wait_for(counter, 2 * r + 2);
+            samples[r] = dsm_bench_now_us() - t0;
+        } else {
+            wait_for(counter, 2 * r + 1);
+            *counter = 2 * r + 2;
+        }
+    }
+    dsm_bench_barrier();
+    if (dsm_node_id() == 0) {
+        dsm_bench_summary_add(&floor.missing, &floor.am_rtt, 2, &floor_read);
+        dsm_bench_summary_add(&floor_read, &floor.get, 2, &floor_read);
+        dsm_bench_summary_add(&floor_read, &floor.wp, 1, &floor_handover);
+        dsm_bench_summary_add(&floor_handover, &floor.am_rtt, 1, &floor_handover);
+        dsm_bench_summary_add(&floor_handover, &floor_handover, 1, &floor_rt);
+        dsm_bench_summarize(samples + opts.warmup, opts.iterations, &s);
+        dsm_bench_note(&opts, "%d nodes; the page is homed at node %d", dsm_num_nodes(),
+                       dsm_bench_home((const void *)counter, PAGE, (const void *)counter));
+        dsm_bench_floor_rows(&opts, &floor);
+        dsm_bench_row(&opts, "floor: page round trip (2 handovers)", PAGE, &floor_rt, 0);
+        dsm_bench_row(&opts, "pingpong, page round trip", PAGE, &s, s.p50_us / floor_rt.p50_us);
+        dsm_bench_stats_note(&opts, "pingpong");
+        dsm_bench_finish(&opts);
+    }
+    free(samples);
+    dsm_free((void *)counter);
+    return dsm_finalize() == DSM_OK ? 0 : 1;
+}
