@@ -384,6 +384,9 @@ void dsm_bench_summary_add(const dsm_bench_summary_t *a, const dsm_bench_summary
 
 /* ---- dsm side ------------------------------------------------------------------- */
 
+/* The placement given to dsm_init (< 0: the environment's), for dsm_bench_home. */
+static int dsm_bench_placement = -1;
+
 void dsm_bench_dsm_init(int placement)
 {
     dsm_config_t config = {0};
@@ -396,6 +399,7 @@ void dsm_bench_dsm_init(int placement)
     if ((status = dsm_init(&config)) != DSM_OK) {
         dsm_bench_die("dsm_init", status);
     }
+    dsm_bench_placement = placement;
 }
 
 int dsm_bench_home(const void *base, size_t bytes, const void *addr)
@@ -407,6 +411,9 @@ int dsm_bench_home(const void *base, size_t bytes, const void *addr)
 
     if (status != DSM_OK) {
         dsm_bench_die("configuration", status);
+    }
+    if (dsm_bench_placement >= 0) {
+        config.placement = (dsm_placement_t)dsm_bench_placement;
     }
     first = ((uintptr_t)base - config.arena_address) / DSM_RT_PAGE_SIZE;
     pl = (dsm_rt_placement_t){ config.placement, first,
