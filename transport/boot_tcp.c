@@ -121,8 +121,11 @@ dsm_status_t dsm_tp_boot_frame_hdr_parse(const uint8_t raw[DSM_TP_BOOT_HDR_LEN],
                   peer, magic);
         return DSM_ERR_MALFORMED;
     }
-    if (type == 0 || type > DSM_TP_BOOT_FRAME_TYPE_MAX ||
-        (expected_type != 0 && type != expected_type)) {
+    if (type == 0 || type > DSM_TP_BOOT_FRAME_TYPE_MAX) {
+        dsm_error("bootstrap: malformed frame from %s: unknown type %u", peer, type);
+        return DSM_ERR_MALFORMED;
+    }
+    if (expected_type != 0 && type != expected_type) {
         dsm_error("bootstrap: malformed frame from %s: type %u where %u was expected", peer,
                   type, expected_type);
         return DSM_ERR_MALFORMED;
@@ -545,16 +548,16 @@ static dsm_status_t dsm_tp_boot_recv_frame(int fd, uint32_t expected, size_t exa
     if (status != DSM_OK) {
         return status;
     }
-    status = dsm_tp_boot_frame_hdr_parse(raw, 0, max_len, peer_rank, &hdr);
+    /* A REFUSE may come instead of any frame: allow its length here. */
+    status = dsm_tp_boot_frame_hdr_parse(raw, 0, max_len > DSM_TP_BOOT_REFUSE_LEN ? max_len :
+                                         DSM_TP_BOOT_REFUSE_LEN, peer_rank, &hdr);
     if (status != DSM_OK) {
         return status;
     }
-    if (hdr.type == DSM_TP_BOOT_FRAME_REFUSE && expected != DSM_TP_BOOT_FRAME_REFUSE) {
+    if (hdr.type == DSM_TP_BOOT_FRAME_REFUSE && hdr.len == DSM_TP_BOOT_REFUSE_LEN) {
         uint8_t reason[DSM_TP_BOOT_REFUSE_LEN] = {0};
 
-        if (hdr.len == sizeof(reason)) {
-            (void)dsm_tp_boot_recv_all(fd, reason, sizeof(reason), deadline, peer_rank);
-        }
+        (void)dsm_tp_boot_recv_all(fd, reason, sizeof(reason), deadline, peer_rank);
         if (dsm_tp_boot_get_u32(reason) == DSM_TP_BOOT_REFUSE_CONFIG) {
             dsm_error("bootstrap: refused by %s: version, rank or node count do not fit the "
                       "job (see its log)", peer);
@@ -563,7 +566,8 @@ static dsm_status_t dsm_tp_boot_recv_frame(int fd, uint32_t expected, size_t exa
         dsm_error("bootstrap: refused by %s: job key mismatch (DSM_JOB_KEY differs)", peer);
         return DSM_ERR_AUTH;
     }
-    if (hdr.type != expected || (exact_len != 0 && hdr.len != exact_len)) {
+    if (hdr.type != expected || (exact_len != 0 && hdr.len != exact_len) ||
+        hdr.len > max_len) {
         dsm_error("bootstrap: malformed frame from %s: type %u with %u bytes where type %u "
                   "was expected", peer, hdr.type, hdr.len, expected);
         return DSM_ERR_MALFORMED;
@@ -784,6 +788,9 @@ static dsm_status_t dsm_tp_boot_join_coord(dsm_tp_boot_tcp_t *boot,
     int listen_fd = -1, fd, rank, joined_count = 1;
     dsm_status_t status;
 
+    if (config->nnodes == 1) {
+        return DSM_OK; /* nobody to wait for */
+    }
     status = dsm_tp_boot_listen(config, &listen_fd);
     if (status != DSM_OK) {
         return status;
