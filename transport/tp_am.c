@@ -71,8 +71,8 @@ static void dsm_tp_am_rndv_start(dsm_tp_am_slot_t *slot, int src, const void *he
 
     rndv = malloc(sizeof(*rndv) + length);
     if (rndv == NULL) {
+        /* Returning from the callback without a receive completes the sender. */
         dsm_error("transport: no memory for a %zu-byte message from node %d", length, src);
-        ucp_am_data_release(tp->worker, data_desc);
         tp->stats.am_dropped++;
         return;
     }
@@ -98,15 +98,15 @@ static void dsm_tp_am_rndv_start(dsm_tp_am_slot_t *slot, int src, const void *he
     }
 }
 
-/* Drop a message that failed validation; count it, never trust it. */
-static ucs_status_t dsm_tp_am_drop(dsm_tp_t *tp, unsigned id, const char *why,
-                                   void *data, const ucp_am_recv_param_t *param)
+/*
+ * Drop a message that failed validation; count it, never trust it. UCS_OK
+ * releases an eager payload, and for a rendezvous one (no receive started)
+ * makes UCX complete the sender's request and release the descriptor.
+ */
+static ucs_status_t dsm_tp_am_drop(dsm_tp_t *tp, unsigned id, const char *why)
 {
     dsm_warn("transport: dropped a message of id %u: %s", id, why);
     tp->stats.am_dropped++;
-    if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
-        ucp_am_data_release(tp->worker, data); /* else the sender waits forever */
-    }
     return UCS_OK;
 }
 
@@ -121,17 +121,17 @@ static ucs_status_t dsm_tp_am_arrived(void *arg, const void *header, size_t head
     size_t user_header_len = header_length - sizeof(prefix);
 
     if (header_length < sizeof(prefix) || header_length > DSM_TP_AM_WIRE_HEADER_MAX) {
-        return dsm_tp_am_drop(tp, slot->id, "bad header length", data, param);
+        return dsm_tp_am_drop(tp, slot->id, "bad header length");
     }
     memcpy(&prefix, header, sizeof(prefix));
     if (tp->peers == NULL || prefix.src_node >= (uint32_t)tp->nnodes) {
-        return dsm_tp_am_drop(tp, slot->id, "sender is not a member", data, param);
+        return dsm_tp_am_drop(tp, slot->id, "sender is not a member");
     }
     if (tp->peers[prefix.src_node].lost) {
-        return dsm_tp_am_drop(tp, slot->id, "sender was lost", data, param);
+        return dsm_tp_am_drop(tp, slot->id, "sender was lost");
     }
     if (slot->handler == NULL) {
-        return dsm_tp_am_drop(tp, slot->id, "no handler registered", data, param);
+        return dsm_tp_am_drop(tp, slot->id, "no handler registered");
     }
     if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
         dsm_tp_am_rndv_start(slot, (int)prefix.src_node, user_header, user_header_len, data,

@@ -3,14 +3,20 @@
  * payloads of 0 B .. 1 MiB (eager and rendezvous), the successor checks the
  * content and answers with a payload of the same size and its own pattern,
  * which the pinger checks. Run by dsmrun -n N (or mpirun) under each UCX_TLS.
+ * Also: messages to an id without a handler are dropped and counted (eager and
+ * rendezvous, and the sender still completes), and the event fd wakes a
+ * thread that sleeps in epoll with no timeout (as the service thread does).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "tp_test.h"
 
-#define AM_PING 1
-#define AM_PONG 2
+#define AM_PING      1
+#define AM_PONG      2
+#define AM_UNHANDLED 5
 #define ROUNDS  3
 
 static const size_t sizes[] = { 0, 1, 8, 100, 4096, 8192, 65536, 262144, 1048576, 1048577 };
@@ -171,11 +177,113 @@ static dsm_test_result_t test_bad_arguments(void)
     return DSM_TEST_PASS;
 }
 
+static void count_completion(void *arg, dsm_status_t status)
+{
+    (void)status;
+    (*(int *)arg)++;
+}
+
+static dsm_test_result_t test_unhandled_dropped(void)
+{
+    int next, completed = 0, expected = 0;
+    dsm_tp_stats_t stats;
+    tp_test_job_t job;
+    dsm_status_t status;
+    char *big;
+
+    DSM_CHECK(tp_test_start(&job) == DSM_OK);
+    DSM_CHECK(tp_test_connect(&job) == DSM_OK);
+    next = (job.node + 1) % job.nnodes;
+    big = calloc(1, 1 << 20);
+    DSM_CHECK(big != NULL);
+    status = dsm_tp_am_send(job.tp, next, AM_UNHANDLED, NULL, 0, big, 16, count_completion,
+                            &completed);
+    DSM_CHECK(status >= 0);
+    expected += status == DSM_INPROGRESS;
+    /* Rendezvous: the sender completes only once the receiver has decided. */
+    status = dsm_tp_am_send(job.tp, next, AM_UNHANDLED, NULL, 0, big, 1 << 20,
+                            count_completion, &completed);
+    DSM_CHECK(status >= 0);
+    expected += status == DSM_INPROGRESS;
+    DSM_CHECK(tp_test_wait_count(&job, &completed, expected) == DSM_OK);
+    for (int waited = 0; waited < TP_TEST_WAIT_MS / 100; waited++) {
+        dsm_tp_stats(job.tp, &stats);
+        if (stats.am_dropped >= 2) {
+            break;
+        }
+        dsm_tp_wait(job.tp, 100);
+    }
+    DSM_CHECKF(stats.am_dropped == 2, "%llu messages dropped, expected 2",
+               (unsigned long long)stats.am_dropped);
+    DSM_CHECK(tp_test_quiesce(&job) == DSM_OK);
+    tp_test_finish(&job);
+    free(big);
+    return DSM_TEST_PASS;
+}
+
+/* Sleep in an epoll set holding only the transport's event fd, no timeout. */
+static dsm_status_t sleep_until(pingpong_t *pp, int epfd, int target)
+{
+    struct epoll_event event;
+    dsm_status_t status;
+
+    while (pp->pongs < target) {
+        while (dsm_tp_progress(pp->job.tp)) {
+        }
+        if (pp->pongs >= target) {
+            break;
+        }
+        status = dsm_tp_arm(pp->job.tp);
+        if (status == DSM_OK) {
+            epoll_wait(epfd, &event, 1, -1); /* a lost wake-up hangs: the case times out */
+        } else if (status != DSM_ERR_AGAIN) {
+            return status;
+        }
+    }
+    return DSM_OK;
+}
+
+static dsm_test_result_t test_epoll_wakeup(void)
+{
+    struct epoll_event event = { .events = EPOLLIN };
+    pingpong_t pp = {0};
+    msg_header_t hdr = { .size_index = 2, .round = 0 };
+    char ping[8];
+    int epfd, next;
+
+    DSM_CHECK(tp_test_start(&pp.job) == DSM_OK);
+    DSM_CHECK(prepare(&pp));
+    DSM_CHECK(dsm_tp_am_register(pp.job.tp, AM_PING, ping_arrived, &pp) == DSM_OK);
+    DSM_CHECK(dsm_tp_am_register(pp.job.tp, AM_PONG, pong_arrived, &pp) == DSM_OK);
+    DSM_CHECK(tp_test_connect(&pp.job) == DSM_OK);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    DSM_CHECK(epfd >= 0);
+    DSM_CHECK(epoll_ctl(epfd, EPOLL_CTL_ADD, dsm_tp_event_fd(pp.job.tp), &event) == 0);
+    next = (pp.job.node + 1) % pp.job.nnodes;
+    tp_test_fill(ping, sizeof(ping), seed_of(pp.job.node, hdr.size_index, 0));
+    for (int round = 0; round < 200; round++) {
+        pp.expect = hdr;
+        DSM_CHECK(dsm_tp_am_send(pp.job.tp, next, AM_PING, &hdr, sizeof(hdr), ping,
+                                 sizes[hdr.size_index], NULL, NULL) >= 0);
+        DSM_CHECK(sleep_until(&pp, epfd, round + 1) == DSM_OK);
+    }
+    DSM_CHECK(tp_test_quiesce(&pp.job) == DSM_OK);
+    DSM_CHECKF(pp.errors == 0, "%d bad messages", pp.errors);
+    close(epfd);
+    tp_test_finish(&pp.job);
+    for (size_t i = 0; i < NSIZES; i++) {
+        free(pp.pong_data[i]);
+    }
+    return DSM_TEST_PASS;
+}
+
 int main(int argc, char **argv)
 {
     static const dsm_test_case_t cases[] = {
         { "am_pingpong_0B_to_1MiB", NULL, test_pingpong, 120 },
         { "am_bad_arguments", NULL, test_bad_arguments, 60 },
+        { "am_unhandled_dropped", NULL, test_unhandled_dropped, 60 },
+        { "am_epoll_wakeup", NULL, test_epoll_wakeup, 60 },
     };
 
     return dsm_test_main(argc, argv, cases, DSM_TEST_ARRAY_SIZE(cases));
