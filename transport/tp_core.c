@@ -61,10 +61,11 @@ dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void
         dsm_error("transport: out of memory for an operation");
         return NULL;
     }
-    op->tp   = tp;
-    op->cb   = cb;
-    op->arg  = arg;
-    op->node = node;
+    op->tp     = tp;
+    op->cb     = cb;
+    op->arg    = arg;
+    op->node   = node;
+    op->orphan = 0;
     return op;
 }
 
@@ -74,21 +75,73 @@ void dsm_tp_op_put(dsm_tp_t *tp, dsm_tp_op_t *op)
     tp->free_ops  = op;
 }
 
+static dsm_tp_op_t **dsm_tp_op_list(dsm_tp_t *tp, int node)
+{
+    return node >= 0 ? &tp->peers[node].inflight : &tp->inflight_all;
+}
+
+static void dsm_tp_op_link(dsm_tp_t *tp, dsm_tp_op_t *op)
+{
+    dsm_tp_op_t **head = dsm_tp_op_list(tp, op->node);
+
+    op->prev = NULL;
+    op->next = *head;
+    if (*head != NULL) {
+        (*head)->prev = op;
+    }
+    *head = op;
+    tp->outstanding++;
+}
+
+static void dsm_tp_op_unlink(dsm_tp_t *tp, dsm_tp_op_t *op)
+{
+    if (op->prev != NULL) {
+        op->prev->next = op->next;
+    } else {
+        *dsm_tp_op_list(tp, op->node) = op->next;
+    }
+    if (op->next != NULL) {
+        op->next->prev = op->prev;
+    }
+    tp->outstanding--;
+}
+
 static void dsm_tp_op_completed(void *request, ucs_status_t ucs_status, void *user_data)
 {
     dsm_tp_op_t *op = user_data;
     dsm_tp_t *tp = op->tp;
     dsm_status_t status = dsm_tp_status_from_ucs(ucs_status);
 
-    if (status != DSM_OK && op->node >= 0 && tp->peers[op->node].lost) {
-        status = DSM_ERR_PEER_LOST;
-    }
-    tp->outstanding--;
-    if (op->cb != NULL) {
-        op->cb(op->arg, status);
+    if (!op->orphan) {
+        if (status != DSM_OK && op->node >= 0 && tp->peers[op->node].lost) {
+            status = DSM_ERR_PEER_LOST;
+        }
+        dsm_tp_op_unlink(tp, op);
+        if (op->cb != NULL) {
+            op->cb(op->arg, status);
+        }
     }
     dsm_tp_op_put(tp, op);
     ucp_request_free(request);
+}
+
+/*
+ * Complete every operation of the list with DSM_ERR_PEER_LOST. UCX does not
+ * always do it: an endpoint without error handling (same-host peers) keeps
+ * no track of, e.g., a tcp get waiting for its reply. The operation stays
+ * UCX's (its context is not reused) in case UCX completes it after all.
+ */
+static void dsm_tp_ops_orphan(dsm_tp_t *tp, dsm_tp_op_t **head)
+{
+    dsm_tp_op_t *op;
+
+    while ((op = *head) != NULL) {
+        dsm_tp_op_unlink(tp, op);
+        op->orphan = 1;
+        if (op->cb != NULL) {
+            op->cb(op->arg, DSM_ERR_PEER_LOST);
+        }
+    }
 }
 
 void dsm_tp_op_param(dsm_tp_op_t *op, ucp_request_param_t *param_p)
@@ -118,7 +171,7 @@ dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t s
         dsm_tp_op_put(tp, op);
         return status;
     }
-    tp->outstanding++;
+    dsm_tp_op_link(tp, op);
     return DSM_INPROGRESS;
 }
 
@@ -284,6 +337,9 @@ int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
         if (UCS_PTR_IS_ERR(peer->close_req)) {
             peer->close_req = NULL; /* a forced close releases the ep even so */
         }
+        dsm_tp_ops_orphan(tp, &peer->inflight);
+        /* A flush of all can no longer complete everything it covers. */
+        dsm_tp_ops_orphan(tp, &tp->inflight_all);
         if (tp->config.peer_lost != NULL) {
             tp->config.peer_lost(tp->config.peer_lost_arg, i);
         }

@@ -37,10 +37,12 @@ typedef enum {
  */
 typedef struct dsm_tp_op {
     struct dsm_tp_op    *next_free;
+    struct dsm_tp_op    *prev, *next; /* in flight: in its peer's (or tp's) list */
     dsm_tp_t            *tp;
     dsm_tp_complete_cb_t cb;
     void                *arg;
-    int                  node; /* the peer, or -1 for all */
+    int                  node;   /* the peer, or -1 for all */
+    int                  orphan; /* reported lost; UCX may still complete it */
     union {
         max_align_t   align;
         unsigned char bytes[DSM_TP_AM_WIRE_HEADER_MAX];
@@ -63,6 +65,7 @@ typedef struct {
     ucp_ep_h  ep;       /* NULL once closed                              */
     int       node;
     int       pidfd;    /* same-host peers: readable when it exits, else -1 */
+    dsm_tp_op_t *inflight; /* started operations towards this peer       */
     int       lost;     /* the error handler fired                       */
     int       reported; /* peer_lost was called and the ep force-closed  */
     void     *close_req;
@@ -92,6 +95,7 @@ struct dsm_tp {
     int              round_msgs[DSM_TP_ROUND_COUNT]; /* round messages received */
     int              round_acks[DSM_TP_ROUND_COUNT]; /* answers to ours received */
     size_t           outstanding; /* started operations not yet completed */
+    dsm_tp_op_t     *inflight_all; /* started worker-wide flushes           */
     dsm_tp_op_t     *free_ops;
     dsm_tp_am_slot_t am[DSM_TP_AM_ID_COUNT + 1];
     dsm_tp_stats_t   stats;

@@ -90,15 +90,25 @@ dsm_status_t tp_test_wait_count(tp_test_job_t *job, const int *flag, int target)
     return DSM_OK;
 }
 
+static int tp_test_lost_count(const tp_test_job_t *job)
+{
+    int lost = 0;
+
+    for (int i = 0; i < job->nnodes; i++) {
+        lost += dsm_tp_peer_is_lost(job->tp, i);
+    }
+    return lost;
+}
+
 dsm_status_t tp_test_quiesce(tp_test_job_t *job)
 {
     uint32_t epoch = (uint32_t)job->quiesce_epoch++;
     int *seen = &job->quiesce_seen[epoch & 1];
+    int waited_ms = 0;
     dsm_status_t status;
 
     for (int i = 0; i < job->nnodes; i++) {
         if (dsm_tp_peer_is_lost(job->tp, i)) {
-            (*seen)++; /* a lost node will not say it is done */
             continue;
         }
         status = dsm_tp_am_send(job->tp, i, TP_TEST_AM_QUIESCE, &epoch, sizeof(epoch), NULL, 0,
@@ -109,9 +119,16 @@ dsm_status_t tp_test_quiesce(tp_test_job_t *job)
             return status;
         }
     }
-    status = tp_test_wait_count(job, seen, job->nnodes);
-    *seen -= job->nnodes;
-    return status;
+    /* A node lost meanwhile will not say it is done (its word may be lost too). */
+    while (*seen + tp_test_lost_count(job) < job->nnodes) {
+        if (dsm_tp_wait(job->tp, 100) == DSM_ERR_TIMEOUT && (waited_ms += 100) >= TP_TEST_WAIT_MS) {
+            fprintf(stderr, "  node %d: quiesce heard %d of %d nodes after %d ms\n", job->node,
+                    *seen, job->nnodes, waited_ms);
+            return DSM_ERR_TIMEOUT;
+        }
+    }
+    *seen = 0;
+    return DSM_OK;
 }
 
 void tp_test_finish(tp_test_job_t *job)
