@@ -12,7 +12,7 @@ packages=(
   iproute2 procps
 )
 # CI adds the tools behind the model, fuzz and plot steps.
-extra_packages=(spin clang libclang-rt-14-dev gnuplot-nox)
+extra_packages=(spin clang libclang-rt-14-dev gnuplot-nox qemu-system-x86 debootstrap e2fsprogs)
 
 if [[ "${1:-}" == "--extra" ]]; then
   packages+=("${extra_packages[@]}")

@@ -90,7 +90,7 @@ step() {
     say "$name: dsmrun -n $nodes $*"
     timeout "$limit" "$dsmrun" -n "$nodes" -- "$@" >"$log" 2>&1
     rc=$?
-    grep -vE '^(#|$)' "$log" | tail -n 15
+    grep -vE '^(#|$)|^dsm\[[0-9]+\] info: ' "$log" | tail -n 15
     if ((rc != 0)); then
         reason="exit status $rc$( ((rc == 124)) && echo " (timed out after $limit s)")"
     fi
