@@ -21,6 +21,10 @@
 /* A peer that does not answer within this is broken: stop instead of hanging. */
 #define FLOOR_DEADLINE_US 10e6
 
+/* Where the floor's fault handler ran: the other CPU, or the same one when the
+ * process may use only one (e.g. mpirun --bind-to core). For the rows' note. */
+static int floor_handler_same_cpu;
+
 enum { FLOOR_PHASE_IDLE = 0, FLOOR_PHASE_SPIN = 1, FLOOR_PHASE_DONE = 2 };
 
 typedef struct {
@@ -126,6 +130,7 @@ static void floor_fault_run(const dsm_bench_opts_t *opts, int wp, dsm_bench_summ
     dsm_status_t status;
 
     two_cpus(&saved, &app_cpu, &f.cpu);
+    floor_handler_same_cpu = app_cpu == f.cpu;
     status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, 0, 0, &f.uffd);
     if (status != DSM_OK) {
         dsm_bench_die("floor: open userfaultfd", status);
@@ -358,9 +363,12 @@ void dsm_bench_floor_rows(const dsm_bench_opts_t *opts, const dsm_bench_floor_t 
 {
     const char *tls = getenv("UCX_TLS");
 
-    dsm_bench_note(opts, "floor: faulting thread on one CPU, handler thread busy-polling the "
-                         "uffd on the other CPU; transport node 0 <-> node 1 (UCX_TLS=%s), both "
-                         "busy-polling", tls != NULL ? tls : "UCX default");
+    dsm_bench_note(opts, "floor: faulting thread pinned to one CPU, handler thread busy-polling "
+                         "the uffd pinned to %s; transport node 0 <-> node 1 (UCX_TLS=%s), both "
+                         "busy-polling",
+                   floor_handler_same_cpu ? "the SAME CPU (the process may use only one)"
+                                          : "the other CPU",
+                   tls != NULL ? tls : "UCX default");
     dsm_bench_row(opts, "floor: uffd MISSING + COPY 4K", FLOOR_PAGE, &floor->missing, 0);
     dsm_bench_row(opts, "floor: uffd WP + clear", 0, &floor->wp, 0);
     dsm_bench_row(opts, "floor: AM round trip 8 B", 8, &floor->am_rtt, 0);
