@@ -172,11 +172,12 @@ dsm_status_t dsm_tp_flush_all(dsm_tp_t *tp, dsm_tp_complete_cb_t cb, void *arg);
 int dsm_tp_progress(dsm_tp_t *tp);
 
 /*
- * Sleeping: the worker's event fd (for epoll/poll, readable when there may be
- * work) and arming it. dsm_tp_arm returns DSM_OK when it is safe to sleep on
- * the fd, DSM_ERR_AGAIN when events are pending (progress first). Sleep at
- * most DSM_TP_SLEEP_MAX_MS at a time: failure detection (keepalive) needs
- * progress even when nothing arrives.
+ * Sleeping: the transport's event fd (for epoll/poll, readable when there
+ * may be work: UCX events or a same-host peer's exit) and arming it.
+ * dsm_tp_arm returns DSM_OK when it is safe to sleep on the fd, DSM_ERR_AGAIN
+ * when events are pending (progress first). The loop is: progress until it
+ * returns 0, arm, sleep, repeat. Sleep at most DSM_TP_SLEEP_MAX_MS at a time:
+ * failure detection (UCX keepalive) needs progress even when nothing arrives.
  */
 #define DSM_TP_SLEEP_MAX_MS 200
 int dsm_tp_event_fd(const dsm_tp_t *tp);

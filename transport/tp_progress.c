@@ -41,7 +41,13 @@ int dsm_tp_event_fd(const dsm_tp_t *tp)
 
 dsm_status_t dsm_tp_arm(dsm_tp_t *tp)
 {
-    ucs_status_t status = ucp_worker_arm(tp->worker);
+    ucs_status_t status;
+
+    /* A peer's exit makes the event fd readable until it is handled here. */
+    if (dsm_tp_live_check(tp)) {
+        return DSM_ERR_AGAIN;
+    }
+    status = ucp_worker_arm(tp->worker);
 
     if (status == UCS_OK) {
         return DSM_OK;
@@ -89,7 +95,6 @@ dsm_status_t dsm_tp_wait(dsm_tp_t *tp, int timeout_ms)
                 sleep_ms = (int)((end_us - now_us) / 1e3) + 1;
             }
             status = dsm_tp_sleep(tp, sleep_ms);
-            dsm_tp_live_check(tp); /* a death may be what woke us */
         } else if (status == DSM_ERR_AGAIN) {
             status = DSM_OK;
         }

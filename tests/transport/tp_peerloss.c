@@ -1,35 +1,34 @@
 /*
  * Peer loss: the last node of the job joins from a child process that
  * SIGKILLs itself (its parent, the node dsmrun started, sees the KILL and
- * exits 0, so the launcher does not stop the job). The victim says farewell,
- * flushes, stops progressing and enters a bootstrap barrier; each survivor,
- * once it has the farewell, starts a get from the victim (over tcp it needs
- * the victim's progress, so it is still in flight when the victim dies) and
- * enters the barrier too. The victim dies as it leaves the barrier. Every
- * survivor must then get the peer-lost callback naming the victim within 5 s
- * of leaving the barrier (a correctness bound of failure detection), the
- * in-flight get must complete (DSM_OK if it was served in time, else
- * DSM_ERR_PEER_LOST), and new sends, gets and flushes to the victim fail
- * with DSM_ERR_PEER_LOST.
+ * exits 0, so the launcher does not stop the job). Each survivor tells the
+ * victim "sleeping", starts a get from it and goes to sleep in epoll on the
+ * transport's event fd with no timeout, as the service thread does; the
+ * victim kills itself in the handler of the last survivor's message, so the
+ * gets sent after it are never served. Every survivor must be woken and get
+ * the peer-lost callback naming the victim within 5 s of going to sleep (a
+ * correctness bound of failure detection); its get must complete (DSM_OK if
+ * served in time, else DSM_ERR_PEER_LOST); new sends, gets and flushes to
+ * the victim must fail with DSM_ERR_PEER_LOST.
  */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tp_test.h"
 
-#define AM_FAREWELL  1
+#define AM_SLEEPING  1
 #define DETECT_MAX_S 5.0
 
 typedef struct {
     tp_test_job_t  job;
     dsm_tp_mem_t  *mem;
     dsm_tp_rmem_t *rmem;
-    int            farewells;
-    int            flushed;
+    int            sleepers;
     int            get_done;
     dsm_status_t   get_status;
 } peerloss_t;
@@ -42,21 +41,20 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void farewell_arrived(void *arg, int src_node, const void *header, size_t header_len,
+/* At the victim: the last survivor is about to sleep; die without cleaning up. */
+static void sleeping_arrived(void *arg, int src_node, const void *header, size_t header_len,
                              const void *data, size_t length)
 {
+    peerloss_t *pl = arg;
+
     (void)src_node;
     (void)header;
     (void)header_len;
     (void)data;
     (void)length;
-    ((peerloss_t *)arg)->farewells++;
-}
-
-static void flushed(void *arg, dsm_status_t status)
-{
-    (void)status;
-    ((peerloss_t *)arg)->flushed = 1;
+    if (++pl->sleepers == pl->job.nnodes - 1) {
+        raise(SIGKILL);
+    }
 }
 
 static void get_completed(void *arg, dsm_status_t status)
@@ -74,7 +72,7 @@ static dsm_status_t setup(peerloss_t *pl)
     memset(pl, 0, sizeof(*pl));
     status = tp_test_start(&pl->job);
     if (status == DSM_OK) {
-        status = dsm_tp_am_register(pl->job.tp, AM_FAREWELL, farewell_arrived, pl);
+        status = dsm_tp_am_register(pl->job.tp, AM_SLEEPING, sleeping_arrived, pl);
     }
     if (status == DSM_OK) {
         status = tp_test_connect(&pl->job);
@@ -88,29 +86,16 @@ static dsm_status_t setup(peerloss_t *pl)
     return status;
 }
 
-/* The victim: farewell to everyone, flush, stop progressing, barrier, die. */
+/* The victim: serve until every survivor said it sleeps (the handler kills). */
 static void victim_run(void)
 {
     peerloss_t pl;
-    int one = 1;
 
     if (setup(&pl) != DSM_OK) {
         _exit(1);
     }
-    for (int i = 0; i < pl.job.nnodes; i++) {
-        if (i != pl.job.node &&
-            dsm_tp_am_send(pl.job.tp, i, AM_FAREWELL, NULL, 0, NULL, 0, NULL, NULL) < 0) {
-            _exit(1);
-        }
-    }
-    if (dsm_tp_flush_all(pl.job.tp, flushed, &pl) == DSM_OK) {
-        pl.flushed = 1;
-    }
-    if (tp_test_wait_count(&pl.job, &pl.flushed, one) != DSM_OK ||
-        dsm_tp_boot_barrier(pl.job.boot) != DSM_OK) {
-        _exit(1);
-    }
-    raise(SIGKILL);
+    tp_test_wait_count(&pl.job, &pl.sleepers, pl.job.nnodes - 1);
+    _exit(1); /* not killed in time: the parent reports it */
 }
 
 static dsm_test_result_t victim_parent(void)
@@ -128,6 +113,34 @@ static dsm_test_result_t victim_parent(void)
     return DSM_TEST_PASS;
 }
 
+/* Progress, arm, sleep without timeout: a lost wake-up hangs and the case times out. */
+static dsm_status_t sleep_until_lost(peerloss_t *pl)
+{
+    struct epoll_event event = { .events = EPOLLIN };
+    dsm_status_t status = DSM_OK;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+
+    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, dsm_tp_event_fd(pl->job.tp), &event) != 0) {
+        return DSM_ERR_IO;
+    }
+    while (pl->job.lost_count == 0) {
+        while (dsm_tp_progress(pl->job.tp)) {
+        }
+        if (pl->job.lost_count > 0) {
+            break;
+        }
+        status = dsm_tp_arm(pl->job.tp);
+        if (status == DSM_OK) {
+            epoll_wait(epfd, &event, 1, -1);
+        } else if (status != DSM_ERR_AGAIN) {
+            break;
+        }
+        status = DSM_OK;
+    }
+    close(epfd);
+    return status;
+}
+
 static dsm_test_result_t survivor(peerloss_t *pl)
 {
     int victim = pl->job.nnodes - 1;
@@ -135,17 +148,17 @@ static dsm_test_result_t survivor(peerloss_t *pl)
     dsm_status_t status;
     double start_s, detect_s;
 
-    DSM_CHECK(tp_test_wait_count(&pl->job, &pl->farewells, 1) == DSM_OK);
+    /* The get goes after the message, so the last survivor's is never served over tcp. */
+    DSM_CHECK(dsm_tp_am_send(pl->job.tp, victim, AM_SLEEPING, NULL, 0, NULL, 0, NULL, NULL) >= 0);
     status = dsm_tp_get(pl->job.tp, pl->rmem, victim, 0, buf, 65536, pl->mem, get_completed, pl);
     DSM_CHECKF(status >= 0, "get from the victim: %s", dsm_strerror(status));
     if (status == DSM_OK) {
         get_completed(pl, DSM_OK);
     }
-    DSM_CHECK(dsm_tp_boot_barrier(pl->job.boot) == DSM_OK);
-    start_s = now_s(); /* the victim dies as it leaves the barrier */
-    DSM_CHECK(tp_test_wait_count(&pl->job, &pl->job.lost_count, 1) == DSM_OK);
+    start_s = now_s();
+    DSM_CHECK(sleep_until_lost(pl) == DSM_OK);
     detect_s = now_s() - start_s;
-    fprintf(stderr, "  node %d: node %d reported lost %.3f s after the barrier\n", pl->job.node,
+    fprintf(stderr, "  node %d: node %d reported lost %.3f s after going to sleep\n", pl->job.node,
             pl->job.lost_node, detect_s);
     DSM_CHECKF(pl->job.lost_node == victim, "lost node %d, expected %d", pl->job.lost_node,
                victim);
@@ -155,7 +168,7 @@ static dsm_test_result_t survivor(peerloss_t *pl)
             dsm_strerror(pl->get_status));
     DSM_CHECK(pl->get_status == DSM_OK || pl->get_status == DSM_ERR_PEER_LOST);
     DSM_CHECK(dsm_tp_peer_is_lost(pl->job.tp, victim));
-    DSM_CHECK(dsm_tp_am_send(pl->job.tp, victim, AM_FAREWELL, NULL, 0, NULL, 0, NULL, NULL) ==
+    DSM_CHECK(dsm_tp_am_send(pl->job.tp, victim, AM_SLEEPING, NULL, 0, NULL, 0, NULL, NULL) ==
               DSM_ERR_PEER_LOST);
     DSM_CHECK(dsm_tp_get(pl->job.tp, pl->rmem, victim, 0, buf, 64, NULL, NULL, NULL) ==
               DSM_ERR_PEER_LOST);
