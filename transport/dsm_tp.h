@@ -150,6 +150,22 @@ void dsm_tp_rmem_free(dsm_tp_rmem_t *rmem);
 size_t dsm_tp_rmem_length(const dsm_tp_rmem_t *rmem, int node);
 
 /*
+ * The same, one node at a time, for callers that exchange the blobs
+ * themselves (the runtime sends them as active messages, so that its
+ * service thread keeps serving while an allocation is being made):
+ * dsm_tp_mem_pack describes mem (address, length, rkey) in a malloc'd blob;
+ * dsm_tp_rmem_create makes an empty table; dsm_tp_rmem_set unpacks node's
+ * blob into it (DSM_ERR_MALFORMED for a short blob or a second one for the
+ * same node, DSM_ERR_PEER_LOST when node is gone). An entry never set makes
+ * RMA to that node fail with DSM_ERR_INVALID_PARAM.
+ */
+dsm_status_t dsm_tp_mem_pack(dsm_tp_t *tp, const dsm_tp_mem_t *mem, void **blob_p,
+                             size_t *size_p);
+dsm_status_t dsm_tp_rmem_create(dsm_tp_t *tp, dsm_tp_rmem_t **rmem_p);
+dsm_status_t dsm_tp_rmem_set(dsm_tp_t *tp, dsm_tp_rmem_t *rmem, int node, const void *blob,
+                             size_t size);
+
+/*
  * Copy length bytes at offset of node's region into local (get), or local
  * into it (put). local must stay valid until completion; local_mem is the
  * registration holding local, or NULL. A put is complete at the target only

@@ -100,9 +100,8 @@ size_t dsm_tp_mem_length(const dsm_tp_mem_t *mem)
     return mem->length;
 }
 
-/* Pack mem's rkey behind its wire description; *blob_p is malloc'd. */
-static dsm_status_t dsm_tp_rmem_pack(dsm_tp_t *tp, const dsm_tp_mem_t *mem, void **blob_p,
-                                     size_t *size_p)
+dsm_status_t dsm_tp_mem_pack(dsm_tp_t *tp, const dsm_tp_mem_t *mem, void **blob_p,
+                             size_t *size_p)
 {
     dsm_tp_rmem_wire_t wire = { .address = (uintptr_t)mem->address, .length = mem->length };
     void *rkey;
@@ -129,37 +128,51 @@ static dsm_status_t dsm_tp_rmem_pack(dsm_tp_t *tp, const dsm_tp_mem_t *mem, void
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_rmem_unpack(dsm_tp_t *tp, const dsm_tp_boot_gathered_t *blobs,
-                                       dsm_tp_rmem_t *rmem)
+dsm_status_t dsm_tp_rmem_create(dsm_tp_t *tp, dsm_tp_rmem_t **rmem_p)
+{
+    dsm_tp_rmem_t *rmem = calloc(1, sizeof(*rmem) + (size_t)tp->nnodes * sizeof(rmem->node[0]));
+
+    if (rmem == NULL) {
+        dsm_error("transport: out of memory");
+        return DSM_ERR_NO_MEMORY;
+    }
+    rmem->nnodes = tp->nnodes;
+    *rmem_p = rmem;
+    return DSM_OK;
+}
+
+dsm_status_t dsm_tp_rmem_set(dsm_tp_t *tp, dsm_tp_rmem_t *rmem, int node, const void *blob,
+                             size_t size)
 {
     dsm_tp_rmem_wire_t wire;
     ucs_status_t status;
 
-    for (int i = 0; i < tp->nnodes; i++) {
-        if (blobs->sizes[i] <= sizeof(wire)) {
-            dsm_error("transport: node %d published a malformed region", i);
-            return DSM_ERR_MALFORMED;
-        }
-        if (tp->peers[i].lost) {
-            continue;
-        }
-        memcpy(&wire, blobs->blobs[i], sizeof(wire));
-        rmem->node[i].address = wire.address;
-        rmem->node[i].length  = wire.length;
-        status = ucp_ep_rkey_unpack(tp->peers[i].ep, (unsigned char *)blobs->blobs[i] +
-                                    sizeof(wire), &rmem->node[i].rkey);
-        if (status != UCS_OK) {
-            dsm_error("transport: unpacking node %d's rkey: %s", i, ucs_status_string(status));
-            return DSM_ERR_TRANSPORT;
-        }
+    if (tp->peers == NULL || node < 0 || node >= rmem->nnodes) {
+        return DSM_ERR_INVALID_PARAM;
     }
+    if (size <= sizeof(wire) || rmem->node[node].rkey != NULL) {
+        dsm_error("transport: node %d published a malformed or second region", node);
+        return DSM_ERR_MALFORMED;
+    }
+    if (tp->peers[node].lost) {
+        return DSM_ERR_PEER_LOST;
+    }
+    memcpy(&wire, blob, sizeof(wire));
+    status = ucp_ep_rkey_unpack(tp->peers[node].ep, (const unsigned char *)blob + sizeof(wire),
+                                &rmem->node[node].rkey);
+    if (status != UCS_OK) {
+        dsm_error("transport: unpacking node %d's rkey: %s", node, ucs_status_string(status));
+        return DSM_ERR_TRANSPORT;
+    }
+    rmem->node[node].address = wire.address;
+    rmem->node[node].length  = wire.length;
     return DSM_OK;
 }
 
 dsm_status_t dsm_tp_rmem_exchange(dsm_tp_t *tp, const dsm_tp_mem_t *mem, dsm_tp_rmem_t **rmem_p)
 {
     dsm_tp_boot_gathered_t blobs;
-    dsm_tp_rmem_t *rmem;
+    dsm_tp_rmem_t *rmem = NULL;
     dsm_status_t status;
     size_t size;
     void *blob;
@@ -167,7 +180,7 @@ dsm_status_t dsm_tp_rmem_exchange(dsm_tp_t *tp, const dsm_tp_mem_t *mem, dsm_tp_
     if (tp->peers == NULL) {
         return DSM_ERR_STATE;
     }
-    status = dsm_tp_rmem_pack(tp, mem, &blob, &size);
+    status = dsm_tp_mem_pack(tp, mem, &blob, &size);
     if (status != DSM_OK) {
         return status;
     }
@@ -183,16 +196,18 @@ dsm_status_t dsm_tp_rmem_exchange(dsm_tp_t *tp, const dsm_tp_mem_t *mem, dsm_tp_
         status = DSM_ERR_BOOTSTRAP;
         goto err_blobs;
     }
-    rmem = calloc(1, sizeof(*rmem) + (size_t)tp->nnodes * sizeof(rmem->node[0]));
-    if (rmem == NULL) {
-        dsm_error("transport: out of memory");
-        status = DSM_ERR_NO_MEMORY;
+    status = dsm_tp_rmem_create(tp, &rmem);
+    if (status != DSM_OK) {
         goto err_blobs;
     }
-    rmem->nnodes = tp->nnodes;
-    status = dsm_tp_rmem_unpack(tp, &blobs, rmem);
-    if (status != DSM_OK) {
-        goto err_rmem;
+    for (int i = 0; i < tp->nnodes; i++) {
+        status = dsm_tp_rmem_set(tp, rmem, i, blobs.blobs[i], blobs.sizes[i]);
+        if (status == DSM_ERR_PEER_LOST) {
+            continue; /* a node lost before the exchange keeps no rkey */
+        }
+        if (status != DSM_OK) {
+            goto err_rmem;
+        }
     }
     dsm_tp_boot_gathered_free(&blobs);
     *rmem_p = rmem;
