@@ -12,6 +12,7 @@ readonly src=$dsm_src build=$dsm_build out=/dsm-out
 readonly dsmrun=$build/tools/dsmrun
 passed=0 failed=0 skipped=0
 failures=()
+as_user=() # a command prefix that runs a step as an ordinary user (empty: root)
 
 up() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "== $* (uptime $(up) s)"; }
@@ -88,7 +89,7 @@ step() {
     local name=$1 nodes=$2 limit=$3 log=$out/$1.log rc reason=""
     shift 3
     say "$name: dsmrun -n $nodes $*"
-    timeout "$limit" "$dsmrun" -n "$nodes" -- "$@" >"$log" 2>&1
+    timeout "$limit" "${as_user[@]}" "$dsmrun" -n "$nodes" -- "$@" >"$log" 2>&1
     rc=$?
     grep -vE '^(#|$)|^dsm\[[0-9]+\] info: ' "$log" | tail -n 15
     if ((rc != 0)); then
@@ -148,7 +149,8 @@ say "rxe0 ready"
 # fixed upstream in openucx/ucx#10209), so the check is off.
 export UCX_NET_DEVICES=rxe0:1 UCX_UD_ETH_DGID_CHECK=n
 export DSM_LOG_LEVEL=info DSM_BOOT_TIMEOUT=120
-# Registration pins pages; root bypasses RLIMIT_MEMLOCK anyway (CAP_IPC_LOCK).
+# Registration pins pages: root ignores RLIMIT_MEMLOCK (CAP_IPC_LOCK), an ordinary user
+# needs it raised (UCX's own receive pools alone exceed the default 8 MiB; docs/rdma.md).
 ulimit -l unlimited
 
 UCX_TLS=rc_verbs,ud_verbs dsm_info_step
@@ -168,6 +170,14 @@ step hello_n4 4 300 "$build/examples/hello"
 step counter_n4 4 300 "$build/examples/counter" 100
 step jacobi_n2 2 600 "$build/examples/jacobi" 128 20
 step jacobi_n4 4 600 "$build/examples/jacobi" 128 20
+
+# As an ordinary user, as on a cluster: userfaultfd allowed to users, no CAP_IPC_LOCK,
+# locked memory unlimited (inherited from the ulimit above).
+sysctl -q -w vm.unprivileged_userfaultfd=1
+as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+step jacobi_user_n2 2 600 "$build/examples/jacobi" 128 20
+as_user=()
+
 read_miss_step
 
 verdict
