@@ -103,19 +103,37 @@ double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
 /* Active message ids used by the runtime. */
 enum {
     DSM_RT_AM_COHERENCE = 0, /* coherence engine messages (dsm_coh_msg_*)  */
-    DSM_RT_AM_SYNC      = 1  /* barrier and lock messages (rt_sync.c)      */
+    DSM_RT_AM_SYNC      = 1, /* barrier and lock messages (rt_sync.c)      */
+    DSM_RT_AM_REGION    = 2  /* allocation keys (rt_alloc.c)               */
 };
 
 /* Exit status of a node that stops because another node of the job was lost. */
 #define DSM_RT_EXIT_PEER_LOST 3
 
+/* A key that arrived before this node started its allocation (rt_alloc.c). */
+typedef struct dsm_rt_early_key {
+    struct dsm_rt_early_key *next;
+    uint64_t                 seq;
+    int                      node;
+    size_t                   size;
+    unsigned char            key[];
+} dsm_rt_early_key_t;
+
+struct dsm_rt_cmd;
+
 /* One collective allocation: a range of arena pages and its backing segments. */
 typedef struct {
+    uint64_t           seq;        /* the allocation's number, the same on every node */
     uint64_t           first_page;
     uint64_t           npages;
     dsm_rt_placement_t placement;
-    dsm_tp_mem_t      *backing; /* this node's segment (pages it homes)     */
-    dsm_tp_rmem_t     *rmem;    /* every node's segment, for RMA           */
+    dsm_tp_mem_t      *backing;    /* this node's segment (pages it homes)     */
+    dsm_tp_rmem_t     *rmem;       /* every node's segment, for RMA           */
+    void              *key;        /* this node's segment key, as sent        */
+    size_t             key_size;   /* 0: this node failed to make its segment  */
+    unsigned           keys_missing; /* other nodes' keys not yet received    */
+    int                failed;     /* some node could not make its segment    */
+    struct dsm_rt_cmd *waiting;    /* the ALLOC command, until complete       */
 } dsm_rt_region_t;
 
 /* A request from an application thread to the service thread. */
@@ -182,6 +200,8 @@ typedef struct dsm_rt {
     /* Allocations, sorted by first_page. Service thread only. */
     dsm_rt_region_t   *regions;
     size_t             region_count, region_capacity;
+    uint64_t           alloc_seq;     /* allocations this node has started     */
+    dsm_rt_early_key_t *early_keys;   /* keys for allocations not started yet  */
 
     /* Staging pages (registered) and their slots. Service thread only. */
     void              *staging;
@@ -234,8 +254,18 @@ void dsm_rt_arena_unmap(dsm_rt_t *rt);
 void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
 /* The allocation holding page, or NULL. */
 dsm_rt_region_t *dsm_rt_region_find(dsm_rt_t *rt, uint64_t page);
-/* Service thread: a collective allocation / release (blocking, collective). */
-dsm_status_t dsm_rt_region_alloc(dsm_rt_t *rt, uint64_t bytes, uint64_t *address_p);
+/* Index of the first allocation that ends after page. */
+size_t dsm_rt_region_lower_bound(const dsm_rt_t *rt, uint64_t page);
+/* First fit: where npages would go (first page, table index), or DSM_ERR_NO_SPACE. */
+dsm_status_t dsm_rt_region_place(const dsm_rt_t *rt, uint64_t npages, uint64_t *first_p,
+                                 size_t *index_p);
+dsm_status_t dsm_rt_region_insert(dsm_rt_t *rt, size_t index, const dsm_rt_region_t *region);
+void dsm_rt_region_remove(dsm_rt_t *rt, size_t index);
+
+/* rt_alloc.c: collective allocations (service thread). */
+dsm_status_t dsm_rt_alloc_init(dsm_rt_t *rt);
+/* Start an ALLOC command; it completes once every node's key is in. */
+void dsm_rt_region_alloc_start(dsm_rt_t *rt, struct dsm_rt_cmd *cmd);
 dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address);
 void dsm_rt_regions_release(dsm_rt_t *rt);
 

@@ -103,6 +103,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
     if ((status = dsm_tp_create(rt->boot, &tp_config, &rt->tp)) != DSM_OK ||
         (status = dsm_rt_pages_init(rt)) != DSM_OK ||
         (status = dsm_rt_sync_init(rt)) != DSM_OK ||
+        (status = dsm_rt_alloc_init(rt)) != DSM_OK ||
         (status = dsm_tp_connect(rt->tp)) != DSM_OK ||
         (status = dsm_rt_service_start(rt)) != DSM_OK) {
         goto err;

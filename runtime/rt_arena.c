@@ -1,7 +1,8 @@
 /*
  * The arena: one anonymous mapping at the agreed address on every node,
  * registered with userfaultfd for MISSING and WP faults, and the table of
- * collective allocations carved out of it, each with its backing segments.
+ * collective allocations carved out of it (sorted by first page). Making and
+ * releasing allocations is rt_alloc.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -69,7 +70,7 @@ void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page)
 }
 
 /* Index of the first region whose end is beyond page (binary search). */
-static size_t dsm_rt_region_lower_bound(const dsm_rt_t *rt, uint64_t page)
+size_t dsm_rt_region_lower_bound(const dsm_rt_t *rt, uint64_t page)
 {
     size_t low = 0, high = rt->region_count;
 
@@ -100,8 +101,8 @@ dsm_rt_region_t *dsm_rt_region_find(dsm_rt_t *rt, uint64_t page)
  * First fit over the sorted table. Every node runs the same allocations in
  * the same order, so every node picks the same range without messages.
  */
-static dsm_status_t dsm_rt_region_place(const dsm_rt_t *rt, uint64_t npages,
-                                        uint64_t *first_p, size_t *index_p)
+dsm_status_t dsm_rt_region_place(const dsm_rt_t *rt, uint64_t npages, uint64_t *first_p,
+                                 size_t *index_p)
 {
     uint64_t candidate = 0;
 
@@ -120,8 +121,7 @@ static dsm_status_t dsm_rt_region_place(const dsm_rt_t *rt, uint64_t npages,
     return DSM_ERR_NO_SPACE;
 }
 
-static dsm_status_t dsm_rt_region_insert(dsm_rt_t *rt, size_t index,
-                                         const dsm_rt_region_t *region)
+dsm_status_t dsm_rt_region_insert(dsm_rt_t *rt, size_t index, const dsm_rt_region_t *region)
 {
     if (rt->region_count == rt->region_capacity) {
         size_t capacity = rt->region_capacity ? 2 * rt->region_capacity : 16;
@@ -140,101 +140,9 @@ static dsm_status_t dsm_rt_region_insert(dsm_rt_t *rt, size_t index,
     return DSM_OK;
 }
 
-static void dsm_rt_region_remove(dsm_rt_t *rt, size_t index)
+void dsm_rt_region_remove(dsm_rt_t *rt, size_t index)
 {
     rt->region_count--;
     memmove(&rt->regions[index], &rt->regions[index + 1],
             (rt->region_count - index) * sizeof(*rt->regions));
-}
-
-static void dsm_rt_region_release(dsm_rt_region_t *region)
-{
-    dsm_tp_rmem_free(region->rmem);
-    dsm_tp_mem_unmap(region->backing);
-}
-
-dsm_status_t dsm_rt_region_alloc(dsm_rt_t *rt, uint64_t bytes, uint64_t *address_p)
-{
-    uint64_t npages = (bytes + DSM_RT_PAGE_SIZE - 1) / DSM_RT_PAGE_SIZE;
-    dsm_rt_region_t region = { 0 };
-    uint64_t homed;
-    size_t index;
-    dsm_status_t status;
-
-    if (bytes == 0) {
-        return DSM_ERR_INVALID_PARAM;
-    }
-    status = dsm_rt_region_place(rt, npages, &region.first_page, &index);
-    if (status != DSM_OK) {
-        /* Every node reaches the same verdict: no exchange is needed. */
-        dsm_debug("dsm_alloc(%" PRIu64 "): no free range of %" PRIu64 " pages in the arena",
-                  bytes, npages);
-        return status;
-    }
-    region.npages = npages;
-    region.placement = (dsm_rt_placement_t){ rt->config.placement, region.first_page, npages,
-                                             rt->nnodes };
-    homed = dsm_rt_placement_count(&region.placement, rt->node);
-    /* UCX allocates the backing (zero-filled mappings; faster RMA over shared
-     * memory). A node homing none of the pages still maps one page so that
-     * every node has a segment to exchange. */
-    status = dsm_tp_mem_map(rt->tp, NULL, (homed ? homed : 1) * DSM_RT_PAGE_SIZE,
-                            &region.backing);
-    if (status != DSM_OK) {
-        return status;
-    }
-    /* Known to the engine before anyone can learn our rkey and ask for it. */
-    status = dsm_rt_region_insert(rt, index, &region);
-    if (status != DSM_OK) {
-        goto err_unmap;
-    }
-    status = dsm_tp_rmem_exchange(rt->tp, region.backing, &rt->regions[index].rmem);
-    if (status != DSM_OK) {
-        goto err_remove;
-    }
-    *address_p = (uint64_t)(uintptr_t)dsm_rt_page_address(rt, region.first_page);
-    return DSM_OK;
-
-err_remove:
-    dsm_rt_region_remove(rt, index);
-err_unmap:
-    dsm_tp_mem_unmap(region.backing);
-    return status;
-}
-
-dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address)
-{
-    uint64_t page;
-    size_t index;
-    dsm_rt_region_t *region;
-    dsm_status_t status;
-
-    if (address < rt->arena_base || (address - rt->arena_base) % DSM_RT_PAGE_SIZE != 0 ||
-        (page = (address - rt->arena_base) / DSM_RT_PAGE_SIZE) >= rt->arena_pages) {
-        return DSM_ERR_INVALID_PARAM;
-    }
-    index = dsm_rt_region_lower_bound(rt, page);
-    if (index >= rt->region_count || rt->regions[index].first_page != page) {
-        return DSM_ERR_INVALID_PARAM;
-    }
-    region = &rt->regions[index];
-    status = dsm_coh_engine_forget(rt->coh, region->first_page, region->npages);
-    if (status != DSM_OK) {
-        return status;
-    }
-    dsm_uffd_zap(dsm_rt_page_address(rt, region->first_page),
-                 region->npages * DSM_RT_PAGE_SIZE);
-    dsm_rt_region_release(region);
-    dsm_rt_region_remove(rt, index);
-    return DSM_OK;
-}
-
-void dsm_rt_regions_release(dsm_rt_t *rt)
-{
-    for (size_t i = 0; i < rt->region_count; i++) {
-        dsm_rt_region_release(&rt->regions[i]);
-    }
-    free(rt->regions);
-    rt->regions = NULL;
-    rt->region_count = rt->region_capacity = 0;
 }

@@ -69,12 +69,9 @@ dsm_status_t dsm_rt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 
 static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 {
-    dsm_status_t status;
-
     switch (cmd->type) {
     case DSM_RT_CMD_ALLOC:
-        status = dsm_rt_region_alloc(rt, cmd->arg, &cmd->result);
-        dsm_rt_command_complete(cmd, status);
+        dsm_rt_region_alloc_start(rt, cmd);
         break;
     case DSM_RT_CMD_FREE:
         /* Freed once no transaction is in flight anywhere in this node's

@@ -1,0 +1,328 @@
+/*
+ * Collective allocations: dsm_alloc and dsm_free on the service thread.
+ *
+ * Every node runs the same allocations in the same order, so every node picks
+ * the same range of the arena by itself (first fit). What must travel is each
+ * node's backing segment key (address, length, rkey): every node sends its key
+ * to every other node as an active message tagged with the allocation's
+ * sequence number, and the allocation completes on a node once it holds all N
+ * keys. This is an exchange, not a blocking collective: the service thread
+ * keeps serving faults and messages meanwhile, so a node still working on the
+ * previous phase (possibly waiting for a page from a node that is already
+ * allocating) is never stuck behind it. A key that arrives before this node
+ * has started the allocation waits in a list until it does.
+ *
+ * A node that cannot map its backing sends an empty key instead: every node
+ * then sees the failure, and all roll the allocation back alike.
+ *
+ * Backing segments are private anonymous mappings (MAP_NORESERVE) registered
+ * with the transport: zero-filled and allocated lazily, so a 64 GiB allocation
+ * costs only the pages used. (UCX-allocated memory would make RMA over shared
+ * memory faster, but UCX 1.13 populates a posix segment in full, fails sysv
+ * segments beyond the shm limits, and leaves /dev/shm files behind when a node
+ * is killed: see docs/design.md.)
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "dsm_rt.h"
+
+/* The active message header: the allocation's sequence number, little-endian. */
+#define DSM_RT_KEY_HEADER_SIZE 8u
+
+static void dsm_rt_key_header_encode(uint64_t seq, uint8_t *bytes)
+{
+    for (unsigned i = 0; i < DSM_RT_KEY_HEADER_SIZE; i++) {
+        bytes[i] = (uint8_t)(seq >> (8 * i));
+    }
+}
+
+static uint64_t dsm_rt_key_header_decode(const uint8_t *bytes)
+{
+    uint64_t seq = 0;
+
+    for (unsigned i = 0; i < DSM_RT_KEY_HEADER_SIZE; i++) {
+        seq |= (uint64_t)bytes[i] << (8 * i);
+    }
+    return seq;
+}
+
+/* The allocation with sequence number seq, or NULL. */
+static dsm_rt_region_t *dsm_rt_region_by_seq(dsm_rt_t *rt, uint64_t seq)
+{
+    for (size_t i = 0; i < rt->region_count; i++) {
+        if (rt->regions[i].seq == seq) {
+            return &rt->regions[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- backing segments --------------------------------------------------------- */
+
+static dsm_status_t dsm_rt_backing_map(dsm_rt_t *rt, dsm_rt_region_t *region)
+{
+    uint64_t homed = dsm_rt_placement_count(&region->placement, rt->node);
+    /* A node homing none of the pages still maps one, so every node has a
+     * segment to describe. */
+    size_t length = (homed ? homed : 1) * DSM_RT_PAGE_SIZE;
+    void *base = mmap(NULL, length, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    dsm_status_t status;
+
+    if (base == MAP_FAILED) {
+        dsm_error("mapping a backing segment of %zu bytes failed: %m", length);
+        return DSM_ERR_NO_MEMORY;
+    }
+    status = dsm_tp_mem_map(rt->tp, base, length, &region->backing);
+    if (status != DSM_OK) {
+        munmap(base, length);
+        return status;
+    }
+    return DSM_OK;
+}
+
+static void dsm_rt_backing_unmap(dsm_rt_region_t *region)
+{
+    if (region->backing != NULL) {
+        void *base = dsm_tp_mem_address(region->backing);
+        size_t length = dsm_tp_mem_length(region->backing);
+
+        dsm_tp_mem_unmap(region->backing);
+        munmap(base, length);
+        region->backing = NULL;
+    }
+}
+
+/* Everything an allocation holds; the region stays in the table. */
+static void dsm_rt_region_release(dsm_rt_region_t *region)
+{
+    dsm_tp_rmem_free(region->rmem);
+    region->rmem = NULL;
+    dsm_rt_backing_unmap(region);
+    free(region->key);
+    region->key = NULL;
+}
+
+/* ---- the key exchange ------------------------------------------------------------ */
+
+/* Record node's key (size 0: node failed to make its segment). */
+static void dsm_rt_key_record(dsm_rt_t *rt, dsm_rt_region_t *region, int node,
+                              const void *key, size_t size)
+{
+    if (size == 0) {
+        region->failed = 1;
+    } else if (!region->failed && region->rmem != NULL &&
+               dsm_tp_rmem_set(rt->tp, region->rmem, node, key, size) != DSM_OK) {
+        region->failed = 1;
+    }
+    region->keys_missing--;
+}
+
+/* Complete the allocation's command once every node's key (or failure) is in. */
+static void dsm_rt_region_try_complete(dsm_rt_t *rt, uint64_t seq)
+{
+    dsm_rt_region_t *region = dsm_rt_region_by_seq(rt, seq);
+    dsm_rt_cmd_t *cmd;
+
+    if (region == NULL || region->keys_missing > 0 || region->waiting == NULL) {
+        return;
+    }
+    cmd = region->waiting;
+    region->waiting = NULL;
+    if (region->failed) {
+        dsm_error("dsm_alloc(%" PRIu64 "): a node could not make its backing segment",
+                  cmd->arg);
+        dsm_rt_region_release(region);
+        dsm_rt_region_remove(rt, (size_t)(region - rt->regions));
+        dsm_rt_command_complete(cmd, DSM_ERR_NO_MEMORY);
+        return;
+    }
+    cmd->result = (uint64_t)(uintptr_t)dsm_rt_page_address(rt, region->first_page);
+    dsm_rt_command_complete(cmd, DSM_OK);
+}
+
+/* Keys that arrived before this node started their allocation. */
+static void dsm_rt_key_stash(dsm_rt_t *rt, uint64_t seq, int node, const void *key,
+                             size_t size)
+{
+    dsm_rt_early_key_t *early = malloc(sizeof(*early) + size);
+
+    if (early == NULL) {
+        dsm_rt_fatal(rt, 1, "out of memory keeping an allocation key");
+    }
+    early->seq = seq;
+    early->node = node;
+    early->size = size;
+    memcpy(early->key, key, size);
+    early->next = rt->early_keys;
+    rt->early_keys = early;
+}
+
+static void dsm_rt_key_unstash(dsm_rt_t *rt, dsm_rt_region_t *region)
+{
+    dsm_rt_early_key_t **link = &rt->early_keys;
+
+    while (*link != NULL) {
+        dsm_rt_early_key_t *early = *link;
+
+        if (early->seq == region->seq) {
+            *link = early->next;
+            dsm_rt_key_record(rt, region, early->node, early->key, early->size);
+            free(early);
+        } else {
+            link = &early->next;
+        }
+    }
+}
+
+static void dsm_rt_key_am(void *arg, int src_node, const void *header, size_t header_len,
+                          const void *data, size_t length)
+{
+    dsm_rt_t *rt = arg;
+    dsm_rt_region_t *region;
+    uint64_t seq;
+
+    if (header_len != DSM_RT_KEY_HEADER_SIZE || src_node == rt->node) {
+        rt->malformed_runtime++;
+        dsm_warn("dropped a malformed allocation key from node %d", src_node);
+        return;
+    }
+    seq = dsm_rt_key_header_decode(header);
+    if (seq >= rt->alloc_seq) {
+        dsm_rt_key_stash(rt, seq, src_node, data, length);
+        return;
+    }
+    region = dsm_rt_region_by_seq(rt, seq);
+    if (region == NULL || region->keys_missing == 0) {
+        rt->malformed_runtime++;
+        dsm_warn("dropped an allocation key from node %d for allocation %" PRIu64
+                 " that is not being made", src_node, seq);
+        return;
+    }
+    dsm_rt_key_record(rt, region, src_node, data, length);
+    dsm_rt_region_try_complete(rt, seq);
+}
+
+/* Send this node's key (or an empty one after a failure) to every other node. */
+static void dsm_rt_key_publish(dsm_rt_t *rt, dsm_rt_region_t *region)
+{
+    uint8_t header[DSM_RT_KEY_HEADER_SIZE];
+
+    dsm_rt_key_header_encode(region->seq, header);
+    for (int node = 0; node < rt->nnodes; node++) {
+        dsm_status_t status;
+
+        if (node == rt->node) {
+            continue;
+        }
+        /* region->key stays valid until the allocation is freed, long after
+         * the sends complete. */
+        status = dsm_tp_am_send(rt->tp, node, DSM_RT_AM_REGION, header, sizeof(header),
+                                region->key, region->key_size, NULL, NULL);
+        if (status != DSM_OK && status != DSM_INPROGRESS) {
+            dsm_rt_fatal(rt, status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1,
+                         "sending an allocation key to node %d failed: %s", node,
+                         dsm_strerror(status));
+        }
+    }
+}
+
+/* Map the backing and describe it; on failure the region is marked failed. */
+static void dsm_rt_region_prepare(dsm_rt_t *rt, dsm_rt_region_t *region)
+{
+    if (dsm_rt_backing_map(rt, region) != DSM_OK ||
+        dsm_tp_rmem_create(rt->tp, &region->rmem) != DSM_OK ||
+        dsm_tp_mem_pack(rt->tp, region->backing, &region->key, &region->key_size) != DSM_OK ||
+        dsm_tp_rmem_set(rt->tp, region->rmem, rt->node, region->key, region->key_size) !=
+            DSM_OK) {
+        region->failed = 1;
+        region->key_size = 0; /* tells the others */
+    }
+}
+
+void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
+{
+    uint64_t npages = (cmd->arg + DSM_RT_PAGE_SIZE - 1) / DSM_RT_PAGE_SIZE;
+    dsm_rt_region_t region = { .seq = rt->alloc_seq };
+    size_t index;
+    dsm_status_t status;
+
+    if (cmd->arg == 0) {
+        dsm_rt_command_complete(cmd, DSM_ERR_INVALID_PARAM);
+        return;
+    }
+    status = dsm_rt_region_place(rt, npages, &region.first_page, &index);
+    if (status != DSM_OK) {
+        /* Every node reaches the same verdict: nothing to exchange. */
+        dsm_debug("dsm_alloc(%" PRIu64 "): no free range of %" PRIu64 " pages in the arena",
+                  cmd->arg, npages);
+        dsm_rt_command_complete(cmd, status);
+        return;
+    }
+    region.npages = npages;
+    region.placement = (dsm_rt_placement_t){ rt->config.placement, region.first_page, npages,
+                                             rt->nnodes };
+    region.keys_missing = (unsigned)rt->nnodes - 1;
+    region.waiting = cmd;
+    dsm_rt_region_prepare(rt, &region);
+    /* In the table (and so known to the engine) before any peer can hold our
+     * key and ask for one of its pages. */
+    if (dsm_rt_region_insert(rt, index, &region) != DSM_OK) {
+        dsm_rt_fatal(rt, 1, "out of memory for the allocation table");
+    }
+    rt->alloc_seq++;
+    dsm_rt_key_publish(rt, &rt->regions[index]);
+    dsm_rt_key_unstash(rt, &rt->regions[index]);
+    dsm_rt_region_try_complete(rt, region.seq);
+}
+
+dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address)
+{
+    uint64_t page;
+    size_t index;
+    dsm_rt_region_t *region;
+    dsm_status_t status;
+
+    if (address < rt->arena_base || (address - rt->arena_base) % DSM_RT_PAGE_SIZE != 0 ||
+        (page = (address - rt->arena_base) / DSM_RT_PAGE_SIZE) >= rt->arena_pages) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    index = dsm_rt_region_lower_bound(rt, page);
+    if (index >= rt->region_count || rt->regions[index].first_page != page) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    region = &rt->regions[index];
+    status = dsm_coh_engine_forget(rt->coh, region->first_page, region->npages);
+    if (status != DSM_OK) {
+        return status;
+    }
+    dsm_uffd_zap(dsm_rt_page_address(rt, region->first_page),
+                 region->npages * DSM_RT_PAGE_SIZE);
+    dsm_rt_region_release(region);
+    dsm_rt_region_remove(rt, index);
+    return DSM_OK;
+}
+
+void dsm_rt_regions_release(dsm_rt_t *rt)
+{
+    for (size_t i = 0; i < rt->region_count; i++) {
+        dsm_rt_region_release(&rt->regions[i]);
+    }
+    free(rt->regions);
+    rt->regions = NULL;
+    rt->region_count = rt->region_capacity = 0;
+    while (rt->early_keys != NULL) {
+        dsm_rt_early_key_t *early = rt->early_keys;
+
+        rt->early_keys = early->next;
+        free(early);
+    }
+}
+
+dsm_status_t dsm_rt_alloc_init(dsm_rt_t *rt)
+{
+    return dsm_tp_am_register(rt->tp, DSM_RT_AM_REGION, dsm_rt_key_am, rt);
+}
