@@ -119,9 +119,9 @@ if ((have_mpi)); then
     run mpi_default_shm  "${shm[@]}" "${mpirun[@]}" --mca osc_base_verbose 100 \
         "$bin/mpi_rma_vs_dsm" --json
     run mpi_ucx_shm      "${shm[@]}" "${mpirun[@]}" "${osc_ucx[@]}" "$bin/mpi_rma_vs_dsm" --json
-    run mpi_ucx_tcp      "${tcp[@]}" "${mpirun[@]}" "${osc_ucx[@]}" "$bin/mpi_rma_vs_dsm" --json
+    run mpi_ucx_tcp      "${tcp[@]}" "${mpirun[@]}" "${osc_ucx[@]}" "$bin/mpi_rma_vs_dsm" -i 50 -w 5 --json
     run mpi_pt2pt_tcp    "${tcp[@]}" "${mpirun[@]}" --mca osc pt2pt --mca btl self,tcp \
-        "$bin/mpi_rma_vs_dsm" --json
+        "$bin/mpi_rma_vs_dsm" -i 50 -w 5 --json
 else
     echo "run_all.sh: no mpirun or mpi_rma_vs_dsm: MPI rows skipped" >&2
 fi
