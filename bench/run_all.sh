@@ -18,7 +18,7 @@ jacobi_large=1
 doc=1
 while (($#)); do
     case $1 in
-    -B) build=$(cd "$2" && pwd); shift 2 ;;
+    -B) mkdir -p "$2" && build=$(cd "$2" && pwd) || exit 2; shift 2 ;;
     --no-jacobi-large) jacobi_large=0; shift ;;
     --no-doc) doc=0; shift ;;
     -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
