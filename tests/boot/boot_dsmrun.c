@@ -1,0 +1,479 @@
+/*
+ * Integration tests of tools/dsmrun's own behaviour: --help, bad arguments,
+ * the environment each node gets (and the job key never on a command line),
+ * --tag-output, a node that fails or is killed stopping the job, SIGTERM to
+ * dsmrun stopping everything, TERM escalating to KILL, and --hosts through a
+ * stand-in for ssh. After each job, no process carrying the case's marker
+ * variable may remain. Every wait is on an event: pipe reads, waitpid, pidfd.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dsm_test.h"
+
+#ifndef BOOT_DSMRUN
+#error "BOOT_DSMRUN (path of the dsmrun under test) must be defined"
+#endif
+
+#define BOOT_OUT_MAX 65536
+
+typedef struct {
+    pid_t  pid;
+    int    out_fd, err_fd;
+    char   out[BOOT_OUT_MAX], err[BOOT_OUT_MAX];
+    size_t out_len, err_len;
+    int    exit_code; /* exit status, or 128 + signal */
+    char   marker[64];
+} boot_run_t;
+
+/* Starts dsmrun with args (NULL-terminated) and a marker variable unique to this run. */
+static int boot_run_start(boot_run_t *run, const char *const *args)
+{
+    const char *argv[32] = {BOOT_DSMRUN};
+    int out[2], err[2];
+    size_t argc = 1;
+
+    memset(run, 0, sizeof(*run));
+    snprintf(run->marker, sizeof(run->marker), "BOOT_DSMRUN_MARKER=%d", (int)getpid());
+    for (; args[argc - 1] != NULL && argc < 31; argc++) {
+        argv[argc] = args[argc - 1];
+    }
+    argv[argc] = NULL;
+    if (pipe(out) != 0 || pipe(err) != 0) {
+        return -1;
+    }
+    fflush(NULL);
+    run->pid = fork();
+    if (run->pid < 0) {
+        return -1;
+    }
+    if (run->pid == 0) {
+        int null_fd = open("/dev/null", O_RDONLY);
+
+        dup2(null_fd, 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        close(out[0]);
+        close(err[0]);
+        putenv(run->marker);
+        setenv("DSM_BOOT_TIMEOUT", "20", 1);
+        execv(BOOT_DSMRUN, (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    run->out_fd = out[0];
+    run->err_fd = err[0];
+    return 0;
+}
+
+/* Reads whatever is available on both pipes (blocking in poll); 0 at EOF of both. */
+static int boot_run_pump(boot_run_t *run)
+{
+    struct pollfd pfds[2] = {{.fd = run->out_fd, .events = POLLIN},
+                             {.fd = run->err_fd, .events = POLLIN}};
+    char *bufs[2] = {run->out, run->err};
+    size_t *lens[2] = {&run->out_len, &run->err_len};
+    int *fds[2] = {&run->out_fd, &run->err_fd};
+
+    if (run->out_fd < 0 && run->err_fd < 0) {
+        return 0;
+    }
+    if (poll(pfds, 2, -1) < 0) {
+        return errno == EINTR ? 1 : -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        ssize_t got;
+
+        if (*fds[i] < 0 || pfds[i].revents == 0) {
+            continue;
+        }
+        got = read(*fds[i], bufs[i] + *lens[i], BOOT_OUT_MAX - 1 - *lens[i]);
+        if (got <= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+            continue;
+        }
+        *lens[i] += (size_t)got;
+        bufs[i][*lens[i]] = '\0';
+    }
+    return 1;
+}
+
+static int boot_count(const char *text, const char *needle)
+{
+    int count = 0;
+
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
+        count++;
+    }
+    return count;
+}
+
+/* Reads until stdout holds count occurrences of needle; 0 if it ended first. */
+static int boot_run_wait_for(boot_run_t *run, const char *needle, int count)
+{
+    while (boot_count(run->out, needle) < count) {
+        if (boot_run_pump(run) <= 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Reads both pipes to EOF and reaps dsmrun. */
+static void boot_run_finish(boot_run_t *run)
+{
+    int status;
+
+    while (boot_run_pump(run) > 0) {
+    }
+    while (waitpid(run->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    run->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    fprintf(stderr, "  dsmrun ended with %d\n  stdout: %s\n  stderr: %s\n", run->exit_code,
+            run->out, run->err);
+}
+
+static int boot_run(boot_run_t *run, const char *const *args)
+{
+    if (boot_run_start(run, args) != 0) {
+        return -1;
+    }
+    boot_run_finish(run);
+    return 0;
+}
+
+/* Reads /proc/pid/<what> (NUL-separated) into buf as one string of NUL-joined fields. */
+static size_t boot_proc_read(const char *pid, const char *what, char *buf, size_t size)
+{
+    char path[300];
+    ssize_t got;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%s/%s", pid, what);
+    fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        return 0;
+    }
+    got = read(fd, buf, size - 1);
+    close(fd);
+    return got > 0 ? (size_t)got : 0;
+}
+
+static int boot_mem_has(const char *buf, size_t len, const char *needle)
+{
+    return memmem(buf, len, needle, strlen(needle)) != NULL;
+}
+
+/* Number of processes (other than this one) whose environment holds marker
+ * and that do not exit within 3 s of being found; each is named on stderr. */
+static int boot_leftovers(const char *marker)
+{
+    static char buf[1 << 16];
+    struct dirent *entry;
+    int left = 0;
+    DIR *proc = opendir("/proc");
+
+    if (proc == NULL) {
+        return -1;
+    }
+    while ((entry = readdir(proc)) != NULL) {
+        size_t len;
+        int pidfd;
+        struct pollfd pfd;
+
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9' ||
+            atoi(entry->d_name) == (int)getpid()) {
+            continue;
+        }
+        len = boot_proc_read(entry->d_name, "environ", buf, sizeof(buf));
+        if (!boot_mem_has(buf, len, marker)) {
+            continue;
+        }
+        /* Found one: it may be dying already. Wait for its exit as an event. */
+        pidfd = (int)syscall(SYS_pidfd_open, atoi(entry->d_name), 0);
+        if (pidfd < 0) {
+            continue; /* gone meanwhile */
+        }
+        pfd.fd = pidfd;
+        pfd.events = POLLIN;
+        if (poll(&pfd, 1, 3000) == 0) {
+            len = boot_proc_read(entry->d_name, "cmdline", buf, sizeof(buf));
+            for (size_t i = 0; i + 1 < len; i++) {
+                buf[i] = buf[i] == '\0' ? ' ' : buf[i];
+            }
+            buf[len] = '\0';
+            fprintf(stderr, "  left behind: pid %s: %s\n", entry->d_name, buf);
+            left++;
+        }
+        close(pidfd);
+    }
+    closedir(proc);
+    return left;
+}
+
+/* Whether any process's command line holds text. */
+static int boot_text_in_any_cmdline(const char *text)
+{
+    static char buf[1 << 16];
+    struct dirent *entry;
+    int found = 0;
+    DIR *proc = opendir("/proc");
+
+    if (proc == NULL) {
+        return -1;
+    }
+    while ((entry = readdir(proc)) != NULL) {
+        if (entry->d_name[0] >= '1' && entry->d_name[0] <= '9') {
+            size_t len = boot_proc_read(entry->d_name, "cmdline", buf, sizeof(buf));
+
+            if (boot_mem_has(buf, len, text)) {
+                fprintf(stderr, "  pid %s has the key on its command line\n", entry->d_name);
+                found = 1;
+            }
+        }
+    }
+    closedir(proc);
+    return found;
+}
+
+/* ---------------------------------------------------------------- cases */
+
+static dsm_test_result_t boot_dsmrun_help(void)
+{
+    static boot_run_t run;
+    static const char *const args[] = {"--help", NULL};
+    static const char *const topics[] = {"-n, --nnodes", "--hosts", "--tag-output", "--grace",
+                                         "--rsh", "DSM_RANK", "DSM_NNODES", "DSM_COORD",
+                                         "DSM_JOB_KEY", "SIGINT and SIGTERM", "Exit status"};
+
+    DSM_CHECK(boot_run(&run, args) == 0);
+    DSM_CHECK(run.exit_code == 0);
+    for (size_t i = 0; i < DSM_TEST_ARRAY_SIZE(topics); i++) {
+        DSM_CHECKF(strstr(run.out, topics[i]) != NULL, "--help does not mention %s", topics[i]);
+    }
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t boot_dsmrun_bad_args(void)
+{
+    static const struct {
+        const char *args[8];
+        const char *message;
+    } bad[] = {
+        {{"true", NULL}, "number of nodes is required"},
+        {{"-n", NULL}, "-n needs a value"},
+        {{"-n", "0", "true", NULL}, "out of range"},
+        {{"-n", "-3", "true", NULL}, "is not a number"},
+        {{"-n", "abc", "true", NULL}, "'abc' is not a number"},
+        {{"-n", "5000", "true", NULL}, "out of range"},
+        {{"-n", "2", NULL}, "no program to run"},
+        {{"-n", "2", "--", NULL}, "no program to run"},
+        {{"-n", "2", "/nonexistent/dsm/program", NULL}, "does not exist"},
+        {{"-n", "2", "/dev/null", NULL}, "is not an executable file"},
+        {{"-n", "2", BOOT_NOT_EXECUTABLE, NULL}, "is not an executable file"},
+        {{"-n", "2", "no-such-program-dsm-xyz", NULL}, "not found in PATH"},
+        {{"-n", "2", "--hosts", "no-such-host.invalid", "true", NULL}, "unknown host"},
+        {{"-n", "2", "--hosts", "localhost,,localhost", "true", NULL}, "empty host name"},
+        {{"-n", "2", "--grace", "soon", "true", NULL}, "not a number of seconds"},
+        {{"--frobnicate", NULL}, "unknown option '--frobnicate'"},
+    };
+
+    for (size_t i = 0; i < DSM_TEST_ARRAY_SIZE(bad); i++) {
+        static boot_run_t run;
+
+        DSM_CHECK(boot_run(&run, bad[i].args) == 0);
+        DSM_CHECKF(run.exit_code == 2, "case %zu: exit %d", i, run.exit_code);
+        DSM_CHECKF(strstr(run.err, bad[i].message) != NULL, "case %zu: no '%s' in: %s", i,
+                   bad[i].message, run.err);
+        DSM_CHECKF(strncmp(run.err, "dsmrun: ", 8) == 0, "case %zu: unprefixed error", i);
+    }
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t boot_dsmrun_environment(void)
+{
+    static boot_run_t run;
+    static const char *const args[] = {
+        "-n", "3", "--", "/bin/sh", "-c",
+        "echo \"node $DSM_RANK of $DSM_NNODES at ${DSM_COORD%:*} key ${#DSM_JOB_KEY}\"", NULL};
+    char line[128];
+
+    DSM_CHECK(boot_run(&run, args) == 0);
+    DSM_CHECK(run.exit_code == 0);
+    for (int rank = 0; rank < 3; rank++) {
+        snprintf(line, sizeof(line), "node %d of 3 at 127.0.0.1 key 64\n", rank);
+        DSM_CHECKF(strstr(run.out, line) != NULL, "missing: %s", line);
+    }
+    DSM_CHECK(boot_leftovers(run.marker) == 0);
+    return DSM_TEST_PASS;
+}
+
+/* The key reaches every node, is the same for all, is fresh per job and is on
+ * no process's command line while the job runs; SIGTERM then stops it all. */
+static dsm_test_result_t boot_dsmrun_key_and_sigterm(void)
+{
+    static boot_run_t run, again;
+    static const char *const args[] = {
+        "-n", "3", "--", "/bin/sh", "-c",
+        "echo \"key=$DSM_JOB_KEY;\"; sleep 1000 & wait", NULL};
+    char key[80] = "";
+    const char *at;
+
+    DSM_CHECK(boot_run_start(&run, args) == 0);
+    DSM_CHECK(boot_run_wait_for(&run, ";\n", 3));
+    at = strstr(run.out, "key=");
+    DSM_CHECK(at != NULL && sscanf(at, "key=%79[0-9a-f];", key) == 1 && strlen(key) == 64);
+    DSM_CHECK(boot_count(run.out, key) == 3);
+    DSM_CHECK(boot_text_in_any_cmdline(key) == 0);
+    DSM_CHECK(kill(run.pid, SIGTERM) == 0);
+    boot_run_finish(&run);
+    DSM_CHECKF(run.exit_code == 128 + SIGTERM, "exit %d", run.exit_code);
+    DSM_CHECK(strstr(run.err, "received SIGTERM") != NULL);
+    DSM_CHECK(boot_leftovers(run.marker) == 0);
+
+    /* A second job gets a different key. */
+    DSM_CHECK(boot_run_start(&again, args) == 0);
+    DSM_CHECK(boot_run_wait_for(&again, ";\n", 3));
+    DSM_CHECK(strstr(again.out, key) == NULL);
+    DSM_CHECK(kill(again.pid, SIGINT) == 0);
+    boot_run_finish(&again);
+    DSM_CHECKF(again.exit_code == 128 + SIGINT, "exit %d", again.exit_code);
+    DSM_CHECK(boot_leftovers(again.marker) == 0);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t boot_dsmrun_tag_output(void)
+{
+    static boot_run_t run;
+    static const char *const args[] = {
+        "-n", "2", "--tag-output", "--", "/bin/sh", "-c",
+        "echo out$DSM_RANK; echo err$DSM_RANK >&2", NULL};
+
+    DSM_CHECK(boot_run(&run, args) == 0);
+    DSM_CHECK(run.exit_code == 0);
+    DSM_CHECK(strstr(run.out, "[0] out0\n") != NULL && strstr(run.out, "[1] out1\n") != NULL);
+    DSM_CHECK(strstr(run.err, "[0] err0\n") != NULL && strstr(run.err, "[1] err1\n") != NULL);
+    DSM_CHECK(strstr(run.out, "err") == NULL);
+    return DSM_TEST_PASS;
+}
+
+/* Node 1 fails while the others wait: dsmrun names it and stops the rest. */
+static dsm_test_result_t boot_dsmrun_node_exit(void)
+{
+    static boot_run_t run;
+    static const char *const args[] = {
+        "-n", "3", "--", "/bin/sh", "-c",
+        "if [ \"$DSM_RANK\" = 1 ]; then exit 3; fi; sleep 1000 & wait", NULL};
+
+    DSM_CHECK(boot_run(&run, args) == 0);
+    DSM_CHECKF(run.exit_code == 3, "exit %d", run.exit_code);
+    DSM_CHECK(strstr(run.err, "node 1 (pid") != NULL);
+    DSM_CHECK(strstr(run.err, "exited with status 3") != NULL);
+    DSM_CHECK(strstr(run.err, "stopping the other 2 node(s)") != NULL);
+    DSM_CHECK(boot_leftovers(run.marker) == 0);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t boot_dsmrun_node_killed(void)
+{
+    static boot_run_t run;
+    static const char *const args[] = {
+        "-n", "3", "--", "/bin/sh", "-c",
+        "if [ \"$DSM_RANK\" = 2 ]; then kill -KILL $$; fi; sleep 1000 & wait", NULL};
+
+    DSM_CHECK(boot_run(&run, args) == 0);
+    DSM_CHECKF(run.exit_code == 128 + SIGKILL, "exit %d", run.exit_code);
+    DSM_CHECK(strstr(run.err, "node 2 (pid") != NULL);
+    DSM_CHECK(strstr(run.err, "killed by signal KILL") != NULL);
+    DSM_CHECK(boot_leftovers(run.marker) == 0);
+    return DSM_TEST_PASS;
+}
+
+/* Nodes that ignore TERM are killed after the grace period. */
+static dsm_test_result_t boot_dsmrun_term_ignored(void)
+{
+    static boot_run_t run;
+    static const char *const args[] = {
+        "-n", "2", "--grace", "1", "--", "/bin/sh", "-c",
+        "trap '' TERM; echo ready; exec sleep 1000", NULL};
+
+    DSM_CHECK(boot_run_start(&run, args) == 0);
+    /* Both have set the trap: the TERM below is ignored, only KILL ends them. */
+    DSM_CHECK(boot_run_wait_for(&run, "ready\n", 2));
+    DSM_CHECK(kill(run.pid, SIGTERM) == 0);
+    boot_run_finish(&run);
+    DSM_CHECKF(run.exit_code == 128 + SIGTERM, "exit %d", run.exit_code);
+    DSM_CHECK(boot_leftovers(run.marker) == 0);
+    return DSM_TEST_PASS;
+}
+
+/* --hosts through fake_rsh.sh: the real bootstrap across "remote" nodes, the
+ * key absent from every remote command line, and a failure stopping them all. */
+static dsm_test_result_t boot_dsmrun_hosts(void)
+{
+    static boot_run_t run, fail;
+    static char log_path[] = "/tmp/boot_dsmrun_rsh.XXXXXX";
+    static const char *const args[] = {
+        "-n", "4", "--hosts", "localhost,127.0.0.1", "--rsh", BOOT_FAKE_RSH, "--",
+        BOOT_ALLGATHER, "-f", "allgather", NULL};
+    static const char *const fail_args[] = {
+        "-n", "3", "--hosts", "localhost", "--rsh", BOOT_FAKE_RSH, "--", "/bin/sh", "-c",
+        "echo \"key=$DSM_JOB_KEY;\"; if [ \"$DSM_RANK\" = 2 ]; then exit 4; fi; exec sleep 1000",
+        NULL};
+    static char log[BOOT_OUT_MAX];
+    char key[80] = "";
+    const char *at;
+    ssize_t got;
+    int fd = mkstemp(log_path);
+
+    DSM_CHECK(fd >= 0);
+    setenv("FAKE_RSH_LOG", log_path, 1);
+    DSM_CHECK(boot_run(&run, args) == 0);
+    DSM_CHECKF(run.exit_code == 0, "exit %d", run.exit_code);
+    DSM_CHECK(boot_count(run.out, "1 passed, 0 failed, 0 skipped") == 4);
+    DSM_CHECK(boot_leftovers(run.marker) == 0);
+
+    DSM_CHECK(boot_run(&fail, fail_args) == 0);
+    DSM_CHECKF(fail.exit_code == 4, "exit %d", fail.exit_code);
+    DSM_CHECK(strstr(fail.err, "node 2 (pid") != NULL);
+    DSM_CHECK(boot_leftovers(fail.marker) == 0);
+    at = strstr(fail.out, "key=");
+    DSM_CHECK(at != NULL && sscanf(at, "key=%79[0-9a-f];", key) == 1 && strlen(key) == 64);
+
+    got = pread(fd, log, sizeof(log) - 1, 0);
+    close(fd);
+    unlink(log_path);
+    DSM_CHECK(got > 0);
+    log[got] = '\0';
+    /* Every node of the first job; the second may stop some before they start. */
+    DSM_CHECK(boot_count(log, "DSM_RANK=") >= 5);
+    DSM_CHECK(strstr(log, key) == NULL);
+    return DSM_TEST_PASS;
+}
+
+int main(int argc, char **argv)
+{
+    static const dsm_test_case_t cases[] = {
+        {"help", NULL, boot_dsmrun_help, 0},
+        {"bad_args", NULL, boot_dsmrun_bad_args, 0},
+        {"environment", NULL, boot_dsmrun_environment, 0},
+        {"key_and_sigterm", NULL, boot_dsmrun_key_and_sigterm, 0},
+        {"tag_output", NULL, boot_dsmrun_tag_output, 0},
+        {"node_exit", NULL, boot_dsmrun_node_exit, 0},
+        {"node_killed", NULL, boot_dsmrun_node_killed, 0},
+        {"term_ignored", NULL, boot_dsmrun_term_ignored, 0},
+        {"hosts", NULL, boot_dsmrun_hosts, 120},
+    };
+
+    return dsm_test_main(argc, argv, cases, DSM_TEST_ARRAY_SIZE(cases));
+}
