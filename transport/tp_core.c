@@ -9,7 +9,12 @@
 
 /* Connecting 8 nodes takes well under a second; a stuck peer must not hang us. */
 #define DSM_TP_CONNECT_TIMEOUT_MS 30000
-/* Shutdown steps wait at most this long for the peers before giving up. */
+/*
+ * Shutdown waits this long for the peers to reach it too (they may finish
+ * later; a peer that dies meanwhile ends the wait at once), and then this
+ * long for the endpoints to close.
+ */
+#define DSM_TP_BYE_TIMEOUT_MS   60000
 #define DSM_TP_CLOSE_TIMEOUT_MS 10000
 /* UCX's own default (20 s) is too slow to report a lost peer within seconds. */
 #define DSM_TP_KEEPALIVE_DEFAULT "1s"
@@ -576,7 +581,7 @@ static void dsm_tp_disconnect(dsm_tp_t *tp)
 {
     tp->closing = 1; /* from here a peer that leaves first is no failure */
     if (!dsm_tp_any_lost(tp)) {
-        dsm_tp_am_round(tp, DSM_TP_ROUND_BYE, DSM_TP_CLOSE_TIMEOUT_MS);
+        dsm_tp_am_round(tp, DSM_TP_ROUND_BYE, DSM_TP_BYE_TIMEOUT_MS);
     }
     dsm_tp_eps_close(tp);
 }

@@ -108,22 +108,3 @@ dsm_status_t dsm_tp_wait(dsm_tp_t *tp, int timeout_ms)
     }
     return DSM_ERR_TIMEOUT;
 }
-
-dsm_status_t dsm_tp_wait_flag(dsm_tp_t *tp, const int *done, int timeout_ms)
-{
-    double end_us = dsm_tp_now_us() + 1e3 * timeout_ms;
-    double left_ms;
-    dsm_status_t status;
-
-    while (!*done) {
-        left_ms = (end_us - dsm_tp_now_us()) / 1e3;
-        if (left_ms <= 0) {
-            return DSM_ERR_TIMEOUT;
-        }
-        status = dsm_tp_wait(tp, (int)left_ms + 1);
-        if (status != DSM_OK && status != DSM_ERR_TIMEOUT) {
-            return status;
-        }
-    }
-    return DSM_OK;
-}

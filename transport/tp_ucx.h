@@ -149,7 +149,4 @@ void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why);
 /* Close the endpoints of newly lost peers and report them; nonzero if any. */
 int dsm_tp_peers_handle_lost(dsm_tp_t *tp);
 
-/* Progress until *done is nonzero or timeout_ms passes; DSM_ERR_TIMEOUT then. */
-dsm_status_t dsm_tp_wait_flag(dsm_tp_t *tp, const int *done, int timeout_ms);
-
 #endif /* DSM_TP_UCX_H */
