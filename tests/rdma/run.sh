@@ -185,7 +185,7 @@ image_ensure() {
     if [[ ! -e $dir/complete ]]; then
         tmp=$cache_dir/building-$key
         rm -rf "$tmp" && mkdir -p "$tmp"
-        image_build "$tmp"
+        image_build "$tmp" >&2 # stdout carries only the image directory
         rm -rf "$dir" && mv "$tmp" "$dir"
         touch "$dir/complete"
         # older images are unreachable now that the key changed
