@@ -298,6 +298,11 @@ void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 /* Service thread (or after it stopped): this node's counters. */
 void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p);
 
-/* Stop this node because the job cannot go on (a lost node, a failed action). */
-_Noreturn void dsm_rt_fatal(dsm_rt_t *rt, int exit_status, const char *fmt, ...)
+/*
+ * Stop this node because the job cannot go on: log why, and exit. status is
+ * the failure behind it: DSM_ERR_PEER_LOST names every lost node and exits
+ * with DSM_RT_EXIT_PEER_LOST; anything else (a failed action: a bug or a
+ * broken host) exits with 1.
+ */
+_Noreturn void dsm_rt_fatal(dsm_rt_t *rt, dsm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -151,7 +151,7 @@ static void dsm_rt_key_stash(dsm_rt_t *rt, uint64_t seq, int node, const void *k
     dsm_rt_early_key_t *early = malloc(sizeof(*early) + size);
 
     if (early == NULL) {
-        dsm_rt_fatal(rt, 1, "out of memory keeping an allocation key");
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory keeping an allocation key");
     }
     early->seq = seq;
     early->node = node;
@@ -223,7 +223,7 @@ static void dsm_rt_key_publish(dsm_rt_t *rt, dsm_rt_region_t *region)
         status = dsm_tp_am_send(rt->tp, node, DSM_RT_AM_REGION, header, sizeof(header),
                                 region->key, region->key_size, NULL, NULL);
         if (status != DSM_OK && status != DSM_INPROGRESS) {
-            dsm_rt_fatal(rt, status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1,
+            dsm_rt_fatal(rt, status,
                          "sending an allocation key to node %d failed: %s", node,
                          dsm_strerror(status));
         }
@@ -271,7 +271,7 @@ void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     /* In the table (and so known to the engine) before any peer can hold our
      * key and ask for one of its pages. */
     if (dsm_rt_region_insert(rt, index, &region) != DSM_OK) {
-        dsm_rt_fatal(rt, 1, "out of memory for the allocation table");
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory for the allocation table");
     }
     rt->alloc_seq++;
     dsm_rt_key_publish(rt, &rt->regions[index]);

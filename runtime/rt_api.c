@@ -21,7 +21,7 @@ static dsm_status_t dsm_rt_result(dsm_status_t status)
 
 static void dsm_rt_peer_lost(void *arg, int node)
 {
-    dsm_rt_fatal(arg, DSM_RT_EXIT_PEER_LOST, "node %d was lost (died or unreachable)", node);
+    dsm_rt_fatal(arg, DSM_ERR_PEER_LOST, "the transport reported node %d lost", node);
 }
 
 /* DSM_TRANSPORT selects UCX transports through UCX_TLS, unless the user set

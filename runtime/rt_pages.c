@@ -44,7 +44,7 @@ static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
         dsm_rt_deferred_t *ring = malloc(capacity * sizeof(*ring));
 
         if (ring == NULL) {
-            dsm_rt_fatal(rt, 1, "out of memory queueing protocol work");
+            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing protocol work");
         }
         for (size_t i = 0; i < rt->deferred_count; i++) {
             ring[i] = rt->deferred[(rt->deferred_head + i) % rt->deferred_capacity];
@@ -67,7 +67,7 @@ static void dsm_rt_engine_checked(dsm_rt_t *rt, dsm_status_t status, const char 
                                   uint64_t page)
 {
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, 1, "coherence engine refused %s on page %" PRIu64 ": %s", input,
+        dsm_rt_fatal(rt, status, "coherence engine refused %s on page %" PRIu64 ": %s", input,
                      page, dsm_strerror(status));
     }
     dsm_rt_actions_run(rt);
@@ -164,7 +164,7 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     }
     if (!dsm_rt_pagemap_get(&rt->fault_start, page, &unused) &&
         dsm_rt_pagemap_put(&rt->fault_start, page, now) != DSM_OK) {
-        dsm_rt_fatal(rt, 1, "out of memory recording a fault");
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fault");
     }
     rt->actions.count = 0;
     status = write ? dsm_coh_engine_write_fault(rt->coh, page, &rt->actions)
@@ -180,7 +180,7 @@ size_t dsm_rt_pages_read_faults(dsm_rt_t *rt)
     uint64_t now;
 
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, 1, "reading fault events failed: %s", dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "reading fault events failed: %s", dsm_strerror(status));
     }
     now = count ? dsm_rt_now_ns() : 0;
     for (size_t i = 0; i < count; i++) {
@@ -225,7 +225,7 @@ static void dsm_rt_slot_wait(dsm_rt_t *rt, const dsm_coh_action_t *action)
         dsm_coh_action_t *ring = malloc(capacity * sizeof(*ring));
 
         if (ring == NULL) {
-            dsm_rt_fatal(rt, 1, "out of memory queueing page transfers");
+            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing page transfers");
         }
         for (size_t i = 0; i < rt->slot_waiter_count; i++) {
             ring[i] = rt->slot_waiters[(rt->slot_waiter_head + i) % rt->slot_waiter_capacity];
@@ -270,7 +270,7 @@ static void dsm_rt_transfer_done(void *arg, dsm_status_t status)
     int index = (int)(slot - rt->slots);
 
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1,
+        dsm_rt_fatal(rt, status,
                      "page %" PRIu64 " transfer failed: %s", slot->page, dsm_strerror(status));
     }
     if (slot->op == DSM_COH_RMA_WRITE_BACK) {
@@ -312,7 +312,7 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
 
     if (action->type == DSM_COH_ACT_FETCH) {
         if (dsm_rt_pagemap_put(&rt->fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
-            dsm_rt_fatal(rt, 1, "out of memory recording a fetch");
+            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fetch");
         }
         rt->bytes_fetched += DSM_RT_PAGE_SIZE;
         if (home == rt->node) { /* the home reads its own backing */
@@ -367,7 +367,7 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, unsigned flags)
     dsm_status_t status;
 
     if (!dsm_rt_pagemap_take(&rt->fetch_slot, page, &slot)) {
-        dsm_rt_fatal(rt, 1, "install of page %" PRIu64 " without fetched data", page);
+        dsm_rt_fatal(rt, DSM_ERR_STATE, "install of page %" PRIu64 " without fetched data", page);
     }
     /* AGAIN: the address space is changing under us (fork, mremap): retry,
      * a bounded number of times. */
@@ -380,7 +380,7 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, unsigned flags)
     }
     if (status != DSM_OK) {
         /* EXISTS would mean the engine's view of the page is wrong. */
-        dsm_rt_fatal(rt, 1, "installing page %" PRIu64 " failed: %s", page,
+        dsm_rt_fatal(rt, status, "installing page %" PRIu64 " failed: %s", page,
                      dsm_strerror(status));
     }
     dsm_rt_slot_put(rt, (int)slot);
@@ -394,7 +394,7 @@ static void dsm_rt_send(dsm_rt_t *rt, const dsm_coh_action_t *action)
     status = dsm_tp_am_send(rt->tp, (int)action->node, DSM_RT_AM_COHERENCE, action->msg,
                             sizeof(action->msg), NULL, 0, NULL, NULL);
     if (status != DSM_OK && status != DSM_INPROGRESS) {
-        dsm_rt_fatal(rt, status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1,
+        dsm_rt_fatal(rt, status,
                      "sending a coherence message to node %u failed: %s", action->node,
                      dsm_strerror(status));
     }
@@ -404,7 +404,7 @@ static void dsm_rt_kernel_checked(dsm_rt_t *rt, dsm_status_t status, const char 
                                   uint64_t page)
 {
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, 1, "%s of page %" PRIu64 " failed: %s", what, page,
+        dsm_rt_fatal(rt, status, "%s of page %" PRIu64 " failed: %s", what, page,
                      dsm_strerror(status));
     }
 }
@@ -445,7 +445,7 @@ static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
                               "waking", action->page);
         break;
     default:
-        dsm_rt_fatal(rt, 1, "unknown coherence action %d", (int)action->type);
+        dsm_rt_fatal(rt, DSM_ERR_STATE, "unknown coherence action %d", (int)action->type);
     }
 }
 

@@ -59,7 +59,8 @@ dsm_status_t dsm_rt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     atomic_store_explicit(&rt->cmd_pending, 1, memory_order_release);
     pthread_mutex_unlock(&rt->cmd_lock);
     if (write(rt->cmd_event_fd, &one, sizeof(one)) != sizeof(one)) {
-        dsm_rt_fatal(rt, 1, "waking the service thread failed: %s", strerror(errno));
+        dsm_rt_fatal(rt, dsm_status_from_errno(errno), "waking the service thread failed: %s",
+                     strerror(errno));
     }
     while (sem_wait(&cmd->done) != 0 && errno == EINTR) {
     }
@@ -124,7 +125,8 @@ static int dsm_rt_commands_run(dsm_rt_t *rt)
     pthread_mutex_unlock(&rt->cmd_lock);
     /* Drain the eventfd; the flag, not its counter, says what is pending. */
     if (read(rt->cmd_event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
-        dsm_rt_fatal(rt, 1, "reading the command eventfd failed: %s", strerror(errno));
+        dsm_rt_fatal(rt, dsm_status_from_errno(errno), "reading the command eventfd failed: %s",
+                     strerror(errno));
     }
     while ((cmd = dsm_rt_cmd_list_pop(&posted)) != NULL) {
         dsm_rt_command_run(rt, cmd);
@@ -166,11 +168,11 @@ static void dsm_rt_service_sleep(dsm_rt_t *rt)
         return;
     }
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, 1, "arming the transport failed: %s", dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "arming the transport failed: %s", dsm_strerror(status));
     }
     /* Bounded: the transport needs progress for failure detection. */
     if (epoll_wait(rt->epoll_fd, events, 3, DSM_TP_SLEEP_MAX_MS) < 0 && errno != EINTR) {
-        dsm_rt_fatal(rt, 1, "epoll_wait failed: %s", strerror(errno));
+        dsm_rt_fatal(rt, dsm_status_from_errno(errno), "epoll_wait failed: %s", strerror(errno));
     }
 }
 
@@ -245,17 +247,26 @@ void dsm_rt_service_stop(dsm_rt_t *rt)
     rt->epoll_fd = rt->cmd_event_fd = -1;
 }
 
-_Noreturn void dsm_rt_fatal(dsm_rt_t *rt, int exit_status, const char *fmt, ...)
+_Noreturn void dsm_rt_fatal(dsm_rt_t *rt, dsm_status_t status, const char *fmt, ...)
 {
     va_list ap;
 
-    (void)rt;
     va_start(ap, fmt);
     dsm_log_vwrite(DSM_LOG_LEVEL_ERROR, fmt, ap);
     va_end(ap);
+    if (status == DSM_ERR_PEER_LOST) {
+        /* Name every node the transport knows is gone: the first failure seen
+         * here may be a survivor that already stopped, not the node that died. */
+        for (int node = 0; node < rt->nnodes; node++) {
+            if (rt->tp != NULL && dsm_tp_peer_is_lost(rt->tp, node)) {
+                dsm_log_write(DSM_LOG_LEVEL_ERROR, "node %d was lost (died or unreachable)",
+                              node);
+            }
+        }
+    }
     dsm_log_write(DSM_LOG_LEVEL_ERROR, "stopping this node: the shared arena can no longer "
                                        "be kept coherent");
     fflush(NULL);
     /* _exit: other threads may be blocked in faults only this thread could serve. */
-    _exit(exit_status);
+    _exit(status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1);
 }

@@ -80,7 +80,7 @@ static void dsm_rt_sync_send(dsm_rt_t *rt, int dst, dsm_rt_sync_type_t type, uin
     status = dsm_tp_am_send(rt->tp, dst, DSM_RT_AM_SYNC, bytes, sizeof(bytes), NULL, 0, NULL,
                             NULL);
     if (status != DSM_OK && status != DSM_INPROGRESS) {
-        dsm_rt_fatal(rt, status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1,
+        dsm_rt_fatal(rt, status,
                      "sending a synchronisation message to node %d failed: %s", dst,
                      dsm_strerror(status));
     }
@@ -145,7 +145,7 @@ static dsm_rt_lock_home_t *dsm_rt_lock_home(dsm_rt_t *rt, uint64_t lock)
         dsm_rt_lock_home_t *homes = realloc(rt->lock_homes, count * sizeof(*homes));
 
         if (homes == NULL) {
-            dsm_rt_fatal(rt, 1, "out of memory for lock %" PRIu64, lock);
+            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory for lock %" PRIu64, lock);
         }
         for (size_t i = rt->lock_home_count; i < count; i++) {
             homes[i] = (dsm_rt_lock_home_t){ .holder = -1 };
@@ -163,7 +163,7 @@ static void dsm_rt_lock_enqueue(dsm_rt_t *rt, dsm_rt_lock_home_t *home, int node
         int *ring = malloc(capacity * sizeof(*ring));
 
         if (ring == NULL) {
-            dsm_rt_fatal(rt, 1, "out of memory queueing a lock request");
+            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing a lock request");
         }
         for (unsigned i = 0; i < home->count; i++) {
             ring[i] = home->waiters[(home->head + i) % home->capacity];
