@@ -40,7 +40,10 @@ osc_ucx=(--mca pml ucx --mca pml_ucx_tls any --mca pml_ucx_devices any
          --mca osc ucx --mca osc_ucx_tls any --mca osc_ucx_devices any)
 shm=(env UCX_TLS=sm,self)
 tcp=(env UCX_TLS=tcp,self)
-bound=("${mpirun[@]}" --bind-to core)
+mpi_bound=("${mpirun[@]}" --bind-to core)
+# dsm nodes bound to one CPU each (node i on CPU i mod CPUs), started by dsmrun like
+# the unbound runs: only the binding differs.
+dsm_bound=("$dsmrun" -n 2 -- sh -c 'exec taskset -c $((DSM_RANK % $(nproc))) "$@"' bound)
 have_mpi=0
 command -v mpirun > /dev/null && [[ -x $bin/mpi_rma_vs_dsm ]] && have_mpi=1
 commands=$out/commands.txt
@@ -103,14 +106,12 @@ for spin in 0 200; do
 done
 
 # ---- the same with each node bound to one CPU -----------------------------------
-# dsmrun does not bind; mpirun --bind-to core does (dsm joins through PMIx), so the
-# service thread shares its node's CPU with the application thread. 2 nodes only.
-if ((have_mpi)); then
-    run read_miss_shm_bound      "${shm[@]}" "${bound[@]}" "$bin/read_miss" --json
-    run write_upgrade_shm_bound  "${shm[@]}" "${bound[@]}" "$bin/write_upgrade" --json
-    run pingpong_shm_bound       "${shm[@]}" "${bound[@]}" "$bin/pingpong" --json
-    run scan_shm_bound           "${shm[@]}" "${bound[@]}" "$bin/scan" --json
-fi
+# dsmrun does not bind; here taskset does, so a node's service thread shares its CPU
+# with the node's application thread (as under mpirun --bind-to core). 2 nodes only.
+run read_miss_shm_bound      "${shm[@]}" "${dsm_bound[@]}" "$bin/read_miss" --json
+run write_upgrade_shm_bound  "${shm[@]}" "${dsm_bound[@]}" "$bin/write_upgrade" --json
+run pingpong_shm_bound       "${shm[@]}" "${dsm_bound[@]}" "$bin/pingpong" --json
+run scan_shm_bound           "${shm[@]}" "${dsm_bound[@]}" "$bin/scan" --json
 
 # ---- MPI one-sided vs dsm ------------------------------------------------------
 if ((have_mpi)); then
@@ -133,17 +134,17 @@ for size in "${jacobi_sizes[@]}"; do
     read -r n sweeps <<< "$size"
     app "jacobi_threads_$n" threads "$bin/jacobi_threads" "$n" "$sweeps" 2
     if ((have_mpi)); then
-        app "jacobi_mpi_$n" mpi "${shm[@]}" "${bound[@]}" "$bin/jacobi_mpi" "$n" "$sweeps"
-        app "jacobi_dsm_bound_$n" dsm-bound "${shm[@]}" "${bound[@]}" "$bin/jacobi_dsm" "$n" "$sweeps"
+        app "jacobi_mpi_$n" mpi "${shm[@]}" "${mpi_bound[@]}" "$bin/jacobi_mpi" "$n" "$sweeps"
     fi
+    app "jacobi_dsm_bound_$n" dsm-bound "${shm[@]}" "${dsm_bound[@]}" "$bin/jacobi_dsm" "$n" "$sweeps"
     app "jacobi_dsm_$n" dsm "${shm[@]}" "$dsmrun" -n 2 -- "$bin/jacobi_dsm" "$n" "$sweeps"
 done
 for n in 512 1024; do
     app "matmul_threads_$n" threads "$bin/matmul_threads" "$n" 2
     if ((have_mpi)); then
-        app "matmul_mpi_$n" mpi "${shm[@]}" "${bound[@]}" "$bin/matmul_mpi" "$n"
-        app "matmul_dsm_bound_$n" dsm-bound "${shm[@]}" "${bound[@]}" "$bin/matmul_dsm" "$n"
+        app "matmul_mpi_$n" mpi "${shm[@]}" "${mpi_bound[@]}" "$bin/matmul_mpi" "$n"
     fi
+    app "matmul_dsm_bound_$n" dsm-bound "${shm[@]}" "${dsm_bound[@]}" "$bin/matmul_dsm" "$n"
     app "matmul_dsm_$n" dsm "${shm[@]}" "$dsmrun" -n 2 -- "$bin/matmul_dsm" "$n"
 done
 
