@@ -96,7 +96,13 @@ static dsm_status_t dsm_rt_parse_spin_us(const char *name, const char *text,
                                          dsm_rt_config_t *config)
 {
     uint64_t spin_us;
-    dsm_status_t status = dsm_config_parse_u64(name, text, 0, DSM_RT_SPIN_US_MAX, &spin_us);
+    dsm_status_t status;
+
+    if (!strcmp(text, "auto")) {
+        config->spin_us = DSM_RT_SPIN_US_AUTO;
+        return DSM_OK;
+    }
+    status = dsm_config_parse_u64(name, text, 0, DSM_RT_SPIN_US_MAX, &spin_us);
 
     if (status == DSM_OK) {
         config->spin_us = (unsigned)spin_us;
@@ -127,7 +133,7 @@ static const dsm_rt_config_entry_t dsm_rt_config_table[] = {
       dsm_rt_parse_arena_address },
     { "DSM_PLACEMENT", "cyclic", DSM_CONFIG_FIELD_PLACEMENT, dsm_rt_parse_placement },
     { "DSM_TRANSPORT", "auto", DSM_CONFIG_FIELD_TRANSPORT, dsm_rt_parse_transport },
-    { "DSM_SPIN_US", "50", DSM_CONFIG_FIELD_SPIN_US, dsm_rt_parse_spin_us },
+    { "DSM_SPIN_US", "auto", DSM_CONFIG_FIELD_SPIN_US, dsm_rt_parse_spin_us },
     { "DSM_LOG_LEVEL", "warn", DSM_CONFIG_FIELD_LOG_LEVEL, dsm_rt_parse_log_level },
     { "DSM_STATS", "0", DSM_CONFIG_FIELD_STATS, dsm_rt_parse_stats },
 };

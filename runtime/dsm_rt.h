@@ -19,6 +19,9 @@
 
 #define DSM_RT_PAGE_SIZE   4096u
 #define DSM_RT_SPIN_US_MAX 1000000u
+/* DSM_SPIN_US=auto: chosen at start-up from the CPUs and the nodes on this host. */
+#define DSM_RT_SPIN_US_AUTO    UINT32_MAX
+#define DSM_RT_SPIN_US_DEFAULT 50u
 
 /* ---- configuration (config.c) ---------------------------------------------- */
 

@@ -1,5 +1,6 @@
 /* The public API (include/dsm.h): life cycle, allocation, synchronisation, stats. */
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,25 @@ static dsm_status_t dsm_rt_select_transport(const dsm_rt_config_t *config)
     return DSM_OK;
 }
 
+/*
+ * DSM_SPIN_US=auto: spin only when every node on this host can have two CPUs
+ * of its own (application thread and service thread). Otherwise a spinning
+ * service thread holds the CPU that the thread it waits for needs: measured
+ * here, spinning made a read miss 15x slower on 2 CPUs with 3 nodes
+ * (docs/performance.md).
+ */
+static unsigned dsm_rt_spin_us_auto(const dsm_rt_t *rt)
+{
+    cpu_set_t cpus;
+    int nodes_here = dsm_tp_nodes_on_this_host(rt->tp);
+    int ncpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+    unsigned spin_us = ncpus >= 2 * nodes_here ? DSM_RT_SPIN_US_DEFAULT : 0;
+
+    dsm_info("DSM_SPIN_US=auto: %u us (%d CPUs for %d nodes on this host)", spin_us, ncpus,
+             nodes_here);
+    return spin_us;
+}
+
 static void dsm_rt_destroy(dsm_rt_t *rt)
 {
     dsm_rt_service_stop(rt);
@@ -96,7 +116,9 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
     if ((status = dsm_rt_arena_map(rt)) != DSM_OK) {
         goto err;
     }
-    tp_config.spin_us = rt->config.spin_us;
+    /* Only the transport's own wait helper uses this; the service loop spins itself. */
+    tp_config.spin_us = rt->config.spin_us == DSM_RT_SPIN_US_AUTO ? DSM_RT_SPIN_US_DEFAULT
+                                                                  : rt->config.spin_us;
     tp_config.peer_lost = dsm_rt_peer_lost;
     tp_config.peer_lost_arg = rt;
     /* Handlers are registered before connecting: no message finds none. */
@@ -104,8 +126,13 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         (status = dsm_rt_pages_init(rt)) != DSM_OK ||
         (status = dsm_rt_sync_init(rt)) != DSM_OK ||
         (status = dsm_rt_alloc_init(rt)) != DSM_OK ||
-        (status = dsm_tp_connect(rt->tp)) != DSM_OK ||
-        (status = dsm_rt_service_start(rt)) != DSM_OK) {
+        (status = dsm_tp_connect(rt->tp)) != DSM_OK) {
+        goto err;
+    }
+    if (rt->config.spin_us == DSM_RT_SPIN_US_AUTO) {
+        rt->config.spin_us = dsm_rt_spin_us_auto(rt);
+    }
+    if ((status = dsm_rt_service_start(rt)) != DSM_OK) {
         goto err;
     }
     *rt_p = rt;

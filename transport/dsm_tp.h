@@ -100,6 +100,8 @@ int dsm_tp_node(const dsm_tp_t *tp);
 int dsm_tp_nnodes(const dsm_tp_t *tp);
 /* Nonzero once node was reported lost. */
 int dsm_tp_peer_is_lost(const dsm_tp_t *tp, int node);
+/* After connect: how many nodes of the job (this one included) share this host. */
+int dsm_tp_nodes_on_this_host(const dsm_tp_t *tp);
 void dsm_tp_stats(const dsm_tp_t *tp, dsm_tp_stats_t *stats_p);
 
 /*

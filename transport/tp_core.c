@@ -368,6 +368,7 @@ static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const vo
 
     memcpy(&theirs, blob, sizeof(theirs));
     local = dsm_tp_identity_same_host(mine, &theirs);
+    peer->same_host = local;
     params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
     params.address    = (const ucp_address_t *)((const char *)blob + sizeof(theirs));
     params.err_mode   = local ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER;
@@ -625,6 +626,16 @@ int dsm_tp_nnodes(const dsm_tp_t *tp)
 int dsm_tp_peer_is_lost(const dsm_tp_t *tp, int node)
 {
     return tp->peers != NULL && node >= 0 && node < tp->nnodes && tp->peers[node].lost;
+}
+
+int dsm_tp_nodes_on_this_host(const dsm_tp_t *tp)
+{
+    int count = 0;
+
+    for (int node = 0; tp->peers != NULL && node < tp->nnodes; node++) {
+        count += tp->peers[node].same_host;
+    }
+    return count;
 }
 
 void dsm_tp_stats(const dsm_tp_t *tp, dsm_tp_stats_t *stats_p)

@@ -64,6 +64,7 @@ typedef struct {
     dsm_tp_t *tp;
     ucp_ep_h  ep;       /* NULL once closed                              */
     int       node;
+    int       same_host; /* on this host (pid namespace included), self too  */
     int       pidfd;    /* same-host peers: readable when it exits, else -1 */
     dsm_tp_op_t *inflight; /* started operations towards this peer       */
     int       lost;     /* the error handler fired                       */
