@@ -60,6 +60,7 @@ def osc_ran(out, run, doc):
 
 
 def apps(out):
+    """Median time of each (app, n, iterations, form) over its repeated runs."""
     runs = []
     try:
         with open(os.path.join(out, "apps.txt")) as f:
@@ -69,16 +70,21 @@ def apps(out):
                     runs.append(fields)
     except OSError:
         pass
-    table = []
+    groups = {}
     for r in runs:
-        same = [x for x in runs if x["app"] == r["app"] and x["n"] == r["n"] and x["iters"] == r["iters"]]
-        by_form = {x["form"]: x for x in same}
-        entry = {"app": r["app"], "form": r["form"], "n": int(r["n"]), "iters": int(r["iters"]),
-                 "procs": int(r["procs"]), "time_s": float(r["time_s"]), "hash": r["hash"],
-                 "same_hash_as_all_forms": len({x["hash"] for x in same}) == 1}
+        groups.setdefault((r["app"], int(r["n"]), int(r["iters"]), r["form"]), []).append(r)
+    medians = {k: sorted(float(r["time_s"]) for r in v)[(len(v) - 1) // 2] for k, v in groups.items()}
+    table = []
+    for (app, n, iters, form), same_form in groups.items():
+        same_size = [r for k, v in groups.items() if k[:3] == (app, n, iters) for r in v]
+        entry = {"app": app, "form": form, "n": n, "iters": iters,
+                 "procs": int(same_form[0]["procs"]), "time_s": medians[(app, n, iters, form)],
+                 "runs_s": sorted(float(r["time_s"]) for r in same_form),
+                 "hash": same_form[0]["hash"],
+                 "same_hash_as_all_forms": len({r["hash"] for r in same_size}) == 1}
         for base in ("threads", "mpi"):
-            if base in by_form:
-                entry["ratio_vs_" + base] = float(r["time_s"]) / float(by_form[base]["time_s"])
+            if (app, n, iters, base) in medians:
+                entry["ratio_vs_" + base] = entry["time_s"] / medians[(app, n, iters, base)]
         table.append(entry)
     with open(os.path.join(out, "apps.json"), "w") as f:
         json.dump(table, f, indent=1)
@@ -175,11 +181,14 @@ def generated(out, results, app_table):
     lines += ["Figures of the last `bench/run_all.sh` run (%s)." % "; ".join(h.lstrip("# ") for h in header), ""]
     lines += ["### Targets", ""] + targets(results, app_table) + [""]
     lines += ["### Applications (2 processes / threads, shared memory)", "",
-              "| app | n | iterations | form | time s | / threads | / MPI | result hash | same in all forms |",
-              "|---|---:|---:|---|---:|---:|---:|---|---|"]
+              "Median of the runs (all runs in the next column); dsm-bound: each node bound "
+              "to one CPU with taskset.", "",
+              "| app | n | iterations | form | median s | runs s | / threads | / MPI | result hash | same in all forms |",
+              "|---|---:|---:|---|---:|---|---:|---:|---|---|"]
     for e in app_table:
-        lines.append("| %s | %d | %d | %s | %.3f | %s | %s | `%s` | %s |" % (
-            e["app"], e["n"], e["iters"], e["form"], e["time_s"], fmt(e.get("ratio_vs_threads")),
+        lines.append("| %s | %d | %d | %s | %.3f | %s | %s | %s | `%s` | %s |" % (
+            e["app"], e["n"], e["iters"], e["form"], e["time_s"],
+            " ".join("%.2f" % t for t in e["runs_s"]), fmt(e.get("ratio_vs_threads")),
             fmt(e.get("ratio_vs_mpi")), e["hash"], "yes" if e["same_hash_as_all_forms"] else "**NO**"))
     lines.append("")
     lines += ["### MPI one-sided vs dsm", "",

@@ -4,10 +4,11 @@
 # bench-results/latency_by_size.png (gnuplot), bench-results/commands.txt (every
 # command, in order) and the generated section of docs/performance.md.
 #
-# usage: bench/run_all.sh [-B builddir] [--no-jacobi-large] [--no-doc]
+# usage: bench/run_all.sh [-B builddir] [--no-jacobi-large] [--reps N] [--no-doc]
 #   -B DIR              build tree to use (default: <repo>/build); configured and
 #                       built first if the benchmarks are missing
-#   --no-jacobi-large   skip Jacobi 2046 x 2046, 1000 sweeps (about 45 s of the run)
+#   --no-jacobi-large   skip Jacobi 2046 x 2046, 1000 sweeps (5-15 s per run and form)
+#   --reps N            runs of each application form (default 3; the median is kept)
 #   --no-doc            do not rewrite docs/performance.md
 # Needs: Open MPI (mpirun) for the MPI rows, gnuplot for the plot, python3.
 set -uo pipefail
@@ -15,13 +16,15 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$repo/build
 jacobi_large=1
+reps=3
 doc=1
 while (($#)); do
     case $1 in
     -B) mkdir -p "$2" && build=$(cd "$2" && pwd) || exit 2; shift 2 ;;
     --no-jacobi-large) jacobi_large=0; shift ;;
+    --reps) reps=$2; shift 2 ;;
     --no-doc) doc=0; shift ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -128,24 +131,28 @@ else
 fi
 
 # ---- applications: dsm, MPI two-sided, threads; 2 processes / threads ----------
+# Each form runs $reps times, the forms taking turns, so that load from other users
+# of the machine falls on all of them alike; report.py takes the median.
 jacobi_sizes=("1022 200")
 ((jacobi_large)) && jacobi_sizes+=("2046 1000")
-for size in "${jacobi_sizes[@]}"; do
-    read -r n sweeps <<< "$size"
-    app "jacobi_threads_$n" threads "$bin/jacobi_threads" "$n" "$sweeps" 2
-    if ((have_mpi)); then
-        app "jacobi_mpi_$n" mpi "${shm[@]}" "${mpi_bound[@]}" "$bin/jacobi_mpi" "$n" "$sweeps"
-    fi
-    app "jacobi_dsm_bound_$n" dsm-bound "${shm[@]}" "${dsm_bound[@]}" "$bin/jacobi_dsm" "$n" "$sweeps"
-    app "jacobi_dsm_$n" dsm "${shm[@]}" "$dsmrun" -n 2 -- "$bin/jacobi_dsm" "$n" "$sweeps"
-done
-for n in 512 1024; do
-    app "matmul_threads_$n" threads "$bin/matmul_threads" "$n" 2
-    if ((have_mpi)); then
-        app "matmul_mpi_$n" mpi "${shm[@]}" "${mpi_bound[@]}" "$bin/matmul_mpi" "$n"
-    fi
-    app "matmul_dsm_bound_$n" dsm-bound "${shm[@]}" "${dsm_bound[@]}" "$bin/matmul_dsm" "$n"
-    app "matmul_dsm_$n" dsm "${shm[@]}" "$dsmrun" -n 2 -- "$bin/matmul_dsm" "$n"
+for ((rep = 1; rep <= reps; rep++)); do
+    for size in "${jacobi_sizes[@]}"; do
+        read -r n sweeps <<< "$size"
+        app "jacobi_threads_$n" threads "$bin/jacobi_threads" "$n" "$sweeps" 2
+        if ((have_mpi)); then
+            app "jacobi_mpi_$n" mpi "${shm[@]}" "${mpi_bound[@]}" "$bin/jacobi_mpi" "$n" "$sweeps"
+        fi
+        app "jacobi_dsm_bound_$n" dsm-bound "${shm[@]}" "${dsm_bound[@]}" "$bin/jacobi_dsm" "$n" "$sweeps"
+        app "jacobi_dsm_$n" dsm "${shm[@]}" "$dsmrun" -n 2 -- "$bin/jacobi_dsm" "$n" "$sweeps"
+    done
+    for n in 512 1024; do
+        app "matmul_threads_$n" threads "$bin/matmul_threads" "$n" 2
+        if ((have_mpi)); then
+            app "matmul_mpi_$n" mpi "${shm[@]}" "${mpi_bound[@]}" "$bin/matmul_mpi" "$n"
+        fi
+        app "matmul_dsm_bound_$n" dsm-bound "${shm[@]}" "${dsm_bound[@]}" "$bin/matmul_dsm" "$n"
+        app "matmul_dsm_$n" dsm "${shm[@]}" "$dsmrun" -n 2 -- "$bin/matmul_dsm" "$n"
+    done
 done
 
 # ---- plot and report -----------------------------------------------------------
