@@ -172,7 +172,7 @@ def targets(results, app_table):
 
 
 def generated(out, results, app_table):
-    lines = [BEGIN, ""]
+    lines = [BEGIN, "", "## Figures of the last run", ""]
     try:
         with open(os.path.join(out, "commands.txt")) as f:
             header = [l.rstrip("\n") for l in f if l.startswith("#")]
