@@ -5,8 +5,8 @@
 # command, in order) and the generated section of docs/performance.md.
 #
 # usage: bench/run_all.sh [-B builddir] [--no-jacobi-large] [--reps N] [--no-doc]
-#   -B DIR              build tree to use (default: <repo>/build); configured and
-#                       built first if the benchmarks are missing
+#   -B DIR              build tree to use (default: <repo>/build); configured if
+#                       new, always brought up to date first
 #   --no-jacobi-large   skip Jacobi 2046 x 2046, 1000 sweeps (5-15 s per run and form)
 #   --reps N            runs of each application form (default 3; the median is kept)
 #   --no-doc            do not rewrite docs/performance.md
@@ -33,9 +33,11 @@ out=$repo/bench-results
 bin=$build/bench
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.log "$out"/apps.txt
-if [[ ! -x $bin/read_miss ]]; then
-    cmake -S "$repo" -B "$build" && cmake --build "$build" -j2 || exit 1
+# Always (re)build: the figures must come from the sources commands.txt names.
+if [[ ! -f $build/CMakeCache.txt ]]; then
+    cmake -S "$repo" -B "$build" > /dev/null || exit 1
 fi
+cmake --build "$build" -j2 > "$out/build.log" 2>&1 || { echo "run_all.sh: build failed, see $out/build.log" >&2; exit 1; }
 dsmrun=$build/tools/dsmrun
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun=(mpirun --oversubscribe -np 2)
@@ -56,7 +58,7 @@ started=$(date +%s)
 {
     echo "# $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n): $(nproc) CPUs, Linux $(uname -r)"
     echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "# build: $build ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+    echo "# build: $build, sources at $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet HEAD -- 2>/dev/null || echo ' plus uncommitted changes in the work tree')"
 } > "$commands"
 
 # run NAME COMMAND...: stdout to NAME.json, stderr to NAME.log, the command to commands.txt.
