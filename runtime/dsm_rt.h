@@ -85,6 +85,22 @@ int dsm_rt_pagemap_get(const dsm_rt_pagemap_t *map, uint64_t key, uint64_t *valu
 /* 1 and *value_p (may be NULL) when it was present and is now removed, else 0. */
 int dsm_rt_pagemap_take(dsm_rt_pagemap_t *map, uint64_t key, uint64_t *value_p);
 
+/* ---- FIFO (fifo.c) ----------------------------------------------------------
+ * A growable ring of fixed-size elements: the service thread's queues.
+ */
+typedef struct {
+    void  *elements;
+    size_t element_size;
+    size_t head, count, capacity;
+} dsm_rt_fifo_t;
+
+void dsm_rt_fifo_init(dsm_rt_fifo_t *fifo, size_t element_size);
+void dsm_rt_fifo_fini(dsm_rt_fifo_t *fifo);
+/* Append a copy of element; DSM_ERR_NO_MEMORY when the ring cannot grow. */
+dsm_status_t dsm_rt_fifo_push(dsm_rt_fifo_t *fifo, const void *element);
+/* 1 and the oldest element copied to element_p, or 0 when empty. */
+int dsm_rt_fifo_pop(dsm_rt_fifo_t *fifo, void *element_p);
+
 /* ---- latency histogram (stats.c) ---------------------------------------------
  * Log-linear buckets (8 per power of two of nanoseconds): percentiles within
  * 12.5 %, constant memory, constant time per sample.
@@ -182,9 +198,8 @@ typedef struct {
 
 /* Lock state at the lock's home node (rt_sync.c). */
 typedef struct {
-    int       holder;    /* node holding it, -1 when free          */
-    int      *waiters;   /* FIFO ring of nodes waiting             */
-    unsigned  head, count, capacity;
+    int           holder;  /* node holding it, -1 when free */
+    dsm_rt_fifo_t waiters; /* of int: nodes waiting          */
 } dsm_rt_lock_home_t;
 
 typedef struct dsm_rt {
@@ -212,12 +227,11 @@ typedef struct dsm_rt {
     dsm_rt_slot_t     *slots;
     int                slot_count, free_slot;
     dsm_rt_pagemap_t   fetch_slot;    /* page -> slot of its fetch in flight   */
-    dsm_coh_action_t  *slot_waiters;  /* FETCH/WRITE_BACK waiting for a slot   */
-    size_t             slot_waiter_head, slot_waiter_count, slot_waiter_capacity;
+    dsm_rt_fifo_t      slot_waiters;  /* of dsm_coh_action_t: FETCH/WRITE_BACK
+                                         waiting for a slot                   */
 
-    /* Deferred work (ring). Service thread only. */
-    dsm_rt_deferred_t *deferred;
-    size_t             deferred_head, deferred_count, deferred_capacity;
+    /* Transfers completed while actions ran (dsm_rt_deferred_t). */
+    dsm_rt_fifo_t      deferred;
 
     /* Fault latency: page -> time the first fault on it was read (ns). */
     dsm_rt_pagemap_t   fault_start;

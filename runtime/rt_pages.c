@@ -39,26 +39,12 @@ uint64_t dsm_rt_now_ns(void)
 
 static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
 {
-    if (rt->deferred_count == rt->deferred_capacity) {
-        size_t capacity = rt->deferred_capacity ? 2 * rt->deferred_capacity : 64;
-        dsm_rt_deferred_t *ring = malloc(capacity * sizeof(*ring));
+    dsm_rt_deferred_t work = { .page = page, .op = op };
 
-        if (ring == NULL) {
-            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing protocol work");
-        }
-        for (size_t i = 0; i < rt->deferred_count; i++) {
-            ring[i] = rt->deferred[(rt->deferred_head + i) % rt->deferred_capacity];
-        }
-        free(rt->deferred);
-        rt->deferred = ring;
-        rt->deferred_head = 0;
-        rt->deferred_capacity = capacity;
+    if (dsm_rt_fifo_push(&rt->deferred, &work) != DSM_OK) {
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing protocol work");
     }
-    rt->deferred[(rt->deferred_head + rt->deferred_count) % rt->deferred_capacity] =
-        (dsm_rt_deferred_t){ .page = page, .op = op };
-    rt->deferred_count++;
 }
-
 
 /* ---- feeding the engine --------------------------------------------------- */
 
@@ -123,14 +109,12 @@ static void dsm_rt_coherence_am(void *arg, int src_node, const void *header, siz
 
 int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
 {
-    int any = rt->deferred_count > 0;
+    dsm_rt_deferred_t work;
+    int any = 0;
 
-    while (rt->deferred_count > 0) {
-        dsm_rt_deferred_t work = rt->deferred[rt->deferred_head];
-
-        rt->deferred_head = (rt->deferred_head + 1) % rt->deferred_capacity;
-        rt->deferred_count--;
+    while (dsm_rt_fifo_pop(&rt->deferred, &work)) {
         dsm_rt_rma_done(rt, work.page, work.op);
+        any = 1;
     }
     return any;
 }
@@ -220,24 +204,9 @@ static int dsm_rt_slot_get(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
 
 static void dsm_rt_slot_wait(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
-    if (rt->slot_waiter_count == rt->slot_waiter_capacity) {
-        size_t capacity = rt->slot_waiter_capacity ? 2 * rt->slot_waiter_capacity : 64;
-        dsm_coh_action_t *ring = malloc(capacity * sizeof(*ring));
-
-        if (ring == NULL) {
-            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing page transfers");
-        }
-        for (size_t i = 0; i < rt->slot_waiter_count; i++) {
-            ring[i] = rt->slot_waiters[(rt->slot_waiter_head + i) % rt->slot_waiter_capacity];
-        }
-        free(rt->slot_waiters);
-        rt->slot_waiters = ring;
-        rt->slot_waiter_head = 0;
-        rt->slot_waiter_capacity = capacity;
+    if (dsm_rt_fifo_push(&rt->slot_waiters, action) != DSM_OK) {
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing page transfers");
     }
-    rt->slot_waiters[(rt->slot_waiter_head + rt->slot_waiter_count) %
-                     rt->slot_waiter_capacity] = *action;
-    rt->slot_waiter_count++;
 }
 
 static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, int slot);
@@ -245,13 +214,12 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
 /* Return slot to the pool and give it to the oldest transfer waiting for one. */
 static void dsm_rt_slot_put(dsm_rt_t *rt, int slot)
 {
-    if (rt->slot_waiter_count > 0) {
-        dsm_coh_action_t action = rt->slot_waiters[rt->slot_waiter_head];
+    dsm_coh_action_t action;
+
+    if (dsm_rt_fifo_pop(&rt->slot_waiters, &action)) {
         dsm_coh_rma_t op = action.type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH
                                                             : DSM_COH_RMA_WRITE_BACK;
 
-        rt->slot_waiter_head = (rt->slot_waiter_head + 1) % rt->slot_waiter_capacity;
-        rt->slot_waiter_count--;
         rt->slots[slot].page = action.page;
         rt->slots[slot].op = op;
         dsm_rt_transfer_start(rt, &action, slot);
@@ -484,6 +452,8 @@ dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
     if (status != DSM_OK) {
         return status;
     }
+    dsm_rt_fifo_init(&rt->deferred, sizeof(dsm_rt_deferred_t));
+    dsm_rt_fifo_init(&rt->slot_waiters, sizeof(dsm_coh_action_t));
     rt->actions.capacity = dsm_coh_engine_max_actions(rt->coh);
     rt->actions.actions = calloc(rt->actions.capacity, sizeof(*rt->actions.actions));
     rt->slots = calloc(DSM_RT_STAGING_SLOTS, sizeof(*rt->slots));
@@ -517,12 +487,10 @@ void dsm_rt_pages_fini(dsm_rt_t *rt)
     rt->coh = NULL;
     free(rt->actions.actions);
     free(rt->slots);
-    free(rt->slot_waiters);
-    free(rt->deferred);
     rt->actions.actions = NULL;
     rt->slots = NULL;
-    rt->slot_waiters = NULL;
-    rt->deferred = NULL;
+    dsm_rt_fifo_fini(&rt->slot_waiters);
+    dsm_rt_fifo_fini(&rt->deferred);
     dsm_rt_pagemap_fini(&rt->fetch_slot);
     dsm_rt_pagemap_fini(&rt->fault_start);
 }

@@ -148,7 +148,8 @@ static dsm_rt_lock_home_t *dsm_rt_lock_home(dsm_rt_t *rt, uint64_t lock)
             dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory for lock %" PRIu64, lock);
         }
         for (size_t i = rt->lock_home_count; i < count; i++) {
-            homes[i] = (dsm_rt_lock_home_t){ .holder = -1 };
+            homes[i].holder = -1;
+            dsm_rt_fifo_init(&homes[i].waiters, sizeof(int));
         }
         rt->lock_homes = homes;
         rt->lock_home_count = count;
@@ -156,33 +157,14 @@ static dsm_rt_lock_home_t *dsm_rt_lock_home(dsm_rt_t *rt, uint64_t lock)
     return &rt->lock_homes[index];
 }
 
-static void dsm_rt_lock_enqueue(dsm_rt_t *rt, dsm_rt_lock_home_t *home, int node)
-{
-    if (home->count == home->capacity) {
-        unsigned capacity = home->capacity ? 2 * home->capacity : 4;
-        int *ring = malloc(capacity * sizeof(*ring));
-
-        if (ring == NULL) {
-            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing a lock request");
-        }
-        for (unsigned i = 0; i < home->count; i++) {
-            ring[i] = home->waiters[(home->head + i) % home->capacity];
-        }
-        free(home->waiters);
-        home->waiters = ring;
-        home->head = 0;
-        home->capacity = capacity;
-    }
-    home->waiters[(home->head + home->count) % home->capacity] = node;
-    home->count++;
-}
-
 static void dsm_rt_lock_home_acquire(dsm_rt_t *rt, int src, uint64_t lock)
 {
     dsm_rt_lock_home_t *home = dsm_rt_lock_home(rt, lock);
 
     if (home->holder >= 0) {
-        dsm_rt_lock_enqueue(rt, home, src);
+        if (dsm_rt_fifo_push(&home->waiters, &src) != DSM_OK) {
+            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing a lock request");
+        }
         return;
     }
     home->holder = src;
@@ -198,10 +180,7 @@ static void dsm_rt_lock_home_release(dsm_rt_t *rt, int src, uint64_t lock)
         return;
     }
     home->holder = -1;
-    if (home->count > 0) {
-        home->holder = home->waiters[home->head];
-        home->head = (home->head + 1) % home->capacity;
-        home->count--;
+    if (dsm_rt_fifo_pop(&home->waiters, &home->holder)) {
         dsm_rt_sync_send(rt, home->holder, DSM_RT_SYNC_LOCK_GRANT, lock);
     }
 }
@@ -310,7 +289,7 @@ dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt)
 void dsm_rt_sync_fini(dsm_rt_t *rt)
 {
     for (size_t i = 0; i < rt->lock_home_count; i++) {
-        free(rt->lock_homes[i].waiters);
+        dsm_rt_fifo_fini(&rt->lock_homes[i].waiters);
     }
     free(rt->lock_homes);
     rt->lock_homes = NULL;

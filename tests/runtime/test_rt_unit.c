@@ -158,6 +158,31 @@ static dsm_test_result_t test_pagemap_against_reference(void)
     return DSM_TEST_PASS;
 }
 
+/* FIFO order survives wrap-around and growth with elements in flight. */
+static dsm_test_result_t test_fifo_order(void)
+{
+    dsm_rt_fifo_t fifo;
+    uint64_t next_in = 0, next_out = 0, value;
+
+    dsm_rt_fifo_init(&fifo, sizeof(uint64_t));
+    DSM_CHECK(!dsm_rt_fifo_pop(&fifo, &value));
+    for (int round = 0; round < 1000; round++) {
+        for (int i = 0; i < round % 37; i++, next_in++) {
+            DSM_CHECK(dsm_rt_fifo_push(&fifo, &next_in) == DSM_OK);
+        }
+        for (int i = 0; i < round % 23 && dsm_rt_fifo_pop(&fifo, &value); i++, next_out++) {
+            DSM_CHECKF(value == next_out, "popped %llu, want %llu", (unsigned long long)value,
+                       (unsigned long long)next_out);
+        }
+    }
+    while (dsm_rt_fifo_pop(&fifo, &value)) {
+        DSM_CHECK(value == next_out++);
+    }
+    DSM_CHECK(next_out == next_in);
+    dsm_rt_fifo_fini(&fifo);
+    return DSM_TEST_PASS;
+}
+
 static dsm_test_result_t test_hist_percentiles(void)
 {
     static dsm_rt_hist_t hist;
@@ -180,6 +205,7 @@ static dsm_test_result_t test_hist_percentiles(void)
 
 static const dsm_test_case_t cases[] = {
     { "pagemap_against_reference", NULL, test_pagemap_against_reference, 0 },
+    { "fifo_order", NULL, test_fifo_order, 0 },
     { "hist_percentiles", NULL, test_hist_percentiles, 0 },
     { "config_defaults", NULL, test_config_defaults, 0 },
     { "config_environment", NULL, test_config_environment, 0 },
