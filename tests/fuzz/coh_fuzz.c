@@ -1,0 +1,141 @@
+/*
+ * libFuzzer target: arbitrary bytes drive one coherence engine.
+ *
+ * The first bytes choose the job (nodes, which one we are, pages, placement);
+ * the rest is a program of inputs: local faults and RMA completions (also on
+ * pages out of range and with bogus ops), raw messages of any length from any
+ * source, and structured messages (valid headers with fuzzed type, flags,
+ * sender, request id and page, often from the right source) that get past the
+ * format checks and into the state-dependent ones. After every input, every
+ * action the engine emitted must be well-formed (page in range, messages that
+ * decode, never a message to self). ASan/UBSan and the leak checker do the rest.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsm_coh.h"
+
+typedef struct {
+    const uint8_t *data;
+    size_t         size;
+} fuzz_input_t;
+
+static uint8_t fuzz_byte(fuzz_input_t *in)
+{
+    uint8_t b = 0;
+
+    if (in->size > 0) {
+        b = *in->data++;
+        in->size--;
+    }
+    return b;
+}
+
+static uint32_t fuzz_u32(fuzz_input_t *in)
+{
+    uint32_t v = fuzz_byte(in);
+
+    return v | (uint32_t)fuzz_byte(in) << 8;
+}
+
+static void fuzz_check(const dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
+                       const dsm_coh_actions_t *out)
+{
+    for (size_t i = 0; i < out->count; i++) {
+        const dsm_coh_action_t *a = &out->actions[i];
+        dsm_coh_msg_t msg;
+
+        if (a->page >= params->npages || (unsigned)a->type >= DSM_COH_ACT_COUNT) {
+            abort();
+        }
+        if (a->type == DSM_COH_ACT_SEND &&
+            (a->node == params->self || a->node >= params->nnodes ||
+             dsm_coh_msg_decode(a->msg, DSM_COH_MSG_SIZE, params->self, params->nnodes,
+                                params->npages, &msg) != DSM_OK ||
+             msg.page != a->page)) {
+            abort();
+        }
+        if ((a->type == DSM_COH_ACT_FETCH || a->type == DSM_COH_ACT_WRITE_BACK) &&
+            a->node != dsm_coh_engine_home(engine, a->page)) {
+            abort();
+        }
+    }
+}
+
+static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
+                      fuzz_input_t *in, dsm_coh_actions_t *out)
+{
+    uint8_t bytes[64];
+    dsm_coh_msg_t msg;
+    uint32_t src;
+    size_t len;
+
+    out->count = 0;
+    switch (fuzz_byte(in) % 5) {
+    case 0:
+        dsm_coh_engine_read_fault(engine, fuzz_byte(in) % (params->npages + 1), out);
+        break;
+    case 1:
+        dsm_coh_engine_write_fault(engine, fuzz_byte(in) % (params->npages + 1), out);
+        break;
+    case 2:
+        dsm_coh_engine_rma_done(engine, fuzz_byte(in) % (params->npages + 1),
+                                (dsm_coh_rma_t)(fuzz_byte(in) % 3), out);
+        break;
+    case 3: /* raw bytes from any source */
+        src = fuzz_byte(in) % (params->nnodes + 1);
+        len = fuzz_byte(in) % sizeof(bytes);
+        for (size_t i = 0; i < len; i++) {
+            bytes[i] = fuzz_byte(in);
+        }
+        dsm_coh_engine_recv(engine, src, bytes, len, out);
+        break;
+    default: /* a well-formed header with fuzzed fields */
+        msg.type = (dsm_coh_msg_type_t)(1 + fuzz_byte(in) % DSM_COH_MSG_TYPE_MAX);
+        msg.flags = msg.type == DSM_COH_MSG_GRANT ? (uint8_t)(1 + fuzz_byte(in) % 3) : 0;
+        msg.sender = fuzz_byte(in) % params->nnodes;
+        msg.req_id = 1 + fuzz_byte(in) % 16;
+        msg.page = fuzz_byte(in) % params->npages;
+        dsm_coh_msg_encode(&msg, bytes);
+        dsm_coh_engine_recv(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, out);
+        break;
+    }
+    fuzz_check(engine, params, out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_input_t in = {data, size};
+    dsm_coh_params_t params = {0};
+    dsm_coh_engine_t *engine;
+    dsm_coh_actions_t out;
+    uint32_t nodes_choice = fuzz_u32(&in);
+
+    /* Mostly small jobs (where the protocol gets deep), sometimes > 64 nodes. */
+    params.nnodes = 1 + (nodes_choice & 0x100 ? nodes_choice % 1100 : nodes_choice % 8);
+    params.self = fuzz_byte(&in) % params.nnodes;
+    params.npages = 1 + fuzz_byte(&in) % 16;
+    params.home_policy = (dsm_coh_home_policy_t)(fuzz_byte(&in) % 2);
+    if (dsm_coh_engine_create(&params, &engine) != DSM_OK) {
+        return 0;
+    }
+    out.capacity = dsm_coh_engine_max_actions(engine);
+    out.actions = calloc(out.capacity, sizeof(*out.actions));
+    if (out.actions != NULL) {
+        for (unsigned step = 0; in.size > 0 && step < 4096; step++) {
+            fuzz_step(engine, &params, &in, &out);
+        }
+        /* Reset must leave an engine as good as new. */
+        dsm_coh_engine_reset(engine);
+        out.count = 0;
+        if (dsm_coh_engine_read_fault(engine, 0, &out) != DSM_OK || !(out.count <= 1)) {
+            abort();
+        }
+        free(out.actions);
+    }
+    dsm_coh_engine_destroy(engine);
+    return 0;
+}

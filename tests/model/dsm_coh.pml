@@ -1,0 +1,596 @@
+/*
+ * Promela model of the dsm coherence protocol (coherence/coh_table.c).
+ *
+ * NN nodes (one application thread each, OPS accesses per thread) share NP
+ * pages homed cyclically. Every transition of the C tables appears here once,
+ * tagged "row: <side> <state> <event> [<guard>]" exactly as dsm_coh_table
+ * prints it; ctest (coh_model_rows) fails if a C row has no tag here or a tag
+ * names no C row. Change both in the same commit.
+ *
+ * The network is a bag: any message in flight may be delivered next (no
+ * ordering between any pair), and so may any RMA completion or a thread's
+ * pending fault event. Messages a home sends to itself also go through the
+ * bag (the C engine handles them at once: one of the interleavings here).
+ *
+ * Checked in every state: SWMR (a writable copy excludes every other copy),
+ * data-value (every mapped copy holds the latest write, checked again on every
+ * read), a fetch never sees its backing change, every message finds a row of
+ * the table (no illegal transition). At the end: no invalid end state (spin's
+ * deadlock check: some thread or request never completes), and nothing
+ * transient, busy or queued is left.
+ */
+#ifndef NN
+#define NN 3
+#endif
+#ifndef NP
+#define NP 1
+#endif
+#ifndef OPS
+#define OPS 2
+#endif
+/* Node 0 does OPS + OPS0_EXTRA accesses (to reach upgrades in cheap configurations). */
+#ifndef OPS0_EXTRA
+#define OPS0_EXTRA 0
+#endif
+#define NSLOT 8
+
+/* Node states (dsm_coh_node_state_t). */
+#define I      0
+#define S      1
+#define M      2
+#define IS_AD  3
+#define IS_D   4
+#define IM_AD  5
+#define IM_D   6
+#define SM_A   7
+#define MI_WB  8
+#define MS_WB  9
+
+/* Home states (dsm_coh_home_state_t). */
+#define H_U          0
+#define H_S          1
+#define H_M          2
+#define WAIT_DG      3
+#define WAIT_INV     4
+#define WAIT_DONE_S  5
+#define WAIT_DONE_M  6
+
+/* Messages (dsm_coh_msg_type_t) and GRANT flags. */
+#define REQ_READ   1
+#define REQ_WRITE  2
+#define GRANT      3
+#define INV        4
+#define DOWNGRADE  5
+#define ACK        6
+#define DONE       7
+#define F_EXCL     1
+#define F_DATA     2
+
+/* Node events (dsm_coh_node_event_t). */
+#define LOCAL_READ       0
+#define LOCAL_WRITE      1
+#define GRANT_S          2
+#define GRANT_M_DATA     3
+#define GRANT_M_UPGRADE  4
+#define EV_INV           5
+#define EV_DOWNGRADE     6
+#define FETCH_DONE       7
+#define WB_DONE          8
+
+#define HOME(p)  ((p) % NN)
+#define IX(n, p) ((n) * NP + (p))
+#define BIT(n)   (1 << (n))
+
+/* Node side and the modelled memory. */
+byte ns[NN * NP];
+bit  present[NN * NP];
+bit  writable[NN * NP];
+byte val[NN * NP];
+byte stg[NN * NP];
+bit  fetching[NN * NP];
+byte fsnap[NN * NP];
+bit  wbing[NN * NP];
+byte bk[NP];
+byte ref[NP];
+byte rma_inflight;
+
+/* Home side. */
+byte hs[NP];
+byte holders[NP];
+byte queued[NP];
+byte qn[NP * NN];
+byte qt[NP * NN];
+byte qlen[NP];
+byte hreq[NP];
+byte hacks[NP];
+
+/*
+ * The network bag: each message one number (0 = free slot), kept sorted
+ * after every step so that the same bag in another slot order is the same
+ * state (the order of slots means nothing: any message may go next).
+ */
+#define MSG(t, s, d, pg, f) (((((t) * 4 + (s)) * 4 + (d)) * 4 + (pg)) * 4 + (f))
+#define M_TYPE(m)  ((m) / 256)
+#define M_SRC(m)   (((m) / 64) % 4)
+#define M_DST(m)   (((m) / 16) % 4)
+#define M_PAGE(m)  (((m) / 4) % 4)
+#define M_FLAGS(m) ((m) % 4)
+short net[NSLOT];
+short gm;
+
+/* One thread per node. */
+byte ops[NN];
+bit  tnew[NN];
+byte tpage[NN];
+bit  twrite[NN];
+bit  tblocked[NN];
+bit  tfault[NN];
+byte fpage[NN];
+bit  fwrite[NN];
+
+/* Scratch, reset at the end of every step so it adds no states. */
+byte gi;
+byte gk;
+byte gn;
+byte gp;
+byte gcnt;
+byte gt;
+byte gq;
+
+inline send(t, s, d, pg, f) {
+    /* Sorted descending, so the first free slot is after the last message. */
+    gi = 0;
+    do
+    :: gi < NSLOT && net[gi] == 0 -> net[gi] = MSG(t, s, d, pg, f); break
+    :: gi < NSLOT && net[gi] != 0 -> gi++
+    :: gi == NSLOT -> assert(false) /* NSLOT too small */
+    od
+}
+
+inline wake(n, p) {
+    if
+    :: tblocked[n] && tpage[n] == p -> tblocked[n] = 0
+    :: else -> skip
+    fi
+}
+
+/* ---- node-side ops ---- */
+inline op_fetch(n, p) {
+    assert(!fetching[IX(n, p)]);
+    fetching[IX(n, p)] = 1;
+    fsnap[IX(n, p)] = bk[p];
+    rma_inflight++
+}
+inline op_write_back(n, p) {
+    assert(present[IX(n, p)] && !writable[IX(n, p)] && !wbing[IX(n, p)]);
+    wbing[IX(n, p)] = 1;
+    rma_inflight++
+}
+inline op_install(n, p, rw) {
+    assert(!present[IX(n, p)]);
+    present[IX(n, p)] = 1;
+    writable[IX(n, p)] = rw;
+    val[IX(n, p)] = stg[IX(n, p)];
+    wake(n, p)
+}
+inline op_clear_wp(n, p) {
+    assert(present[IX(n, p)]);
+    writable[IX(n, p)] = 1;
+    wake(n, p)
+}
+inline op_set_wp(n, p) {
+    writable[IX(n, p)] = 0
+}
+inline op_zap(n, p) {
+    present[IX(n, p)] = 0;
+    writable[IX(n, p)] = 0
+}
+
+/* The node table (dsm_coh_node_rows). */
+inline node_event(n, p, ev) {
+    if
+    :: ns[IX(n, p)] == I && ev == LOCAL_READ -> /* row: node I LOCAL_READ */
+        send(REQ_READ, n, HOME(p), p, 0); ns[IX(n, p)] = IS_AD
+    :: ns[IX(n, p)] == I && ev == LOCAL_WRITE -> /* row: node I LOCAL_WRITE */
+        send(REQ_WRITE, n, HOME(p), p, 0); ns[IX(n, p)] = IM_AD
+    :: ns[IX(n, p)] == S && ev == LOCAL_READ -> /* row: node S LOCAL_READ */
+        wake(n, p)
+    :: ns[IX(n, p)] == S && ev == LOCAL_WRITE -> /* row: node S LOCAL_WRITE */
+        send(REQ_WRITE, n, HOME(p), p, 0); ns[IX(n, p)] = SM_A
+    :: ns[IX(n, p)] == S && ev == EV_INV -> /* row: node S INV */
+        op_zap(n, p); send(ACK, n, HOME(p), p, 0); ns[IX(n, p)] = I
+    :: ns[IX(n, p)] == M && ev == LOCAL_READ -> /* row: node M LOCAL_READ */
+        wake(n, p)
+    :: ns[IX(n, p)] == M && ev == LOCAL_WRITE -> /* row: node M LOCAL_WRITE */
+        wake(n, p)
+    :: ns[IX(n, p)] == M && ev == EV_INV -> /* row: node M INV */
+        op_set_wp(n, p); op_write_back(n, p); ns[IX(n, p)] = MI_WB
+    :: ns[IX(n, p)] == M && ev == EV_DOWNGRADE -> /* row: node M DOWNGRADE */
+        op_set_wp(n, p); op_write_back(n, p); ns[IX(n, p)] = MS_WB
+    :: ns[IX(n, p)] == IS_AD && ev == LOCAL_READ -> skip /* row: node IS_AD LOCAL_READ */
+    :: ns[IX(n, p)] == IS_AD && ev == LOCAL_WRITE -> skip /* row: node IS_AD LOCAL_WRITE */
+    :: ns[IX(n, p)] == IS_AD && ev == GRANT_S -> /* row: node IS_AD GRANT_S */
+        op_fetch(n, p); ns[IX(n, p)] = IS_D
+    :: ns[IX(n, p)] == IS_D && ev == LOCAL_READ -> skip /* row: node IS_D LOCAL_READ */
+    :: ns[IX(n, p)] == IS_D && ev == LOCAL_WRITE -> skip /* row: node IS_D LOCAL_WRITE */
+    :: ns[IX(n, p)] == IS_D && ev == FETCH_DONE -> /* row: node IS_D FETCH_DONE */
+        op_install(n, p, 0); send(DONE, n, HOME(p), p, 0); ns[IX(n, p)] = S
+    :: ns[IX(n, p)] == IM_AD && ev == LOCAL_READ -> skip /* row: node IM_AD LOCAL_READ */
+    :: ns[IX(n, p)] == IM_AD && ev == LOCAL_WRITE -> skip /* row: node IM_AD LOCAL_WRITE */
+    :: ns[IX(n, p)] == IM_AD && ev == GRANT_M_DATA -> /* row: node IM_AD GRANT_M_DATA */
+        op_fetch(n, p); ns[IX(n, p)] = IM_D
+    :: ns[IX(n, p)] == IM_D && ev == LOCAL_READ -> skip /* row: node IM_D LOCAL_READ */
+    :: ns[IX(n, p)] == IM_D && ev == LOCAL_WRITE -> skip /* row: node IM_D LOCAL_WRITE */
+    :: ns[IX(n, p)] == IM_D && ev == FETCH_DONE -> /* row: node IM_D FETCH_DONE */
+        op_install(n, p, 1); send(DONE, n, HOME(p), p, 0); ns[IX(n, p)] = M
+    :: ns[IX(n, p)] == SM_A && ev == LOCAL_READ -> skip /* row: node SM_A LOCAL_READ */
+    :: ns[IX(n, p)] == SM_A && ev == LOCAL_WRITE -> skip /* row: node SM_A LOCAL_WRITE */
+    :: ns[IX(n, p)] == SM_A && ev == GRANT_M_UPGRADE -> /* row: node SM_A GRANT_M_UPGRADE */
+        op_clear_wp(n, p); send(DONE, n, HOME(p), p, 0); ns[IX(n, p)] = M
+    :: ns[IX(n, p)] == SM_A && ev == EV_INV -> /* row: node SM_A INV */
+        op_zap(n, p); wake(n, p); send(ACK, n, HOME(p), p, 0); ns[IX(n, p)] = IM_AD
+    :: ns[IX(n, p)] == MI_WB && ev == LOCAL_READ -> skip /* row: node MI_WB LOCAL_READ */
+    :: ns[IX(n, p)] == MI_WB && ev == LOCAL_WRITE -> skip /* row: node MI_WB LOCAL_WRITE */
+    :: ns[IX(n, p)] == MI_WB && ev == WB_DONE -> /* row: node MI_WB WB_DONE */
+        op_zap(n, p); wake(n, p); send(ACK, n, HOME(p), p, 0); ns[IX(n, p)] = I
+    :: ns[IX(n, p)] == MS_WB && ev == LOCAL_READ -> skip /* row: node MS_WB LOCAL_READ */
+    :: ns[IX(n, p)] == MS_WB && ev == LOCAL_WRITE -> skip /* row: node MS_WB LOCAL_WRITE */
+    :: ns[IX(n, p)] == MS_WB && ev == WB_DONE -> /* row: node MS_WB WB_DONE */
+        wake(n, p); send(ACK, n, HOME(p), p, 0); ns[IX(n, p)] = S
+    :: else -> assert(false) /* no row: the C engine would reject this input */
+    fi
+}
+
+/* ---- home side ---- */
+inline grant(p, f) {
+    if
+    :: f & F_EXCL -> holders[p] = BIT(hreq[p])
+    :: else -> holders[p] = holders[p] | BIT(hreq[p])
+    fi;
+    send(GRANT, HOME(p), hreq[p], p, f)
+}
+
+inline send_inv(p) {
+    hacks[p] = 0;
+    gk = 0;
+    do
+    :: gk < NN && gk != hreq[p] && (holders[p] & BIT(gk)) ->
+        hacks[p]++; send(INV, HOME(p), gk, p, 0); gk++
+    :: gk < NN && !(gk != hreq[p] && (holders[p] & BIT(gk))) -> gk++
+    :: gk == NN -> break
+    od
+}
+
+inline send_downgrade(p) {
+    gk = 0;
+    do
+    :: gk < NN && (holders[p] & BIT(gk)) -> break
+    :: gk < NN && !(holders[p] & BIT(gk)) -> gk++
+    od;
+    send(DOWNGRADE, HOME(p), gk, p, 0)
+}
+
+/* Serve request (r, t) in an idle state: the rows with "begin". */
+inline serve(p, r, t) {
+    /* dsm_coh_req_legal: honest nodes never send anything else. */
+    assert(t == REQ_READ && !(holders[p] & BIT(r)) ||
+           t == REQ_WRITE && !(hs[p] == H_M && (holders[p] & BIT(r))));
+    hreq[p] = r;
+    if
+    :: hs[p] == H_U && t == REQ_READ -> /* row: home U REQ_READ */
+        grant(p, F_DATA); hs[p] = WAIT_DONE_S
+    :: hs[p] == H_U && t == REQ_WRITE -> /* row: home U REQ_WRITE */
+        grant(p, F_EXCL | F_DATA); hs[p] = WAIT_DONE_M
+    :: hs[p] == H_S && t == REQ_READ -> /* row: home S REQ_READ */
+        grant(p, F_DATA); hs[p] = WAIT_DONE_S
+    :: hs[p] == H_S && t == REQ_WRITE && (holders[p] & ~BIT(r)) == 0 ->
+        /* row: home S REQ_WRITE [no other holder] */
+        grant(p, F_EXCL); hs[p] = WAIT_DONE_M
+    :: hs[p] == H_S && t == REQ_WRITE && (holders[p] & ~BIT(r)) != 0 ->
+        /* row: home S REQ_WRITE [other holders] */
+        send_inv(p); hs[p] = WAIT_INV
+    :: hs[p] == H_M && t == REQ_READ -> /* row: home M REQ_READ */
+        send_downgrade(p); hs[p] = WAIT_DG
+    :: hs[p] == H_M && t == REQ_WRITE -> /* row: home M REQ_WRITE */
+        send_inv(p); hs[p] = WAIT_INV
+    fi
+}
+
+inline enqueue(p, r, t) {
+    assert(!(queued[p] & BIT(r)));
+    qn[p * NN + qlen[p]] = r;
+    qt[p * NN + qlen[p]] = t;
+    qlen[p]++;
+    queued[p] = queued[p] | BIT(r)
+}
+
+/* serve_next: pop the FIFO head (the C engine keeps a linked list). */
+inline serve_next(p) {
+    if
+    :: qlen[p] > 0 ->
+        gn = qn[p * NN];
+        gcnt = qt[p * NN];
+        gk = 0;
+        do
+        :: gk + 1 < qlen[p] -> qn[p * NN + gk] = qn[p * NN + gk + 1];
+                               qt[p * NN + gk] = qt[p * NN + gk + 1]; gk++
+        :: gk + 1 >= qlen[p] -> break
+        od;
+        qlen[p]--;
+        qn[p * NN + qlen[p]] = 0;
+        qt[p * NN + qlen[p]] = 0;
+        queued[p] = queued[p] & ~BIT(gn);
+        serve(p, gn, gcnt)
+    :: else -> skip
+    fi
+}
+
+/* A request arrives at the home (table rows "begin" and "enqueue"). */
+inline home_request(p, r, t) {
+    if
+    :: hs[p] == H_U || hs[p] == H_S || hs[p] == H_M -> serve(p, r, t)
+    :: hs[p] == WAIT_DG && t == REQ_READ -> enqueue(p, r, t) /* row: home WAIT_DG REQ_READ */
+    :: hs[p] == WAIT_DG && t == REQ_WRITE -> enqueue(p, r, t) /* row: home WAIT_DG REQ_WRITE */
+    :: hs[p] == WAIT_INV && t == REQ_READ -> enqueue(p, r, t) /* row: home WAIT_INV REQ_READ */
+    :: hs[p] == WAIT_INV && t == REQ_WRITE -> enqueue(p, r, t) /* row: home WAIT_INV REQ_WRITE */
+    :: hs[p] == WAIT_DONE_S && t == REQ_READ -> enqueue(p, r, t) /* row: home WAIT_DONE_S REQ_READ */
+    :: hs[p] == WAIT_DONE_S && t == REQ_WRITE -> enqueue(p, r, t) /* row: home WAIT_DONE_S REQ_WRITE */
+    :: hs[p] == WAIT_DONE_M && t == REQ_READ -> enqueue(p, r, t) /* row: home WAIT_DONE_M REQ_READ */
+    :: hs[p] == WAIT_DONE_M && t == REQ_WRITE -> enqueue(p, r, t) /* row: home WAIT_DONE_M REQ_WRITE */
+    fi
+}
+
+inline home_ack(p, s) {
+    /* The C engine rejects any other ACK as malformed. */
+    assert(s != hreq[p] && (holders[p] & BIT(s)));
+    if
+    :: hs[p] == WAIT_DG -> /* row: home WAIT_DG ACK */
+        grant(p, F_DATA); hs[p] = WAIT_DONE_S
+    :: hs[p] == WAIT_INV && hacks[p] > 1 -> /* row: home WAIT_INV ACK [more acks due] */
+        holders[p] = holders[p] & ~BIT(s); hacks[p]--
+    :: hs[p] == WAIT_INV && hacks[p] == 1 && (holders[p] & BIT(hreq[p])) ->
+        /* row: home WAIT_INV ACK [last ack, requester holds] */
+        holders[p] = holders[p] & ~BIT(s); hacks[p]--;
+        grant(p, F_EXCL); hs[p] = WAIT_DONE_M
+    :: hs[p] == WAIT_INV && hacks[p] == 1 && !(holders[p] & BIT(hreq[p])) ->
+        /* row: home WAIT_INV ACK [last ack, requester absent] */
+        holders[p] = holders[p] & ~BIT(s); hacks[p]--;
+        grant(p, F_EXCL | F_DATA); hs[p] = WAIT_DONE_M
+    :: else -> assert(false)
+    fi
+}
+
+inline home_done(p, s) {
+    assert(s == hreq[p]);
+    if
+    :: hs[p] == WAIT_DONE_S -> hs[p] = H_S; serve_next(p) /* row: home WAIT_DONE_S DONE */
+    :: hs[p] == WAIT_DONE_M -> hs[p] = H_M; serve_next(p) /* row: home WAIT_DONE_M DONE */
+    :: else -> assert(false)
+    fi
+}
+
+/* SWMR and data-value over every copy; run after every step. */
+inline check() {
+    gp = 0;
+    do
+    :: gp < NP ->
+        gcnt = 0; gk = 0; gn = 0;
+        do
+        :: gn < NN ->
+            assert(!writable[IX(gn, gp)] || present[IX(gn, gp)]);
+            assert(!present[IX(gn, gp)] || val[IX(gn, gp)] == ref[gp]);
+            gcnt = gcnt + present[IX(gn, gp)];
+            gk = gk + writable[IX(gn, gp)];
+            gn++
+        :: gn == NN -> break
+        od;
+        assert(gk == 0 || gk == 1 && gcnt == 1);
+        gp++
+    :: gp == NP -> break
+    od;
+    sort_net();
+    gi = 0; gk = 0; gn = 0; gp = 0; gcnt = 0; gt = 0; gq = 0
+}
+
+/* Insertion sort, descending: canonical bag (see net). */
+inline sort_net() {
+    gi = 1;
+    do
+    :: gi < NSLOT ->
+        gm = net[gi]; gk = gi;
+        do
+        :: gk > 0 && net[gk - 1] < gm -> net[gk] = net[gk - 1]; gk--
+        :: gk == 0 || net[gk - 1] >= gm -> break
+        od;
+        net[gk] = gm; gi++
+    :: gi == NSLOT -> break
+    od;
+    gm = 0
+}
+
+/*
+ * The steps. Each is one atomic transition whose first part picks its subject
+ * nondeterministically (which message, which node, which page), so that the
+ * body exists once in the generated verifier.
+ */
+
+/* Deliver any message of the bag: the messages are a prefix of the sorted array. */
+inline deliver_step() {
+    atomic {
+        net[0] != 0 ->
+        gt = 0;
+        do
+        :: gt + 1 < NSLOT && net[gt + 1] != 0 -> gt++
+        :: break
+        od;
+        gm = net[gt];
+        net[gt] = 0;
+        gn = M_DST(gm); gp = M_PAGE(gm); gk = M_SRC(gm);
+        if
+        :: M_TYPE(gm) == REQ_READ || M_TYPE(gm) == REQ_WRITE ->
+            gcnt = M_TYPE(gm); gm = 0;
+            home_request(gp, gk, gcnt)
+        :: M_TYPE(gm) == ACK -> gm = 0; home_ack(gp, gk)
+        :: M_TYPE(gm) == DONE -> gm = 0; home_done(gp, gk)
+        :: M_TYPE(gm) == GRANT ->
+            gcnt = (M_FLAGS(gm) == F_DATA -> GRANT_S :
+                    (M_FLAGS(gm) == F_EXCL -> GRANT_M_UPGRADE : GRANT_M_DATA));
+            gm = 0;
+            node_event(gn, gp, gcnt)
+        :: M_TYPE(gm) == INV || M_TYPE(gm) == DOWNGRADE ->
+            gcnt = (M_TYPE(gm) == INV -> EV_INV : EV_DOWNGRADE);
+            gm = 0;
+            node_event(gn, gp, gcnt)
+        fi;
+        check()
+    }
+}
+
+/*
+ * Which node or page a step is about: first count the candidates, then pick
+ * the k-th for a nondeterministic k. Never blocks once the step's guard (that
+ * a candidate exists) held: a blocked statement inside an atomic step would
+ * split it.
+ */
+#define T_READY(n) (ops[n] > 0 && !tblocked[n])
+#define F_READY(n) (tfault[n])
+#define R_READY(i) (fetching[i] || wbing[i])
+#define ANY_NODE(C) (C(0) || C(1) || NN > 2 && C(2))
+
+inline pick_kth() {
+    gk = 0;
+    do
+    :: gk + 1 < gcnt -> gk++
+    :: break
+    od
+}
+
+#define PICK(C, LIMIT)                                                      \
+    gcnt = 0; gt = 0;                                                       \
+    do                                                                      \
+    :: gt < LIMIT && C(gt) -> gcnt++; gt++                                  \
+    :: gt < LIMIT && !C(gt) -> gt++                                         \
+    :: gt == LIMIT -> break                                                 \
+    od;                                                                     \
+    pick_kth();                                                             \
+    gt = 0;                                                                 \
+    do                                                                      \
+    :: C(gt) && gk == 0 -> break                                            \
+    :: C(gt) && gk > 0 -> gk--; gt++                                       \
+    :: !C(gt) -> gt++                                                       \
+    od;                                                                     \
+    gcnt = 0
+
+/* A thread: start an access if needed, then do it or fault. */
+inline thread_step() {
+    atomic {
+        ANY_NODE(T_READY) ->
+        PICK(T_READY, NN);
+        if
+        :: tnew[gt] ->
+            tnew[gt] = 0;
+            if
+            :: twrite[gt] = 0
+            :: twrite[gt] = 1
+            fi;
+            gk = 0;
+            do
+            :: gk < NP - 1 -> gk++
+            :: break
+            od;
+            tpage[gt] = gk
+        :: else -> skip
+        fi;
+        gp = tpage[gt];
+        if
+        :: twrite[gt] && present[IX(gt, gp)] && writable[IX(gt, gp)] ->
+            ref[gp]++; val[IX(gt, gp)] = ref[gp]; ops[gt]--; tnew[gt] = 1
+        :: !twrite[gt] && present[IX(gt, gp)] ->
+            assert(val[IX(gt, gp)] == ref[gp]); ops[gt]--; tnew[gt] = 1
+        :: else ->
+            tblocked[gt] = 1; tfault[gt] = 1; fpage[gt] = gp; fwrite[gt] = twrite[gt]
+        fi;
+        if
+        :: ops[gt] == 0 -> tnew[gt] = 0; tpage[gt] = 0; twrite[gt] = 0
+        :: else -> skip
+        fi;
+        check()
+    }
+}
+
+/* The runtime reads a fault event (maybe late: the thread may be awake again). */
+inline fault_step() {
+    atomic {
+        ANY_NODE(F_READY) ->
+        PICK(F_READY, NN);
+        tfault[gt] = 0; gq = fpage[gt];
+        fpage[gt] = 0;
+        node_event(gt, gq, (fwrite[gt] -> LOCAL_WRITE : LOCAL_READ));
+        fwrite[gt] = 0;
+        check()
+    }
+}
+
+/* An RMA (fetch or write-back) of any node and page completes. */
+inline rma_step() {
+    atomic {
+        rma_inflight > 0 ->
+        PICK(R_READY, NN * NP);
+        gq = gt % NP;
+        gt = gt / NP;
+        rma_inflight--;
+        if
+        :: fetching[IX(gt, gq)] ->
+            assert(bk[gq] == fsnap[IX(gt, gq)]); /* backing stable during a fetch */
+            fetching[IX(gt, gq)] = 0; fsnap[IX(gt, gq)] = 0;
+            stg[IX(gt, gq)] = bk[gq];
+            node_event(gt, gq, FETCH_DONE)
+        :: else ->
+            assert(present[IX(gt, gq)]);
+            wbing[IX(gt, gq)] = 0;
+            bk[gq] = val[IX(gt, gq)];
+            node_event(gt, gq, WB_DONE)
+        fi;
+        check()
+    }
+}
+
+active proctype system()
+{
+    byte n;
+
+    atomic {
+        n = 0;
+        do
+        :: n < NN -> ops[n] = OPS + (n == 0 -> OPS0_EXTRA : 0); tnew[n] = 1; n++
+        :: n == NN -> break
+        od;
+        n = 0
+    }
+    do
+    :: deliver_step()
+    :: thread_step()
+    :: fault_step()
+    :: rma_step()
+    :: atomic {
+           net[0] == 0 && rma_inflight == 0 && !ANY_NODE(T_READY) && !ANY_NODE(F_READY) ->
+           /* Nothing in flight: every access done, nothing transient is left. */
+           n = 0;
+           do
+           :: n < NN -> assert(ops[n] == 0 && !tblocked[n] && !tfault[n]); n++
+           :: n == NN -> break
+           od;
+           n = 0;
+           do
+           :: n < NN * NP -> assert(ns[n] == I || ns[n] == S || ns[n] == M); n++
+           :: n == NN * NP -> break
+           od;
+           n = 0;
+           do
+           :: n < NP -> assert(hs[n] <= H_M && qlen[n] == 0); n++
+           :: n == NP -> break
+           od;
+           break
+       }
+    od
+}
