@@ -416,17 +416,25 @@ static int dsm_tp_boot_left_ms(const struct timespec *deadline)
     return left > 0 ? (int)left : 0;
 }
 
-/* Waits until fd is ready for events; DSM_ERR_TIMEOUT when the deadline passes. */
-static dsm_status_t dsm_tp_boot_wait(int fd, short events, const struct timespec *deadline,
-                                     const char *what, int peer_rank)
+/* Polls fd for events until the deadline: 1 ready, 0 timed out, -1 with errno. */
+static int dsm_tp_boot_poll(int fd, short events, const struct timespec *deadline)
 {
     struct pollfd pfd = {.fd = fd, .events = events};
-    char peer[32];
     int ready;
 
     do {
         ready = poll(&pfd, 1, dsm_tp_boot_left_ms(deadline));
     } while (ready < 0 && errno == EINTR);
+    return ready;
+}
+
+/* Waits until fd is ready for events; DSM_ERR_TIMEOUT when the deadline passes. */
+static dsm_status_t dsm_tp_boot_wait(int fd, short events, const struct timespec *deadline,
+                                     const char *what, int peer_rank)
+{
+    char peer[32];
+    int ready = dsm_tp_boot_poll(fd, events, deadline);
+
     if (ready < 0) {
         dsm_error("bootstrap: poll while %s %s: %m", what,
                   dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
@@ -762,8 +770,9 @@ static dsm_status_t dsm_tp_boot_listen(const dsm_tp_boot_tcp_config_t *config, i
         status = dsm_status_from_errno(errno);
         goto err_free;
     }
-    /* A job started right after another may reuse the port in TIME_WAIT. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* A job started right after another may reuse the port in TIME_WAIT; without
+     * the option bind fails below and says so. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, wild->ai_addr, wild->ai_addrlen) != 0 ||
         listen(fd, config->nnodes) != 0) {
         dsm_error("bootstrap: node 0 cannot listen on port %s of DSM_COORD: %m", config->port);
@@ -798,11 +807,13 @@ static dsm_status_t dsm_tp_boot_join_coord(dsm_tp_boot_tcp_t *boot,
     dsm_debug("bootstrap: node 0 waits for %d nodes on port %s", config->nnodes - 1,
               config->port);
     while (joined_count < config->nnodes) {
-        status = dsm_tp_boot_wait(listen_fd, POLLIN, &deadline, "waiting for nodes to join:",
-                                  -1);
-        if (status != DSM_OK) {
-            dsm_error("bootstrap: %d of %d nodes joined before DSM_BOOT_TIMEOUT",
-                      joined_count, config->nnodes);
+        int ready = dsm_tp_boot_poll(listen_fd, POLLIN, &deadline);
+
+        if (ready <= 0) {
+            status = ready == 0 ? DSM_ERR_TIMEOUT : dsm_status_from_errno(errno);
+            dsm_error("bootstrap: %d of %d nodes joined within DSM_BOOT_TIMEOUT (%d s)%s%s",
+                      joined_count, config->nnodes, config->timeout_ms / 1000,
+                      ready == 0 ? "" : ": ", ready == 0 ? "" : strerror(errno));
             goto out;
         }
         fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -882,6 +893,8 @@ static dsm_status_t dsm_tp_boot_connect(const dsm_tp_boot_tcp_config_t *config,
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     struct addrinfo *addrs, *addr;
     int backoff_ms = DSM_TP_BOOT_BACKOFF_MIN_MS, fd = -1, err, last_errno = 0;
+    int left_ms, nap_ms;
+    struct timespec pause;
 
     err = getaddrinfo(config->host, config->port, &hints, &addrs);
     if (err != 0) {
@@ -894,14 +907,14 @@ static dsm_status_t dsm_tp_boot_connect(const dsm_tp_boot_tcp_config_t *config,
             fd = dsm_tp_boot_connect_once(addr, deadline);
             last_errno = fd < 0 ? errno : 0;
         }
-        if (fd >= 0 || dsm_tp_boot_left_ms(deadline) == 0) {
+        left_ms = dsm_tp_boot_left_ms(deadline);
+        if (fd >= 0 || left_ms == 0) {
             break;
         }
         /* Node 0 may not listen yet: back off, doubling, within the deadline. */
-        int left = dsm_tp_boot_left_ms(deadline);
-        int nap = backoff_ms < left ? backoff_ms : left;
-        struct timespec pause = {.tv_sec = nap / 1000, .tv_nsec = (long)(nap % 1000) * 1000000L};
-
+        nap_ms = backoff_ms < left_ms ? backoff_ms : left_ms;
+        pause.tv_sec = nap_ms / 1000;
+        pause.tv_nsec = (long)(nap_ms % 1000) * 1000000L;
         nanosleep(&pause, NULL);
         backoff_ms = backoff_ms * 2 > DSM_TP_BOOT_BACKOFF_MAX_MS ? DSM_TP_BOOT_BACKOFF_MAX_MS :
                                                                   backoff_ms * 2;
@@ -965,9 +978,7 @@ dsm_status_t dsm_tp_boot_tcp_init(dsm_tp_boot_t **boot_p)
     }
     if (boot == NULL || boot->fds == NULL) {
         dsm_error("bootstrap: out of memory");
-        if (boot != NULL) {
-            free(boot);
-        }
+        free(boot);
         status = DSM_ERR_NO_MEMORY;
         goto out;
     }

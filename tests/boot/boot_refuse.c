@@ -261,6 +261,20 @@ static dsm_test_result_t boot_refuse_unreachable(void)
     return DSM_TEST_PASS;
 }
 
+/* Node 0 alone in a job of 2 gives up after DSM_BOOT_TIMEOUT, counting who came. */
+static dsm_test_result_t boot_refuse_missing_node(void)
+{
+    boot_refuse_node_t coord;
+    int port = boot_refuse_free_port();
+
+    DSM_CHECK(port > 0);
+    DSM_CHECK(boot_refuse_start(&coord, 0, 2, port, KEY_A, "1") == 0);
+    boot_refuse_finish(&coord);
+    DSM_CHECKF(coord.exit_code == -DSM_ERR_TIMEOUT, "node 0 ended with %d", coord.exit_code);
+    DSM_CHECK(strstr(coord.log, "1 of 2 nodes joined within DSM_BOOT_TIMEOUT") != NULL);
+    return DSM_TEST_PASS;
+}
+
 int main(int argc, char **argv)
 {
     static const dsm_test_case_t cases[] = {
@@ -272,6 +286,7 @@ int main(int argc, char **argv)
         {"nnodes_mismatch", NULL, boot_refuse_nnodes_mismatch, 30},
         {"duplicate_rank", NULL, boot_refuse_duplicate_rank, 30},
         {"unreachable", NULL, boot_refuse_unreachable, 30},
+        {"missing_node", NULL, boot_refuse_missing_node, 30},
     };
 
     return dsm_test_main(argc, argv, cases, DSM_TEST_ARRAY_SIZE(cases));
