@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "bench_common.h"
+#include "dsm_common.h"
 
 typedef struct {
     char                name[96];
@@ -222,33 +223,18 @@ void dsm_bench_note(const dsm_bench_opts_t *opts, const char *fmt, ...)
     dsm_bench_note_count++;
 }
 
-/* Print s as a JSON string (quotes and backslashes escaped, control chars dropped). */
-static void dsm_bench_json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            putchar('\\');
-        }
-        if ((unsigned char)*s >= 0x20) {
-            putchar(*s);
-        }
-    }
-    putchar('"');
-}
-
 void dsm_bench_finish(const dsm_bench_opts_t *opts)
 {
     if (opts->json) {
         printf("{\"benchmark\": ");
-        dsm_bench_json_string(dsm_bench_title);
+        dsm_json_write_string(stdout, dsm_bench_title);
         printf(", \"rows\": [");
         for (size_t i = 0; i < dsm_bench_row_count; i++) {
             const dsm_bench_row_t *row = &dsm_bench_rows[i];
             const dsm_bench_summary_t *s = &row->summary;
 
             printf("%s\n  {\"name\": ", i ? "," : "");
-            dsm_bench_json_string(row->name);
+            dsm_json_write_string(stdout, row->name);
             printf(", \"bytes\": %zu, \"iterations\": %zu, \"min_us\": %.3f, \"p50_us\": %.3f, "
                    "\"p99_us\": %.3f, \"mean_us\": %.3f, \"max_us\": %.3f, \"mb_per_s\": %.3f, "
                    "\"ops_per_s\": %.1f, \"ratio\": %.4f}",
@@ -259,7 +245,7 @@ void dsm_bench_finish(const dsm_bench_opts_t *opts)
         printf("\n], \"notes\": [");
         for (size_t i = 0; i < dsm_bench_note_count; i++) {
             printf("%s\n  ", i ? "," : "");
-            dsm_bench_json_string(dsm_bench_notes[i]);
+            dsm_json_write_string(stdout, dsm_bench_notes[i]);
             free(dsm_bench_notes[i]);
         }
         printf("\n]}\n");

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "dsm_common.h"
 #include "dsm_uffd.h"
 
 #define BENCH_ROW_NAME_MAX 64
@@ -109,20 +110,6 @@ static long vma_count(const void *start, size_t len)
     size_t count;
 
     return dsm_uffd_range_vmas(start, len, &count) == DSM_OK ? (long)count : -1;
-}
-
-static long read_long_file(const char *path)
-{
-    long value = -1;
-    FILE *file = fopen(path, "r");
-
-    if (file != NULL) {
-        if (fscanf(file, "%ld", &value) != 1) {
-            value = -1;
-        }
-        fclose(file);
-    }
-    return value;
 }
 
 /* ---- what every variant shares --------------------------------------------- */
@@ -428,11 +415,11 @@ static size_t vma_mprotect(const dsm_bench_opts_t *opts, size_t bytes, double *s
         dsm_bench_note(opts, "mprotect every other page of %zu MiB: %s after %zu of %zu calls, "
                        "%ld VMAs in the region (vm.max_map_count %ld)", bytes >> 20,
                        failed_errno == ENOMEM ? "ENOMEM" : strerror(failed_errno), calls,
-                       pages / 2, vmas, read_long_file("/proc/sys/vm/max_map_count"));
+                       pages / 2, vmas, dsm_file_read_long("/proc/sys/vm/max_map_count"));
     } else {
         dsm_bench_note(opts, "mprotect every other page of %zu MiB: all %zu calls succeeded, "
                        "%ld VMAs in the region (vm.max_map_count %ld)", bytes >> 20, calls, vmas,
-                       read_long_file("/proc/sys/vm/max_map_count"));
+                       dsm_file_read_long("/proc/sys/vm/max_map_count"));
     }
     if (calls > 0) {
         dsm_bench_summarize(samples_us, calls, summary_p);

@@ -6,6 +6,7 @@
 #define DSM_COMMON_H
 
 #include <stdarg.h>
+#include <stdio.h>
 
 #include "dsm.h"
 
@@ -38,6 +39,12 @@ void dsm_log_set_node(int node);
 void dsm_log_write(dsm_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void dsm_log_vwrite(dsm_log_level_t level, const char *fmt, va_list ap);
+
+/* The integer at the start of a file (e.g. a /proc/sys value), or -1. */
+long dsm_file_read_long(const char *path);
+
+/* text as a JSON string: quoted, '"' and '\\' escaped, control characters dropped. */
+void dsm_json_write_string(FILE *stream, const char *text);
 
 #define dsm_log_at(level, ...)                                     \
     do {                                                           \

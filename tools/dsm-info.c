@@ -47,26 +47,12 @@ typedef struct {
     char             reason[256];
 } info_t;
 
-static long info_read_long(const char *path)
-{
-    long value = -1;
-    FILE *file = fopen(path, "r");
-
-    if (file != NULL) {
-        if (fscanf(file, "%ld", &value) != 1) {
-            value = -1;
-        }
-        fclose(file);
-    }
-    return value;
-}
-
 static void info_gather_uffd(info_t *info)
 {
     int fd;
 
     info->uffd_status = dsm_uffd_probe(&info->uffd);
-    info->sysctl = info_read_long(INFO_SYSCTL);
+    info->sysctl = dsm_file_read_long(INFO_SYSCTL);
     info->privileged = geteuid() == 0;
     info->device_exists = stat(INFO_DEVICE, &info->device_stat) == 0;
     fd = open(INFO_DEVICE, O_RDWR | O_CLOEXEC);
@@ -248,25 +234,11 @@ static void info_print_text(const info_t *info)
 
 /* ---- JSON ------------------------------------------------------------------- */
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            putchar('\\');
-        }
-        if ((unsigned char)*s >= 0x20) {
-            putchar(*s);
-        }
-    }
-    putchar('"');
-}
-
 static void json_key_string(const char *key, const char *value, const char *after)
 {
     printf("\"%s\": ", key);
     if (value != NULL) {
-        json_string(value);
+        dsm_json_write_string(stdout, value);
     } else {
         printf("null");
     }
