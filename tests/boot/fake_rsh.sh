@@ -9,15 +9,19 @@ shift
 if [ -n "${FAKE_RSH_LOG:-}" ]; then
     printf '%s %s\n' "$host" "$*" >>"$FAKE_RSH_LOG"
 fi
+# A FIFO opened at both ends and unlinked at once: nothing is left on disk
+# whatever ends this script. The read-write open does not block.
 fifo=$(mktemp -u "${TMPDIR:-/tmp}/fake_rsh.XXXXXX")
 mkfifo -m 600 "$fifo" || exit 255
-trap 'kill "$feeder" 2>/dev/null; rm -f "$fifo"; exit 143' TERM INT
+exec 5<>"$fifo" 6<"$fifo" 7>"$fifo" 5>&-
+rm -f "$fifo"
 # An explicit stdin: a background command's stdin would be /dev/null otherwise.
 exec 4<&0
-cat <&4 >"$fifo" &
+cat <&4 >&7 6<&- &
 feeder=$!
-setsid sh -c "$1" <"$fifo"
+exec 7>&- 4<&-
+trap 'kill "$feeder" 2>/dev/null; exit 143' TERM INT
+setsid sh -c "$1" <&6
 status=$?
 kill "$feeder" 2>/dev/null
-rm -f "$fifo"
 exit "$status"
