@@ -2,13 +2,16 @@
  * transport/ bootstrap: how the N processes of a job find each other and
  * exchange the blobs (UCX worker addresses, rkeys) that connect them.
  *
- * Two paths, chosen by dsm_tp_boot_init:
- *  - PMIx, when the process was started by a PMIx launcher (mpirun, srun):
- *    rank and size from PMIx, exchange by PMIx put/commit/fence/get.
- *  - the dsmrun path otherwise: DSM_RANK, DSM_NNODES, DSM_COORD=host:port and
- *    DSM_JOB_KEY from the environment; node 0 listens on DSM_COORD, every node
- *    connects, proves it holds the job key (the key never crosses the wire),
- *    and exchanges go through node 0 over TCP.
+ * Paths, chosen by dsm_tp_boot_init in this order (docs/design.md "### Bootstrap"):
+ *  - the dsmrun path when any of DSM_RANK, DSM_NNODES, DSM_COORD=host:port,
+ *    DSM_JOB_KEY is set (then all four must be): node 0 listens on DSM_COORD,
+ *    every node connects, both sides prove they hold the job key (HMAC over
+ *    nonces; the key never crosses the wire), and exchanges go through node 0
+ *    over TCP.
+ *  - PMIx, when started by a PMIx launcher (PMIX_RANK and PMIX_NAMESPACE set:
+ *    mpirun, srun): rank and size from PMIx, exchange by PMIx
+ *    put/commit/fence/get.
+ *  - otherwise a single-node job (rank 0 of 1), with a warning.
  *
  * Included by dsm_tp.h; kept apart so that the bootstrap can be built and
  * tested without UCX.
@@ -32,8 +35,11 @@ typedef struct {
 /*
  * Join the job. Blocks until every node has joined (or a timeout, or a refusal).
  * Returns DSM_ERR_CONFIG for a missing or malformed variable (logged with its
- * name), DSM_ERR_AUTH when the job key does not match, DSM_ERR_BOOTSTRAP when
- * the job could not be formed (e.g. the coordinator is unreachable).
+ * name) or a rank/node count that does not fit the job, DSM_ERR_AUTH when the
+ * job key does not match, DSM_ERR_BOOTSTRAP when the coordinator is unreachable,
+ * DSM_ERR_TIMEOUT when not every node joined within DSM_BOOT_TIMEOUT,
+ * DSM_ERR_MALFORMED for a malformed frame, DSM_ERR_PEER_LOST when a node closed
+ * its connection while the job formed.
  */
 dsm_status_t dsm_tp_boot_init(dsm_tp_boot_t **boot_p);
 
@@ -41,13 +47,15 @@ dsm_status_t dsm_tp_boot_init(dsm_tp_boot_t **boot_p);
 int dsm_tp_boot_rank(const dsm_tp_boot_t *boot);
 int dsm_tp_boot_size(const dsm_tp_boot_t *boot);
 
-/* "pmix" or "dsmrun": which path joined the job (for logs and dsm-info). */
+/* "dsmrun", "pmix" or "single": which path joined the job (for logs and dsm-info). */
 const char *dsm_tp_boot_method(const dsm_tp_boot_t *boot);
 
 /*
- * Collective: every node contributes one blob (sizes may differ, 0 allowed);
- * on success every node receives all of them, indexed by rank. Free the
- * result with dsm_tp_boot_gathered_free.
+ * Collective: every node contributes one blob (sizes may differ, 0 allowed,
+ * at most 16 MiB: DSM_ERR_INVALID_PARAM beyond); on success every node
+ * receives all of them, indexed by rank (a 0-byte blob is a non-NULL pointer).
+ * Free the result with dsm_tp_boot_gathered_free. Fails with DSM_ERR_PEER_LOST,
+ * DSM_ERR_TIMEOUT (DSM_BOOT_TIMEOUT) or DSM_ERR_MALFORMED.
  */
 dsm_status_t dsm_tp_boot_allgather(dsm_tp_boot_t *boot, const void *blob, size_t size,
                                    dsm_tp_boot_gathered_t *gathered_p);
