@@ -717,6 +717,11 @@ dsm_status_t dsm_coh_engine_recv(dsm_coh_engine_t *engine, uint32_t src, const v
     if (status != DSM_OK) {
         return status;
     }
+    /* Messages to self never leave the engine: one "from" self is forged. */
+    if (src == engine->params.self) {
+        engine->stats.malformed++;
+        return DSM_ERR_MALFORMED;
+    }
     status = dsm_coh_recv_msg(engine, src, bytes, length, out);
     if (status == DSM_OK) {
         dsm_coh_drain_self(engine, out);
