@@ -8,8 +8,8 @@
 #   DSM_RDMA_VERDICT PASS|FAIL passed=N failed=N skipped=N known=N
 # (known: steps that failed for a known, documented issue; they do not fail the run)
 set -u
-# shellcheck disable=SC2154 # dsm_src and dsm_build come from the kernel command line
-readonly src=$dsm_src build=$dsm_build out=/dsm-out
+# shellcheck disable=SC2154 # dsm_build comes from the kernel command line (via init)
+readonly build=$dsm_build out=/dsm-out
 readonly dsmrun=$build/tools/dsmrun
 passed=0 failed=0 skipped=0 known=0
 failures=()

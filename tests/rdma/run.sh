@@ -200,9 +200,9 @@ image_ensure() {
 # ------------------------------------------------------------------ boot
 
 guest_boot() { # guest_boot <image dir> <accel>
-    local image=$1 accel=$2 cpu rc t0=$SECONDS
+    local image=$1 accel=$2 rc t0=$SECONDS
     local -a accel_args
-    if [[ $accel == kvm ]]; then accel_args=(-enable-kvm -cpu host); else accel_args=(-accel tcg,thread=multi -cpu max); fi
+    if [[ $accel == kvm ]]; then accel_args=(-enable-kvm -cpu host); else accel_args=(-accel "tcg,thread=multi" -cpu max); fi
     rm -rf "$out_dir" && mkdir -p "$out_dir"
     log "booting the guest ($accel, ${DSM_RDMA_SMP:-2} vCPUs, ${DSM_RDMA_MEM:-3G})"
     set +e
