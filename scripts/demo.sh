@@ -12,5 +12,5 @@ echo "== dsm-info: can dsm run on this host? =="
 "$build_dir/tools/dsm-info"
 
 echo
-echo "== dsmrun -n 4 examples/jacobi 1024 200 (DSM_STATS=1) =="
-DSM_STATS=1 "$build_dir/tools/dsmrun" -n 4 --tag-output -- "$build_dir/examples/jacobi" 1024 200
+echo "== dsmrun -n 4 examples/jacobi 1024 500 (DSM_STATS=1) =="
+DSM_STATS=1 "$build_dir/tools/dsmrun" -n 4 --tag-output -- "$build_dir/examples/jacobi" 1024 500
