@@ -129,7 +129,7 @@ static dsm_status_t dsm_rt_parse_stats(const char *name, const char *text,
 
 static const dsm_rt_config_entry_t dsm_rt_config_table[] = {
     { "DSM_ARENA_SIZE", "1G", DSM_CONFIG_FIELD_ARENA_SIZE, dsm_rt_parse_arena_size },
-    { "DSM_ARENA_ADDRESS", "0x100000000000", DSM_CONFIG_FIELD_ARENA_ADDRESS,
+    { "DSM_ARENA_ADDRESS", "0x200000000000", DSM_CONFIG_FIELD_ARENA_ADDRESS,
       dsm_rt_parse_arena_address },
     { "DSM_PLACEMENT", "cyclic", DSM_CONFIG_FIELD_PLACEMENT, dsm_rt_parse_placement },
     { "DSM_TRANSPORT", "auto", DSM_CONFIG_FIELD_TRANSPORT, dsm_rt_parse_transport },
