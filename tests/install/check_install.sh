@@ -2,10 +2,13 @@
 # Installs the build tree into a scratch prefix, then builds and runs a small
 # program against it three ways: pkg-config (shared), pkg-config --static, and
 # find_package(dsm) (shared and static).
-# Usage: check_install.sh <build dir> <consumer source dir>
+# Then the README's first program, built against the install and run on two
+# nodes with the installed dsmrun.
+# Usage: check_install.sh <build dir> <consumer source dir> <README.md>
 set -euo pipefail
 build_dir=$1
 consumer_dir=$2
+readme=$3
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
@@ -30,3 +33,12 @@ cmake --build "$scratch/consumer" >/dev/null
 LD_LIBRARY_PATH="$prefix_lib" "$scratch/consumer/app_cmake"
 "$scratch/consumer/app_cmake_static"
 echo "find_package(dsm) (shared and static): ok"
+
+# The first ```c block of the README, as a user would paste it.
+awk '/^```c$/ {inside = 1; next} inside && /^```$/ {exit} inside' "$readme" >"$scratch/readme.c"
+# shellcheck disable=SC2046
+cc "$scratch/readme.c" $(pkg-config --cflags --libs dsm) -o "$scratch/readme_app"
+output=$(LD_LIBRARY_PATH="$prefix_lib" "$scratch/prefix/bin/dsmrun" -n 2 -- "$scratch/readme_app")
+echo "$output"
+grep -q "sum = 499500" <<<"$output" || { echo "FAIL: the README program printed no correct sum"; exit 1; }
+echo "README program (installed dsmrun -n 2): ok"
