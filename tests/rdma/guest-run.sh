@@ -173,7 +173,7 @@ for nodes in 2 4; do
 done
 
 # Sleeping on the transport's event fd with no timeout: over rc_verbs on rxe a wake-up is
-# lost (the case times out in every full run so far, in about half of its runs alone; it
+# lost (the case timed out in 6 of 7 runs within full runs, 4 of 7 alone; it
 # passes under tcp and shm). dsm_tp_wait bounds each sleep to 200 ms, so the runtime goes on; the
 # cause is not found yet (docs/rdma.md, section 6). Reported, not counted as a failure.
 known_issue="lost wake-up over rc_verbs/rxe, docs/rdma.md"
