@@ -517,6 +517,7 @@ dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
         return status; /* dsm_tp_destroy closes what was opened */
     }
     dsm_tp_eps_log(tp);
+    tp->connected = 1;
     dsm_debug("transport: connected to %d nodes", tp->nnodes);
     return DSM_OK;
 }
@@ -581,7 +582,8 @@ static void dsm_tp_eps_close(dsm_tp_t *tp)
 static void dsm_tp_disconnect(dsm_tp_t *tp)
 {
     tp->closing = 1; /* from here a peer that leaves first is no failure */
-    if (!dsm_tp_any_lost(tp)) {
+    /* Only a completed connect has an endpoint to every node for the round. */
+    if (tp->connected && !dsm_tp_any_lost(tp)) {
         dsm_tp_am_round(tp, DSM_TP_ROUND_BYE, DSM_TP_BYE_TIMEOUT_MS);
     }
     dsm_tp_eps_close(tp);

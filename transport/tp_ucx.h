@@ -92,6 +92,7 @@ struct dsm_tp {
     unsigned         live_countdown; /* progress calls to the next liveness check */
     dsm_tp_peer_t   *peers;     /* nnodes entries, NULL before connect     */
     int              closing;   /* shutdown: ep errors are expected now    */
+    int              connected; /* dsm_tp_connect completed               */
     int              lost_unreported; /* peers lost, not yet handled       */
     int              round_msgs[DSM_TP_ROUND_COUNT]; /* round messages received */
     int              round_acks[DSM_TP_ROUND_COUNT]; /* answers to ours received */
