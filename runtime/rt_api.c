@@ -26,29 +26,24 @@ static void dsm_rt_peer_lost(void *arg, int node)
     dsm_rt_fatal(arg, DSM_ERR_PEER_LOST, "the transport reported node %d lost", node);
 }
 
-/* DSM_TRANSPORT selects UCX transports through UCX_TLS, unless the user set
- * UCX_TLS, which is more specific and wins. */
-static dsm_status_t dsm_rt_select_transport(const dsm_rt_config_t *config)
+/* The UCX transports DSM_TRANSPORT asks for, or NULL for UCX's own choice.
+ * A UCX_TLS set by the user is more specific and wins. */
+static const char *dsm_rt_transport_tls(const dsm_rt_config_t *config)
 {
     static const char *const tls[] = {
+        [DSM_RT_TRANSPORT_AUTO] = NULL,
         [DSM_RT_TRANSPORT_SHM] = "sm,self",
         [DSM_RT_TRANSPORT_TCP] = "tcp,self",
         [DSM_RT_TRANSPORT_RDMA] = "rc,ud,self",
     };
     const char *user = getenv("UCX_TLS");
 
-    if (config->transport == DSM_RT_TRANSPORT_AUTO) {
-        return DSM_OK;
-    }
-    if (user != NULL) {
+    if (user != NULL && config->transport != DSM_RT_TRANSPORT_AUTO) {
         dsm_info("UCX_TLS=%s is set and wins over DSM_TRANSPORT=%s", user,
                  dsm_rt_transport_name(config->transport));
-        return DSM_OK;
+        return NULL;
     }
-    if (setenv("UCX_TLS", tls[config->transport], 1) != 0) {
-        return DSM_ERR_NO_MEMORY;
-    }
-    return DSM_OK;
+    return tls[config->transport];
 }
 
 /*
@@ -107,8 +102,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         goto err;
     }
     dsm_log_set_level(rt->config.log_level);
-    if ((status = dsm_rt_select_transport(&rt->config)) != DSM_OK ||
-        (status = dsm_tp_boot_init(&rt->boot)) != DSM_OK) {
+    if ((status = dsm_tp_boot_init(&rt->boot)) != DSM_OK) {
         goto err;
     }
     rt->node = dsm_tp_boot_rank(rt->boot);
@@ -126,6 +120,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
     /* Only the transport's own wait helper uses this; the service loop spins itself. */
     tp_config.spin_us = rt->config.spin_us == DSM_RT_SPIN_US_AUTO ? DSM_RT_SPIN_US_DEFAULT
                                                                   : rt->config.spin_us;
+    tp_config.tls = dsm_rt_transport_tls(&rt->config);
     tp_config.peer_lost = dsm_rt_peer_lost;
     tp_config.peer_lost_arg = rt;
     /* Handlers are registered before connecting: no message finds none. */
