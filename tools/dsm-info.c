@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -129,6 +130,33 @@ static const char *info_permission_advice(const info_t *info)
            INFO_DEVICE " (e.g. a udev rule with GROUP= and MODE=0660)";
 }
 
+/* RLIMIT_MEMLOCK as "unlimited" or "N KiB". */
+static const char *info_limit_text(rlim_t limit, char *buffer, size_t size)
+{
+    if (limit == RLIM_INFINITY) {
+        return "unlimited";
+    }
+    snprintf(buffer, size, "%llu KiB", (unsigned long long)(limit / 1024));
+    return buffer;
+}
+
+/* RDMA registration pins memory: the locked-memory limit decides how much. */
+static void info_print_memlock(void)
+{
+    struct rlimit limit;
+    char soft[32], hard[32];
+
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) {
+        return;
+    }
+    printf("  locked memory (ulimit -l): soft %s, hard %s%s\n",
+           info_limit_text(limit.rlim_cur, soft, sizeof(soft)),
+           info_limit_text(limit.rlim_max, hard, sizeof(hard)),
+           limit.rlim_max == RLIM_INFINITY ? ""
+           : geteuid() == 0 ? " (root: CAP_IPC_LOCK lifts it)"
+                            : " (over RDMA, registration needs it large: see docs/rdma.md)");
+}
+
 /* Whether any user may handle kernel-mode faults: the sysctl, or a world-rw device. */
 static const char *info_unprivileged(const info_t *info)
 {
@@ -193,6 +221,7 @@ static void info_print_text(const info_t *info)
     if (advice != NULL) {
         printf("  to allow: %s\n", advice);
     }
+    info_print_memlock();
 
     printf("\nUCX:\n");
     if (info->ucx_status != DSM_OK) {

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "tp_ucx.h"
 
@@ -244,6 +245,32 @@ static dsm_status_t dsm_tp_worker_create(dsm_tp_t *tp)
     return DSM_OK;
 }
 
+/*
+ * RDMA registration pins memory, and pinned memory counts against
+ * RLIMIT_MEMLOCK: raise the soft limit to the hard one, as MPI libraries do.
+ * When it stays finite, say so once: over verbs a registration beyond it fails
+ * deep inside UCX ("Cannot allocate memory"), long after start-up.
+ */
+static void dsm_tp_memlock_raise(void)
+{
+    struct rlimit limit;
+
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) {
+        return;
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_MEMLOCK, &limit) != 0) {
+            dsm_debug("transport: raising RLIMIT_MEMLOCK to its hard limit: %m");
+        }
+    }
+    if (limit.rlim_cur != RLIM_INFINITY) {
+        dsm_info("transport: locked memory is limited to %llu KiB (ulimit -l): RDMA "
+                 "registration of backing and staging memory needs it unlimited or large "
+                 "(docs/rdma.md)", (unsigned long long)(limit.rlim_cur / 1024));
+    }
+}
+
 dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
                            dsm_tp_t **tp_p)
 {
@@ -264,6 +291,7 @@ dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
     tp->nnodes = dsm_tp_boot_size(boot);
     tp->live_fd  = -1;
     tp->event_fd = -1;
+    dsm_tp_memlock_raise();
     status = dsm_tp_context_create(tp);
     if (status != DSM_OK) {
         goto err_free;
