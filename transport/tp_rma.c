@@ -274,11 +274,15 @@ static dsm_status_t dsm_tp_rma_prepare(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, 
     return DSM_OK;
 }
 
-dsm_status_t dsm_tp_get(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, int node, size_t offset,
-                        void *local, size_t length, const dsm_tp_mem_t *local_mem,
-                        dsm_tp_complete_cb_t cb, void *arg)
+/* One RMA operation to node's region; local is writable when is_get. */
+static dsm_status_t dsm_tp_rma(dsm_tp_t *tp, int is_get, const dsm_tp_rmem_t *rmem, int node,
+                               size_t offset, const void *local, size_t length,
+                               const dsm_tp_mem_t *local_mem, dsm_tp_complete_cb_t cb,
+                               void *arg)
 {
     ucp_request_param_t param;
+    ucs_status_ptr_t request;
+    uint64_t remote;
     dsm_status_t status;
     dsm_tp_op_t *op;
 
@@ -287,33 +291,31 @@ dsm_status_t dsm_tp_get(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, int node, size_
     if (status != DSM_OK) {
         return status;
     }
-    tp->stats.rma_gets++;
-    return dsm_tp_op_started(tp, op,
-                             ucp_get_nbx(tp->peers[node].ep, local, length,
-                                         rmem->node[node].address + offset,
-                                         rmem->node[node].rkey, &param),
-                             "RMA get");
+    remote = rmem->node[node].address + offset;
+    if (is_get) {
+        tp->stats.rma_gets++;
+        request = ucp_get_nbx(tp->peers[node].ep, (void *)local, length, remote,
+                              rmem->node[node].rkey, &param);
+    } else {
+        tp->stats.rma_puts++;
+        request = ucp_put_nbx(tp->peers[node].ep, local, length, remote,
+                              rmem->node[node].rkey, &param);
+    }
+    return dsm_tp_op_started(tp, op, request, is_get ? "RMA get" : "RMA put");
+}
+
+dsm_status_t dsm_tp_get(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, int node, size_t offset,
+                        void *local, size_t length, const dsm_tp_mem_t *local_mem,
+                        dsm_tp_complete_cb_t cb, void *arg)
+{
+    return dsm_tp_rma(tp, 1, rmem, node, offset, local, length, local_mem, cb, arg);
 }
 
 dsm_status_t dsm_tp_put(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, int node, size_t offset,
                         const void *local, size_t length, const dsm_tp_mem_t *local_mem,
                         dsm_tp_complete_cb_t cb, void *arg)
 {
-    ucp_request_param_t param;
-    dsm_status_t status;
-    dsm_tp_op_t *op;
-
-    status = dsm_tp_rma_prepare(tp, rmem, node, offset, local, length, local_mem, cb, arg,
-                                &param, &op);
-    if (status != DSM_OK) {
-        return status;
-    }
-    tp->stats.rma_puts++;
-    return dsm_tp_op_started(tp, op,
-                             ucp_put_nbx(tp->peers[node].ep, local, length,
-                                         rmem->node[node].address + offset,
-                                         rmem->node[node].rkey, &param),
-                             "RMA put");
+    return dsm_tp_rma(tp, 0, rmem, node, offset, local, length, local_mem, cb, arg);
 }
 
 dsm_status_t dsm_tp_flush(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg)
