@@ -200,6 +200,20 @@ void dsm_bench_row(const dsm_bench_opts_t *opts, const char *name, size_t bytes,
     dsm_bench_rows[dsm_bench_row_count++] = row;
 }
 
+void dsm_bench_row_samples(const dsm_bench_opts_t *opts, const char *name, size_t bytes,
+                           double *samples, size_t count, const dsm_bench_summary_t *baseline,
+                           dsm_bench_summary_t *summary_p)
+{
+    dsm_bench_summary_t summary;
+
+    dsm_bench_summarize(samples, count, &summary);
+    dsm_bench_row(opts, name, bytes, &summary,
+                  baseline != NULL ? summary.p50_us / baseline->p50_us : 0);
+    if (summary_p != NULL) {
+        *summary_p = summary;
+    }
+}
+
 void dsm_bench_note(const dsm_bench_opts_t *opts, const char *fmt, ...)
 {
     char text[512];

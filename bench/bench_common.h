@@ -54,6 +54,15 @@ void dsm_bench_summarize(double *samples_us, size_t count, dsm_bench_summary_t *
 void dsm_bench_row(const dsm_bench_opts_t *opts, const char *name, size_t bytes,
                    const dsm_bench_summary_t *summary, double ratio);
 
+/*
+ * Summarize count samples (sorted in place) and record them as a row whose
+ * ratio is its p50 over baseline's p50 (baseline NULL: no ratio). The
+ * summary goes to summary_p unless it is NULL.
+ */
+void dsm_bench_row_samples(const dsm_bench_opts_t *opts, const char *name, size_t bytes,
+                           double *samples, size_t count, const dsm_bench_summary_t *baseline,
+                           dsm_bench_summary_t *summary_p);
+
 /* A free-form line: printed in table mode, a "notes" entry in JSON mode. */
 void dsm_bench_note(const dsm_bench_opts_t *opts, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

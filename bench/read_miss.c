@@ -59,15 +59,6 @@ static void read_phase(const dsm_bench_opts_t *opts, int owner, double *samples)
     dsm_free(base);
 }
 
-static void report(const dsm_bench_opts_t *opts, const char *name, double *samples,
-                   const dsm_bench_summary_t *floor)
-{
-    dsm_bench_summary_t s;
-
-    dsm_bench_summarize(samples, opts->iterations, &s);
-    dsm_bench_row(opts, name, PAGE, &s, s.p50_us / floor->p50_us);
-}
-
 int main(int argc, char **argv)
 {
     dsm_bench_opts_t opts = { .iterations = 1000, .warmup = 100 };
@@ -92,13 +83,15 @@ int main(int argc, char **argv)
         dsm_bench_note(&opts, "%d nodes; page homed at node 1, read by node 0", dsm_num_nodes());
         dsm_bench_floor_rows(&opts, &floor);
         dsm_bench_row(&opts, "floor: read miss (fault+AM+get)", PAGE, &floor_a, 0);
-        report(&opts, "read miss, Uncached at home", samples, &floor_a);
+        dsm_bench_row_samples(&opts, "read miss, Uncached at home", PAGE, samples,
+                              opts.iterations, &floor_a, NULL);
     }
     if (dsm_num_nodes() >= 3) {
         read_phase(&opts, 2, samples);
         if (dsm_node_id() == 0) {
             dsm_bench_row(&opts, "floor: recall (fault+2AM+2get)", PAGE, &floor_b, 0);
-            report(&opts, "read miss, Modified at node 2", samples, &floor_b);
+            dsm_bench_row_samples(&opts, "read miss, Modified at node 2", PAGE, samples,
+                                  opts.iterations, &floor_b, NULL);
         }
     } else if (dsm_node_id() == 0) {
         dsm_bench_note(&opts, "Modified-at-a-third-node case skipped: needs 3 nodes");

@@ -492,16 +492,6 @@ static double *alloc_samples(size_t count)
     return samples;
 }
 
-/* One measured row: name, its samples, and its ratio (p50) to a baseline summary. */
-static void report(const dsm_bench_opts_t *opts, const char *name, size_t bytes,
-                   double *samples, size_t count, const dsm_bench_summary_t *baseline,
-                   dsm_bench_summary_t *summary_p)
-{
-    dsm_bench_summarize(samples, count, summary_p);
-    dsm_bench_row(opts, name, bytes, summary_p,
-                  baseline != NULL ? summary_p->p50_us / baseline->p50_us : 0);
-}
-
 /* Where the uffd handler thread runs, relative to the faulting thread. */
 static const struct {
     const char *label;
@@ -548,9 +538,11 @@ int main(int argc, char **argv)
                    other_cpu, cpu);
 
     run_sigsegv(&opts, 1, samples);
-    report(&opts, "c: PROT_NONE+SIGSEGV+mprotect+copy", page_size, samples, count, NULL, &base_c);
+    dsm_bench_row_samples(&opts, "c: PROT_NONE+SIGSEGV+mprotect+copy", page_size, samples,
+                          count, NULL, &base_c);
     run_sigsegv(&opts, 0, samples);
-    report(&opts, "d: PROT_READ+SIGSEGV+mprotect", 0, samples, count, NULL, &base_d);
+    dsm_bench_row_samples(&opts, "d: PROT_READ+SIGSEGV+mprotect", 0, samples, count, NULL,
+                          &base_d);
     for (int wp = 0; wp <= 1; wp++) {
         for (size_t i = 0; i < sizeof(placements) / sizeof(placements[0]); i++) {
             char name[BENCH_ROW_NAME_MAX];
@@ -562,16 +554,17 @@ int main(int argc, char **argv)
                             placements[i].spin, samples);
             snprintf(name, sizeof(name), "%s, %s", wp ? "b: WP+clear" : "a: MISSING+COPY",
                      placements[i].label);
-            report(&opts, name, wp ? 0 : page_size, samples, count, wp ? &base_d : &base_c,
-                   &summary);
+            dsm_bench_row_samples(&opts, name, wp ? 0 : page_size, samples, count,
+                                  wp ? &base_d : &base_c, &summary);
         }
     }
     if (probe.available & UFFD_FEATURE_SIGBUS) {
         run_uffd_sigbus(&opts, 0, samples);
-        report(&opts, "e: MISSING+SIGBUS, COPY in faulter", page_size, samples, count, &base_c,
-               &summary);
+        dsm_bench_row_samples(&opts, "e: MISSING+SIGBUS, COPY in faulter", page_size, samples,
+                              count, &base_c, &summary);
         run_uffd_sigbus(&opts, 1, samples);
-        report(&opts, "f: WP+SIGBUS, clear in faulter", 0, samples, count, &base_d, &summary);
+        dsm_bench_row_samples(&opts, "f: WP+SIGBUS, clear in faulter", 0, samples, count,
+                              &base_d, &summary);
     } else {
         dsm_bench_note(&opts, "e, f skipped: the kernel lacks UFFD_FEATURE_SIGBUS");
     }

@@ -63,15 +63,6 @@ static void write_phase(const dsm_bench_opts_t *opts, int shared, double *sample
     dsm_free(base);
 }
 
-static void report(const dsm_bench_opts_t *opts, const char *name, double *samples,
-                   const dsm_bench_summary_t *floor)
-{
-    dsm_bench_summary_t s;
-
-    dsm_bench_summarize(samples, opts->iterations, &s);
-    dsm_bench_row(opts, name, PAGE, &s, s.p50_us / floor->p50_us);
-}
-
 int main(int argc, char **argv)
 {
     dsm_bench_opts_t opts = { .iterations = 500, .warmup = 50 };
@@ -97,14 +88,16 @@ int main(int argc, char **argv)
                        dsm_num_nodes());
         dsm_bench_floor_rows(&opts, &floor);
         dsm_bench_row(&opts, "floor: write miss (fault+AM+get)", PAGE, &floor_miss, 0);
-        report(&opts, "write miss, Uncached at home", samples, &floor_miss);
+        dsm_bench_row_samples(&opts, "write miss, Uncached at home", PAGE, samples,
+                              opts.iterations, &floor_miss, NULL);
     }
     write_phase(&opts, 1, samples);
     if (dsm_node_id() == 0) {
         dsm_bench_row(&opts, "floor: upgrade (WP fault+AM)", PAGE, &floor_upgrade, 0);
         snprintf(name, sizeof(name), "upgrade, Shared by %d other node%s", dsm_num_nodes() - 1,
                  dsm_num_nodes() > 2 ? "s" : "");
-        report(&opts, name, samples, &floor_upgrade);
+        dsm_bench_row_samples(&opts, name, PAGE, samples,
+                              opts.iterations, &floor_upgrade, NULL);
         dsm_bench_stats_note(&opts, "write_upgrade");
         dsm_bench_finish(&opts);
     }
