@@ -38,7 +38,9 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
     cmake -S "$repo" -B "$build" > /dev/null || exit 1
 fi
 cmake --build "$build" -j2 > "$out/build.log" 2>&1 || { echo "run_all.sh: build failed, see $out/build.log" >&2; exit 1; }
-dsmrun=$build/tools/dsmrun
+# The unbound runs ask dsmrun not to bind (its default binds nodes that fit the CPUs).
+dsmrun_tool=$build/tools/dsmrun
+dsmrun=("$dsmrun_tool" --bind-to none)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun=(mpirun --oversubscribe -np 2)
 osc_ucx=(--mca pml ucx --mca pml_ucx_tls any --mca pml_ucx_devices any
@@ -46,9 +48,9 @@ osc_ucx=(--mca pml ucx --mca pml_ucx_tls any --mca pml_ucx_devices any
 shm=(env UCX_TLS=sm,self)
 tcp=(env UCX_TLS=tcp,self)
 mpi_bound=("${mpirun[@]}" --bind-to core)
-# dsm nodes bound to one CPU each (node i on CPU i mod CPUs), started by dsmrun like
-# the unbound runs: only the binding differs.
-dsm_bound=("$dsmrun" -n 2 -- sh -c 'exec taskset -c $((DSM_RANK % $(nproc))) "$@"' bound)
+# dsm nodes bound to one CPU each (node i on CPU i mod CPUs) by dsmrun: only the
+# binding differs from the unbound runs.
+dsm_bound=("$dsmrun_tool" --bind-to core -n 2 --)
 have_mpi=0
 command -v mpirun > /dev/null && [[ -x $bin/mpi_rma_vs_dsm ]] && have_mpi=1
 commands=$out/commands.txt
@@ -92,27 +94,27 @@ app() {
 }
 
 # ---- micro-benchmarks, shared memory, then tcp --------------------------------
-run read_miss_shm           "${shm[@]}" "$dsmrun" -n 3 -- "$bin/read_miss" --json
-run write_upgrade_shm_n2    "${shm[@]}" "$dsmrun" -n 2 -- "$bin/write_upgrade" --json
-run write_upgrade_shm_n4    "${shm[@]}" "$dsmrun" -n 4 -- "$bin/write_upgrade" --json
-run write_upgrade_shm_n8    "${shm[@]}" "$dsmrun" -n 8 -- "$bin/write_upgrade" -i 200 --json
-run pingpong_shm            "${shm[@]}" "$dsmrun" -n 2 -- "$bin/pingpong" --json
-run scan_shm                "${shm[@]}" "$dsmrun" -n 2 -- "$bin/scan" --json
-run read_miss_tcp           "${tcp[@]}" "$dsmrun" -n 3 -- "$bin/read_miss" -i 500 --json
-run write_upgrade_tcp_n2    "${tcp[@]}" "$dsmrun" -n 2 -- "$bin/write_upgrade" --json
-run pingpong_tcp            "${tcp[@]}" "$dsmrun" -n 2 -- "$bin/pingpong" -i 500 --json
-run scan_tcp                "${tcp[@]}" "$dsmrun" -n 2 -- "$bin/scan" -p 2048 --json
+run read_miss_shm           "${shm[@]}" "${dsmrun[@]}" -n 3 -- "$bin/read_miss" --json
+run write_upgrade_shm_n2    "${shm[@]}" "${dsmrun[@]}" -n 2 -- "$bin/write_upgrade" --json
+run write_upgrade_shm_n4    "${shm[@]}" "${dsmrun[@]}" -n 4 -- "$bin/write_upgrade" --json
+run write_upgrade_shm_n8    "${shm[@]}" "${dsmrun[@]}" -n 8 -- "$bin/write_upgrade" -i 200 --json
+run pingpong_shm            "${shm[@]}" "${dsmrun[@]}" -n 2 -- "$bin/pingpong" --json
+run scan_shm                "${shm[@]}" "${dsmrun[@]}" -n 2 -- "$bin/scan" --json
+run read_miss_tcp           "${tcp[@]}" "${dsmrun[@]}" -n 3 -- "$bin/read_miss" -i 500 --json
+run write_upgrade_tcp_n2    "${tcp[@]}" "${dsmrun[@]}" -n 2 -- "$bin/write_upgrade" --json
+run pingpong_tcp            "${tcp[@]}" "${dsmrun[@]}" -n 2 -- "$bin/pingpong" -i 500 --json
+run scan_tcp                "${tcp[@]}" "${dsmrun[@]}" -n 2 -- "$bin/scan" -p 2048 --json
 
 # ---- where the time goes: the service thread's spinning window ----------------
 for spin in 0 200; do
-    run read_miss_shm_spin$spin "${shm[@]}" DSM_SPIN_US=$spin "$dsmrun" -n 3 -- "$bin/read_miss" --json
-    run pingpong_shm_spin$spin  "${shm[@]}" DSM_SPIN_US=$spin "$dsmrun" -n 2 -- "$bin/pingpong" --json
-    run scan_shm_spin$spin      "${shm[@]}" DSM_SPIN_US=$spin "$dsmrun" -n 2 -- "$bin/scan" --json
+    run read_miss_shm_spin$spin "${shm[@]}" DSM_SPIN_US=$spin "${dsmrun[@]}" -n 3 -- "$bin/read_miss" --json
+    run pingpong_shm_spin$spin  "${shm[@]}" DSM_SPIN_US=$spin "${dsmrun[@]}" -n 2 -- "$bin/pingpong" --json
+    run scan_shm_spin$spin      "${shm[@]}" DSM_SPIN_US=$spin "${dsmrun[@]}" -n 2 -- "$bin/scan" --json
 done
 
 # ---- the same with each node bound to one CPU -----------------------------------
-# dsmrun does not bind; here taskset does, so a node's service thread shares its CPU
-# with the node's application thread (as under mpirun --bind-to core). 2 nodes only.
+# dsmrun --bind-to core (its default when the nodes fit): a node's service thread shares
+# its CPU with the node's application thread (as under mpirun --bind-to core). 2 nodes.
 run read_miss_shm_bound      "${shm[@]}" "${dsm_bound[@]}" "$bin/read_miss" --json
 run write_upgrade_shm_bound  "${shm[@]}" "${dsm_bound[@]}" "$bin/write_upgrade" --json
 run pingpong_shm_bound       "${shm[@]}" "${dsm_bound[@]}" "$bin/pingpong" --json
@@ -149,7 +151,7 @@ for ((rep = 1; rep <= reps; rep++)); do
             app "jacobi_mpi_$n" mpi "${shm[@]}" "${mpi_bound[@]}" "$bin/jacobi_mpi" "$n" "$sweeps"
         fi
         app "jacobi_dsm_bound_$n" dsm-bound "${shm[@]}" "${dsm_bound[@]}" "$bin/jacobi_dsm" "$n" "$sweeps"
-        app "jacobi_dsm_$n" dsm "${shm[@]}" "$dsmrun" -n 2 -- "$bin/jacobi_dsm" "$n" "$sweeps"
+        app "jacobi_dsm_$n" dsm "${shm[@]}" "${dsmrun[@]}" -n 2 -- "$bin/jacobi_dsm" "$n" "$sweeps"
     done
     for n in 512 1024; do
         app "matmul_threads_$n" threads "$bin/matmul_threads" "$n" 2
@@ -157,7 +159,7 @@ for ((rep = 1; rep <= reps; rep++)); do
             app "matmul_mpi_$n" mpi "${shm[@]}" "${mpi_bound[@]}" "$bin/matmul_mpi" "$n"
         fi
         app "matmul_dsm_bound_$n" dsm-bound "${shm[@]}" "${dsm_bound[@]}" "$bin/matmul_dsm" "$n"
-        app "matmul_dsm_$n" dsm "${shm[@]}" "$dsmrun" -n 2 -- "$bin/matmul_dsm" "$n"
+        app "matmul_dsm_$n" dsm "${shm[@]}" "${dsmrun[@]}" -n 2 -- "$bin/matmul_dsm" "$n"
     done
 done
 
