@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}
+./scripts/deps.sh # a no-op once the build dependencies are installed
 ./scripts/build.sh
 cd "$build_dir"
 ctest --output-on-failure -LE 'stress|fuzz|rdma' "$@"
