@@ -430,8 +430,9 @@ int dsm_bench_home(const void *base, size_t bytes, const void *addr)
     return dsm_rt_placement_home(&pl, ((uintptr_t)addr - config.arena_address) / DSM_RT_PAGE_SIZE);
 }
 
-size_t dsm_bench_pages_homed_at(void *base, size_t bytes, int home, size_t max,
-                                unsigned char **pages_p)
+/* Up to max pages of [base, base + bytes) homed at home, in address order. */
+static size_t dsm_bench_pages_homed_at(void *base, size_t bytes, int home, size_t max,
+                                       unsigned char **pages_p)
 {
     size_t found = 0;
 
@@ -443,6 +444,32 @@ size_t dsm_bench_pages_homed_at(void *base, size_t bytes, int home, size_t max,
         }
     }
     return found;
+}
+
+unsigned char **dsm_bench_fresh_pages(const char *who, size_t count, int home, void **base_p)
+{
+    /* Enough pages for count of them to be homed at any one node. */
+    size_t bytes = (count + 1) * (size_t)dsm_num_nodes() * DSM_RT_PAGE_SIZE;
+    unsigned char *base = dsm_alloc(bytes);
+    unsigned char **pages = calloc(count, sizeof(*pages));
+    char what[128];
+
+    if (base == NULL || pages == NULL) {
+        snprintf(what, sizeof(what), "%s: allocate", who);
+        dsm_bench_die(what, base == NULL ? dsm_last_error() : DSM_ERR_NO_MEMORY);
+    }
+    if (dsm_bench_pages_homed_at(base, bytes, home, count, pages) != count) {
+        snprintf(what, sizeof(what), "%s: pages homed at node %d", who, home);
+        dsm_bench_die(what, DSM_ERR_STATE);
+    }
+    *base_p = base;
+    return pages;
+}
+
+void dsm_bench_fresh_pages_free(void *base, unsigned char **pages)
+{
+    free(pages);
+    dsm_free(base);
 }
 
 double dsm_bench_time_load(const volatile uint64_t *addr, uint64_t *value_p)

@@ -62,11 +62,12 @@ void dsm_bench_dsm_init(int placement);
 int dsm_bench_home(const void *base, size_t bytes, const void *addr);
 
 /*
- * Up to max pages of the allocation [base, base + bytes) homed at home, in
- * address order, into pages_p; returns how many.
+ * Collective: a fresh allocation holding at least count pages homed at home;
+ * returns those pages in address order and the allocation in *base_p. Dies
+ * naming who on failure. Release with dsm_bench_fresh_pages_free (collective).
  */
-size_t dsm_bench_pages_homed_at(void *base, size_t bytes, int home, size_t max,
-                                unsigned char **pages_p);
+unsigned char **dsm_bench_fresh_pages(const char *who, size_t count, int home, void **base_p);
+void dsm_bench_fresh_pages_free(void *base, unsigned char **pages);
 
 /* Time one 8-byte load (µs); *value_p receives the value. */
 double dsm_bench_time_load(const volatile uint64_t *addr, uint64_t *value_p);

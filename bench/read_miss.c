@@ -24,16 +24,9 @@
 static void read_phase(const dsm_bench_opts_t *opts, int owner, double *samples)
 {
     size_t count = (size_t)opts->warmup + opts->iterations;
-    size_t bytes = (count + 1) * (size_t)dsm_num_nodes() * PAGE;
-    unsigned char *base = dsm_alloc(bytes);
-    unsigned char **pages = calloc(count, sizeof(*pages));
+    void *base;
+    unsigned char **pages = dsm_bench_fresh_pages("read_miss", count, 1, &base);
 
-    if (base == NULL || pages == NULL) {
-        dsm_bench_die("read_miss: allocate", base == NULL ? dsm_last_error() : DSM_ERR_NO_MEMORY);
-    }
-    if (dsm_bench_pages_homed_at(base, bytes, 1, count, pages) != count) {
-        dsm_bench_die("read_miss: pages homed at node 1", DSM_ERR_STATE);
-    }
     if (dsm_node_id() == owner) {
         for (size_t k = 0; k < count; k++) {
             *(volatile uint64_t *)pages[k] = k + 1;
@@ -55,8 +48,7 @@ static void read_phase(const dsm_bench_opts_t *opts, int owner, double *samples)
         }
     }
     dsm_bench_barrier();
-    free(pages);
-    dsm_free(base);
+    dsm_bench_fresh_pages_free(base, pages);
 }
 
 int main(int argc, char **argv)

@@ -25,18 +25,10 @@
 static void write_phase(const dsm_bench_opts_t *opts, int shared, double *samples)
 {
     size_t count = (size_t)opts->warmup + opts->iterations;
-    size_t bytes = (count + 1) * (size_t)dsm_num_nodes() * PAGE;
-    unsigned char *base = dsm_alloc(bytes);
-    unsigned char **pages = calloc(count, sizeof(*pages));
+    void *base;
+    unsigned char **pages = dsm_bench_fresh_pages("write_upgrade", count, 1, &base);
     uint64_t value;
 
-    if (base == NULL || pages == NULL) {
-        dsm_bench_die("write_upgrade: allocate",
-                      base == NULL ? dsm_last_error() : DSM_ERR_NO_MEMORY);
-    }
-    if (dsm_bench_pages_homed_at(base, bytes, 1, count, pages) != count) {
-        dsm_bench_die("write_upgrade: pages homed at node 1", DSM_ERR_STATE);
-    }
     for (size_t k = 0; shared && k < count; k++) {
         value = *(volatile uint64_t *)pages[k];
     }
@@ -59,8 +51,7 @@ static void write_phase(const dsm_bench_opts_t *opts, int shared, double *sample
         }
     }
     dsm_bench_barrier();
-    free(pages);
-    dsm_free(base);
+    dsm_bench_fresh_pages_free(base, pages);
 }
 
 int main(int argc, char **argv)
