@@ -192,6 +192,7 @@ typedef struct {
 typedef struct {
     struct dsm_rt        *rt;
     uint64_t              page;
+    int                   home;      /* the page's home: the flush after a put */
     dsm_coh_rma_t         op;
     int                   next_free; /* -1: end of the free list */
 } dsm_rt_slot_t;

@@ -190,14 +190,12 @@ static void *dsm_rt_slot_address(const dsm_rt_t *rt, int slot)
     return (char *)rt->staging + (size_t)slot * DSM_RT_PAGE_SIZE;
 }
 
-static int dsm_rt_slot_get(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
+static int dsm_rt_slot_get(dsm_rt_t *rt)
 {
     int slot = rt->free_slot;
 
     if (slot >= 0) {
         rt->free_slot = rt->slots[slot].next_free;
-        rt->slots[slot].page = page;
-        rt->slots[slot].op = op;
     }
     return slot;
 }
@@ -217,11 +215,6 @@ static void dsm_rt_slot_put(dsm_rt_t *rt, int slot)
     dsm_coh_action_t action;
 
     if (dsm_rt_fifo_pop(&rt->slot_waiters, &action)) {
-        dsm_coh_rma_t op = action.type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH
-                                                            : DSM_COH_RMA_WRITE_BACK;
-
-        rt->slots[slot].page = action.page;
-        rt->slots[slot].op = op;
         dsm_rt_transfer_start(rt, &action, slot);
         return;
     }
@@ -252,16 +245,13 @@ static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
 {
     dsm_rt_slot_t *slot = arg;
     dsm_rt_t *rt = slot->rt;
-    dsm_rt_region_t *region;
     dsm_status_t flush;
 
     if (status != DSM_OK) {
         dsm_rt_transfer_done(arg, status);
         return;
     }
-    region = dsm_rt_region_find(rt, slot->page);
-    flush = dsm_tp_flush(rt->tp, dsm_rt_placement_home(&region->placement, slot->page),
-                         dsm_rt_transfer_done, slot);
+    flush = dsm_tp_flush(rt->tp, slot->home, dsm_rt_transfer_done, slot);
     if (flush != DSM_INPROGRESS) {
         dsm_rt_transfer_done(slot, flush);
     }
@@ -277,6 +267,10 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
     dsm_rt_slot_t *record = &rt->slots[slot];
     int home = (int)action->node;
     dsm_status_t status;
+
+    record->page = action->page;
+    record->home = home;
+    record->op = action->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
 
     if (action->type == DSM_COH_ACT_FETCH) {
         if (dsm_rt_pagemap_put(&rt->fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
@@ -314,9 +308,7 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
 
 static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
-    dsm_coh_rma_t op = action->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH
-                                                         : DSM_COH_RMA_WRITE_BACK;
-    int slot = dsm_rt_slot_get(rt, action->page, op);
+    int slot = dsm_rt_slot_get(rt);
 
     if (slot < 0) {
         dsm_rt_slot_wait(rt, action); /* started when a slot frees */
