@@ -193,7 +193,9 @@ int dsm_tp_progress(dsm_tp_t *tp);
  * Sleeping: the transport's event fd (for epoll/poll, readable when there
  * may be work: UCX events or a same-host peer's exit) and arming it.
  * dsm_tp_arm returns DSM_OK when it is safe to sleep on the fd, DSM_ERR_AGAIN
- * when events are pending (progress first). The loop is: progress until it
+ * when events are pending (progress first). It polls once after arming (a
+ * verbs completion queue may not signal completions that arrived before the
+ * arm), so callbacks may run inside it. The loop is: progress until it
  * returns 0, arm, sleep, repeat. Sleep at most DSM_TP_SLEEP_MAX_MS at a time:
  * failure detection (UCX keepalive) needs progress even when nothing arrives.
  */

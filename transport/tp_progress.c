@@ -49,14 +49,23 @@ dsm_status_t dsm_tp_arm(dsm_tp_t *tp)
     }
     status = ucp_worker_arm(tp->worker);
 
-    if (status == UCS_OK) {
-        return DSM_OK;
-    }
     if (status == UCS_ERR_BUSY) {
         return DSM_ERR_AGAIN;
     }
-    dsm_error("transport: ucp_worker_arm: %s", ucs_status_string(status));
-    return DSM_ERR_TRANSPORT;
+    if (status != UCS_OK) {
+        dsm_error("transport: ucp_worker_arm: %s", ucs_status_string(status));
+        return DSM_ERR_TRANSPORT;
+    }
+    /*
+     * Poll once more after arming. A verbs completion queue signals only
+     * completions added after ibv_req_notify_cq; hardware that compares the
+     * arm with its consumer index reports the ones in between, Soft-RoCE does
+     * not, and UCX's rc/ud arm does not poll again. A completion that landed
+     * between the caller's last progress and the arm would then never wake
+     * the fd. Anything this poll consumes after the arm only makes a later
+     * wake-up spurious, which is harmless.
+     */
+    return ucp_worker_progress(tp->worker) != 0 ? DSM_ERR_AGAIN : DSM_OK;
 }
 
 /* Sleep on the event fd for at most timeout_ms; DSM_OK when woken or timed out. */
