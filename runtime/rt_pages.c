@@ -403,6 +403,8 @@ static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
     case DSM_COH_ACT_WAKE:
         dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, DSM_RT_PAGE_SIZE),
                               "waking", action->page);
+        /* The woken threads retry; one that faults again is a new fault. */
+        dsm_rt_fault_resolved(rt, action->page);
         break;
     default:
         dsm_rt_fatal(rt, DSM_ERR_STATE, "unknown coherence action %d", (int)action->type);
