@@ -22,6 +22,8 @@
 /* DSM_SPIN_US=auto: chosen at start-up from the CPUs and the nodes on this host. */
 #define DSM_RT_SPIN_US_AUTO    UINT32_MAX
 #define DSM_RT_SPIN_US_DEFAULT 50u
+/* time slice the service thread asks for: short enough to preempt on wake-up */
+#define DSM_RT_SERVICE_SLICE_NS 100000u
 
 /* ---- configuration (config.c) ---------------------------------------------- */
 
@@ -169,6 +171,7 @@ typedef enum {
 
 typedef struct dsm_rt_cmd {
     struct dsm_rt_cmd *next;
+    struct dsm_rt     *rt;     /* set by dsm_rt_command                        */
     dsm_rt_cmd_type_t  type;
     uint64_t           arg;    /* ALLOC: bytes; FREE: address; LOCK_*: lock    */
     uint64_t           result; /* ALLOC: address; LOCK_CREATE: lock           */
@@ -243,6 +246,7 @@ typedef struct dsm_rt {
     pthread_mutex_t    cmd_lock;
     dsm_rt_cmd_list_t  cmd_posted;
     atomic_int         cmd_pending;
+    atomic_int         cmd_waiters;   /* commands posted and not yet complete  */
     int                cmd_event_fd;
     int                epoll_fd;
     pthread_t          service_thread;
