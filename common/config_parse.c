@@ -46,6 +46,23 @@ dsm_status_t dsm_config_parse_u64(const char *name, const char *text, uint64_t m
     return DSM_OK;
 }
 
+dsm_status_t dsm_config_parse_int(const char *name, const char *text, int min, int max,
+                                  int *value_p)
+{
+    long value;
+    char *end;
+
+    errno = 0;
+    value = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < min || value > max) {
+        dsm_error("%s='%s' is invalid: expected an integer from %d to %d", name, text, min,
+                  max);
+        return DSM_ERR_CONFIG;
+    }
+    *value_p = (int)value;
+    return DSM_OK;
+}
+
 /* The multiplier for a size suffix ("", "K", "KiB", "kb", ...), 0 if unknown. */
 static uint64_t dsm_config_size_multiplier(const char *suffix)
 {

@@ -16,6 +16,10 @@
 dsm_status_t dsm_config_parse_u64(const char *name, const char *text, uint64_t min,
                                   uint64_t max, uint64_t *value_p);
 
+/* A decimal integer, optionally negative, in [min, max]. */
+dsm_status_t dsm_config_parse_int(const char *name, const char *text, int min, int max,
+                                  int *value_p);
+
 /* A byte count with an optional binary suffix: K, M, G, T (also KiB, KB, k...), in [min, max]. */
 dsm_status_t dsm_config_parse_size(const char *name, const char *text, uint64_t min,
                                    uint64_t max, uint64_t *value_p);

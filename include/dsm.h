@@ -68,7 +68,9 @@ enum {
     DSM_CONFIG_FIELD_TRANSPORT     = 1u << 3,
     DSM_CONFIG_FIELD_SPIN_US       = 1u << 4,
     DSM_CONFIG_FIELD_LOG_LEVEL     = 1u << 5,
-    DSM_CONFIG_FIELD_STATS         = 1u << 6
+    DSM_CONFIG_FIELD_STATS         = 1u << 6,
+    DSM_CONFIG_FIELD_READAHEAD     = 1u << 7,
+    DSM_CONFIG_FIELD_SERVICE_NICE  = 1u << 8
 };
 
 typedef struct dsm_config {
@@ -80,6 +82,8 @@ typedef struct dsm_config {
     unsigned        spin_us;       /* busy-poll window before sleeping (DSM_SPIN_US)  */
     int             log_level;     /* 0 error .. 4 trace (DSM_LOG_LEVEL)              */
     int             stats;         /* print statistics at finalize (DSM_STATS)        */
+    unsigned        readahead;     /* most pages read ahead of a miss (DSM_READAHEAD) */
+    int             service_nice;  /* service thread's nice value (DSM_SERVICE_NICE)  */
 } dsm_config_t;
 
 /* A lock in the arena's lock space: the same handle on every node. */
@@ -90,6 +94,7 @@ typedef struct dsm_stats {
     uint64_t read_misses;            /* read faults on absent pages                  */
     uint64_t write_misses;           /* write faults on absent pages                 */
     uint64_t upgrades;               /* write faults on read-only pages              */
+    uint64_t pages_read_ahead;       /* read requests issued ahead of any fault      */
     uint64_t invalidations_sent;     /* as a home: copies invalidated or downgraded  */
     uint64_t invalidations_received; /* as a holder: copies invalidated/downgraded   */
     uint64_t bytes_fetched;          /* page data moved into this node               */

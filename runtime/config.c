@@ -110,6 +110,24 @@ static dsm_status_t dsm_rt_parse_spin_us(const char *name, const char *text,
     return status;
 }
 
+static dsm_status_t dsm_rt_parse_readahead(const char *name, const char *text,
+                                           dsm_rt_config_t *config)
+{
+    uint64_t pages;
+    dsm_status_t status = dsm_config_parse_u64(name, text, 0, DSM_RT_READAHEAD_MAX, &pages);
+
+    if (status == DSM_OK) {
+        config->readahead = (unsigned)pages;
+    }
+    return status;
+}
+
+static dsm_status_t dsm_rt_parse_service_nice(const char *name, const char *text,
+                                              dsm_rt_config_t *config)
+{
+    return dsm_config_parse_int(name, text, -20, 19, &config->service_nice);
+}
+
 static dsm_status_t dsm_rt_parse_log_level(const char *name, const char *text,
                                            dsm_rt_config_t *config)
 {
@@ -134,6 +152,8 @@ static const dsm_rt_config_entry_t dsm_rt_config_table[] = {
     { "DSM_PLACEMENT", "cyclic", DSM_CONFIG_FIELD_PLACEMENT, dsm_rt_parse_placement },
     { "DSM_TRANSPORT", "auto", DSM_CONFIG_FIELD_TRANSPORT, dsm_rt_parse_transport },
     { "DSM_SPIN_US", "auto", DSM_CONFIG_FIELD_SPIN_US, dsm_rt_parse_spin_us },
+    { "DSM_READAHEAD", "16", DSM_CONFIG_FIELD_READAHEAD, dsm_rt_parse_readahead },
+    { "DSM_SERVICE_NICE", "-10", DSM_CONFIG_FIELD_SERVICE_NICE, dsm_rt_parse_service_nice },
     { "DSM_LOG_LEVEL", "warn", DSM_CONFIG_FIELD_LOG_LEVEL, dsm_rt_parse_log_level },
     { "DSM_STATS", "0", DSM_CONFIG_FIELD_STATS, dsm_rt_parse_stats },
 };
@@ -161,6 +181,12 @@ static const char *dsm_rt_config_user_text(const dsm_config_t *user, uint64_t bi
         break;
     case DSM_CONFIG_FIELD_SPIN_US:
         snprintf(buffer, size, "%u", user->spin_us);
+        break;
+    case DSM_CONFIG_FIELD_READAHEAD:
+        snprintf(buffer, size, "%u", user->readahead);
+        break;
+    case DSM_CONFIG_FIELD_SERVICE_NICE:
+        snprintf(buffer, size, "%d", user->service_nice);
         break;
     case DSM_CONFIG_FIELD_LOG_LEVEL:
         snprintf(buffer, size, "%d", user->log_level);

@@ -22,6 +22,7 @@
 /* DSM_SPIN_US=auto: chosen at start-up from the CPUs and the nodes on this host. */
 #define DSM_RT_SPIN_US_AUTO    UINT32_MAX
 #define DSM_RT_SPIN_US_DEFAULT 50u
+#define DSM_RT_READAHEAD_MAX   64u
 /* time slice the service thread asks for: short enough to preempt on wake-up */
 #define DSM_RT_SERVICE_SLICE_NS 100000u
 
@@ -40,6 +41,8 @@ typedef struct {
     dsm_placement_t    placement;
     dsm_rt_transport_t transport;
     unsigned           spin_us;
+    unsigned           readahead;   /* most pages requested ahead of a read miss */
+    int                service_nice; /* the service thread's nice value           */
     dsm_log_level_t    log_level;
     int                stats;
 } dsm_rt_config_t;
@@ -236,6 +239,12 @@ typedef struct dsm_rt {
 
     /* Transfers completed while actions ran (dsm_rt_deferred_t). */
     dsm_rt_fifo_t      deferred;
+
+    /* Read-ahead (rt_pages.c): the page a sequential reader misses next, and
+     * the window last requested ahead of it (0: not sequential). */
+    uint64_t           readahead_next;
+    unsigned           readahead_window;
+    uint64_t           pages_read_ahead;
 
     /* Fault latency: page -> time the first fault on it was read (ns). */
     dsm_rt_pagemap_t   fault_start;

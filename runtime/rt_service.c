@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -210,22 +211,39 @@ struct dsm_rt_sched_attr {
 };
 
 /*
- * Ask the scheduler for a short time slice (Linux >= 6.12, EEVDF; any user).
- * A woken thread with a shorter slice than the running one preempts it, so a
- * message for this node is served at once even while the application
- * computes on the same CPU, instead of after the running thread's slice
- * (up to ~3 ms: Jacobi on 2 bound nodes 1.94 s -> 1.37 s for 300 sweeps).
- * Older kernels ignore or refuse the request; nothing else changes then.
+ * Scheduling of the service thread. It shares its CPU with the application
+ * (one CPU per node when bound): a message for this node must be served while
+ * the application computes, at once, not when the application blocks or its
+ * time slice ends (~1.4-3 ms). Two requests, each best effort:
+ * - a short slice (100 µs; Linux >= 6.12, EEVDF, any user): a woken thread
+ *   with a shorter slice may preempt the running one;
+ * - a higher weight (nice DSM_SERVICE_NICE, default -10; needs CAP_SYS_NICE or
+ *   RLIMIT_NICE): the thread that spins while its application waits falls
+ *   behind in fairness and then loses the CPU to the application it woke until
+ *   that blocks (seen with perf sched: a request for a computing node waited
+ *   ~1 ms); the weight keeps it eligible.
+ * Both go in one sched_setattr(2). Where the nice value is refused, the slice
+ * is asked for again with the thread's current nice value and the refusal is
+ * logged at info level; the runtime works the same, only slower.
+ * Measurements: docs/performance.md.
  */
-static void dsm_rt_service_request_short_slice(void)
+static void dsm_rt_service_set_scheduling(const dsm_rt_t *rt)
 {
     struct dsm_rt_sched_attr attr = {
         .size          = sizeof(attr),
         .sched_policy  = SCHED_OTHER,
+        .sched_nice    = rt->config.service_nice,
         .sched_runtime = DSM_RT_SERVICE_SLICE_NS,
     };
 
-    if (syscall(SYS_sched_setattr, 0, &attr, 0) != 0) {
+    if (syscall(SYS_sched_setattr, 0, &attr, 0) == 0) {
+        return;
+    }
+    dsm_info("service thread: nice %d refused (%s), it keeps the process's value; "
+             "DSM_SERVICE_NICE (docs/config.md)", rt->config.service_nice, strerror(errno));
+    errno = 0;
+    attr.sched_nice = getpriority(PRIO_PROCESS, 0); /* this thread's own value */
+    if (errno == 0 && syscall(SYS_sched_setattr, 0, &attr, 0) != 0) {
         dsm_debug("service thread: no short time slice (sched_setattr: %s)", strerror(errno));
     }
 }
@@ -236,7 +254,7 @@ static void *dsm_rt_service_main(void *arg)
     uint64_t spin_ns = (uint64_t)rt->config.spin_us * 1000u;
     uint64_t idle_since = dsm_rt_now_ns();
 
-    dsm_rt_service_request_short_slice();
+    dsm_rt_service_set_scheduling(rt);
     while (!rt->stopping) {
         if (dsm_rt_service_poll(rt)) {
             idle_since = dsm_rt_now_ns();

@@ -53,6 +53,24 @@ static dsm_test_result_t test_parse_u64(void)
     return DSM_TEST_PASS;
 }
 
+static dsm_test_result_t test_parse_int(void)
+{
+    int value = 7;
+
+    DSM_CHECK(dsm_config_parse_int("X", "-10", -20, 19, &value) == DSM_OK && value == -10);
+    DSM_CHECK(dsm_config_parse_int("X", "19", -20, 19, &value) == DSM_OK && value == 19);
+    value = 7;
+    DSM_CHECK(dsm_config_parse_int("X", "-21", -20, 19, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_int("X", "20", -20, 19, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_int("X", "-", -20, 19, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_int("X", "", -20, 19, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_int("X", "5x", -20, 19, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_int("X", "99999999999999999999", -20, 19, &value) ==
+              DSM_ERR_CONFIG);
+    DSM_CHECK(value == 7); /* untouched on failure */
+    return DSM_TEST_PASS;
+}
+
 static dsm_test_result_t test_parse_size(void)
 {
     uint64_t value = 0;
@@ -101,6 +119,7 @@ static const dsm_test_case_t cases[] = {
     { "status_strings", NULL, test_status_strings, 0 },
     { "errno_mapping", NULL, test_errno_mapping, 0 },
     { "parse_u64", NULL, test_parse_u64, 0 },
+    { "parse_int", NULL, test_parse_int, 0 },
     { "parse_size", NULL, test_parse_size, 0 },
     { "parse_bool_and_choice", NULL, test_parse_bool_and_choice, 0 },
     { "log_level_parse", NULL, test_log_level_parse, 0 },

@@ -17,6 +17,8 @@ static dsm_test_result_t test_config_defaults(void)
     DSM_CHECK(config.transport == DSM_RT_TRANSPORT_AUTO);
     DSM_CHECK(config.stats == 0);
     DSM_CHECK(config.spin_us == DSM_RT_SPIN_US_AUTO);
+    DSM_CHECK(config.readahead == 16);
+    DSM_CHECK(config.service_nice == -10);
     setenv("DSM_SPIN_US", "20", 1);
     DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK && config.spin_us == 20);
     unsetenv("DSM_SPIN_US");
@@ -31,7 +33,12 @@ static dsm_test_result_t test_config_environment(void)
     setenv("DSM_PLACEMENT", "blocked", 1);
     setenv("DSM_TRANSPORT", "tcp", 1);
     setenv("DSM_STATS", "yes", 1);
+    setenv("DSM_READAHEAD", "0", 1);
+    setenv("DSM_SERVICE_NICE", "5", 1);
     DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK);
+    DSM_CHECK(config.readahead == 0 && config.service_nice == 5);
+    unsetenv("DSM_READAHEAD");
+    unsetenv("DSM_SERVICE_NICE");
     DSM_CHECK(config.arena_size == (UINT64_C(1) << 40));
     DSM_CHECK(config.placement == DSM_PLACEMENT_BLOCKED);
     DSM_CHECK(config.transport == DSM_RT_TRANSPORT_TCP);
@@ -51,6 +58,9 @@ static dsm_test_result_t test_config_bad_values(void)
         { "DSM_SPIN_US", "-5" },
         { "DSM_LOG_LEVEL", "loud" },
         { "DSM_STATS", "maybe" },
+        { "DSM_READAHEAD", "65" },          /* beyond the maximum  */
+        { "DSM_SERVICE_NICE", "-21" },
+        { "DSM_SERVICE_NICE", "low" },
     };
     dsm_rt_config_t config;
 
