@@ -82,7 +82,7 @@ typedef struct dsm_config {
     unsigned        spin_us;       /* busy-poll window before sleeping (DSM_SPIN_US)  */
     int             log_level;     /* 0 error .. 4 trace (DSM_LOG_LEVEL)              */
     int             stats;         /* print statistics at finalize (DSM_STATS)        */
-    unsigned        readahead;     /* most pages read ahead of a miss (DSM_READAHEAD) */
+    unsigned        readahead;     /* most pages requested ahead (DSM_READAHEAD)      */
     int             service_nice;  /* service thread's nice value (DSM_SERVICE_NICE)  */
 } dsm_config_t;
 
@@ -95,6 +95,7 @@ typedef struct dsm_stats {
     uint64_t write_misses;           /* write faults on absent pages                 */
     uint64_t upgrades;               /* write faults on read-only pages              */
     uint64_t pages_read_ahead;       /* read requests issued ahead of any fault      */
+    uint64_t pages_upgraded_ahead;   /* upgrades issued ahead of any fault           */
     uint64_t invalidations_sent;     /* as a home: copies invalidated or downgraded  */
     uint64_t invalidations_received; /* as a holder: copies invalidated/downgraded   */
     uint64_t bytes_fetched;          /* page data moved into this node               */

@@ -41,7 +41,7 @@ typedef struct {
     dsm_placement_t    placement;
     dsm_rt_transport_t transport;
     unsigned           spin_us;
-    unsigned           readahead;   /* most pages requested ahead of a read miss */
+    unsigned           readahead;   /* most pages requested ahead of a sequential fault */
     int                service_nice; /* the service thread's nice value           */
     dsm_log_level_t    log_level;
     int                stats;
@@ -204,6 +204,15 @@ typedef struct {
 } dsm_rt_slot_t;
 
 /* Lock state at the lock's home node (rt_sync.c). */
+/* A run of sequential faults of one kind (rt_pages.c): the page the run
+ * faults on next, the window last requested ahead of it (0: no run), and
+ * how many pages were requested ahead in all. */
+typedef struct {
+    uint64_t next;
+    unsigned window;
+    uint64_t pages;
+} dsm_rt_ahead_t;
+
 typedef struct {
     int           holder;  /* node holding it, -1 when free */
     dsm_rt_fifo_t waiters; /* of int: nodes waiting          */
@@ -240,11 +249,9 @@ typedef struct dsm_rt {
     /* Transfers completed while actions ran (dsm_rt_deferred_t). */
     dsm_rt_fifo_t      deferred;
 
-    /* Read-ahead (rt_pages.c): the page a sequential reader misses next, and
-     * the window last requested ahead of it (0: not sequential). */
-    uint64_t           readahead_next;
-    unsigned           readahead_window;
-    uint64_t           pages_read_ahead;
+    /* Requests ahead of sequential faults (rt_pages.c). */
+    dsm_rt_ahead_t     read_ahead;    /* read misses on absent pages          */
+    dsm_rt_ahead_t     upgrade_ahead; /* write faults on read-only pages      */
 
     /* Fault latency: page -> time the first fault on it was read (ns). */
     dsm_rt_pagemap_t   fault_start;

@@ -190,12 +190,13 @@ static void dsm_rt_stats_print(dsm_rt_t *rt)
     dsm_rt_stats_fill(rt, &s);
     fprintf(stderr,
             "dsm[%d] stats: read_misses=%" PRIu64 " read_ahead=%" PRIu64
-            " write_misses=%" PRIu64 " upgrades=%" PRIu64
+            " write_misses=%" PRIu64 " upgrades=%" PRIu64 " upgrades_ahead=%" PRIu64
             " invalidations_sent=%" PRIu64 " invalidations_received=%" PRIu64
             " bytes_fetched=%" PRIu64 " bytes_written_back=%" PRIu64 " messages_sent=%" PRIu64
             " messages_received=%" PRIu64 " malformed=%" PRIu64 " lock_acquires=%" PRIu64
             " barriers=%" PRIu64 " faults=%" PRIu64 " fault_p50_us=%.1f fault_p99_us=%.1f\n",
-            rt->node, s.read_misses, s.pages_read_ahead, s.write_misses, s.upgrades, s.invalidations_sent,
+            rt->node, s.read_misses, s.pages_read_ahead, s.write_misses, s.upgrades,
+            s.pages_upgraded_ahead, s.invalidations_sent,
             s.invalidations_received, s.bytes_fetched, s.bytes_written_back, s.messages_sent,
             s.messages_received, s.malformed_messages, s.lock_acquires, s.barriers,
             s.faults_resolved, s.fault_latency_p50_us, s.fault_latency_p99_us);
@@ -290,11 +291,12 @@ void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p)
 
     dsm_coh_engine_stats(rt->coh, &coh);
     memset(stats_p, 0, sizeof(*stats_p));
-    /* The engine counts every read request; those sent ahead were no fault. */
-    stats_p->read_misses = coh.read_misses - rt->pages_read_ahead;
-    stats_p->pages_read_ahead = rt->pages_read_ahead;
+    /* The engine counts every request; those sent ahead were no fault. */
+    stats_p->read_misses = coh.read_misses - rt->read_ahead.pages;
+    stats_p->pages_read_ahead = rt->read_ahead.pages;
     stats_p->write_misses = coh.write_misses;
-    stats_p->upgrades = coh.upgrades;
+    stats_p->upgrades = coh.upgrades - rt->upgrade_ahead.pages;
+    stats_p->pages_upgraded_ahead = rt->upgrade_ahead.pages;
     stats_p->invalidations_sent = coh.inv_sent + coh.dg_sent;
     stats_p->invalidations_received = coh.inv_received + coh.dg_received;
     stats_p->messages_sent = coh.msgs_sent;

@@ -136,35 +136,44 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
 }
 
 /*
- * Read-ahead: a sequential reader's next pages are requested before it touches
- * them, in one burst, so each home (and each holder it recalls from) is woken
- * once for the whole window instead of once per page; on a node that is
- * computing each wake-up costs tens of µs. A read miss on the page after the
- * previous miss (or after the last window) is sequential: the window doubles
- * from 2 up to DSM_READAHEAD pages. Any other read miss closes it. Only absent
- * pages of the same allocation are requested, read-only, like a read miss.
+ * Requests ahead of sequential faults: a sequential reader's (or writer's)
+ * next pages are requested before it touches them, in one burst, so each
+ * home (and each holder it recalls from or invalidates) is woken once for the
+ * whole window instead of once per page; on a node that is computing each
+ * wake-up costs tens of µs. A fault on the page after the previous fault of
+ * the same kind (or after the last window) is sequential: the window doubles
+ * from 2 up to DSM_READAHEAD pages; any other fault of that kind closes it.
+ * Read misses request the absent pages that follow, read-only; upgrades (write
+ * faults on read-only pages) upgrade the read-only pages that follow. Pages of
+ * other states are left alone, and a write to an absent page is never
+ * anticipated: a wrong guess costs a transfer or a copy to fetch again later.
  */
-static void dsm_rt_read_ahead(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
+static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_region_t *region,
+                         uint64_t page, int write)
 {
+    dsm_coh_node_state_t candidate = write ? DSM_COH_N_S : DSM_COH_N_I;
     uint64_t end = region->first_page + region->npages;
     unsigned window;
+    dsm_status_t status;
 
-    if (page != rt->readahead_next || rt->config.readahead == 0) {
-        rt->readahead_window = 0;
-        rt->readahead_next = page + 1;
+    if (page != ahead->next || rt->config.readahead == 0) {
+        ahead->window = 0;
+        ahead->next = page + 1;
         return;
     }
-    window = rt->readahead_window == 0 ? 2 : 2 * rt->readahead_window;
+    window = ahead->window == 0 ? 2 : 2 * ahead->window;
     window = window < rt->config.readahead ? window : rt->config.readahead;
-    rt->readahead_window = window;
-    rt->readahead_next = page + 1 + window;
+    ahead->window = window;
+    ahead->next = page + 1 + window;
     for (uint64_t next = page + 1; next < page + 1 + window && next < end; next++) {
-        if (dsm_coh_engine_node_state(rt->coh, next) == DSM_COH_N_I) {
-            rt->actions.count = 0;
-            dsm_rt_engine_checked(rt, dsm_coh_engine_read_fault(rt->coh, next, &rt->actions),
-                                  "a read-ahead", next);
-            rt->pages_read_ahead++;
+        if (dsm_coh_engine_node_state(rt->coh, next) != candidate) {
+            continue;
         }
+        rt->actions.count = 0;
+        status = write ? dsm_coh_engine_write_fault(rt->coh, next, &rt->actions)
+                       : dsm_coh_engine_read_fault(rt->coh, next, &rt->actions);
+        dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", next);
+        ahead->pages++;
     }
 }
 
@@ -173,7 +182,7 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     uint64_t page = (event->address - rt->arena_base) / DSM_RT_PAGE_SIZE;
     int write = (event->flags & (DSM_UFFD_EVENT_WRITE | DSM_UFFD_EVENT_WP)) != 0;
     const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
-    int absent;
+    dsm_coh_node_state_t state;
     uint64_t unused;
     dsm_status_t status;
 
@@ -181,7 +190,7 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
         dsm_rt_fault_unallocated(rt, event);
         return;
     }
-    absent = dsm_coh_engine_node_state(rt->coh, page) == DSM_COH_N_I;
+    state = dsm_coh_engine_node_state(rt->coh, page);
     if (!dsm_rt_pagemap_get(&rt->fault_start, page, &unused) &&
         dsm_rt_pagemap_put(&rt->fault_start, page, now) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fault");
@@ -190,8 +199,10 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     status = write ? dsm_coh_engine_write_fault(rt->coh, page, &rt->actions)
                    : dsm_coh_engine_read_fault(rt->coh, page, &rt->actions);
     dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
-    if (!write && absent) {
-        dsm_rt_read_ahead(rt, region, page);
+    if (!write && state == DSM_COH_N_I) {
+        dsm_rt_ahead(rt, &rt->read_ahead, region, page, 0);
+    } else if (write && state == DSM_COH_N_S) {
+        dsm_rt_ahead(rt, &rt->upgrade_ahead, region, page, 1);
     }
 }
 
