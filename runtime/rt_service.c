@@ -9,8 +9,8 @@
  * local waits it sleeps at once, leaving the CPU to the application.
  */
 #include <errno.h>
-#include <sched.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
