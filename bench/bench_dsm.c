@@ -505,11 +505,12 @@ void dsm_bench_stats_note(const dsm_bench_opts_t *opts, const char *label)
     if (status != DSM_OK) {
         dsm_bench_die("dsm_stats_get", status);
     }
-    dsm_bench_note(opts, "%s: node %d runtime stats: read_misses=%llu write_misses=%llu "
-                         "upgrades=%llu faults=%llu fault latency (event read -> installed) "
-                         "p50=%.1f us p99=%.1f us",
+    dsm_bench_note(opts, "%s: node %d runtime stats: read_misses=%llu read_ahead=%llu "
+                         "write_misses=%llu upgrades=%llu upgrades_ahead=%llu faults=%llu "
+                         "fault latency (event read -> installed) p50=%.1f us p99=%.1f us",
                    label, dsm_node_id(), (unsigned long long)s.read_misses,
-                   (unsigned long long)s.write_misses, (unsigned long long)s.upgrades,
+                   (unsigned long long)s.pages_read_ahead, (unsigned long long)s.write_misses,
+                   (unsigned long long)s.upgrades, (unsigned long long)s.pages_upgraded_ahead,
                    (unsigned long long)s.faults_resolved, s.fault_latency_p50_us,
                    s.fault_latency_p99_us);
 }
