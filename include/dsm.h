@@ -94,8 +94,6 @@ typedef struct dsm_stats {
     uint64_t read_misses;            /* read faults on absent pages                  */
     uint64_t write_misses;           /* write faults on absent pages                 */
     uint64_t upgrades;               /* write faults on read-only pages              */
-    uint64_t pages_read_ahead;       /* read requests issued ahead of any fault      */
-    uint64_t pages_upgraded_ahead;   /* upgrades issued ahead of any fault           */
     uint64_t invalidations_sent;     /* as a home: copies invalidated or downgraded  */
     uint64_t invalidations_received; /* as a holder: copies invalidated/downgraded   */
     uint64_t bytes_fetched;          /* page data moved into this node               */
@@ -108,6 +106,8 @@ typedef struct dsm_stats {
     uint64_t faults_resolved;        /* faults whose latency is in the figures below */
     double   fault_latency_p50_us;   /* fault read by the runtime -> page installed  */
     double   fault_latency_p99_us;
+    uint64_t pages_read_ahead;       /* read requests issued ahead of any fault      */
+    uint64_t pages_upgraded_ahead;   /* upgrades issued ahead of any fault           */
 } dsm_stats_t;
 
 /* ---------------------------------------------------------------------------
