@@ -264,7 +264,7 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
     if (status != DSM_OK) {
         return status;
     }
-    op = dsm_tp_op_get(tp, dst, cb, arg);
+    op = dsm_tp_op_get(tp, dst, cb, arg, &param);
     if (op == NULL) {
         return DSM_ERR_NO_MEMORY;
     }
@@ -272,7 +272,6 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
     if (header_len > 0) {
         memcpy(op->header.bytes + sizeof(prefix), header, header_len);
     }
-    dsm_tp_op_param(op, &param);
     status = dsm_tp_op_started(tp, op,
                                ucp_am_send_nbx(tp->peers[dst].ep, id, op->header.bytes,
                                                sizeof(prefix) + header_len, data, length,

@@ -57,24 +57,6 @@ dsm_status_t dsm_tp_peer_check(const dsm_tp_t *tp, int node)
 
 /* ---- operation contexts -------------------------------------------------- */
 
-dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg)
-{
-    dsm_tp_op_t *op = tp->free_ops;
-
-    if (op != NULL) {
-        tp->free_ops = op->next_free;
-    } else if ((op = malloc(sizeof(*op))) == NULL) {
-        dsm_error("transport: out of memory for an operation");
-        return NULL;
-    }
-    op->tp     = tp;
-    op->cb     = cb;
-    op->arg    = arg;
-    op->node   = node;
-    op->orphan = 0;
-    return op;
-}
-
 void dsm_tp_op_put(dsm_tp_t *tp, dsm_tp_op_t *op)
 {
     op->next_free = tp->free_ops;
@@ -150,12 +132,27 @@ static void dsm_tp_ops_orphan(dsm_tp_t *tp, dsm_tp_op_t **head)
     }
 }
 
-void dsm_tp_op_param(dsm_tp_op_t *op, ucp_request_param_t *param_p)
+dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg,
+                           ucp_request_param_t *param_p)
 {
+    dsm_tp_op_t *op = tp->free_ops;
+
+    if (op != NULL) {
+        tp->free_ops = op->next_free;
+    } else if ((op = malloc(sizeof(*op))) == NULL) {
+        dsm_error("transport: out of memory for an operation");
+        return NULL;
+    }
+    op->tp     = tp;
+    op->cb     = cb;
+    op->arg    = arg;
+    op->node   = node;
+    op->orphan = 0;
     memset(param_p, 0, sizeof(*param_p));
     param_p->op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     param_p->cb.send      = dsm_tp_op_completed;
     param_p->user_data    = op;
+    return op;
 }
 
 dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t sp,

@@ -260,11 +260,10 @@ static dsm_status_t dsm_tp_rma_prepare(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, 
                   length, offset, node, (unsigned long long)remote->length);
         return DSM_ERR_INVALID_PARAM;
     }
-    op = dsm_tp_op_get(tp, node, cb, arg);
+    op = dsm_tp_op_get(tp, node, cb, arg, param_p);
     if (op == NULL) {
         return DSM_ERR_NO_MEMORY;
     }
-    dsm_tp_op_param(op, param_p);
     if (local_mem != NULL) {
         /* Saves UCX a registration-cache lookup for staging buffers. */
         param_p->op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
@@ -328,11 +327,10 @@ dsm_status_t dsm_tp_flush(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void 
     if (status != DSM_OK) {
         return status;
     }
-    op = dsm_tp_op_get(tp, node, cb, arg);
+    op = dsm_tp_op_get(tp, node, cb, arg, &param);
     if (op == NULL) {
         return DSM_ERR_NO_MEMORY;
     }
-    dsm_tp_op_param(op, &param);
     return dsm_tp_op_started(tp, op, ucp_ep_flush_nbx(tp->peers[node].ep, &param), "flush");
 }
 
@@ -341,10 +339,9 @@ dsm_status_t dsm_tp_flush_all(dsm_tp_t *tp, dsm_tp_complete_cb_t cb, void *arg)
     ucp_request_param_t param;
     dsm_tp_op_t *op;
 
-    op = dsm_tp_op_get(tp, -1, cb, arg);
+    op = dsm_tp_op_get(tp, -1, cb, arg, &param);
     if (op == NULL) {
         return DSM_ERR_NO_MEMORY;
     }
-    dsm_tp_op_param(op, &param);
     return dsm_tp_op_started(tp, op, ucp_worker_flush_nbx(tp->worker, &param), "flush");
 }

@@ -109,12 +109,14 @@ dsm_status_t dsm_tp_status_from_ucs(ucs_status_t status);
 /* OK, or why node cannot be used (INVALID_PARAM, PEER_LOST). */
 dsm_status_t dsm_tp_peer_check(const dsm_tp_t *tp, int node);
 
-/* Operation contexts: take one (NULL when out of memory), return one. */
-dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg);
+/*
+ * Operation contexts: take one for an operation towards node (-1: every
+ * node) and fill *param_p so that the request's completion runs cb(arg);
+ * NULL when out of memory. Return one with dsm_tp_op_put.
+ */
+dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg,
+                           ucp_request_param_t *param_p);
 void dsm_tp_op_put(dsm_tp_t *tp, dsm_tp_op_t *op);
-
-/* Request parameters whose completion runs op's callback. */
-void dsm_tp_op_param(dsm_tp_op_t *op, ucp_request_param_t *param_p);
 
 /*
  * Account for what a ucp_*_nbx call returned for op: DSM_OK (done, op
