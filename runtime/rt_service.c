@@ -85,9 +85,9 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         dsm_rt_region_alloc_start(rt, cmd);
         break;
     case DSM_RT_CMD_FREE:
-        /* Freed once no transaction is in flight anywhere in this node's
-         * engine (checked every loop); the caller's barrier made every node
-         * stop using the allocation first. */
+        /* Freed once no page of the allocation is in a transaction here
+         * (tried every loop: traffic on other allocations does not delay
+         * it); the caller's barrier made every node stop using it first. */
         if (rt->free_waiting != NULL) {
             dsm_rt_command_complete(cmd, DSM_ERR_STATE);
             break;
@@ -144,13 +144,15 @@ static int dsm_rt_commands_run(dsm_rt_t *rt)
     return 1;
 }
 
+/* STATE: a page of the allocation is still in a transaction; try again later. */
 static void dsm_rt_free_try(dsm_rt_t *rt)
 {
     dsm_rt_cmd_t *cmd = rt->free_waiting;
+    dsm_status_t status;
 
-    if (cmd != NULL && dsm_coh_engine_quiescent(rt->coh)) {
+    if (cmd != NULL && (status = dsm_rt_region_free(rt, cmd->arg)) != DSM_ERR_STATE) {
         rt->free_waiting = NULL;
-        dsm_rt_command_complete(cmd, dsm_rt_region_free(rt, cmd->arg));
+        dsm_rt_command_complete(cmd, status);
     }
 }
 
