@@ -3,8 +3,9 @@
  *
  * Prints the kernel version, every userfaultfd feature (present / missing,
  * required / optional / unused for dsm), whether this user may use
- * userfaultfd and what to do if not, the UCX version with the transports and
- * devices UCX sees (RDMA devices called out), and the hwloc topology.
+ * userfaultfd and what to do if not, the locked-memory limit, whether the
+ * service thread may take its nice value, the UCX version with the transports
+ * and devices UCX sees (RDMA devices called out), and the hwloc topology.
  * Exit 0 when dsm can run; otherwise 1 with a one-line reason on stderr.
  *
  *   dsm-info [--json]
@@ -17,10 +18,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "dsm_common.h"
+#include "dsm_rt.h"
 #include "dsm_tp_probe.h"
 #include "dsm_uffd.h"
 
@@ -157,6 +160,34 @@ static void info_print_memlock(void)
                             : " (over RDMA, registration needs it large: see docs/rdma.md)");
 }
 
+/*
+ * The service thread asks for nice DSM_SERVICE_NICE (docs/config.md): try it on
+ * this thread, then put the thread's value back (raising it is always allowed).
+ */
+static void info_print_service_nice(void)
+{
+    dsm_rt_config_t config;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    int before, allowed;
+
+    if (dsm_rt_config_load(NULL, &config) != DSM_OK) {
+        return; /* the parser said why */
+    }
+    errno = 0;
+    before = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno != 0) {
+        return;
+    }
+    allowed = setpriority(PRIO_PROCESS, (id_t)tid, config.service_nice) == 0;
+    if (allowed) {
+        setpriority(PRIO_PROCESS, (id_t)tid, before);
+    }
+    printf("  service thread nice %d (DSM_SERVICE_NICE): %s\n", config.service_nice,
+           allowed ? "allowed"
+                   : "not allowed: needs CAP_SYS_NICE or a larger RLIMIT_NICE (ulimit -e); "
+                     "dsm runs, but a computing node answers requests later");
+}
+
 /* Whether any user may handle kernel-mode faults: the sysctl, or a world-rw device. */
 static const char *info_unprivileged(const info_t *info)
 {
@@ -222,6 +253,7 @@ static void info_print_text(const info_t *info)
         printf("  to allow: %s\n", advice);
     }
     info_print_memlock();
+    info_print_service_nice();
 
     printf("\nUCX:\n");
     if (info->ucx_status != DSM_OK) {
