@@ -390,6 +390,15 @@ void dsm_bench_summary_add(const dsm_bench_summary_t *a, const dsm_bench_summary
     *sum_p = sum;
 }
 
+void dsm_bench_floor_ops(const dsm_bench_floor_t *floor, dsm_bench_floor_ops_t *ops_p)
+{
+    dsm_bench_summary_add(&floor->missing, &floor->am_rtt, 1, &ops_p->read_miss);
+    dsm_bench_summary_add(&ops_p->read_miss, &floor->get, 1, &ops_p->read_miss);
+    dsm_bench_summary_add(&ops_p->read_miss, &floor->am_rtt, 1, &ops_p->recall);
+    dsm_bench_summary_add(&ops_p->recall, &floor->get, 1, &ops_p->recall);
+    dsm_bench_summary_add(&floor->wp, &floor->am_rtt, 1, &ops_p->upgrade);
+}
+
 /* ---- dsm side ------------------------------------------------------------------- */
 
 /* The placement given to dsm_init (< 0: the environment's), for dsm_bench_home. */

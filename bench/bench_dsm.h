@@ -55,6 +55,16 @@ void dsm_bench_floor_rows(const dsm_bench_opts_t *opts, const dsm_bench_floor_t 
 void dsm_bench_summary_add(const dsm_bench_summary_t *a, const dsm_bench_summary_t *b,
                            double scale_b, dsm_bench_summary_t *sum_p);
 
+/* The floors of whole operations: sums of the components (docs/performance.md). */
+typedef struct {
+    dsm_bench_summary_t read_miss; /* MISSING fault + AM round trip + get          */
+    dsm_bench_summary_t recall;    /* read miss + AM round trip + get: a Modified
+                                      copy written back first                     */
+    dsm_bench_summary_t upgrade;   /* WP fault + AM round trip                      */
+} dsm_bench_floor_ops_t;
+
+void dsm_bench_floor_ops(const dsm_bench_floor_t *floor, dsm_bench_floor_ops_t *ops_p);
+
 /* dsm_init with the given placement, or the environment's when placement < 0. */
 void dsm_bench_dsm_init(int placement);
 

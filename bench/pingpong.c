@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 {
     dsm_bench_opts_t opts = { .iterations = 1000, .warmup = 100 };
     dsm_bench_floor_t floor;
-    dsm_bench_summary_t floor_read, floor_handover, floor_rt, s;
+    dsm_bench_floor_ops_t ops;
+    dsm_bench_summary_t floor_handover, floor_rt, s;
     volatile uint64_t *counter;
     size_t rounds;
     double *samples;
@@ -72,10 +73,9 @@ int main(int argc, char **argv)
     }
     dsm_bench_barrier();
     if (dsm_node_id() == 0) {
-        dsm_bench_summary_add(&floor.missing, &floor.am_rtt, 2, &floor_read);
-        dsm_bench_summary_add(&floor_read, &floor.get, 2, &floor_read);
-        dsm_bench_summary_add(&floor_read, &floor.wp, 1, &floor_handover);
-        dsm_bench_summary_add(&floor_handover, &floor.am_rtt, 1, &floor_handover);
+        /* A hand-over: the reader recalls the writer's page, then upgrades it. */
+        dsm_bench_floor_ops(&floor, &ops);
+        dsm_bench_summary_add(&ops.recall, &ops.upgrade, 1, &floor_handover);
         dsm_bench_summary_add(&floor_handover, &floor_handover, 1, &floor_rt);
         dsm_bench_summarize(samples + opts.warmup, opts.iterations, &s);
         dsm_bench_note(&opts, "%d nodes; the page is homed at node %d", dsm_num_nodes(),

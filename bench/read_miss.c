@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 {
     dsm_bench_opts_t opts = { .iterations = 1000, .warmup = 100 };
     dsm_bench_floor_t floor;
-    dsm_bench_summary_t floor_a, floor_b;
+    dsm_bench_floor_ops_t ops;
     double *samples;
 
     dsm_bench_parse(argc, argv, "read_miss: dsm read miss vs its floor", NULL, NULL, NULL,
@@ -65,25 +65,22 @@ int main(int argc, char **argv)
     }
     dsm_bench_floor_measure(&opts, &floor);
     dsm_bench_dsm_init(-1);
-    dsm_bench_summary_add(&floor.missing, &floor.am_rtt, 1, &floor_a);
-    dsm_bench_summary_add(&floor_a, &floor.get, 1, &floor_a);
-    dsm_bench_summary_add(&floor_a, &floor.am_rtt, 1, &floor_b);
-    dsm_bench_summary_add(&floor_b, &floor.get, 1, &floor_b);
+    dsm_bench_floor_ops(&floor, &ops);
 
     read_phase(&opts, -1, samples);
     if (dsm_node_id() == 0) {
         dsm_bench_note(&opts, "%d nodes; page homed at node 1, read by node 0", dsm_num_nodes());
         dsm_bench_floor_rows(&opts, &floor);
-        dsm_bench_row(&opts, "floor: read miss (fault+AM+get)", PAGE, &floor_a, 0);
+        dsm_bench_row(&opts, "floor: read miss (fault+AM+get)", PAGE, &ops.read_miss, 0);
         dsm_bench_row_samples(&opts, "read miss, Uncached at home", PAGE, samples,
-                              opts.iterations, &floor_a, NULL);
+                              opts.iterations, &ops.read_miss, NULL);
     }
     if (dsm_num_nodes() >= 3) {
         read_phase(&opts, 2, samples);
         if (dsm_node_id() == 0) {
-            dsm_bench_row(&opts, "floor: recall (fault+2AM+2get)", PAGE, &floor_b, 0);
+            dsm_bench_row(&opts, "floor: recall (fault+2AM+2get)", PAGE, &ops.recall, 0);
             dsm_bench_row_samples(&opts, "read miss, Modified at node 2", PAGE, samples,
-                                  opts.iterations, &floor_b, NULL);
+                                  opts.iterations, &ops.recall, NULL);
         }
     } else if (dsm_node_id() == 0) {
         dsm_bench_note(&opts, "Modified-at-a-third-node case skipped: needs 3 nodes");

@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     dsm_bench_opts_t opts = { .iterations = 3, .warmup = 1, .pages = 4096 };
     dsm_bench_opts_t floor_opts;
     dsm_bench_floor_t floor;
-    dsm_bench_summary_t floor_read, p_sc, p_sw, p_rc, p_rw, s;
+    dsm_bench_floor_ops_t ops;
+    dsm_bench_summary_t p_sc, p_sw, p_rc, p_rw, s;
     scan_samples_t dsm_s, priv_s;
 
     dsm_bench_parse(argc, argv, "scan: a large remote-homed array, sequential and random",
@@ -155,14 +156,13 @@ int main(int argc, char **argv)
         }
     }
     if (dsm_node_id() == 0) {
-        dsm_bench_summary_add(&floor.missing, &floor.am_rtt, 1, &floor_read);
-        dsm_bench_summary_add(&floor_read, &floor.get, 1, &floor_read);
+        dsm_bench_floor_ops(&floor, &ops);
         dsm_bench_note(&opts, "%d nodes, placement blocked; %zu pages (%zu MiB) homed at node 1, "
                        "read by node 0; scan rows are per page, random rows per 8-byte read; "
                        "%u passes after %u warm-up", dsm_num_nodes(), opts.pages,
                        opts.pages * PAGE >> 20, opts.iterations, opts.warmup);
         dsm_bench_floor_rows(&floor_opts, &floor);
-        dsm_bench_row(&opts, "floor: read miss per page", PAGE, &floor_read, 0);
+        dsm_bench_row(&opts, "floor: read miss per page", PAGE, &ops.read_miss, 0);
         /* the warm-up passes are dropped from every series */
         size_t w = opts.warmup;
 
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
         row(&opts, "private scan, warm", PAGE, priv_s.scan_warm + w, NULL, &p_sw);
         row(&opts, "private random 8B, first touch", 8, priv_s.rand_cold + w, NULL, &p_rc);
         row(&opts, "private random 8B, warm", 8, priv_s.rand_warm + w, NULL, &p_rw);
-        row(&opts, "dsm scan, cold (vs floor)", PAGE, dsm_s.scan_cold + w, &floor_read, &s);
+        row(&opts, "dsm scan, cold (vs floor)", PAGE, dsm_s.scan_cold + w, &ops.read_miss, &s);
         row(&opts, "dsm scan, warm (vs private)", PAGE, dsm_s.scan_warm + w, &p_sw, &s);
         row(&opts, "dsm random 8B, cold (vs private)", 8, dsm_s.rand_cold + w, &p_rc, &s);
         row(&opts, "dsm random 8B, warm (vs private)", 8, dsm_s.rand_warm + w, &p_rw, &s);

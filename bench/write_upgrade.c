@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 {
     dsm_bench_opts_t opts = { .iterations = 500, .warmup = 50 };
     dsm_bench_floor_t floor;
-    dsm_bench_summary_t floor_miss, floor_upgrade;
+    dsm_bench_floor_ops_t ops;
     char name[64];
     double *samples;
 
@@ -69,26 +69,24 @@ int main(int argc, char **argv)
     }
     dsm_bench_floor_measure(&opts, &floor);
     dsm_bench_dsm_init(-1);
-    dsm_bench_summary_add(&floor.missing, &floor.am_rtt, 1, &floor_miss);
-    dsm_bench_summary_add(&floor_miss, &floor.get, 1, &floor_miss);
-    dsm_bench_summary_add(&floor.wp, &floor.am_rtt, 1, &floor_upgrade);
+    dsm_bench_floor_ops(&floor, &ops);
 
     write_phase(&opts, 0, samples);
     if (dsm_node_id() == 0) {
         dsm_bench_note(&opts, "%d nodes; pages homed at node 1, written by node 0",
                        dsm_num_nodes());
         dsm_bench_floor_rows(&opts, &floor);
-        dsm_bench_row(&opts, "floor: write miss (fault+AM+get)", PAGE, &floor_miss, 0);
+        dsm_bench_row(&opts, "floor: write miss (fault+AM+get)", PAGE, &ops.read_miss, 0);
         dsm_bench_row_samples(&opts, "write miss, Uncached at home", PAGE, samples,
-                              opts.iterations, &floor_miss, NULL);
+                              opts.iterations, &ops.read_miss, NULL);
     }
     write_phase(&opts, 1, samples);
     if (dsm_node_id() == 0) {
-        dsm_bench_row(&opts, "floor: upgrade (WP fault+AM)", PAGE, &floor_upgrade, 0);
+        dsm_bench_row(&opts, "floor: upgrade (WP fault+AM)", PAGE, &ops.upgrade, 0);
         snprintf(name, sizeof(name), "upgrade, Shared by %d other node%s", dsm_num_nodes() - 1,
                  dsm_num_nodes() > 2 ? "s" : "");
         dsm_bench_row_samples(&opts, name, PAGE, samples,
-                              opts.iterations, &floor_upgrade, NULL);
+                              opts.iterations, &ops.upgrade, NULL);
         dsm_bench_stats_note(&opts, "write_upgrade");
         dsm_bench_finish(&opts);
     }
