@@ -148,6 +148,29 @@ static dsm_status_t dsm_uffd_api(int fd, uint64_t features, struct uffdio_api *a
     return DSM_OK;
 }
 
+/*
+ * What the kernel offers: UFFDIO_API without features on a throw-away fd.
+ * UFFDIO_API may be issued once per fd and fails as a whole on any unknown
+ * feature, so the features are learnt here before the real fd asks for any.
+ */
+static dsm_status_t dsm_uffd_kernel_api(unsigned flags, dsm_uffd_origin_t *origin_p,
+                                        struct uffdio_api *api_p)
+{
+    int fd = dsm_uffd_fd_open(flags, origin_p);
+    dsm_status_t status;
+
+    if (fd < 0) {
+        dsm_uffd_log_open_failure(fd);
+        return dsm_status_from_errno(-fd);
+    }
+    status = dsm_uffd_api(fd, 0, api_p);
+    close(fd);
+    if (status != DSM_OK) {
+        dsm_error("UFFDIO_API: %s", dsm_strerror(status));
+    }
+    return status;
+}
+
 dsm_status_t dsm_uffd_open(uint64_t required, uint64_t optional, unsigned flags,
                            dsm_uffd_t *uffd_p)
 {
@@ -155,21 +178,10 @@ dsm_status_t dsm_uffd_open(uint64_t required, uint64_t optional, unsigned flags,
     dsm_uffd_origin_t origin = DSM_UFFD_ORIGIN_SYSCALL;
     dsm_status_t status;
     uint64_t missing;
-    int probe_fd, fd;
+    int fd;
 
-    /*
-     * UFFDIO_API may be issued once per fd and fails as a whole on any
-     * unknown feature, so learn what the kernel has on a throw-away fd first.
-     */
-    probe_fd = dsm_uffd_fd_open(flags, &origin);
-    if (probe_fd < 0) {
-        dsm_uffd_log_open_failure(probe_fd);
-        return dsm_status_from_errno(-probe_fd);
-    }
-    status = dsm_uffd_api(probe_fd, 0, &probe_api);
-    close(probe_fd);
+    status = dsm_uffd_kernel_api(flags, &origin, &probe_api);
     if (status != DSM_OK) {
-        dsm_error("UFFDIO_API: %s", dsm_strerror(status));
         return status;
     }
     missing = required & ~probe_api.features;
@@ -225,17 +237,9 @@ dsm_status_t dsm_uffd_probe(dsm_uffd_probe_t *probe_p)
     dsm_uffd_origin_t origin = DSM_UFFD_ORIGIN_SYSCALL;
     struct uffdio_api api;
     dsm_status_t status;
-    int fd;
 
-    fd = dsm_uffd_fd_open(DSM_UFFD_OPEN_ALLOW_USER_MODE_ONLY, &origin);
-    if (fd < 0) {
-        dsm_uffd_log_open_failure(fd);
-        return dsm_status_from_errno(-fd);
-    }
-    status = dsm_uffd_api(fd, 0, &api);
-    close(fd);
+    status = dsm_uffd_kernel_api(DSM_UFFD_OPEN_ALLOW_USER_MODE_ONLY, &origin, &api);
     if (status != DSM_OK) {
-        dsm_error("UFFDIO_API: %s", dsm_strerror(status));
         return status;
     }
     for (size_t i = 0; i < DSM_UFFD_FEATURE_COUNT; i++) {
