@@ -206,7 +206,8 @@ dsm_status_t dsm_tp_arm(dsm_tp_t *tp);
 /*
  * Progress until something happens or timeout_ms passes (-1: no limit):
  * busy-poll for config.spin_us, then arm and sleep on the event fd.
- * Returns DSM_OK when something happened, DSM_ERR_TIMEOUT otherwise.
+ * Returns DSM_OK when something happened or may have (callers recheck their
+ * condition), DSM_ERR_TIMEOUT otherwise.
  */
 dsm_status_t dsm_tp_wait(dsm_tp_t *tp, int timeout_ms);
 

@@ -98,15 +98,20 @@ dsm_status_t dsm_tp_wait(dsm_tp_t *tp, int timeout_ms)
 
     while (end_us < 0 || now_us < end_us) {
         status = dsm_tp_arm(tp);
-        if (status == DSM_OK) {
-            sleep_ms = DSM_TP_SLEEP_MAX_MS;
-            if (end_us >= 0 && (end_us - now_us) / 1e3 < sleep_ms) {
-                sleep_ms = (int)((end_us - now_us) / 1e3) + 1;
-            }
-            status = dsm_tp_sleep(tp, sleep_ms);
-        } else if (status == DSM_ERR_AGAIN) {
-            status = DSM_OK;
+        if (status == DSM_ERR_AGAIN) {
+            /* Events were pending, or the arm's own poll already ran callbacks:
+             * the caller must look at its condition again. */
+            dsm_tp_progress(tp);
+            return DSM_OK;
         }
+        if (status != DSM_OK) {
+            return status;
+        }
+        sleep_ms = DSM_TP_SLEEP_MAX_MS;
+        if (end_us >= 0 && (end_us - now_us) / 1e3 < sleep_ms) {
+            sleep_ms = (int)((end_us - now_us) / 1e3) + 1;
+        }
+        status = dsm_tp_sleep(tp, sleep_ms);
         if (status != DSM_OK) {
             return status;
         }
