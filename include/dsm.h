@@ -132,6 +132,28 @@ dsm_status_t dsm_lock_create(dsm_lock_t *lock_p); /* collective, same handle eve
 dsm_status_t dsm_lock_acquire(dsm_lock_t lock);   /* FIFO at the lock's home node   */
 dsm_status_t dsm_lock_release(dsm_lock_t lock);
 
+/*
+ * Point-to-point synchronisation on a flag (OpenSHMEM's wait_until): returns
+ * once the 64-bit word at addr (8-byte aligned, inside an allocation) compares
+ * to value as cmp says, word <cmp> value; the load that saw it is an acquire.
+ * Use it instead of a loop of loads: the thread sleeps until this node's copy
+ * of the page changes (a write by another node takes the copy away first), and
+ * meanwhile this node's service thread answers the other nodes at once instead
+ * of being woken for each of their messages. A store by another thread of this
+ * node to a page this node holds writable is seen within about 100 µs.
+ * DSM_ERR_INVALID_PARAM: addr misaligned or outside the arena, or cmp unknown.
+ */
+typedef enum {
+    DSM_CMP_EQ = 0,
+    DSM_CMP_NE,
+    DSM_CMP_GT,
+    DSM_CMP_GE,
+    DSM_CMP_LT,
+    DSM_CMP_LE
+} dsm_cmp_t;
+
+dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, uint64_t value);
+
 /* The status of this thread's last failed dsm call. */
 dsm_status_t dsm_last_error(void);
 

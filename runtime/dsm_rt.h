@@ -25,6 +25,9 @@
 #define DSM_RT_READAHEAD_MAX   64u
 /* time slice the service thread asks for: short enough to preempt on wake-up */
 #define DSM_RT_SERVICE_SLICE_NS 100000u
+/* Page-change counters, hashed by page (rt_wait.c): a collision only makes a
+ * waiter look again. */
+#define DSM_RT_PAGE_CHANGE_BUCKETS 64u
 
 /* ---- configuration (config.c) ---------------------------------------------- */
 
@@ -169,6 +172,7 @@ typedef enum {
     DSM_RT_CMD_LOCK_ACQUIRE,
     DSM_RT_CMD_LOCK_RELEASE,
     DSM_RT_CMD_STATS,
+    DSM_RT_CMD_PAGE_WAIT,
     DSM_RT_CMD_STOP
 } dsm_rt_cmd_type_t;
 
@@ -176,8 +180,12 @@ typedef struct dsm_rt_cmd {
     struct dsm_rt_cmd *next;
     struct dsm_rt     *rt;     /* set by dsm_rt_command                        */
     dsm_rt_cmd_type_t  type;
-    uint64_t           arg;    /* ALLOC: bytes; FREE: address; LOCK_*: lock    */
+    uint64_t           arg;    /* ALLOC: bytes; FREE: address; LOCK_*: lock;
+                                  PAGE_WAIT: page                              */
     uint64_t           result; /* ALLOC: address; LOCK_CREATE: lock           */
+    uint64_t           changes;  /* PAGE_WAIT: the page's change count, read
+                                    before the caller's load (rt_wait.c)     */
+    uint64_t           deadline; /* PAGE_WAIT: recheck time (ns), 0: none     */
     dsm_status_t       status;
     sem_t              done;   /* posted by the service thread when finished  */
 } dsm_rt_cmd_t;
@@ -278,6 +286,11 @@ typedef struct dsm_rt {
     dsm_rt_lock_home_t *lock_homes;     /* locks homed here, by lock / nnodes   */
     size_t             lock_home_count;
     dsm_rt_cmd_list_t  lock_waiting;    /* ACQUIREs sent, in order            */
+    dsm_rt_cmd_list_t  page_waiting;    /* PAGE_WAITs until their page changes */
+
+    /* Changes of pages' local copies that a waiter must see (rt_wait.c):
+     * written by the service thread, read by application threads. */
+    atomic_uint_fast64_t page_changes[DSM_RT_PAGE_CHANGE_BUCKETS];
 
     /* Counters kept by the runtime (the engine keeps the rest); like the
      * engine, they belong to the service thread (dsm_stats_get asks it). */
@@ -332,6 +345,18 @@ void dsm_rt_sync_fini(dsm_rt_t *rt);
 void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+
+/* rt_wait.c: dsm_wait_until_u64's sleep until a page's local copy changes. */
+/* Application threads: the count to pass in a PAGE_WAIT, read before the load. */
+uint64_t dsm_rt_page_changes(dsm_rt_t *rt, uint64_t page);
+/* Service thread: the local copy of page was taken away or made writable. */
+void dsm_rt_page_changed(dsm_rt_t *rt, uint64_t page);
+void dsm_rt_page_wait_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd, uint64_t now);
+/* Completes the waits whose recheck time has come; returns the earliest
+ * recheck time left (ns), 0 when none. */
+uint64_t dsm_rt_page_waits_expire(dsm_rt_t *rt);
+/* Completes every wait with status (shutdown). */
+void dsm_rt_page_waits_cancel(dsm_rt_t *rt, dsm_status_t status);
 
 /* Service thread (or after it stopped): this node's counters. */
 void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p);

@@ -441,6 +441,7 @@ static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
         dsm_rt_kernel_checked(rt, dsm_uffd_wp_clear(&rt->uffd, address, DSM_RT_PAGE_SIZE, 0),
                               "clearing write protection", action->page);
         dsm_rt_fault_resolved(rt, action->page);
+        dsm_rt_page_changed(rt, action->page);
         break;
     case DSM_COH_ACT_SET_WP:
         dsm_rt_kernel_checked(rt, dsm_uffd_wp_set(&rt->uffd, address, DSM_RT_PAGE_SIZE),
@@ -449,6 +450,7 @@ static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
     case DSM_COH_ACT_ZAP:
         dsm_rt_kernel_checked(rt, dsm_uffd_zap(address, DSM_RT_PAGE_SIZE), "zapping",
                               action->page);
+        dsm_rt_page_changed(rt, action->page);
         break;
     case DSM_COH_ACT_WAKE:
         dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, DSM_RT_PAGE_SIZE),

@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dsm_rt.h"
@@ -111,7 +112,13 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         dsm_rt_stats_fill(rt, (dsm_stats_t *)(uintptr_t)cmd->arg);
         dsm_rt_command_complete(cmd, DSM_OK);
         break;
+    case DSM_RT_CMD_PAGE_WAIT:
+        dsm_rt_page_wait_start(rt, cmd, dsm_rt_now_ns());
+        break;
     case DSM_RT_CMD_STOP:
+        /* Nothing will change pages any more: a thread still waiting on
+         * one (a program that finalizes while another thread waits) ends. */
+        dsm_rt_page_waits_cancel(rt, DSM_ERR_CANCELED);
         rt->stopping = 1;
         dsm_rt_command_complete(cmd, DSM_OK);
         break;
@@ -156,8 +163,9 @@ static void dsm_rt_free_try(dsm_rt_t *rt)
     }
 }
 
-/* One pass over every source of work; nonzero if anything was done. */
-static int dsm_rt_service_poll(dsm_rt_t *rt)
+/* One pass over every source of work; nonzero if anything was done. The
+ * earliest time a page wait must be looked at again goes to *recheck_p. */
+static int dsm_rt_service_poll(dsm_rt_t *rt, uint64_t *recheck_p)
 {
     int busy = 0;
 
@@ -167,13 +175,31 @@ static int dsm_rt_service_poll(dsm_rt_t *rt)
     busy |= dsm_rt_commands_run(rt);
     busy |= dsm_rt_pages_run_deferred(rt);
     dsm_rt_free_try(rt);
+    *recheck_p = dsm_rt_page_waits_expire(rt);
     return busy;
 }
 
-/* Sleep until an fd is ready, unless the transport has events pending. */
-static void dsm_rt_service_sleep(dsm_rt_t *rt)
+/* How long to sleep: bounded, since the transport needs progress for
+ * failure detection, and until the earliest page wait's recheck time (ns). */
+static struct timespec dsm_rt_service_sleep_time(uint64_t recheck)
+{
+    uint64_t ns = (uint64_t)DSM_TP_SLEEP_MAX_MS * 1000000u;
+    uint64_t now;
+
+    if (recheck != 0) {
+        now = dsm_rt_now_ns();
+        ns = recheck <= now ? 0 : (recheck - now < ns ? recheck - now : ns);
+    }
+    return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u),
+                              .tv_nsec = (long)(ns % 1000000000u) };
+}
+
+/* Sleep until an fd is ready or recheck (ns, 0: none), unless the transport
+ * has events pending. */
+static void dsm_rt_service_sleep(dsm_rt_t *rt, uint64_t recheck)
 {
     struct epoll_event events[3];
+    struct timespec timeout = dsm_rt_service_sleep_time(recheck);
     dsm_status_t status = dsm_tp_arm(rt->tp);
 
     if (status == DSM_ERR_AGAIN) {
@@ -182,9 +208,8 @@ static void dsm_rt_service_sleep(dsm_rt_t *rt)
     if (status != DSM_OK) {
         dsm_rt_fatal(rt, status, "arming the transport failed: %s", dsm_strerror(status));
     }
-    /* Bounded: the transport needs progress for failure detection. */
-    if (epoll_wait(rt->epoll_fd, events, 3, DSM_TP_SLEEP_MAX_MS) < 0 && errno != EINTR) {
-        dsm_rt_fatal(rt, dsm_status_from_errno(errno), "epoll_wait failed: %s", strerror(errno));
+    if (epoll_pwait2(rt->epoll_fd, events, 3, &timeout, NULL) < 0 && errno != EINTR) {
+        dsm_rt_fatal(rt, dsm_status_from_errno(errno), "epoll_pwait2 failed: %s", strerror(errno));
     }
 }
 
@@ -255,14 +280,15 @@ static void *dsm_rt_service_main(void *arg)
     dsm_rt_t *rt = arg;
     uint64_t spin_ns = (uint64_t)rt->config.spin_us * 1000u;
     uint64_t idle_since = dsm_rt_now_ns();
+    uint64_t recheck;
 
     dsm_rt_service_set_scheduling(rt);
     while (!rt->stopping) {
-        if (dsm_rt_service_poll(rt)) {
+        if (dsm_rt_service_poll(rt, &recheck)) {
             idle_since = dsm_rt_now_ns();
         } else if (!dsm_rt_application_waits(rt) ||
                    dsm_rt_now_ns() - idle_since >= spin_ns) {
-            dsm_rt_service_sleep(rt);
+            dsm_rt_service_sleep(rt, recheck);
             idle_since = dsm_rt_now_ns();
         }
     }

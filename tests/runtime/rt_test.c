@@ -325,6 +325,91 @@ static int case_threads(long iterations)
     return 0;
 }
 
+/*
+ * dsm_wait_until_u64. A token goes round the ring of nodes (each waits for its
+ * turn with EQ, checks the data the previous node wrote on another page, and
+ * passes the token on); the other comparisons; two threads of node 0 handing
+ * a page node 0 holds writable back and forth (no protocol event: only the
+ * recheck sees the store); the parameter checks.
+ */
+typedef struct {
+    volatile uint64_t *word;
+    long               rounds;
+    dsm_status_t       status;
+} local_pong_t;
+
+static void *local_pong_thread(void *arg)
+{
+    local_pong_t *pong = arg;
+
+    for (uint64_t k = 1; k <= (uint64_t)pong->rounds && pong->status == DSM_OK; k++) {
+        pong->status = dsm_wait_until_u64(pong->word, DSM_CMP_EQ, 2 * k - 1);
+        *pong->word = 2 * k;
+    }
+    return NULL;
+}
+
+static int local_pong(volatile uint64_t *word, long rounds)
+{
+    local_pong_t pong = { word, rounds, DSM_OK };
+    pthread_t thread;
+
+    *word = 0; /* held writable here from now on */
+    if (pthread_create(&thread, NULL, local_pong_thread, &pong) != 0) {
+        FAIL("pthread_create failed");
+    }
+    for (uint64_t k = 1; k <= (uint64_t)rounds; k++) {
+        *word = 2 * k - 1;
+        CHECK_OK(dsm_wait_until_u64(word, DSM_CMP_EQ, 2 * k));
+    }
+    pthread_join(thread, NULL);
+    CHECK_OK(pong.status);
+    return 0;
+}
+
+static int case_wait_until(long iterations)
+{
+    volatile uint64_t *token = alloc_or_die(PAGE);
+    volatile uint64_t *data = alloc_or_die(PAGE);
+    volatile uint64_t *local = alloc_or_die(PAGE);
+    uint64_t turns = (uint64_t)iterations * (uint64_t)nnodes;
+    uint64_t on_stack = 0;
+
+    for (uint64_t turn = (uint64_t)me; turn < turns; turn += (uint64_t)nnodes) {
+        CHECK_OK(dsm_wait_until_u64(token, DSM_CMP_EQ, turn));
+        if (turn > 0 && *data != stamp((int)((turn - 1) % (uint64_t)nnodes), 0, turn - 1)) {
+            FAIL("turn %llu: data %#llx is not the previous node's", (unsigned long long)turn,
+                 (unsigned long long)*data);
+        }
+        *data = stamp(me, 0, turn);
+        *token = turn + 1;
+    }
+    CHECK_OK(dsm_wait_until_u64(token, DSM_CMP_GE, turns));
+    CHECK_OK(dsm_wait_until_u64(token, DSM_CMP_GT, turns - 1));
+    CHECK_OK(dsm_wait_until_u64(token, DSM_CMP_LE, turns));
+    CHECK_OK(dsm_wait_until_u64(token, DSM_CMP_LT, turns + 1));
+    CHECK_OK(dsm_wait_until_u64(token, DSM_CMP_NE, 0));
+    CHECK_OK(dsm_barrier());
+    if (me == 0) {
+        int failed = local_pong(local, iterations);
+
+        if (failed) {
+            return failed;
+        }
+    }
+    if (dsm_wait_until_u64((volatile uint64_t *)((uintptr_t)token + 4), DSM_CMP_EQ, 0) !=
+            DSM_ERR_INVALID_PARAM ||
+        dsm_wait_until_u64(&on_stack, DSM_CMP_EQ, 0) != DSM_ERR_INVALID_PARAM ||
+        dsm_wait_until_u64(token, (dsm_cmp_t)99, 0) != DSM_ERR_INVALID_PARAM) {
+        FAIL("dsm_wait_until_u64 accepted a misaligned, outside or unknown argument");
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free((void *)local);
+    dsm_free((void *)data);
+    dsm_free((void *)token);
+    return 0;
+}
+
 /* read(2) from a file straight into an absent page homed on another node. */
 static int case_read_file(long iterations)
 {
@@ -509,6 +594,7 @@ static const test_case_t cases[] = {
     { "litmus_mp", case_litmus_mp, 10000 },
     { "litmus_iriw", case_litmus_iriw, 10000 },
     { "threads", case_threads, 1 },
+    { "wait_until", case_wait_until, 200 },
     { "read_file", case_read_file, 1 },
     { "big_arena", case_big_arena, 100000 },
     { "alloc_beyond", case_alloc_beyond, 1 },

@@ -1,0 +1,116 @@
+/*
+ * dsm_wait_until_u64: an application thread sleeps until its node's copy of a
+ * page changes, instead of polling the word with loads.
+ *
+ * Why: a thread that polls keeps its CPU, so this node's service thread
+ * sleeps and every message for it costs a wake-up from another CPU (~25 µs on
+ * this VM, docs/performance.md). A thread blocked in a PAGE_WAIT command counts
+ * as waiting, so the service thread spins (DSM_SPIN_US) and answers at once.
+ *
+ * When can the word change? While this node holds the page read-only, only
+ * after the copy is taken away (ZAP: another node writes) or made writable
+ * (CLEAR_WP: a thread of this node writes): both end the waits on the page.
+ * While it holds the page writable, threads of this node may store to it with
+ * no event at all, so such a wait also ends after DSM_RT_PAGE_WAIT_RECHECK_NS.
+ *
+ * No lost wake-up: the caller reads the page's change count before its load
+ * and sends it with the command; the service thread counts every change after
+ * carrying it out, and completes a wait at once if the count moved since. The
+ * counts are hashed into DSM_RT_PAGE_CHANGE_BUCKETS: a collision costs a look.
+ */
+#include "dsm_rt.h"
+
+#define DSM_RT_PAGE_WAIT_RECHECK_NS 100000u
+
+static atomic_uint_fast64_t *dsm_rt_page_change_counter(dsm_rt_t *rt, uint64_t page)
+{
+    return &rt->page_changes[page % DSM_RT_PAGE_CHANGE_BUCKETS];
+}
+
+uint64_t dsm_rt_page_changes(dsm_rt_t *rt, uint64_t page)
+{
+    /* Acquire: the caller's load of the word comes after this read. */
+    return atomic_load_explicit(dsm_rt_page_change_counter(rt, page), memory_order_acquire);
+}
+
+/* Complete every wait in the list for which done() says so; keep the others. */
+static void dsm_rt_page_waits_complete_if(dsm_rt_t *rt,
+                                          int (*done)(const dsm_rt_cmd_t *, uint64_t),
+                                          uint64_t arg)
+{
+    dsm_rt_cmd_list_t keep = { NULL, NULL };
+    dsm_rt_cmd_t *cmd;
+
+    while ((cmd = dsm_rt_cmd_list_pop(&rt->page_waiting)) != NULL) {
+        if (done(cmd, arg)) {
+            dsm_rt_command_complete(cmd, DSM_OK);
+        } else {
+            dsm_rt_cmd_list_push(&keep, cmd);
+        }
+    }
+    rt->page_waiting = keep;
+}
+
+static int dsm_rt_page_wait_on(const dsm_rt_cmd_t *cmd, uint64_t page)
+{
+    return cmd->arg == page;
+}
+
+static int dsm_rt_page_wait_due(const dsm_rt_cmd_t *cmd, uint64_t now)
+{
+    return cmd->deadline != 0 && cmd->deadline <= now;
+}
+
+void dsm_rt_page_changed(dsm_rt_t *rt, uint64_t page)
+{
+    /* Release: the change itself (a system call) comes before the count. */
+    atomic_fetch_add_explicit(dsm_rt_page_change_counter(rt, page), 1, memory_order_release);
+    if (rt->page_waiting.head != NULL) {
+        dsm_rt_page_waits_complete_if(rt, dsm_rt_page_wait_on, page);
+    }
+}
+
+void dsm_rt_page_wait_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd, uint64_t now)
+{
+    uint64_t page = cmd->arg;
+    dsm_coh_node_state_t state;
+
+    if (dsm_rt_region_find(rt, page) == NULL) {
+        dsm_rt_command_complete(cmd, DSM_ERR_INVALID_PARAM);
+        return;
+    }
+    state = dsm_coh_engine_node_state(rt->coh, page);
+    /* Changed since the caller's load, or in a transaction: look again. */
+    if (cmd->changes != dsm_rt_page_changes(rt, page) ||
+        (state != DSM_COH_N_S && state != DSM_COH_N_M)) {
+        dsm_rt_command_complete(cmd, DSM_OK);
+        return;
+    }
+    cmd->deadline = state == DSM_COH_N_M ? now + DSM_RT_PAGE_WAIT_RECHECK_NS : 0;
+    dsm_rt_cmd_list_push(&rt->page_waiting, cmd);
+}
+
+uint64_t dsm_rt_page_waits_expire(dsm_rt_t *rt)
+{
+    uint64_t earliest = 0;
+
+    if (rt->page_waiting.head == NULL) {
+        return 0;
+    }
+    dsm_rt_page_waits_complete_if(rt, dsm_rt_page_wait_due, dsm_rt_now_ns());
+    for (const dsm_rt_cmd_t *cmd = rt->page_waiting.head; cmd != NULL; cmd = cmd->next) {
+        if (cmd->deadline != 0 && (earliest == 0 || cmd->deadline < earliest)) {
+            earliest = cmd->deadline;
+        }
+    }
+    return earliest;
+}
+
+void dsm_rt_page_waits_cancel(dsm_rt_t *rt, dsm_status_t status)
+{
+    dsm_rt_cmd_t *cmd;
+
+    while ((cmd = dsm_rt_cmd_list_pop(&rt->page_waiting)) != NULL) {
+        dsm_rt_command_complete(cmd, status);
+    }
+}
