@@ -140,7 +140,8 @@ dsm_status_t dsm_lock_release(dsm_lock_t lock);
  * of the page changes (a write by another node takes the copy away first), and
  * meanwhile this node's service thread answers the other nodes at once instead
  * of being woken for each of their messages. A store by another thread of this
- * node to a page this node holds writable is seen within about 100 µs.
+ * node to a page this node holds writable is seen within 100 µs, backing off
+ * to 10 ms while the wait lasts (such a store makes no protocol event).
  * DSM_ERR_INVALID_PARAM: addr misaligned or outside the arena, or cmp unknown.
  */
 typedef enum {

@@ -185,7 +185,9 @@ typedef struct dsm_rt_cmd {
     uint64_t           result; /* ALLOC: address; LOCK_CREATE: lock           */
     uint64_t           changes;  /* PAGE_WAIT: the page's change count, read
                                     before the caller's load (rt_wait.c)     */
-    uint64_t           deadline; /* PAGE_WAIT: recheck time (ns), 0: none     */
+    uint64_t           recheck;  /* PAGE_WAIT: how long a wait on a page held
+                                    writable may last (ns)                   */
+    uint64_t           deadline; /* PAGE_WAIT: when it ends (ns), 0: never    */
     dsm_status_t       status;
     sem_t              done;   /* posted by the service thread when finished  */
 } dsm_rt_cmd_t;
@@ -347,8 +349,9 @@ void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 
 /* rt_wait.c: dsm_wait_until_u64's sleep until a page's local copy changes. */
-/* Application threads: the count to pass in a PAGE_WAIT, read before the load. */
-uint64_t dsm_rt_page_changes(dsm_rt_t *rt, uint64_t page);
+/* Application threads: wait until *word <cmp> value (arguments checked). */
+dsm_status_t dsm_rt_page_wait(dsm_rt_t *rt, const volatile uint64_t *word,
+                              int (*holds)(uint64_t word, uint64_t value), uint64_t value);
 /* Service thread: the local copy of page was taken away or made writable. */
 void dsm_rt_page_changed(dsm_rt_t *rt, uint64_t page);
 void dsm_rt_page_wait_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd, uint64_t now);

@@ -280,24 +280,22 @@ dsm_status_t dsm_lock_release(dsm_lock_t lock)
     return dsm_rt_simple_command(DSM_RT_CMD_LOCK_RELEASE, lock, NULL);
 }
 
-static int dsm_rt_compare(uint64_t word, dsm_cmp_t cmp, uint64_t value)
-{
-    switch (cmp) {
-    case DSM_CMP_EQ: return word == value;
-    case DSM_CMP_NE: return word != value;
-    case DSM_CMP_GT: return word > value;
-    case DSM_CMP_GE: return word >= value;
-    case DSM_CMP_LT: return word < value;
-    case DSM_CMP_LE: return word <= value;
-    }
-    return 0;
-}
+static int dsm_rt_cmp_eq(uint64_t word, uint64_t value) { return word == value; }
+static int dsm_rt_cmp_ne(uint64_t word, uint64_t value) { return word != value; }
+static int dsm_rt_cmp_gt(uint64_t word, uint64_t value) { return word > value; }
+static int dsm_rt_cmp_ge(uint64_t word, uint64_t value) { return word >= value; }
+static int dsm_rt_cmp_lt(uint64_t word, uint64_t value) { return word < value; }
+static int dsm_rt_cmp_le(uint64_t word, uint64_t value) { return word <= value; }
 
 dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, uint64_t value)
 {
     dsm_rt_t *rt = dsm_rt_get();
+    static int (*const holds[])(uint64_t, uint64_t) = {
+        [DSM_CMP_EQ] = dsm_rt_cmp_eq, [DSM_CMP_NE] = dsm_rt_cmp_ne,
+        [DSM_CMP_GT] = dsm_rt_cmp_gt, [DSM_CMP_GE] = dsm_rt_cmp_ge,
+        [DSM_CMP_LT] = dsm_rt_cmp_lt, [DSM_CMP_LE] = dsm_rt_cmp_le,
+    };
     uintptr_t address = (uintptr_t)addr;
-    uint64_t page;
 
     if (rt == NULL) {
         return dsm_rt_result(DSM_ERR_NOT_INITIALIZED);
@@ -307,20 +305,7 @@ dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, ui
         (address - rt->arena_base) / DSM_RT_PAGE_SIZE >= rt->arena_pages) {
         return dsm_rt_result(DSM_ERR_INVALID_PARAM);
     }
-    page = (address - rt->arena_base) / DSM_RT_PAGE_SIZE;
-    for (;;) {
-        dsm_rt_cmd_t cmd = { .type = DSM_RT_CMD_PAGE_WAIT, .arg = page,
-                             .changes = dsm_rt_page_changes(rt, page) };
-        dsm_status_t status;
-
-        if (dsm_rt_compare(__atomic_load_n(addr, __ATOMIC_ACQUIRE), cmp, value)) {
-            return DSM_OK;
-        }
-        status = dsm_rt_command(rt, &cmd);
-        if (status != DSM_OK) {
-            return dsm_rt_result(status);
-        }
-    }
+    return dsm_rt_result(dsm_rt_page_wait(rt, addr, holds[cmp], value));
 }
 
 dsm_status_t dsm_last_error(void)

@@ -344,7 +344,7 @@ static void *local_pong_thread(void *arg)
 
     for (uint64_t k = 1; k <= (uint64_t)pong->rounds && pong->status == DSM_OK; k++) {
         pong->status = dsm_wait_until_u64(pong->word, DSM_CMP_EQ, 2 * k - 1);
-        *pong->word = 2 * k;
+        __atomic_store_n(pong->word, 2 * k, __ATOMIC_RELEASE); /* threads: C11 rules */
     }
     return NULL;
 }
@@ -359,7 +359,7 @@ static int local_pong(volatile uint64_t *word, long rounds)
         FAIL("pthread_create failed");
     }
     for (uint64_t k = 1; k <= (uint64_t)rounds; k++) {
-        *word = 2 * k - 1;
+        __atomic_store_n(word, 2 * k - 1, __ATOMIC_RELEASE);
         CHECK_OK(dsm_wait_until_u64(word, DSM_CMP_EQ, 2 * k));
     }
     pthread_join(thread, NULL);
