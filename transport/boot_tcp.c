@@ -448,28 +448,40 @@ static dsm_status_t dsm_tp_boot_wait(int fd, short events, const struct timespec
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_send_all(int fd, const void *data, size_t len,
-                                         const struct timespec *deadline, int peer_rank)
+/* Why a send or receive of fd failed (done: its return value, 0 or -1 with errno). */
+static dsm_status_t dsm_tp_boot_io_failed(ssize_t done, int sending, int peer_rank)
 {
-    const uint8_t *p = data;
     char peer[32];
+
+    dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer));
+    if (done == 0) {
+        dsm_error("bootstrap: %s closed the connection", peer);
+        return DSM_ERR_PEER_LOST;
+    }
+    dsm_error("bootstrap: %s %s: %m", sending ? "sending to" : "receiving from", peer);
+    return errno == EPIPE || errno == ECONNRESET ? DSM_ERR_PEER_LOST : DSM_ERR_IO;
+}
+
+/* Sends (sending) or receives all len bytes at p before the deadline. */
+static dsm_status_t dsm_tp_boot_transfer_all(int fd, uint8_t *p, size_t len, int sending,
+                                             const struct timespec *deadline, int peer_rank)
+{
     ssize_t done;
     dsm_status_t status;
 
     while (len > 0) {
-        status = dsm_tp_boot_wait(fd, POLLOUT, deadline, "sending to", peer_rank);
+        status = dsm_tp_boot_wait(fd, sending ? POLLOUT : POLLIN, deadline,
+                                  sending ? "sending to" : "receiving from", peer_rank);
         if (status != DSM_OK) {
             return status;
         }
         /* MSG_NOSIGNAL: a closed peer is an error status, not a SIGPIPE. */
-        done = send(fd, p, len, MSG_NOSIGNAL);
-        if (done < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                continue;
-            }
-            dsm_error("bootstrap: sending to %s: %m",
-                      dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
-            return errno == EPIPE || errno == ECONNRESET ? DSM_ERR_PEER_LOST : DSM_ERR_IO;
+        done = sending ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
+        if (done < 0 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+        if (done <= 0) {
+            return dsm_tp_boot_io_failed(done, sending, peer_rank);
         }
         p += done;
         len -= (size_t)done;
@@ -477,37 +489,18 @@ static dsm_status_t dsm_tp_boot_send_all(int fd, const void *data, size_t len,
     return DSM_OK;
 }
 
+static dsm_status_t dsm_tp_boot_send_all(int fd, const void *data, size_t len,
+                                         const struct timespec *deadline, int peer_rank)
+{
+    /* The cast drops const only for the shared loop: sending never writes. */
+    return dsm_tp_boot_transfer_all(fd, (uint8_t *)(uintptr_t)data, len, 1, deadline,
+                                    peer_rank);
+}
+
 static dsm_status_t dsm_tp_boot_recv_all(int fd, void *data, size_t len,
                                          const struct timespec *deadline, int peer_rank)
 {
-    uint8_t *p = data;
-    char peer[32];
-    ssize_t done;
-    dsm_status_t status;
-
-    while (len > 0) {
-        status = dsm_tp_boot_wait(fd, POLLIN, deadline, "receiving from", peer_rank);
-        if (status != DSM_OK) {
-            return status;
-        }
-        done = recv(fd, p, len, 0);
-        if (done < 0 && (errno == EAGAIN || errno == EINTR)) {
-            continue;
-        }
-        if (done <= 0) {
-            if (done == 0) {
-                dsm_error("bootstrap: %s closed the connection",
-                          dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
-            } else {
-                dsm_error("bootstrap: receiving from %s: %m",
-                          dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
-            }
-            return done == 0 || errno == ECONNRESET ? DSM_ERR_PEER_LOST : DSM_ERR_IO;
-        }
-        p += done;
-        len -= (size_t)done;
-    }
-    return DSM_OK;
+    return dsm_tp_boot_transfer_all(fd, data, len, 0, deadline, peer_rank);
 }
 
 static dsm_status_t dsm_tp_boot_send_frame(int fd, uint32_t type, const void *payload,
