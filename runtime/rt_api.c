@@ -1,6 +1,5 @@
 /* The public API (include/dsm.h): life cycle, allocation, synchronisation, stats. */
 #include <inttypes.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,26 +47,23 @@ static const char *dsm_rt_transport_tls(const dsm_rt_config_t *config)
 
 /*
  * DSM_SPIN_US=auto: spin only where spinning steals no CPU from another node.
- * That holds when every thread of every node on this host can have a CPU of
- * its own (two per node: application and service thread), or when this node
- * is bound to CPUs that the other nodes cannot all share with it (k CPUs per
- * node, k x nodes <= online): then the spin competes only with this node's own
- * application thread, which is blocked in the fault the spin waits to serve.
- * Unbound on an oversubscribed host, a spinning service thread holds the CPU
- * another node's thread needs: measured here, a read miss went from 16 to
- * 231 µs with 3 nodes on 2 CPUs (docs/performance.md).
+ * The service thread spins only while an application thread of its node is
+ * blocked on it, so the spin takes the CPU that blocked thread left; that
+ * steals nothing as long as every node on this host can have a CPU (nodes <=
+ * CPUs online), bound or not. Measured with 2 nodes on 2 CPUs, unbound, 50 µs
+ * against 0: read miss 220 -> 11.5 µs, Jacobi 2046² 4.1-4.3 -> 3.0-3.6 s. With
+ * more nodes than CPUs a spinning service thread can hold the CPU another
+ * node's thread needs (4 nodes: an upgrade with 3 sharers 139 -> 360 µs), so
+ * auto is 0 there (docs/performance.md).
  */
 static unsigned dsm_rt_spin_us_auto(const dsm_rt_t *rt)
 {
-    cpu_set_t cpus;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     long nodes_here = dsm_tp_nodes_on_this_host(rt->tp);
-    long mine = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : online;
-    int spin = 2 * nodes_here <= online || (mine < online && mine * nodes_here <= online);
-    unsigned spin_us = spin ? DSM_RT_SPIN_US_DEFAULT : 0;
+    unsigned spin_us = nodes_here <= online ? DSM_RT_SPIN_US_DEFAULT : 0;
 
-    dsm_info("DSM_SPIN_US=auto: %u us (%ld nodes on this host, %ld CPUs online, %ld for this "
-             "node)", spin_us, nodes_here, online, mine);
+    dsm_info("DSM_SPIN_US=auto: %u us (%ld nodes on this host, %ld CPUs online)", spin_us,
+             nodes_here, online);
     return spin_us;
 }
 
