@@ -119,6 +119,7 @@ run read_miss_shm_bound      "${shm[@]}" "${dsm_bound[@]}" "$bin/read_miss" --js
 run write_upgrade_shm_bound  "${shm[@]}" "${dsm_bound[@]}" "$bin/write_upgrade" --json
 run pingpong_shm_bound       "${shm[@]}" "${dsm_bound[@]}" "$bin/pingpong" --json
 run scan_shm_bound           "${shm[@]}" "${dsm_bound[@]}" "$bin/scan" --json
+run read_miss_tcp_bound      "${tcp[@]}" "${dsm_bound[@]}" "$bin/read_miss" -i 500 --json
 # bound and not spinning: each request then wakes the peer's halted CPU
 run read_miss_shm_bound_spin0 "${shm[@]}" DSM_SPIN_US=0 "${dsm_bound[@]}" "$bin/read_miss" --json
 run pingpong_shm_bound_spin0  "${shm[@]}" DSM_SPIN_US=0 "${dsm_bound[@]}" "$bin/pingpong" --json
