@@ -142,7 +142,8 @@ dsm_status_t dsm_lock_release(dsm_lock_t lock);
  * of being woken for each of their messages. A store by another thread of this
  * node to a page this node holds writable is seen within 100 µs, backing off
  * to 10 ms while the wait lasts (such a store makes no protocol event).
- * DSM_ERR_INVALID_PARAM: addr misaligned or outside the arena, or cmp unknown.
+ * DSM_ERR_INVALID_PARAM: addr misaligned or outside the arena, or cmp unknown
+ * (an arena address outside every allocation gets SIGSEGV, as any access does).
  */
 typedef enum {
     DSM_CMP_EQ = 0,
