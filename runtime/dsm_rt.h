@@ -277,6 +277,7 @@ typedef struct dsm_rt {
     int                epoll_fd;
     pthread_t          service_thread;
     int                service_running;
+    int                spin_yields;   /* more nodes than CPUs: yield while spinning */
     int                stopping;
 
     /* Collective operations in progress (service thread only). */

@@ -46,25 +46,29 @@ static const char *dsm_rt_transport_tls(const dsm_rt_config_t *config)
 }
 
 /*
- * DSM_SPIN_US=auto: spin only where spinning steals no CPU from another node.
- * The service thread spins only while an application thread of its node is
- * blocked on it, so the spin takes the CPU that blocked thread left; that
- * steals nothing as long as every node on this host can have a CPU (nodes <=
- * CPUs online), bound or not. Measured with 2 nodes on 2 CPUs, unbound, 50 µs
- * against 0: read miss 220 -> 11.5 µs, Jacobi 2046² 4.1-4.3 -> 3.0-3.6 s. With
- * more nodes than CPUs a spinning service thread can hold the CPU another
- * node's thread needs (4 nodes: an upgrade with 3 sharers 139 -> 360 µs), so
- * auto is 0 there (docs/performance.md).
+ * How the service thread spins (DSM_SPIN_US; measurements: docs/performance.md).
+ * It spins only while an application thread of its node is blocked on it, so
+ * the spin takes the CPU that blocked thread left: `auto` is 50 µs (2 unbound
+ * nodes on 2 CPUs, against not spinning: read miss 220 -> 11.5 µs, Jacobi
+ * 2046² 4.1-4.3 -> 3.0-3.6 s). Where this host has more nodes than CPUs, a
+ * spinning thread can hold the CPU another node's thread needs (4 nodes: an
+ * upgrade with 3 sharers 153 -> 312 µs), so there it yields the CPU between
+ * polls (26 µs; 4 nodes' Jacobi 1.6-1.7 s not spinning, 2.9-3.2 spinning,
+ * 1.2 yielding); where they fit, yielding costs (2 nodes' Jacobi 3.6-4.0 ->
+ * 4.6-4.7 s), so it does not.
  */
-static unsigned dsm_rt_spin_us_auto(const dsm_rt_t *rt)
+static void dsm_rt_spin_policy(dsm_rt_t *rt)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     long nodes_here = dsm_tp_nodes_on_this_host(rt->tp);
-    unsigned spin_us = nodes_here <= online ? DSM_RT_SPIN_US_DEFAULT : 0;
 
-    dsm_info("DSM_SPIN_US=auto: %u us (%ld nodes on this host, %ld CPUs online)", spin_us,
-             nodes_here, online);
-    return spin_us;
+    if (rt->config.spin_us == DSM_RT_SPIN_US_AUTO) {
+        rt->config.spin_us = DSM_RT_SPIN_US_DEFAULT;
+    }
+    rt->spin_yields = nodes_here > online;
+    dsm_info("service thread: spins up to %u us while a thread of this node waits%s "
+             "(%ld nodes on this host, %ld CPUs online)", rt->config.spin_us,
+             rt->spin_yields ? ", yielding the CPU between polls" : "", nodes_here, online);
 }
 
 static void dsm_rt_destroy(dsm_rt_t *rt)
@@ -127,9 +131,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         (status = dsm_tp_connect(rt->tp)) != DSM_OK) {
         goto err;
     }
-    if (rt->config.spin_us == DSM_RT_SPIN_US_AUTO) {
-        rt->config.spin_us = dsm_rt_spin_us_auto(rt);
-    }
+    dsm_rt_spin_policy(rt);
     if ((status = dsm_rt_service_start(rt)) != DSM_OK) {
         goto err;
     }

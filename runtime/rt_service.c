@@ -290,6 +290,8 @@ static void *dsm_rt_service_main(void *arg)
                    dsm_rt_now_ns() - idle_since >= spin_ns) {
             dsm_rt_service_sleep(rt, recheck);
             idle_since = dsm_rt_now_ns();
+        } else if (rt->spin_yields) {
+            sched_yield(); /* another node's thread may need this CPU */
         }
     }
     return NULL;
