@@ -152,7 +152,7 @@ static const dsm_rt_config_entry_t dsm_rt_config_table[] = {
     { "DSM_PLACEMENT", "cyclic", DSM_CONFIG_FIELD_PLACEMENT, dsm_rt_parse_placement },
     { "DSM_TRANSPORT", "auto", DSM_CONFIG_FIELD_TRANSPORT, dsm_rt_parse_transport },
     { "DSM_SPIN_US", "auto", DSM_CONFIG_FIELD_SPIN_US, dsm_rt_parse_spin_us },
-    { "DSM_READAHEAD", "16", DSM_CONFIG_FIELD_READAHEAD, dsm_rt_parse_readahead },
+    { "DSM_READAHEAD", "64", DSM_CONFIG_FIELD_READAHEAD, dsm_rt_parse_readahead },
     { "DSM_SERVICE_NICE", "-10", DSM_CONFIG_FIELD_SERVICE_NICE, dsm_rt_parse_service_nice },
     { "DSM_LOG_LEVEL", "warn", DSM_CONFIG_FIELD_LOG_LEVEL, dsm_rt_parse_log_level },
     { "DSM_STATS", "0", DSM_CONFIG_FIELD_STATS, dsm_rt_parse_stats },

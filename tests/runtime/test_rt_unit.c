@@ -17,7 +17,7 @@ static dsm_test_result_t test_config_defaults(void)
     DSM_CHECK(config.transport == DSM_RT_TRANSPORT_AUTO);
     DSM_CHECK(config.stats == 0);
     DSM_CHECK(config.spin_us == DSM_RT_SPIN_US_AUTO);
-    DSM_CHECK(config.readahead == 16);
+    DSM_CHECK(config.readahead == 64);
     DSM_CHECK(config.service_nice == -10);
     setenv("DSM_SPIN_US", "20", 1);
     DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK && config.spin_us == 20);
