@@ -242,3 +242,8 @@ const char *dsm_rt_transport_name(dsm_rt_transport_t transport)
 {
     return dsm_rt_transport_names[transport];
 }
+
+unsigned dsm_rt_config_spin_us(const dsm_rt_config_t *config)
+{
+    return config->spin_us == DSM_RT_SPIN_US_AUTO ? DSM_RT_SPIN_US_DEFAULT : config->spin_us;
+}

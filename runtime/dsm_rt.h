@@ -53,6 +53,8 @@ typedef struct {
 /* Fields set in user (may be NULL) win; else DSM_* variables; else defaults. */
 dsm_status_t dsm_rt_config_load(const dsm_config_t *user, dsm_rt_config_t *config_p);
 const char *dsm_rt_transport_name(dsm_rt_transport_t transport);
+/* DSM_SPIN_US in microseconds, `auto` resolved. */
+unsigned dsm_rt_config_spin_us(const dsm_rt_config_t *config);
 
 /* ---- placement (placement.c) ------------------------------------------------ */
 
