@@ -103,6 +103,12 @@ void dsm_bench_parse(int argc, char **argv, const char *title, const char *usage
     }
 }
 
+void dsm_bench_die(const char *what, dsm_status_t status)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, dsm_strerror(status));
+    exit(1);
+}
+
 double dsm_bench_now_us(void)
 {
     struct timespec ts;

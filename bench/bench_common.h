@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dsm.h"
+
 typedef struct {
     unsigned iterations;
     unsigned warmup;
@@ -69,5 +71,8 @@ void dsm_bench_note(const dsm_bench_opts_t *opts, const char *fmt, ...)
 
 /* Print the JSON document (JSON mode) and release the rows. */
 void dsm_bench_finish(const dsm_bench_opts_t *opts);
+
+/* Print the failing call and dsm's reason, then exit 1. */
+void dsm_bench_die(const char *what, dsm_status_t status);
 
 #endif /* DSM_BENCH_COMMON_H */

@@ -9,37 +9,23 @@
 #include <sys/mman.h>
 
 #include "bench_dsm.h"
+#include "bench_peer.h"
 #include "dsm_rt.h"
 #include "dsm_tp.h"
 #include "dsm_uffd.h"
 
-#define FLOOR_AM_PING   1
-#define FLOOR_AM_PONG   2
-#define FLOOR_AM_PHASE  3
 #define FLOOR_REGION    (64u * 1024u)
 #define FLOOR_PAGE      4096u
-/* A peer that does not answer within this is broken: stop instead of hanging. */
-#define FLOOR_DEADLINE_US 10e6
 
 /* Where the floor's fault handler ran: the other CPU, or the same one when the
  * process may use only one (e.g. mpirun --bind-to core). For the rows' note. */
 static int floor_handler_same_cpu;
 
-enum { FLOOR_PHASE_IDLE = 0, FLOOR_PHASE_SPIN = 1, FLOOR_PHASE_DONE = 2 };
-
 typedef struct {
-    dsm_tp_t      *tp;
-    dsm_tp_rmem_t *rmem;
-    dsm_tp_mem_t  *region, *staging;
-    unsigned       pongs, gets_done;
-    int            phase;
+    dsm_bench_peer_t peer;
+    dsm_tp_rmem_t   *rmem;
+    dsm_tp_mem_t    *region, *staging;
 } floor_tp_t;
-
-void dsm_bench_die(const char *what, dsm_status_t status)
-{
-    fprintf(stderr, "bench: %s: %s\n", what, dsm_strerror(status));
-    exit(1);
-}
 
 static double *samples_alloc(size_t count)
 {
@@ -176,70 +162,6 @@ static void floor_fault_run(const dsm_bench_opts_t *opts, int wp, dsm_bench_summ
 
 /* ---- the transport: AM round trip and 4 KiB get, node 0 <-> node 1 ---------- */
 
-static void floor_ping(void *arg, int src, const void *h, size_t hl, const void *d, size_t l)
-{
-    floor_tp_t *t = arg;
-    dsm_status_t status;
-
-    (void)d;
-    (void)l;
-    status = dsm_tp_am_send(t->tp, src, FLOOR_AM_PONG, h, hl, NULL, 0, NULL, NULL);
-    if (status < 0) {
-        dsm_bench_die("floor: pong", status);
-    }
-}
-
-static void floor_pong(void *arg, int src, const void *h, size_t hl, const void *d, size_t l)
-{
-    (void)src;
-    (void)h;
-    (void)hl;
-    (void)d;
-    (void)l;
-    ((floor_tp_t *)arg)->pongs++;
-}
-
-static void floor_phase(void *arg, int src, const void *h, size_t hl, const void *d, size_t l)
-{
-    (void)src;
-    (void)d;
-    (void)l;
-    if (hl == sizeof(int)) {
-        memcpy(&((floor_tp_t *)arg)->phase, h, sizeof(int));
-    }
-}
-
-static void floor_get_done(void *arg, dsm_status_t status)
-{
-    if (status != DSM_OK) {
-        dsm_bench_die("floor: get", status);
-    }
-    ((floor_tp_t *)arg)->gets_done++;
-}
-
-/* Busy-poll until *counter reaches target (bounded by FLOOR_DEADLINE_US). */
-static void floor_poll_until(floor_tp_t *t, const unsigned *counter, unsigned target)
-{
-    double deadline = dsm_bench_now_us() + FLOOR_DEADLINE_US;
-
-    while (*counter < target) {
-        dsm_tp_progress(t->tp);
-        if (dsm_bench_now_us() > deadline) {
-            dsm_bench_die("floor: node 1 does not answer", DSM_ERR_TIMEOUT);
-        }
-    }
-}
-
-static void floor_send_phase(floor_tp_t *t, int node, int phase)
-{
-    dsm_status_t status = dsm_tp_am_send(t->tp, node, FLOOR_AM_PHASE, &phase, sizeof(phase),
-                                         NULL, 0, NULL, NULL);
-
-    if (status < 0) {
-        dsm_bench_die("floor: phase message", status);
-    }
-}
-
 static void floor_am_run(floor_tp_t *t, size_t count, dsm_bench_summary_t *summary_p)
 {
     double *samples = samples_alloc(count);
@@ -247,13 +169,9 @@ static void floor_am_run(floor_tp_t *t, size_t count, dsm_bench_summary_t *summa
 
     for (size_t i = 0; i < count; i++) {
         double t0 = dsm_bench_now_us();
-        dsm_status_t status = dsm_tp_am_send(t->tp, 1, FLOOR_AM_PING, &word, sizeof(word),
-                                             NULL, 0, NULL, NULL);
 
-        if (status < 0) {
-            dsm_bench_die("floor: ping", status);
-        }
-        floor_poll_until(t, &t->pongs, (unsigned)i + 1);
+        dsm_bench_peer_ping(&t->peer, 1, &word, sizeof(word), NULL, 0);
+        dsm_bench_peer_poll_until(&t->peer, &t->peer.pongs, (unsigned)i + 1);
         samples[i] = dsm_bench_now_us() - t0;
     }
     dsm_bench_summarize(samples, count, summary_p);
@@ -267,17 +185,17 @@ static void floor_get_run(floor_tp_t *t, size_t count, dsm_bench_summary_t *summ
 
     for (size_t i = 0; i < count; i++) {
         size_t offset = (i % (FLOOR_REGION / FLOOR_PAGE)) * FLOOR_PAGE;
-        unsigned target = t->gets_done + 1;
+        unsigned target = t->peer.gets_done + 1;
         double t0 = dsm_bench_now_us();
-        dsm_status_t status = dsm_tp_get(t->tp, t->rmem, 1, offset, local, FLOOR_PAGE,
-                                         t->staging, floor_get_done, t);
+        dsm_status_t status = dsm_tp_get(t->peer.tp, t->rmem, 1, offset, local, FLOOR_PAGE,
+                                         t->staging, dsm_bench_peer_get_done, &t->peer);
 
         if (status == DSM_OK) {
-            t->gets_done++;
+            t->peer.gets_done++;
         } else if (status != DSM_INPROGRESS) {
             dsm_bench_die("floor: get", status);
         }
-        floor_poll_until(t, &t->gets_done, target);
+        dsm_bench_peer_poll_until(&t->peer, &t->peer.gets_done, target);
         samples[i] = dsm_bench_now_us() - t0;
     }
     dsm_bench_summarize(samples, count, summary_p);
@@ -291,7 +209,7 @@ static void floor_node0(const dsm_bench_opts_t *opts, floor_tp_t *t, dsm_bench_f
 
     floor_fault_run(opts, 0, &floor_p->missing);
     floor_fault_run(opts, 1, &floor_p->wp);
-    floor_send_phase(t, 1, FLOOR_PHASE_SPIN);
+    dsm_bench_peer_set_phase(&t->peer, 1, DSM_BENCH_PEER_SPIN);
     if (opts->warmup > 0) {
         floor_am_run(t, opts->warmup, &warm);
     }
@@ -300,20 +218,8 @@ static void floor_node0(const dsm_bench_opts_t *opts, floor_tp_t *t, dsm_bench_f
         floor_get_run(t, opts->warmup, &warm);
     }
     floor_get_run(t, opts->iterations, &floor_p->get);
-    for (int node = 1; node < dsm_tp_nnodes(t->tp); node++) {
-        floor_send_phase(t, node, FLOOR_PHASE_DONE);
-    }
-}
-
-/* The other nodes: answer pings, spin while node 0 measures with us. */
-static void floor_serve(floor_tp_t *t)
-{
-    while (t->phase != FLOOR_PHASE_DONE) {
-        if (t->phase == FLOOR_PHASE_SPIN) {
-            dsm_tp_progress(t->tp);
-        } else {
-            dsm_tp_wait(t->tp, DSM_TP_SLEEP_MAX_MS);
-        }
+    for (int node = 1; node < dsm_tp_nnodes(t->peer.tp); node++) {
+        dsm_bench_peer_set_phase(&t->peer, node, DSM_BENCH_PEER_DONE);
     }
 }
 
@@ -332,30 +238,29 @@ void dsm_bench_floor_measure(const dsm_bench_opts_t *opts, dsm_bench_floor_t *fl
         fprintf(stderr, "bench: run with at least 2 nodes (dsmrun -n 2 ...)\n");
         exit(1);
     }
-    status = dsm_tp_create(boot, &config, &t.tp);
+    status = dsm_tp_create(boot, &config, &t.peer.tp);
     if (status == DSM_OK) {
-        dsm_tp_am_register(t.tp, FLOOR_AM_PING, floor_ping, &t);
-        dsm_tp_am_register(t.tp, FLOOR_AM_PONG, floor_pong, &t);
-        dsm_tp_am_register(t.tp, FLOOR_AM_PHASE, floor_phase, &t);
-        status = dsm_tp_connect(t.tp);
+        dsm_bench_peer_register(&t.peer);
+        status = dsm_tp_connect(t.peer.tp);
     }
-    if (status == DSM_OK && (status = dsm_tp_mem_map(t.tp, NULL, FLOOR_REGION, &t.region)) == DSM_OK &&
-        (status = dsm_tp_mem_map(t.tp, NULL, FLOOR_PAGE, &t.staging)) == DSM_OK) {
+    if (status == DSM_OK &&
+        (status = dsm_tp_mem_map(t.peer.tp, NULL, FLOOR_REGION, &t.region)) == DSM_OK &&
+        (status = dsm_tp_mem_map(t.peer.tp, NULL, FLOOR_PAGE, &t.staging)) == DSM_OK) {
         memset(dsm_tp_mem_address(t.region), 0x5a, FLOOR_REGION);
-        status = dsm_tp_rmem_exchange(t.tp, t.region, &t.rmem);
+        status = dsm_tp_rmem_exchange(t.peer.tp, t.region, &t.rmem);
     }
     if (status != DSM_OK) {
         dsm_bench_die("floor: transport", status);
     }
-    if (dsm_tp_node(t.tp) == 0) {
+    if (dsm_tp_node(t.peer.tp) == 0) {
         floor_node0(opts, &t, floor_p);
     } else {
-        floor_serve(&t);
+        dsm_bench_peer_serve(&t.peer); /* answer, and spin while node 0 measures */
     }
     dsm_tp_rmem_free(t.rmem);
     dsm_tp_mem_unmap(t.staging);
     dsm_tp_mem_unmap(t.region);
-    dsm_tp_destroy(t.tp);
+    dsm_tp_destroy(t.peer.tp);
     dsm_tp_boot_fini(boot);
 }
 

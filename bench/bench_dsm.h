@@ -38,9 +38,6 @@ typedef struct {
 /* Exit code for "cannot run here" (ctest's SKIP_RETURN_CODE). */
 #define DSM_BENCH_EXIT_SKIP 77
 
-/* Print the failing call and dsm's reason, then exit 1. */
-void dsm_bench_die(const char *what, dsm_status_t status);
-
 /*
  * Collective over the job, before dsm_init: node 0 measures the floor
  * components (opts->warmup + opts->iterations samples each) and gets them in

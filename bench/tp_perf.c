@@ -17,60 +17,20 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "bench_peer.h"
 #include "dsm_common.h"
 #include "dsm_rt.h"
 #include "dsm_tp.h"
 
-#define AM_PING   1
-#define AM_PONG   2
-#define AM_PHASE  3
 #define REGION    (1u << 20)
 #define BW_WINDOW 32
 
 typedef struct {
-    dsm_tp_t       *tp;
-    dsm_tp_rmem_t  *rmem;
-    dsm_tp_mem_t   *staging;
-    int             pongs;
-    int             phase;     /* node 1: 0 idle, 1 serving (busy-poll), 2 done */
-    int             completed;
+    dsm_bench_peer_t peer;     /* node 1: IDLE, SPIN while node 0 measures, DONE */
+    dsm_tp_rmem_t   *rmem;
+    dsm_tp_mem_t    *staging;
     dsm_bench_opts_t opts;
 } perf_t;
-
-static void ping_arrived(void *arg, int src, const void *h, size_t hl, const void *d, size_t l)
-{
-    perf_t *perf = arg;
-
-    (void)h;
-    (void)hl;
-    dsm_tp_am_send(perf->tp, src, AM_PONG, NULL, 0, d, l, NULL, NULL);
-}
-
-static void pong_arrived(void *arg, int src, const void *h, size_t hl, const void *d, size_t l)
-{
-    (void)src;
-    (void)h;
-    (void)hl;
-    (void)d;
-    (void)l;
-    ((perf_t *)arg)->pongs++;
-}
-
-static void phase_arrived(void *arg, int src, const void *h, size_t hl, const void *d, size_t l)
-{
-    (void)src;
-    (void)d;
-    (void)l;
-    if (hl == sizeof(int)) {
-        memcpy(&((perf_t *)arg)->phase, h, sizeof(int));
-    }
-}
-
-static void get_done(void *arg, dsm_status_t status)
-{
-    (void)status;
-    ((perf_t *)arg)->completed++;
-}
 
 /* ---- the ucx_perftest baseline -------------------------------------------- */
 
@@ -127,13 +87,6 @@ static int perftest_run(const char *test_args, unsigned iters, unsigned warmup,
 
 /* ---- dsm measurements (node 0) --------------------------------------------- */
 
-static void spin_until(perf_t *perf, const int *counter, int target)
-{
-    while (*counter < target) {
-        dsm_tp_progress(perf->tp);
-    }
-}
-
 static void measure_am(perf_t *perf, double *samples)
 {
     char payload[8] = "dsm-ping";
@@ -142,8 +95,8 @@ static void measure_am(perf_t *perf, double *samples)
     for (unsigned i = 0; i < total; i++) {
         double start = dsm_bench_now_us();
 
-        dsm_tp_am_send(perf->tp, 1, AM_PING, NULL, 0, payload, sizeof(payload), NULL, NULL);
-        spin_until(perf, &perf->pongs, (int)i + 1);
+        dsm_bench_peer_ping(&perf->peer, 1, NULL, 0, payload, sizeof(payload));
+        dsm_bench_peer_poll_until(&perf->peer, &perf->peer.pongs, i + 1);
         if (i >= perf->opts.warmup) {
             samples[i - perf->opts.warmup] = (dsm_bench_now_us() - start) / 2;
         }
@@ -157,18 +110,18 @@ static void measure_get(perf_t *perf, size_t size, unsigned window, double *samp
 
     for (unsigned i = 0; i < total; i++) {
         double start = dsm_bench_now_us();
-        int target = perf->completed;
+        unsigned target = perf->peer.gets_done;
 
         for (unsigned w = 0; w < window; w++) {
             size_t off = ((i * window + w) * size) % REGION;
 
-            if (dsm_tp_get(perf->tp, perf->rmem, 1, off, local + off % (REGION / 2), size,
-                           perf->staging, get_done, perf) == DSM_OK) {
-                perf->completed++;
+            if (dsm_tp_get(perf->peer.tp, perf->rmem, 1, off, local + off % (REGION / 2), size,
+                           perf->staging, dsm_bench_peer_get_done, &perf->peer) == DSM_OK) {
+                perf->peer.gets_done++;
             }
             target++;
         }
-        spin_until(perf, &perf->completed, target);
+        dsm_bench_peer_poll_until(&perf->peer, &perf->peer.gets_done, target);
         if (i >= perf->opts.warmup) {
             samples[i - perf->opts.warmup] = (dsm_bench_now_us() - start) / window;
         }
@@ -194,12 +147,6 @@ static void report(perf_t *perf, const char *dsm_name, const char *base_name,
         dsm_bench_note(&perf->opts, "ucx_perftest %s did not run: no baseline", perftest_args);
         dsm_bench_row(&perf->opts, dsm_name, bytes, &dsm, 0);
     }
-}
-
-static void set_phase(perf_t *perf, int phase)
-{
-    dsm_tp_am_send(perf->tp, 1, AM_PHASE, &phase, sizeof(phase), NULL, 0, NULL, NULL);
-    dsm_tp_progress(perf->tp);
 }
 
 static int client(perf_t *perf)
@@ -233,36 +180,26 @@ static int client(perf_t *perf)
           "-t ucp_get -s 65536", 65536, BW_WINDOW },
     };
     /* Read the whole region once: its pages get mapped here before any timing. */
-    set_phase(perf, 1);
-    if (dsm_tp_get(perf->tp, perf->rmem, 1, 0, dsm_tp_mem_address(perf->staging), REGION,
-                   perf->staging, get_done, perf) == DSM_INPROGRESS) {
-        spin_until(perf, &perf->completed, 1);
+    dsm_bench_peer_set_phase(&perf->peer, 1, DSM_BENCH_PEER_SPIN);
+    if (dsm_tp_get(perf->peer.tp, perf->rmem, 1, 0, dsm_tp_mem_address(perf->staging), REGION,
+                   perf->staging, dsm_bench_peer_get_done, &perf->peer) == DSM_INPROGRESS) {
+        dsm_bench_peer_poll_until(&perf->peer, &perf->peer.gets_done, 1);
     }
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
-        set_phase(perf, 1);
+        dsm_bench_peer_set_phase(&perf->peer, 1, DSM_BENCH_PEER_SPIN);
         if (rows[r].window == 0) {
-            perf->pongs = 0;
+            perf->peer.pongs = 0;
             measure_am(perf, samples);
         } else {
             measure_get(perf, rows[r].size, rows[r].window, samples);
         }
-        set_phase(perf, 0);
+        /* Node 1 sleeps while ucx_perftest measures the baseline. */
+        dsm_bench_peer_set_phase(&perf->peer, 1, DSM_BENCH_PEER_IDLE);
         report(perf, rows[r].dsm_name, rows[r].base_name, rows[r].args, rows[r].size, samples);
     }
-    set_phase(perf, 2);
+    dsm_bench_peer_set_phase(&perf->peer, 1, DSM_BENCH_PEER_DONE);
     free(samples);
     return 0;
-}
-
-static void server(perf_t *perf)
-{
-    while (perf->phase != 2) {
-        if (perf->phase == 1) {
-            dsm_tp_progress(perf->tp);
-        } else {
-            dsm_tp_wait(perf->tp, -1);
-        }
-    }
 }
 
 int main(int argc, char **argv)
@@ -284,32 +221,30 @@ int main(int argc, char **argv)
         dsm_tp_boot_fini(boot);
         return 1;
     }
-    config.spin_us = rt.spin_us;
-    if (dsm_tp_create(boot, &config, &perf.tp) != DSM_OK) {
+    config.spin_us = dsm_rt_config_spin_us(&rt);
+    if (dsm_tp_create(boot, &config, &perf.peer.tp) != DSM_OK) {
         return 1;
     }
-    dsm_tp_am_register(perf.tp, AM_PING, ping_arrived, &perf);
-    dsm_tp_am_register(perf.tp, AM_PONG, pong_arrived, &perf);
-    dsm_tp_am_register(perf.tp, AM_PHASE, phase_arrived, &perf);
-    if (dsm_tp_connect(perf.tp) != DSM_OK ||
-        dsm_tp_mem_map(perf.tp, NULL, REGION, &region) != DSM_OK ||
-        dsm_tp_mem_map(perf.tp, NULL, REGION, &perf.staging) != DSM_OK ||
-        dsm_tp_rmem_exchange(perf.tp, region, &perf.rmem) != DSM_OK) {
+    dsm_bench_peer_register(&perf.peer);
+    if (dsm_tp_connect(perf.peer.tp) != DSM_OK ||
+        dsm_tp_mem_map(perf.peer.tp, NULL, REGION, &region) != DSM_OK ||
+        dsm_tp_mem_map(perf.peer.tp, NULL, REGION, &perf.staging) != DSM_OK ||
+        dsm_tp_rmem_exchange(perf.peer.tp, region, &perf.rmem) != DSM_OK) {
         return 1;
     }
     /* Touch both now: first-touch page faults are not what is measured. */
     memset(dsm_tp_mem_address(region), 0x5a, REGION);
     memset(dsm_tp_mem_address(perf.staging), 0, REGION);
-    if (dsm_tp_node(perf.tp) == 0) {
+    if (dsm_tp_node(perf.peer.tp) == 0) {
         rc = client(&perf);
         dsm_bench_finish(&perf.opts);
     } else {
-        server(&perf);
+        dsm_bench_peer_serve(&perf.peer);
     }
     dsm_tp_rmem_free(perf.rmem);
     dsm_tp_mem_unmap(perf.staging);
     dsm_tp_mem_unmap(region);
-    dsm_tp_destroy(perf.tp);
+    dsm_tp_destroy(perf.peer.tp);
     dsm_tp_boot_fini(boot);
     return rc;
 }
