@@ -221,7 +221,7 @@ int main(int argc, char **argv)
         dsm_tp_boot_fini(boot);
         return 1;
     }
-    config.spin_us = dsm_rt_config_spin_us(&rt);
+    config.spin_us = rt.spin_us;
     if (dsm_tp_create(boot, &config, &perf.peer.tp) != DSM_OK) {
         return 1;
     }

@@ -99,7 +99,7 @@ static dsm_status_t dsm_rt_parse_spin_us(const char *name, const char *text,
     dsm_status_t status;
 
     if (!strcmp(text, "auto")) {
-        config->spin_us = DSM_RT_SPIN_US_AUTO;
+        config->spin_us = DSM_RT_SPIN_US_DEFAULT;
         return DSM_OK;
     }
     status = dsm_config_parse_u64(name, text, 0, DSM_RT_SPIN_US_MAX, &spin_us);
@@ -241,9 +241,4 @@ dsm_status_t dsm_rt_config_load(const dsm_config_t *user, dsm_rt_config_t *confi
 const char *dsm_rt_transport_name(dsm_rt_transport_t transport)
 {
     return dsm_rt_transport_names[transport];
-}
-
-unsigned dsm_rt_config_spin_us(const dsm_rt_config_t *config)
-{
-    return config->spin_us == DSM_RT_SPIN_US_AUTO ? DSM_RT_SPIN_US_DEFAULT : config->spin_us;
 }

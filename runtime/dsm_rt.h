@@ -19,8 +19,7 @@
 
 #define DSM_RT_PAGE_SIZE   4096u
 #define DSM_RT_SPIN_US_MAX 1000000u
-/* DSM_SPIN_US=auto: chosen at start-up from the CPUs and the nodes on this host. */
-#define DSM_RT_SPIN_US_AUTO    UINT32_MAX
+/* DSM_SPIN_US=auto (rt_api.c's dsm_rt_spin_policy says why 50 µs everywhere). */
 #define DSM_RT_SPIN_US_DEFAULT 50u
 #define DSM_RT_READAHEAD_MAX   64u
 /* time slice the service thread asks for: short enough to preempt on wake-up */
@@ -53,8 +52,6 @@ typedef struct {
 /* Fields set in user (may be NULL) win; else DSM_* variables; else defaults. */
 dsm_status_t dsm_rt_config_load(const dsm_config_t *user, dsm_rt_config_t *config_p);
 const char *dsm_rt_transport_name(dsm_rt_transport_t transport);
-/* DSM_SPIN_US in microseconds, `auto` resolved. */
-unsigned dsm_rt_config_spin_us(const dsm_rt_config_t *config);
 
 /* ---- placement (placement.c) ------------------------------------------------ */
 

@@ -62,7 +62,6 @@ static void dsm_rt_spin_policy(dsm_rt_t *rt)
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     long nodes_here = dsm_tp_nodes_on_this_host(rt->tp);
 
-    rt->config.spin_us = dsm_rt_config_spin_us(&rt->config);
     rt->spin_yields = nodes_here > online;
     dsm_info("service thread: spins up to %u us while a thread of this node waits%s "
              "(%ld nodes on this host, %ld CPUs online)", rt->config.spin_us,
@@ -116,7 +115,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         goto err;
     }
     /* Only the transport's own wait helper uses this; the service loop spins itself. */
-    tp_config.spin_us = dsm_rt_config_spin_us(&rt->config);
+    tp_config.spin_us = rt->config.spin_us;
     tp_config.tls = dsm_rt_transport_tls(&rt->config);
     tp_config.peer_lost = dsm_rt_peer_lost;
     tp_config.peer_lost_arg = rt;

@@ -16,7 +16,7 @@ static dsm_test_result_t test_config_defaults(void)
     DSM_CHECK(config.placement == DSM_PLACEMENT_CYCLIC);
     DSM_CHECK(config.transport == DSM_RT_TRANSPORT_AUTO);
     DSM_CHECK(config.stats == 0);
-    DSM_CHECK(config.spin_us == DSM_RT_SPIN_US_AUTO);
+    DSM_CHECK(config.spin_us == DSM_RT_SPIN_US_DEFAULT); /* auto */
     DSM_CHECK(config.readahead == 64);
     DSM_CHECK(config.service_nice == -10);
     setenv("DSM_SPIN_US", "20", 1);
