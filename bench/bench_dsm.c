@@ -187,14 +187,8 @@ static void floor_get_run(floor_tp_t *t, size_t count, dsm_bench_summary_t *summ
         size_t offset = (i % (FLOOR_REGION / FLOOR_PAGE)) * FLOOR_PAGE;
         unsigned target = t->peer.gets_done + 1;
         double t0 = dsm_bench_now_us();
-        dsm_status_t status = dsm_tp_get(t->peer.tp, t->rmem, 1, offset, local, FLOOR_PAGE,
-                                         t->staging, dsm_bench_peer_get_done, &t->peer);
 
-        if (status == DSM_OK) {
-            t->peer.gets_done++;
-        } else if (status != DSM_INPROGRESS) {
-            dsm_bench_die("floor: get", status);
-        }
+        dsm_bench_peer_get(&t->peer, t->rmem, 1, offset, local, FLOOR_PAGE, t->staging);
         dsm_bench_peer_poll_until(&t->peer, &t->peer.gets_done, target);
         samples[i] = dsm_bench_now_us() - t0;
     }

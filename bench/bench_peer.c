@@ -73,12 +73,23 @@ void dsm_bench_peer_set_phase(dsm_bench_peer_t *peer, int node, int phase)
     dsm_tp_progress(peer->tp);
 }
 
-void dsm_bench_peer_get_done(void *arg, dsm_status_t status)
+static void bench_peer_get_done(void *arg, dsm_status_t status)
 {
     if (status != DSM_OK) {
         dsm_bench_die("peer: get", status);
     }
     ((dsm_bench_peer_t *)arg)->gets_done++;
+}
+
+void dsm_bench_peer_get(dsm_bench_peer_t *peer, dsm_tp_rmem_t *rmem, int node, size_t offset,
+                        void *local, size_t length, dsm_tp_mem_t *staging)
+{
+    dsm_status_t status = dsm_tp_get(peer->tp, rmem, node, offset, local, length, staging,
+                                     bench_peer_get_done, peer);
+
+    if (status != DSM_INPROGRESS) {
+        bench_peer_get_done(peer, status);
+    }
 }
 
 void dsm_bench_peer_poll_until(dsm_bench_peer_t *peer, const unsigned *counter,

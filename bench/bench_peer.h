@@ -16,7 +16,7 @@ enum { DSM_BENCH_PEER_IDLE = 0, DSM_BENCH_PEER_SPIN = 1, DSM_BENCH_PEER_DONE = 2
 typedef struct {
     dsm_tp_t *tp;
     unsigned  pongs;     /* echoes received                            */
-    unsigned  gets_done; /* gets completed through dsm_bench_peer_get_done */
+    unsigned  gets_done; /* gets completed through dsm_bench_peer_get   */
     int       phase;     /* this node's phase, as node 0 last set it    */
 } dsm_bench_peer_t;
 
@@ -28,8 +28,10 @@ void dsm_bench_peer_ping(dsm_bench_peer_t *peer, int node, const void *header, s
 /* Move node to phase; the message is progressed at once, so the node does not
  * go on spinning while this one does something else. */
 void dsm_bench_peer_set_phase(dsm_bench_peer_t *peer, int node, int phase);
-/* A dsm_tp_get completion callback (arg: the peer): counts into gets_done. */
-void dsm_bench_peer_get_done(void *arg, dsm_status_t status);
+/* Get length bytes at offset of node's rmem into local (in staging); counted
+ * into gets_done when complete, at once or later; a failure ends the run. */
+void dsm_bench_peer_get(dsm_bench_peer_t *peer, dsm_tp_rmem_t *rmem, int node, size_t offset,
+                        void *local, size_t length, dsm_tp_mem_t *staging);
 /* Busy-poll until *counter reaches target; a peer silent for 10 s ends the run. */
 void dsm_bench_peer_poll_until(dsm_bench_peer_t *peer, const unsigned *counter,
                                unsigned target);

@@ -115,10 +115,8 @@ static void measure_get(perf_t *perf, size_t size, unsigned window, double *samp
         for (unsigned w = 0; w < window; w++) {
             size_t off = ((i * window + w) * size) % REGION;
 
-            if (dsm_tp_get(perf->peer.tp, perf->rmem, 1, off, local + off % (REGION / 2), size,
-                           perf->staging, dsm_bench_peer_get_done, &perf->peer) == DSM_OK) {
-                perf->peer.gets_done++;
-            }
+            dsm_bench_peer_get(&perf->peer, perf->rmem, 1, off, local + off % (REGION / 2), size,
+                               perf->staging);
             target++;
         }
         dsm_bench_peer_poll_until(&perf->peer, &perf->peer.gets_done, target);
@@ -181,10 +179,9 @@ static int client(perf_t *perf)
     };
     /* Read the whole region once: its pages get mapped here before any timing. */
     dsm_bench_peer_set_phase(&perf->peer, 1, DSM_BENCH_PEER_SPIN);
-    if (dsm_tp_get(perf->peer.tp, perf->rmem, 1, 0, dsm_tp_mem_address(perf->staging), REGION,
-                   perf->staging, dsm_bench_peer_get_done, &perf->peer) == DSM_INPROGRESS) {
-        dsm_bench_peer_poll_until(&perf->peer, &perf->peer.gets_done, 1);
-    }
+    dsm_bench_peer_get(&perf->peer, perf->rmem, 1, 0, dsm_tp_mem_address(perf->staging), REGION,
+                       perf->staging);
+    dsm_bench_peer_poll_until(&perf->peer, &perf->peer.gets_done, 1);
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
         dsm_bench_peer_set_phase(&perf->peer, 1, DSM_BENCH_PEER_SPIN);
         if (rows[r].window == 0) {
