@@ -122,7 +122,10 @@ int          dsm_num_nodes(void);                 /* 0 before init              
 /*
  * Collective, called in the same order with the same sizes on every node:
  * returns page-aligned, zero-filled memory at the same address on every node,
- * or NULL (dsm_last_error() says why: DSM_ERR_NO_SPACE beyond the arena).
+ * or NULL on every node alike, dsm_last_error() saying why: DSM_ERR_NO_SPACE
+ * when no free range of the arena holds size bytes (any size up to SIZE_MAX),
+ * DSM_ERR_INVALID_PARAM for size 0, DSM_ERR_NO_MEMORY when a node could not
+ * map its share.
  */
 void        *dsm_alloc(size_t size);
 void         dsm_free(void *ptr);                 /* collective                     */

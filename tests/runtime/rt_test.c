@@ -53,6 +53,18 @@ static void *alloc_or_die(size_t size)
     return p;
 }
 
+/* Leave a last error other than status: a refused allocation (NO_SPACE, or
+ * NOT_INITIALIZED without dsm; collective like any dsm_alloc) or a refused
+ * dsm_stats_get (INVALID_PARAM). */
+static void last_error_other_than(dsm_status_t status)
+{
+    if (status == DSM_ERR_INVALID_PARAM) {
+        (void)dsm_alloc(SIZE_MAX / 2);
+    } else {
+        (void)dsm_stats_get(NULL);
+    }
+}
+
 /* A value that names the writer, the page and the round. */
 static uint64_t stamp(int node, uint64_t page, uint64_t round)
 {
@@ -524,6 +536,84 @@ static int case_alloc_beyond(long iterations)
     return 0;
 }
 
+/* dsm_alloc(size) fails with want, recorded as this thread's last error. */
+static int alloc_refused(size_t size, dsm_status_t want)
+{
+    void *p;
+
+    last_error_other_than(want);
+    p = dsm_alloc(size);
+    if (p != NULL || dsm_last_error() != want) {
+        FAIL("dsm_alloc(%zu) gave %p, status %s; want NULL, %s", size, p,
+             dsm_strerror(dsm_last_error()), dsm_strerror(want));
+    }
+    return 0;
+}
+
+/* A small allocation after the refused ones: an address no other live
+ * allocation has, where every node's store is seen by every node. */
+static int alloc_distinct(uint64_t **live, int count)
+{
+    uint64_t *page = alloc_or_die(PAGE);
+
+    for (int i = 0; i < count; i++) {
+        if (live[i] == page) {
+            FAIL("dsm_alloc(%u) returned %p again, a live allocation", PAGE, (void *)page);
+        }
+    }
+    page[me] = stamp(me, (uint64_t)count, 0);
+    for (int i = 0; i < count; i++) {
+        live[i][me] = stamp(me, (uint64_t)i, 0);
+    }
+    live[count] = page;
+    CHECK_OK(dsm_barrier());
+    for (int i = 0; i <= count; i++) {
+        for (int node = 0; node < nnodes; node++) {
+            if (live[i][node] != stamp(node, (uint64_t)i, 0)) {
+                FAIL("allocation %d: node %d's word is %#llx", i, node,
+                     (unsigned long long)live[i][node]);
+            }
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    return 0;
+}
+
+/*
+ * Sizes that cannot fit (run with DSM_ARENA_SIZE=1G): the largest sizes,
+ * whose page count rounded up wraps to 0 in 64 bits, the largest whose page
+ * count does not, one byte beyond the arena. Each fails with NO_SPACE on
+ * every node, and the next small allocation is a new, usable one.
+ */
+static int case_alloc_huge(long iterations)
+{
+    const size_t arena = (size_t)1 << 30;
+    const size_t huge[] = { SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - (PAGE - 2), SIZE_MAX - (PAGE - 1),
+                            SIZE_MAX / 2 + 1, arena + 1, arena + PAGE };
+    enum { COUNT = sizeof(huge) / sizeof(huge[0]) };
+    uint64_t *live[COUNT];
+    void *whole;
+
+    (void)iterations;
+    if (alloc_refused(0, DSM_ERR_INVALID_PARAM) != 0) {
+        return 1;
+    }
+    for (int i = 0; i < COUNT; i++) {
+        if (alloc_refused(huge[i], DSM_ERR_NO_SPACE) != 0 || alloc_distinct(live, i) != 0) {
+            return 1;
+        }
+    }
+    for (int i = COUNT - 1; i >= 0; i--) {
+        dsm_free(live[i]);
+    }
+    /* Exactly the arena still fits once it is empty again. */
+    whole = alloc_or_die(arena);
+    ((volatile uint8_t *)whole)[arena - 1 - (size_t)me] = 1;
+    CHECK_OK(dsm_barrier());
+    dsm_free(whole);
+    return 0;
+}
+
 /* Freed memory comes back zero-filled at the same address, with no stale
  * copies or directory state left from its previous life. */
 static int case_free_reuse(long iterations)
@@ -598,6 +688,7 @@ static const test_case_t cases[] = {
     { "read_file", case_read_file, 1 },
     { "big_arena", case_big_arena, 100000 },
     { "alloc_beyond", case_alloc_beyond, 1 },
+    { "alloc_huge", case_alloc_huge, 1 },
     { "free_reuse", case_free_reuse, 5 },
     { "peer_loss", case_peer_loss, 1 },
 };
