@@ -256,8 +256,14 @@ dsm_status_t dsm_barrier(void)
 dsm_status_t dsm_lock_create(dsm_lock_t *lock_p)
 {
     uint64_t lock;
-    dsm_status_t status = dsm_rt_simple_command(DSM_RT_CMD_LOCK_CREATE, 0, &lock);
+    dsm_status_t status;
 
+    /* Refused before the command: every node refuses alike (collective) and
+     * no handle is used up. */
+    if (lock_p == NULL) {
+        return dsm_rt_result(DSM_ERR_INVALID_PARAM);
+    }
+    status = dsm_rt_simple_command(DSM_RT_CMD_LOCK_CREATE, 0, &lock);
     if (status == DSM_OK) {
         *lock_p = lock;
     }

@@ -65,6 +65,25 @@ static void last_error_other_than(dsm_status_t status)
     }
 }
 
+/* A call that reports its failure only through dsm_last_error. */
+#define CHECK_LAST_ERROR(call, want)                                           \
+    do {                                                                       \
+        last_error_other_than(want);                                           \
+        call;                                                                  \
+        if (dsm_last_error() != (want)) {                                      \
+            FAIL("%s left %s, want %s", #call, dsm_strerror(dsm_last_error()), \
+                 dsm_strerror(want));                                          \
+        }                                                                      \
+    } while (0)
+
+#define CHECK_STATUS(call, want)                                               \
+    do {                                                                       \
+        dsm_status_t s_ = (call);                                              \
+        if (s_ != (want)) {                                                    \
+            FAIL("%s: %s, want %s", #call, dsm_strerror(s_), dsm_strerror(want)); \
+        }                                                                      \
+    } while (0)
+
 /* A value that names the writer, the page and the round. */
 static uint64_t stamp(int node, uint64_t page, uint64_t round)
 {
@@ -614,6 +633,104 @@ static int case_alloc_huge(long iterations)
     return 0;
 }
 
+/* Every pointer argument of the public API, NULL or pointing nowhere useful,
+ * and lock handles never created: refused, never a crash or a hang. */
+static int case_null_args(long iterations)
+{
+    uint64_t *shared = alloc_or_die(2 * PAGE);
+    uint64_t on_stack = 0;
+    dsm_lock_t lock;
+
+    (void)iterations;
+    CHECK_STATUS(dsm_lock_create(NULL), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_stats_get(NULL), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_wait_until_u64(NULL, DSM_CMP_EQ, 0), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_lock_acquire(0), DSM_ERR_INVALID_PARAM); /* none created yet */
+    CHECK_STATUS(dsm_lock_release(UINT64_MAX), DSM_ERR_INVALID_PARAM);
+    dsm_free(NULL); /* a no-op, as free(NULL) */
+    CHECK_LAST_ERROR(dsm_free(&on_stack), DSM_ERR_INVALID_PARAM);
+    CHECK_LAST_ERROR(dsm_free(shared + PAGE / 8), DSM_ERR_INVALID_PARAM); /* not its start */
+    CHECK_LAST_ERROR(dsm_free((uint8_t *)shared + 8), DSM_ERR_INVALID_PARAM);
+    if (dsm_strerror((dsm_status_t)-1000) == NULL || dsm_strerror((dsm_status_t)1000) == NULL) {
+        FAIL("dsm_strerror of an unknown status is NULL");
+    }
+    /* The refused calls consumed no lock handle on any node: the next one is
+     * the same everywhere, and works. */
+    CHECK_OK(dsm_lock_create(&lock));
+    shared[me] = lock;
+    CHECK_OK(dsm_barrier());
+    for (int node = 0; node < nnodes; node++) {
+        if (shared[node] != lock) {
+            FAIL("node %d created lock %llu, this node %llu", node,
+                 (unsigned long long)shared[node], (unsigned long long)lock);
+        }
+    }
+    CHECK_STATUS(dsm_lock_acquire(lock + 1), DSM_ERR_INVALID_PARAM);
+    CHECK_OK(dsm_lock_acquire(lock));
+    shared[PAGE / 8]++; /* the allocation is whole after the refused frees */
+    CHECK_OK(dsm_lock_release(lock));
+    CHECK_OK(dsm_barrier());
+    if (shared[PAGE / 8] != (uint64_t)nnodes) {
+        FAIL("count %llu under the lock, want %d", (unsigned long long)shared[PAGE / 8], nnodes);
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(shared);
+    return 0;
+}
+
+/* Every call that needs a running dsm, without one: NOT_INITIALIZED. */
+static int not_initialized(void)
+{
+    uint64_t word = 0;
+    dsm_lock_t lock = 0;
+    dsm_stats_t stats;
+
+    if (dsm_node_id() != -1 || dsm_num_nodes() != 0) {
+        FAIL("node %d of %d without dsm", dsm_node_id(), dsm_num_nodes());
+    }
+    last_error_other_than(DSM_ERR_NOT_INITIALIZED);
+    if (dsm_alloc(PAGE) != NULL || dsm_last_error() != DSM_ERR_NOT_INITIALIZED) {
+        FAIL("dsm_alloc without dsm: status %s", dsm_strerror(dsm_last_error()));
+    }
+    dsm_free(NULL);
+    CHECK_LAST_ERROR(dsm_free(&word), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_barrier(), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_lock_create(&lock), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_lock_create(NULL), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_lock_acquire(lock), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_lock_release(lock), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_wait_until_u64(&word, DSM_CMP_EQ, 0), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_stats_get(&stats), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_stats_get(NULL), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_finalize(), DSM_ERR_NOT_INITIALIZED);
+    return 0;
+}
+
+/* The API before dsm_init, after a refused one, twice, and after dsm_finalize
+ * (this case makes its own dsm_init and dsm_finalize). */
+static int case_lifecycle(long iterations)
+{
+    dsm_config_t null_transport = { .field_mask = DSM_CONFIG_FIELD_TRANSPORT, .transport = NULL };
+    dsm_config_t unknown_field = { .field_mask = UINT64_C(1) << 40 };
+
+    (void)iterations;
+    if (not_initialized() != 0) {
+        return 1;
+    }
+    CHECK_STATUS(dsm_init(&null_transport), DSM_ERR_CONFIG);
+    CHECK_STATUS(dsm_init(&unknown_field), DSM_ERR_CONFIG);
+    if (not_initialized() != 0) {
+        return 1;
+    }
+    CHECK_OK(dsm_init(NULL));
+    me = dsm_node_id();
+    nnodes = dsm_num_nodes();
+    CHECK_STATUS(dsm_init(NULL), DSM_ERR_STATE);
+    CHECK_OK(dsm_barrier());
+    CHECK_OK(dsm_finalize());
+    return not_initialized();
+}
+
 /* Freed memory comes back zero-filled at the same address, with no stale
  * copies or directory state left from its previous life. */
 static int case_free_reuse(long iterations)
@@ -675,22 +792,25 @@ typedef struct {
     const char *name;
     int (*run)(long iterations);
     long iterations;
+    int own_init; /* the case calls dsm_init and dsm_finalize itself */
 } test_case_t;
 
 static const test_case_t cases[] = {
-    { "alltoall", case_alltoall, 3 },
-    { "lock_turns", case_lock_turns, 200 },
-    { "false_sharing", case_false_sharing, 2000 },
-    { "litmus_mp", case_litmus_mp, 10000 },
-    { "litmus_iriw", case_litmus_iriw, 10000 },
-    { "threads", case_threads, 1 },
-    { "wait_until", case_wait_until, 200 },
-    { "read_file", case_read_file, 1 },
-    { "big_arena", case_big_arena, 100000 },
-    { "alloc_beyond", case_alloc_beyond, 1 },
-    { "alloc_huge", case_alloc_huge, 1 },
-    { "free_reuse", case_free_reuse, 5 },
-    { "peer_loss", case_peer_loss, 1 },
+    { "alltoall", case_alltoall, 3, 0 },
+    { "lock_turns", case_lock_turns, 200, 0 },
+    { "false_sharing", case_false_sharing, 2000, 0 },
+    { "litmus_mp", case_litmus_mp, 10000, 0 },
+    { "litmus_iriw", case_litmus_iriw, 10000, 0 },
+    { "threads", case_threads, 1, 0 },
+    { "wait_until", case_wait_until, 200, 0 },
+    { "read_file", case_read_file, 1, 0 },
+    { "big_arena", case_big_arena, 100000, 0 },
+    { "alloc_beyond", case_alloc_beyond, 1, 0 },
+    { "alloc_huge", case_alloc_huge, 1, 0 },
+    { "null_args", case_null_args, 1, 0 },
+    { "lifecycle", case_lifecycle, 1, 1 },
+    { "free_reuse", case_free_reuse, 5, 0 },
+    { "peer_loss", case_peer_loss, 1, 0 },
 };
 
 int main(int argc, char **argv)
@@ -719,14 +839,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: iterations must be positive\n", argv[0]);
         return 2;
     }
-    if (dsm_init(NULL) != DSM_OK) {
-        fprintf(stderr, "rt_test: dsm_init failed: %s\n", dsm_strerror(dsm_last_error()));
-        return 1;
+    if (!test->own_init) {
+        if (dsm_init(NULL) != DSM_OK) {
+            fprintf(stderr, "rt_test: dsm_init failed: %s\n", dsm_strerror(dsm_last_error()));
+            return 1;
+        }
+        me = dsm_node_id();
+        nnodes = dsm_num_nodes();
     }
-    me = dsm_node_id();
-    nnodes = dsm_num_nodes();
     result = test->run(iterations);
-    if (result == 0 || result == 77) {
+    if (!test->own_init && (result == 0 || result == 77)) {
         dsm_status_t status = dsm_finalize();
 
         if (status != DSM_OK) {
