@@ -177,6 +177,7 @@ dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, ui
 /* The status of this thread's last failed dsm call. */
 dsm_status_t dsm_last_error(void);
 
+/* stats_p may point anywhere writable, arena memory included. */
 dsm_status_t dsm_stats_get(dsm_stats_t *stats_p);
 
 /*

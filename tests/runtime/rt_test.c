@@ -678,6 +678,27 @@ static int case_null_args(long iterations)
     return 0;
 }
 
+/* dsm_stats_get into arena memory: into a page homed at another node, absent
+ * here until this call writes it. */
+static int case_stats_arena(long iterations)
+{
+    uint8_t *pages = alloc_or_die((size_t)nnodes * PAGE);
+    /* The first allocation starts at arena page 0: cyclic placement homes
+     * page (me + 1) % N at the next node. */
+    dsm_stats_t *stats = (dsm_stats_t *)(pages + (size_t)((me + 1) % nnodes) * PAGE);
+
+    (void)iterations;
+    CHECK_OK(dsm_barrier());
+    CHECK_OK(dsm_stats_get(stats));
+    if (stats->barriers < 1) {
+        FAIL("stats in the arena count %llu barriers, want 1 or more",
+             (unsigned long long)stats->barriers);
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(pages);
+    return 0;
+}
+
 /* Every call that needs a running dsm, without one: NOT_INITIALIZED. */
 static int not_initialized(void)
 {
@@ -808,6 +829,7 @@ static const test_case_t cases[] = {
     { "alloc_beyond", case_alloc_beyond, 1, 0 },
     { "alloc_huge", case_alloc_huge, 1, 0 },
     { "null_args", case_null_args, 1, 0 },
+    { "stats_arena", case_stats_arena, 1, 0 },
     { "lifecycle", case_lifecycle, 1, 1 },
     { "free_reuse", case_free_reuse, 5, 0 },
     { "peer_loss", case_peer_loss, 1, 0 },
