@@ -42,7 +42,7 @@ typedef enum {
     DSM_ERR_NO_SPACE            = -14, /* the arena has no room for the allocation   */
     DSM_ERR_ADDRESS_IN_USE      = -15, /* the arena's address range is already taken */
     DSM_ERR_CONFIG              = -16, /* a configuration value is invalid           */
-    DSM_ERR_NOT_INITIALIZED     = -17, /* dsm_init has not been called (or failed)   */
+    DSM_ERR_NOT_INITIALIZED     = -17, /* no dsm_init succeeded, or dsm_finalize ran */
     DSM_ERR_STATE               = -18, /* the call is not valid in the current state */
     DSM_ERR_BOOTSTRAP           = -19, /* the nodes of the job could not find each other */
     DSM_ERR_CANCELED            = -20  /* the operation was canceled by shutdown      */
@@ -113,6 +113,14 @@ typedef struct dsm_stats {
 /* ---------------------------------------------------------------------------
  * Life cycle. dsm_init joins the job (dsmrun or mpirun), maps the arena at the
  * same address on every node and starts the service thread. Collective.
+ * A field named in config->field_mask with an invalid value (a NULL or unknown
+ * transport too) fails it with DSM_ERR_CONFIG; a second dsm_init, DSM_ERR_STATE.
+ *
+ * Misuse fails, never crashes: a NULL pointer argument is refused with
+ * DSM_ERR_INVALID_PARAM, and every call but dsm_node_id, dsm_num_nodes,
+ * dsm_strerror and dsm_last_error made outside dsm_init..dsm_finalize fails
+ * with DSM_ERR_NOT_INITIALIZED (when both apply, either is reported).
+ * dsm_alloc then returns NULL and dsm_free does nothing; dsm_last_error says why.
  */
 dsm_status_t dsm_init(const dsm_config_t *config);
 dsm_status_t dsm_finalize(void);                  /* collective                     */
@@ -122,13 +130,23 @@ int          dsm_num_nodes(void);                 /* 0 before init              
 /*
  * Collective, called in the same order with the same sizes on every node:
  * returns page-aligned, zero-filled memory at the same address on every node,
- * or NULL (dsm_last_error() says why: DSM_ERR_NO_SPACE beyond the arena).
+ * or NULL on every node alike, dsm_last_error() saying why: DSM_ERR_NO_SPACE
+ * when no free range of the arena holds size bytes (any size up to SIZE_MAX),
+ * DSM_ERR_INVALID_PARAM for size 0, DSM_ERR_NO_MEMORY when a node could not
+ * map its share.
  */
 void        *dsm_alloc(size_t size);
-void         dsm_free(void *ptr);                 /* collective                     */
+/*
+ * Collective, with the same ptr on every node. dsm_free(NULL) does nothing, as
+ * free(NULL) (not even a barrier). A ptr that is not what dsm_alloc returned
+ * for a live allocation changes nothing and is refused on every node alike
+ * with DSM_ERR_INVALID_PARAM (dsm_last_error).
+ */
+void         dsm_free(void *ptr);
 
 dsm_status_t dsm_barrier(void);                   /* collective                     */
 dsm_status_t dsm_lock_create(dsm_lock_t *lock_p); /* collective, same handle everywhere */
+/* A handle dsm_lock_create did not return: DSM_ERR_INVALID_PARAM. */
 dsm_status_t dsm_lock_acquire(dsm_lock_t lock);   /* FIFO at the lock's home node   */
 dsm_status_t dsm_lock_release(dsm_lock_t lock);
 
@@ -142,7 +160,7 @@ dsm_status_t dsm_lock_release(dsm_lock_t lock);
  * of being woken for each of their messages. A store by another thread of this
  * node to a page this node holds writable is seen within 100 µs, backing off
  * to 10 ms while the wait lasts (such a store makes no protocol event).
- * DSM_ERR_INVALID_PARAM: addr misaligned or outside the arena, or cmp unknown
+ * DSM_ERR_INVALID_PARAM: addr NULL, misaligned or outside the arena, or cmp unknown
  * (an arena address outside every allocation gets SIGSEGV, as any access does).
  */
 typedef enum {
@@ -159,6 +177,7 @@ dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, ui
 /* The status of this thread's last failed dsm call. */
 dsm_status_t dsm_last_error(void);
 
+/* stats_p may point anywhere writable, arena memory included. */
 dsm_status_t dsm_stats_get(dsm_stats_t *stats_p);
 
 /*

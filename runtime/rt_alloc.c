@@ -245,7 +245,9 @@ static void dsm_rt_region_prepare(dsm_rt_t *rt, dsm_rt_region_t *region)
 
 void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 {
-    uint64_t npages = (cmd->arg + DSM_RT_PAGE_SIZE - 1) / DSM_RT_PAGE_SIZE;
+    /* Rounded up without adding PAGE_SIZE - 1 first: that wraps to 0 pages for
+     * the largest sizes, and first fit would accept the empty range. */
+    uint64_t npages = cmd->arg / DSM_RT_PAGE_SIZE + (cmd->arg % DSM_RT_PAGE_SIZE != 0);
     dsm_rt_region_t region = { .seq = rt->alloc_seq };
     size_t index;
     dsm_status_t status;

@@ -256,8 +256,14 @@ dsm_status_t dsm_barrier(void)
 dsm_status_t dsm_lock_create(dsm_lock_t *lock_p)
 {
     uint64_t lock;
-    dsm_status_t status = dsm_rt_simple_command(DSM_RT_CMD_LOCK_CREATE, 0, &lock);
+    dsm_status_t status;
 
+    /* Refused before the command: every node refuses alike (collective) and
+     * no handle is used up. */
+    if (lock_p == NULL) {
+        return dsm_rt_result(DSM_ERR_INVALID_PARAM);
+    }
+    status = dsm_rt_simple_command(DSM_RT_CMD_LOCK_CREATE, 0, &lock);
     if (status == DSM_OK) {
         *lock_p = lock;
     }
@@ -335,9 +341,18 @@ void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p)
 
 dsm_status_t dsm_stats_get(dsm_stats_t *stats_p)
 {
+    dsm_stats_t stats;
+    dsm_status_t status;
+
     if (stats_p == NULL) {
         return dsm_rt_result(DSM_ERR_INVALID_PARAM);
     }
-    /* The counters belong to the service thread: it fills them in. */
-    return dsm_rt_simple_command(DSM_RT_CMD_STATS, (uint64_t)(uintptr_t)stats_p, NULL);
+    /* The counters belong to the service thread: it fills them in, here,
+     * never in stats_p: that may be arena memory, and a fault taken by the
+     * service thread waits for the service thread. */
+    status = dsm_rt_simple_command(DSM_RT_CMD_STATS, (uint64_t)(uintptr_t)&stats, NULL);
+    if (status == DSM_OK) {
+        *stats_p = stats;
+    }
+    return status;
 }

@@ -53,6 +53,37 @@ static void *alloc_or_die(size_t size)
     return p;
 }
 
+/* Leave a last error other than status: a refused allocation (NO_SPACE, or
+ * NOT_INITIALIZED without dsm; collective like any dsm_alloc) or a refused
+ * dsm_stats_get (INVALID_PARAM). */
+static void last_error_other_than(dsm_status_t status)
+{
+    if (status == DSM_ERR_INVALID_PARAM) {
+        (void)dsm_alloc(SIZE_MAX / 2);
+    } else {
+        (void)dsm_stats_get(NULL);
+    }
+}
+
+/* A call that reports its failure only through dsm_last_error. */
+#define CHECK_LAST_ERROR(call, want)                                           \
+    do {                                                                       \
+        last_error_other_than(want);                                           \
+        call;                                                                  \
+        if (dsm_last_error() != (want)) {                                      \
+            FAIL("%s left %s, want %s", #call, dsm_strerror(dsm_last_error()), \
+                 dsm_strerror(want));                                          \
+        }                                                                      \
+    } while (0)
+
+#define CHECK_STATUS(call, want)                                               \
+    do {                                                                       \
+        dsm_status_t s_ = (call);                                              \
+        if (s_ != (want)) {                                                    \
+            FAIL("%s: %s, want %s", #call, dsm_strerror(s_), dsm_strerror(want)); \
+        }                                                                      \
+    } while (0)
+
 /* A value that names the writer, the page and the round. */
 static uint64_t stamp(int node, uint64_t page, uint64_t round)
 {
@@ -524,6 +555,203 @@ static int case_alloc_beyond(long iterations)
     return 0;
 }
 
+/* dsm_alloc(size) fails with want, recorded as this thread's last error. */
+static int alloc_refused(size_t size, dsm_status_t want)
+{
+    void *p;
+
+    last_error_other_than(want);
+    p = dsm_alloc(size);
+    if (p != NULL || dsm_last_error() != want) {
+        FAIL("dsm_alloc(%zu) gave %p, status %s; want NULL, %s", size, p,
+             dsm_strerror(dsm_last_error()), dsm_strerror(want));
+    }
+    return 0;
+}
+
+/* A small allocation after the refused ones: an address no other live
+ * allocation has, where every node's store is seen by every node. */
+static int alloc_distinct(uint64_t **live, int count)
+{
+    uint64_t *page = alloc_or_die(PAGE);
+
+    for (int i = 0; i < count; i++) {
+        if (live[i] == page) {
+            FAIL("dsm_alloc(%u) returned %p again, a live allocation", PAGE, (void *)page);
+        }
+    }
+    page[me] = stamp(me, (uint64_t)count, 0);
+    for (int i = 0; i < count; i++) {
+        live[i][me] = stamp(me, (uint64_t)i, 0);
+    }
+    live[count] = page;
+    CHECK_OK(dsm_barrier());
+    for (int i = 0; i <= count; i++) {
+        for (int node = 0; node < nnodes; node++) {
+            if (live[i][node] != stamp(node, (uint64_t)i, 0)) {
+                FAIL("allocation %d: node %d's word is %#llx", i, node,
+                     (unsigned long long)live[i][node]);
+            }
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    return 0;
+}
+
+/*
+ * Sizes that cannot fit (run with DSM_ARENA_SIZE=1G): the largest sizes,
+ * whose page count rounded up wraps to 0 in 64 bits, the largest whose page
+ * count does not, one byte beyond the arena. Each fails with NO_SPACE on
+ * every node, and the next small allocation is a new, usable one.
+ */
+static int case_alloc_huge(long iterations)
+{
+    const size_t arena = (size_t)1 << 30;
+    const size_t huge[] = { SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - (PAGE - 2), SIZE_MAX - (PAGE - 1),
+                            SIZE_MAX / 2 + 1, arena + 1, arena + PAGE };
+    enum { COUNT = sizeof(huge) / sizeof(huge[0]) };
+    uint64_t *live[COUNT];
+    void *whole;
+
+    (void)iterations;
+    if (alloc_refused(0, DSM_ERR_INVALID_PARAM) != 0) {
+        return 1;
+    }
+    for (int i = 0; i < COUNT; i++) {
+        if (alloc_refused(huge[i], DSM_ERR_NO_SPACE) != 0 || alloc_distinct(live, i) != 0) {
+            return 1;
+        }
+    }
+    for (int i = COUNT - 1; i >= 0; i--) {
+        dsm_free(live[i]);
+    }
+    /* Exactly the arena still fits once it is empty again. */
+    whole = alloc_or_die(arena);
+    ((volatile uint8_t *)whole)[arena - 1 - (size_t)me] = 1;
+    CHECK_OK(dsm_barrier());
+    dsm_free(whole);
+    return 0;
+}
+
+/* Every pointer argument of the public API, NULL or pointing nowhere useful,
+ * and lock handles never created: refused, never a crash or a hang. */
+static int case_null_args(long iterations)
+{
+    uint64_t *shared = alloc_or_die(2 * PAGE);
+    uint64_t on_stack = 0;
+    dsm_lock_t lock;
+
+    (void)iterations;
+    CHECK_STATUS(dsm_lock_create(NULL), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_stats_get(NULL), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_wait_until_u64(NULL, DSM_CMP_EQ, 0), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_lock_acquire(0), DSM_ERR_INVALID_PARAM); /* none created yet */
+    CHECK_STATUS(dsm_lock_release(UINT64_MAX), DSM_ERR_INVALID_PARAM);
+    dsm_free(NULL); /* a no-op, as free(NULL) */
+    CHECK_LAST_ERROR(dsm_free(&on_stack), DSM_ERR_INVALID_PARAM);
+    CHECK_LAST_ERROR(dsm_free(shared + PAGE / 8), DSM_ERR_INVALID_PARAM); /* not its start */
+    CHECK_LAST_ERROR(dsm_free((uint8_t *)shared + 8), DSM_ERR_INVALID_PARAM);
+    if (dsm_strerror((dsm_status_t)-1000) == NULL || dsm_strerror((dsm_status_t)1000) == NULL) {
+        FAIL("dsm_strerror of an unknown status is NULL");
+    }
+    /* The refused calls consumed no lock handle on any node: the next one is
+     * the same everywhere, and works. */
+    CHECK_OK(dsm_lock_create(&lock));
+    shared[me] = lock;
+    CHECK_OK(dsm_barrier());
+    for (int node = 0; node < nnodes; node++) {
+        if (shared[node] != lock) {
+            FAIL("node %d created lock %llu, this node %llu", node,
+                 (unsigned long long)shared[node], (unsigned long long)lock);
+        }
+    }
+    CHECK_STATUS(dsm_lock_acquire(lock + 1), DSM_ERR_INVALID_PARAM);
+    CHECK_OK(dsm_lock_acquire(lock));
+    shared[PAGE / 8]++; /* the allocation is whole after the refused frees */
+    CHECK_OK(dsm_lock_release(lock));
+    CHECK_OK(dsm_barrier());
+    if (shared[PAGE / 8] != (uint64_t)nnodes) {
+        FAIL("count %llu under the lock, want %d", (unsigned long long)shared[PAGE / 8], nnodes);
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(shared);
+    return 0;
+}
+
+/* dsm_stats_get into arena memory: into a page homed at another node, absent
+ * here until this call writes it. */
+static int case_stats_arena(long iterations)
+{
+    uint8_t *pages = alloc_or_die((size_t)nnodes * PAGE);
+    /* The first allocation starts at arena page 0: cyclic placement homes
+     * page (me + 1) % N at the next node. */
+    dsm_stats_t *stats = (dsm_stats_t *)(pages + (size_t)((me + 1) % nnodes) * PAGE);
+
+    (void)iterations;
+    CHECK_OK(dsm_barrier());
+    CHECK_OK(dsm_stats_get(stats));
+    if (stats->barriers < 1) {
+        FAIL("stats in the arena count %llu barriers, want 1 or more",
+             (unsigned long long)stats->barriers);
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(pages);
+    return 0;
+}
+
+/* Every call that needs a running dsm, without one: NOT_INITIALIZED. */
+static int not_initialized(void)
+{
+    uint64_t word = 0;
+    dsm_lock_t lock = 0;
+    dsm_stats_t stats;
+
+    if (dsm_node_id() != -1 || dsm_num_nodes() != 0) {
+        FAIL("node %d of %d without dsm", dsm_node_id(), dsm_num_nodes());
+    }
+    last_error_other_than(DSM_ERR_NOT_INITIALIZED);
+    if (dsm_alloc(PAGE) != NULL || dsm_last_error() != DSM_ERR_NOT_INITIALIZED) {
+        FAIL("dsm_alloc without dsm: status %s", dsm_strerror(dsm_last_error()));
+    }
+    dsm_free(NULL);
+    CHECK_LAST_ERROR(dsm_free(&word), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_barrier(), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_lock_create(&lock), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_lock_create(NULL), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_lock_acquire(lock), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_lock_release(lock), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_wait_until_u64(&word, DSM_CMP_EQ, 0), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_stats_get(&stats), DSM_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(dsm_stats_get(NULL), DSM_ERR_INVALID_PARAM);
+    CHECK_STATUS(dsm_finalize(), DSM_ERR_NOT_INITIALIZED);
+    return 0;
+}
+
+/* The API before dsm_init, after a refused one, twice, and after dsm_finalize
+ * (this case makes its own dsm_init and dsm_finalize). */
+static int case_lifecycle(long iterations)
+{
+    dsm_config_t null_transport = { .field_mask = DSM_CONFIG_FIELD_TRANSPORT, .transport = NULL };
+    dsm_config_t unknown_field = { .field_mask = UINT64_C(1) << 40 };
+
+    (void)iterations;
+    if (not_initialized() != 0) {
+        return 1;
+    }
+    CHECK_STATUS(dsm_init(&null_transport), DSM_ERR_CONFIG);
+    CHECK_STATUS(dsm_init(&unknown_field), DSM_ERR_CONFIG);
+    if (not_initialized() != 0) {
+        return 1;
+    }
+    CHECK_OK(dsm_init(NULL));
+    me = dsm_node_id();
+    nnodes = dsm_num_nodes();
+    CHECK_STATUS(dsm_init(NULL), DSM_ERR_STATE);
+    CHECK_OK(dsm_barrier());
+    CHECK_OK(dsm_finalize());
+    return not_initialized();
+}
+
 /* Freed memory comes back zero-filled at the same address, with no stale
  * copies or directory state left from its previous life. */
 static int case_free_reuse(long iterations)
@@ -585,21 +813,26 @@ typedef struct {
     const char *name;
     int (*run)(long iterations);
     long iterations;
+    int own_init; /* the case calls dsm_init and dsm_finalize itself */
 } test_case_t;
 
 static const test_case_t cases[] = {
-    { "alltoall", case_alltoall, 3 },
-    { "lock_turns", case_lock_turns, 200 },
-    { "false_sharing", case_false_sharing, 2000 },
-    { "litmus_mp", case_litmus_mp, 10000 },
-    { "litmus_iriw", case_litmus_iriw, 10000 },
-    { "threads", case_threads, 1 },
-    { "wait_until", case_wait_until, 200 },
-    { "read_file", case_read_file, 1 },
-    { "big_arena", case_big_arena, 100000 },
-    { "alloc_beyond", case_alloc_beyond, 1 },
-    { "free_reuse", case_free_reuse, 5 },
-    { "peer_loss", case_peer_loss, 1 },
+    { "alltoall", case_alltoall, 3, 0 },
+    { "lock_turns", case_lock_turns, 200, 0 },
+    { "false_sharing", case_false_sharing, 2000, 0 },
+    { "litmus_mp", case_litmus_mp, 10000, 0 },
+    { "litmus_iriw", case_litmus_iriw, 10000, 0 },
+    { "threads", case_threads, 1, 0 },
+    { "wait_until", case_wait_until, 200, 0 },
+    { "read_file", case_read_file, 1, 0 },
+    { "big_arena", case_big_arena, 100000, 0 },
+    { "alloc_beyond", case_alloc_beyond, 1, 0 },
+    { "alloc_huge", case_alloc_huge, 1, 0 },
+    { "null_args", case_null_args, 1, 0 },
+    { "stats_arena", case_stats_arena, 1, 0 },
+    { "lifecycle", case_lifecycle, 1, 1 },
+    { "free_reuse", case_free_reuse, 5, 0 },
+    { "peer_loss", case_peer_loss, 1, 0 },
 };
 
 int main(int argc, char **argv)
@@ -628,14 +861,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: iterations must be positive\n", argv[0]);
         return 2;
     }
-    if (dsm_init(NULL) != DSM_OK) {
-        fprintf(stderr, "rt_test: dsm_init failed: %s\n", dsm_strerror(dsm_last_error()));
-        return 1;
+    if (!test->own_init) {
+        if (dsm_init(NULL) != DSM_OK) {
+            fprintf(stderr, "rt_test: dsm_init failed: %s\n", dsm_strerror(dsm_last_error()));
+            return 1;
+        }
+        me = dsm_node_id();
+        nnodes = dsm_num_nodes();
     }
-    me = dsm_node_id();
-    nnodes = dsm_num_nodes();
     result = test->run(iterations);
-    if (result == 0 || result == 77) {
+    if (!test->own_init && (result == 0 || result == 77)) {
         dsm_status_t status = dsm_finalize();
 
         if (status != DSM_OK) {
