@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config gfortran
   libucx-dev ucx-utils libibverbs-dev rdma-core
   libhwloc-dev hwloc
   libopenmpi-dev openmpi-bin libpmix-dev
