@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dsm_common.h"
+#include "dsm_config_parse.h"
 
 static const char *const dsm_log_level_names[] = {
     [DSM_LOG_LEVEL_ERROR] = "error",
@@ -48,10 +49,10 @@ dsm_log_level_t dsm_log_level(void)
     if (threshold >= 0) {
         return (dsm_log_level_t)threshold;
     }
-    text = getenv("DSM_LOG_LEVEL");
+    /* A bad value means warn, as in the configuration (runtime/config.c), whose
+     * load reports it, once, so this early read stays silent. */
+    text = dsm_config_getenv("DSM_LOG_LEVEL");
     if (text != NULL && dsm_log_level_parse(text, &level) != DSM_OK) {
-        fprintf(stderr, "dsm warn: DSM_LOG_LEVEL='%s' is not one of error, warn, info, "
-                        "debug, trace (or 0..4); using warn\n", text);
         level = DSM_LOG_LEVEL_WARN;
     }
     atomic_store_explicit(&dsm_log_threshold, (int)level, memory_order_relaxed);

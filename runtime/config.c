@@ -128,13 +128,14 @@ static dsm_status_t dsm_rt_parse_service_nice(const char *name, const char *text
     return dsm_config_parse_int(name, text, -20, 19, &config->service_nice);
 }
 
+/* A bad level warns and means warn (docs/config.md): logging must not stop a job. */
 static dsm_status_t dsm_rt_parse_log_level(const char *name, const char *text,
                                            dsm_rt_config_t *config)
 {
     if (dsm_log_level_parse(text, &config->log_level) != DSM_OK) {
-        dsm_error("%s='%s' is invalid: expected error, warn, info, debug, trace or 0..4",
-                  name, text);
-        return DSM_ERR_CONFIG;
+        dsm_warn("%s='%s' is invalid: expected error, warn, info, debug, trace or 0..4; "
+                 "using warn", name, text);
+        config->log_level = DSM_LOG_LEVEL_WARN;
     }
     return DSM_OK;
 }

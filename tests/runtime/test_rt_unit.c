@@ -56,7 +56,6 @@ static dsm_test_result_t test_config_bad_values(void)
         { "DSM_PLACEMENT", "random" },
         { "DSM_TRANSPORT", "carrier-pigeon" },
         { "DSM_SPIN_US", "-5" },
-        { "DSM_LOG_LEVEL", "loud" },
         { "DSM_STATS", "maybe" },
         { "DSM_READAHEAD", "65" },          /* beyond the maximum  */
         { "DSM_SERVICE_NICE", "-21" },
@@ -92,6 +91,29 @@ static dsm_test_result_t test_config_struct_wins(void)
     user.transport = "shm";
     user.field_mask |= UINT64_C(1) << 40;
     DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+/* A bad DSM_LOG_LEVEL warns and means warn, from the environment or the struct
+ * (docs/config.md): it used to fail dsm_init after log.c had said "using warn". */
+static dsm_test_result_t test_config_log_level_bad_warns(void)
+{
+    dsm_config_t user = { .field_mask = DSM_CONFIG_FIELD_LOG_LEVEL, .log_level = 7 };
+    dsm_rt_config_t config;
+
+    setenv("DSM_LOG_LEVEL", "loud", 1);
+    DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_WARN);
+    DSM_CHECK(dsm_log_level() == DSM_LOG_LEVEL_WARN);
+    setenv("DSM_LOG_LEVEL", "debug", 1);
+    DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_DEBUG);
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_OK);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_WARN);
+    user.log_level = 0;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_OK);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_ERROR);
+    unsetenv("DSM_LOG_LEVEL");
     return DSM_TEST_PASS;
 }
 
@@ -221,6 +243,7 @@ static const dsm_test_case_t cases[] = {
     { "config_environment", NULL, test_config_environment, 0 },
     { "config_bad_values", NULL, test_config_bad_values, 0 },
     { "config_struct_wins", NULL, test_config_struct_wins, 0 },
+    { "config_log_level_bad_warns", NULL, test_config_log_level_bad_warns, 0 },
     { "placement_partition", NULL, test_placement_partition, 0 },
 };
 
