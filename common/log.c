@@ -7,14 +7,15 @@
 #include "dsm_common.h"
 #include "dsm_config_parse.h"
 
-static const char *const dsm_log_level_names[] = {
+const char *const dsm_log_level_names[] = {
     [DSM_LOG_LEVEL_ERROR] = "error",
     [DSM_LOG_LEVEL_WARN]  = "warn",
     [DSM_LOG_LEVEL_INFO]  = "info",
     [DSM_LOG_LEVEL_DEBUG] = "debug",
     [DSM_LOG_LEVEL_TRACE] = "trace",
+    NULL
 };
-#define DSM_LOG_LEVEL_COUNT (sizeof(dsm_log_level_names) / sizeof(dsm_log_level_names[0]))
+#define DSM_LOG_LEVEL_COUNT (sizeof(dsm_log_level_names) / sizeof(dsm_log_level_names[0]) - 1)
 
 /* -1 until first use: the environment is read once, lazily. Relaxed: a racing
  * first read by two threads parses the same variable twice, harmlessly. */
@@ -49,8 +50,8 @@ dsm_log_level_t dsm_log_level(void)
     if (threshold >= 0) {
         return (dsm_log_level_t)threshold;
     }
-    /* A bad value means warn, as in the configuration (runtime/config.c), whose
-     * load reports it, once, so this early read stays silent. */
+    /* A bad value means warn, as in the configuration table (runtime/config.c);
+     * the table's load reports it, once, so this early read stays silent. */
     text = dsm_config_getenv("DSM_LOG_LEVEL");
     if (text != NULL && dsm_log_level_parse(text, &level) != DSM_OK) {
         level = DSM_LOG_LEVEL_WARN;

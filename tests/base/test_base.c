@@ -93,14 +93,14 @@ static dsm_test_result_t test_parse_size(void)
 
 static dsm_test_result_t test_parse_bool_and_choice(void)
 {
-    static const char *const names[] = { "cyclic", "blocked" };
+    static const char *const names[] = { "cyclic", "blocked", NULL };
     int value = -1;
 
     DSM_CHECK(dsm_config_parse_bool("X", "YES", &value) == DSM_OK && value == 1);
     DSM_CHECK(dsm_config_parse_bool("X", "off", &value) == DSM_OK && value == 0);
     DSM_CHECK(dsm_config_parse_bool("X", "2", &value) == DSM_ERR_CONFIG);
-    DSM_CHECK(dsm_config_parse_choice("X", "Blocked", names, 2, &value) == DSM_OK && value == 1);
-    DSM_CHECK(dsm_config_parse_choice("X", "cyc", names, 2, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_choice("X", "Blocked", names, &value) == DSM_OK && value == 1);
+    DSM_CHECK(dsm_config_parse_choice("X", "cyc", names, &value) == DSM_ERR_CONFIG);
     return DSM_TEST_PASS;
 }
 
