@@ -1,4 +1,5 @@
-/* Tables of DSM_* variables: load, markdown (dsm_config_table.h). */
+/* Tables of DSM_* variables: load, unknown-name check, markdown (dsm_config_table.h). */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,6 +7,11 @@
 #include "dsm_common.h"
 #include "dsm_config_parse.h"
 #include "dsm_config_table.h"
+
+/* Longest name dsm_config_distance compares, terminator included. */
+#define DSM_CONFIG_NAME_MAX 64
+
+extern char **environ;
 
 /* Rows of these types are parsed here; the others are only known. */
 static int dsm_config_var_is_loaded(const dsm_config_var_t *var)
@@ -155,10 +161,9 @@ dsm_status_t dsm_config_table_load(const dsm_config_table_t *table, const dsm_co
             continue;
         }
         known_bits |= var->user_bit;
-        env = dsm_config_getenv(var->name);
         if (user != NULL && (user->field_mask & var->user_bit)) {
             text = dsm_config_user_text(var, user, user_text, sizeof(user_text));
-        } else if (env != NULL) {
+        } else if ((env = dsm_config_getenv(var->name)) != NULL) {
             text = env;
         }
         status = dsm_config_var_parse(var, text, &value);
@@ -173,6 +178,91 @@ dsm_status_t dsm_config_table_load(const dsm_config_table_t *table, const dsm_co
         return DSM_ERR_CONFIG;
     }
     return DSM_OK;
+}
+
+/* ---- unknown names ------------------------------------------------------- */
+
+size_t dsm_config_distance(const char *a, const char *b)
+{
+    /* Three rows of the distance matrix: i-2, i-1 and i (for transpositions). */
+    size_t rows[3][DSM_CONFIG_NAME_MAX];
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la >= DSM_CONFIG_NAME_MAX || lb >= DSM_CONFIG_NAME_MAX) {
+        return SIZE_MAX;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        rows[0][j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        size_t *prev2 = rows[(i + 1) % 3], *prev = rows[(i - 1) % 3], *row = rows[i % 3];
+
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = toupper((unsigned char)a[i - 1]), cb = toupper((unsigned char)b[j - 1]);
+            size_t best = prev[j - 1] + (ca != cb);
+
+            best = prev[j] + 1 < best ? prev[j] + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            if (i > 1 && j > 1 && ca == toupper((unsigned char)b[j - 2]) &&
+                toupper((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < best) {
+                best = prev2[j - 2] + 1;
+            }
+            row[j] = best;
+        }
+    }
+    return rows[la % 3][lb];
+}
+
+const char *dsm_config_table_suggest(const dsm_config_table_t *table, const char *name)
+{
+    const char *best = NULL;
+    size_t best_distance = SIZE_MAX;
+
+    for (size_t i = 0; i < table->count; i++) {
+        const char *known = table->vars[i].name;
+        size_t distance = dsm_config_distance(name, known);
+
+        /* Close: a typo or two, more in longer names (one in 6 characters). */
+        if (distance <= 1 + strlen(known) / 6 && distance < best_distance) {
+            best = known;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
+static int dsm_config_table_knows(const dsm_config_table_t *table, const char *name)
+{
+    for (size_t i = 0; i < table->count; i++) {
+        if (!strcmp(table->vars[i].name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void dsm_config_table_check_environment(const dsm_config_table_t *table)
+{
+    for (char **entry = environ; *entry != NULL; entry++) {
+        char name[DSM_CONFIG_NAME_MAX * 2];
+        size_t length = strcspn(*entry, "=");
+        const char *suggestion;
+
+        if (strncmp(*entry, "DSM_", 4) != 0) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)length, *entry);
+        if (dsm_config_table_knows(table, name)) {
+            continue;
+        }
+        suggestion = dsm_config_table_suggest(table, name);
+        if (suggestion != NULL) {
+            dsm_warn("%s is not a dsm variable; did you mean %s?", name, suggestion);
+        } else {
+            dsm_warn("%s is not a dsm variable (docs/config.md lists them)", name);
+        }
+    }
 }
 
 /* ---- markdown ------------------------------------------------------------ */
@@ -258,8 +348,8 @@ void dsm_config_table_print_markdown(const dsm_config_table_t *table, FILE *out)
         dsm_config_print_accepted(out, var);
         fprintf(out, " | %s |\n", var->help);
     }
-    fputs("\nReserved for the test harness: read by a test script, never by dsm.\n\n"
-          "| variable | default | meaning |\n|---|---|---|\n", out);
+    fputs("\nReserved for the test harness: read by a test script, never by dsm, and not "
+          "reported as unknown.\n\n| variable | default | meaning |\n|---|---|---|\n", out);
     for (size_t i = 0; i < table->count; i++) {
         const dsm_config_var_t *var = &table->vars[i];
 

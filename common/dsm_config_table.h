@@ -1,7 +1,8 @@
 /*
  * A table of DSM_* variables: one row per variable holds its name, default,
  * accepted values, where its value goes and its documentation. The same rows
- * feed the parser (dsm_config_table_load) and docs/config.md
+ * feed the parser (dsm_config_table_load), the check for unknown DSM_* names
+ * (dsm_config_table_check_environment) and docs/config.md
  * (dsm_config_table_print_markdown, through dsm-info --config-markdown).
  */
 #ifndef DSM_CONFIG_TABLE_H
@@ -23,8 +24,8 @@ typedef enum {
                                 * warns and the default is used (the job goes on)         */
     DSM_CONFIG_TYPE_BOOTSTRAP, /* read and checked by the bootstrap (transport/) as the
                                 * node joins; listed so it is known and documented        */
-    DSM_CONFIG_TYPE_RESERVED   /* read by a test script, never by dsm; listed so that
-                                * the table knows every DSM_* name in use                 */
+    DSM_CONFIG_TYPE_RESERVED   /* read by a test script, never by dsm; listed so it is
+                                * not reported as unknown                                 */
 } dsm_config_type_t;
 
 /* A member of a structure: where it is, its size (an int-sized integer or enum,
@@ -70,6 +71,17 @@ typedef struct {
  */
 dsm_status_t dsm_config_table_load(const dsm_config_table_t *table, const dsm_config_t *user,
                                    void *fields);
+
+/* Warn about every DSM_* environment variable that is not in table, with the
+ * closest known name when one is close. */
+void dsm_config_table_check_environment(const dsm_config_table_t *table);
+
+/* The known name closest to name (edit distance, any case), or NULL if none is close. */
+const char *dsm_config_table_suggest(const dsm_config_table_t *table, const char *name);
+
+/* Damerau-Levenshtein distance (adjacent transpositions count one), any case;
+ * SIZE_MAX for strings longer than 63 characters. */
+size_t dsm_config_distance(const char *a, const char *b);
 
 /* The table as the markdown docs/config.md holds. */
 void dsm_config_table_print_markdown(const dsm_config_table_t *table, FILE *out);

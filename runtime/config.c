@@ -169,6 +169,7 @@ dsm_status_t dsm_rt_config_load(const dsm_config_t *user, dsm_rt_config_t *confi
     dsm_status_t status;
 
     memset(&config, 0, sizeof(config));
+    dsm_config_table_check_environment(&dsm_rt_config_table);
     status = dsm_config_table_load(&dsm_rt_config_table, user, &config);
     if (status != DSM_OK) {
         return status;

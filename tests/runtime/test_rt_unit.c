@@ -194,6 +194,27 @@ static dsm_test_result_t test_config_table_rows(void)
     return DSM_TEST_PASS;
 }
 
+static dsm_test_result_t test_config_suggest(void)
+{
+    const dsm_config_table_t *table = &dsm_rt_config_table;
+    const char *s;
+
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_READAHAED")) != NULL &&
+              !strcmp(s, "DSM_READAHEAD"));
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_ARENASIZE")) != NULL &&
+              !strcmp(s, "DSM_ARENA_SIZE"));
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_Stats")) != NULL &&
+              !strcmp(s, "DSM_STATS"));
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_BOOT_TIMOUT")) != NULL &&
+              !strcmp(s, "DSM_BOOT_TIMEOUT"));
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_NODES")) != NULL &&
+              !strcmp(s, "DSM_NNODES"));
+    DSM_CHECK(dsm_config_table_suggest(table, "DSM_QWERTY") == NULL);
+    DSM_CHECK(dsm_config_table_suggest(table, "DSM_X") == NULL);
+    DSM_CHECK(dsm_config_table_suggest(table, "DSM_FOO") == NULL);
+    return DSM_TEST_PASS;
+}
+
 /* Every page has exactly one home, indices within a home are dense and distinct,
  * and the per-home counts add up, for both policies and awkward sizes. */
 static dsm_test_result_t test_placement_partition(void)
@@ -323,6 +344,7 @@ static const dsm_test_case_t cases[] = {
     { "config_log_level_bad_warns", NULL, test_config_log_level_bad_warns, 0 },
     { "config_struct_each_field", NULL, test_config_struct_each_field, 0 },
     { "config_table_rows", NULL, test_config_table_rows, 0 },
+    { "config_suggest", NULL, test_config_suggest, 0 },
     { "placement_partition", NULL, test_placement_partition, 0 },
 };
 
