@@ -114,18 +114,18 @@ dsm_status_t dsm_config_parse_bool(const char *name, const char *text, int *valu
 }
 
 dsm_status_t dsm_config_parse_choice(const char *name, const char *text,
-                                     const char *const *names, size_t count, int *index_p)
+                                     const char *const *names, int *index_p)
 {
     char accepted[256] = "";
     size_t used = 0;
 
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; names[i] != NULL; i++) {
         if (!strcasecmp(text, names[i])) {
             *index_p = (int)i;
             return DSM_OK;
         }
     }
-    for (size_t i = 0; i < count && used < sizeof(accepted); i++) {
+    for (size_t i = 0; names[i] != NULL && used < sizeof(accepted); i++) {
         used += (size_t)snprintf(accepted + used, sizeof(accepted) - used, "%s%s",
                                  i ? ", " : "", names[i]);
     }

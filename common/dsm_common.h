@@ -22,6 +22,9 @@ typedef enum {
 /* The status that corresponds to an errno value (EEXIST -> DSM_ERR_EXISTS, ...). */
 dsm_status_t dsm_status_from_errno(int err);
 
+/* The level names, indexed by level, NULL-terminated. */
+extern const char *const dsm_log_level_names[];
+
 /*
  * Parse a log level name ("error", "warn", "info", "debug", "trace") or its
  * number 0..4. Returns DSM_ERR_CONFIG for anything else.

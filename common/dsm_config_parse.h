@@ -27,9 +27,9 @@ dsm_status_t dsm_config_parse_size(const char *name, const char *text, uint64_t 
 /* 1/0, yes/no, on/off, true/false (any case). */
 dsm_status_t dsm_config_parse_bool(const char *name, const char *text, int *value_p);
 
-/* One of names[0..count-1] (exact, case-insensitive); the index is returned. */
+/* One of names (NULL-terminated; exact, any case); the index is returned. */
 dsm_status_t dsm_config_parse_choice(const char *name, const char *text,
-                                     const char *const *names, size_t count, int *index_p);
+                                     const char *const *names, int *index_p);
 
 /* The value of the environment variable name, or NULL when unset or empty. */
 const char *dsm_config_getenv(const char *name);

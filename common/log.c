@@ -5,15 +5,17 @@
 #include <string.h>
 
 #include "dsm_common.h"
+#include "dsm_config_parse.h"
 
-static const char *const dsm_log_level_names[] = {
+const char *const dsm_log_level_names[] = {
     [DSM_LOG_LEVEL_ERROR] = "error",
     [DSM_LOG_LEVEL_WARN]  = "warn",
     [DSM_LOG_LEVEL_INFO]  = "info",
     [DSM_LOG_LEVEL_DEBUG] = "debug",
     [DSM_LOG_LEVEL_TRACE] = "trace",
+    NULL
 };
-#define DSM_LOG_LEVEL_COUNT (sizeof(dsm_log_level_names) / sizeof(dsm_log_level_names[0]))
+#define DSM_LOG_LEVEL_COUNT (sizeof(dsm_log_level_names) / sizeof(dsm_log_level_names[0]) - 1)
 
 /* -1 until first use: the environment is read once, lazily. Relaxed: a racing
  * first read by two threads parses the same variable twice, harmlessly. */
@@ -48,10 +50,10 @@ dsm_log_level_t dsm_log_level(void)
     if (threshold >= 0) {
         return (dsm_log_level_t)threshold;
     }
-    text = getenv("DSM_LOG_LEVEL");
+    /* A bad value means warn, as in the configuration table (runtime/config.c);
+     * the table's load reports it, once, so this early read stays silent. */
+    text = dsm_config_getenv("DSM_LOG_LEVEL");
     if (text != NULL && dsm_log_level_parse(text, &level) != DSM_OK) {
-        fprintf(stderr, "dsm warn: DSM_LOG_LEVEL='%s' is not one of error, warn, info, "
-                        "debug, trace (or 0..4); using warn\n", text);
         level = DSM_LOG_LEVEL_WARN;
     }
     atomic_store_explicit(&dsm_log_threshold, (int)level, memory_order_relaxed);

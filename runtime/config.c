@@ -1,232 +1,178 @@
 /*
- * The runtime's configuration: one table of DSM_* variables, each with its
- * default, its parser and the dsm_config_t field that overrides it.
- * docs/config.md documents the same table.
+ * The runtime's configuration: the one table of every DSM_* variable dsm
+ * knows. A row is all there is to a knob: its default, what it accepts, the
+ * dsm_rt_config_t member it sets, the dsm_config_t member that overrides it and
+ * its documentation. docs/config.md is printed from it (dsm-info
+ * --config-markdown; tests/runtime/config_doc.sh checks the two agree).
  */
 #include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dsm_common.h"
-#include "dsm_config_parse.h"
 #include "dsm_rt.h"
 
 /* x86-64 user space ends at 2^47; keep the arena clear of the stack region. */
 #define DSM_RT_ADDRESS_LIMIT   (UINT64_C(0x7f0000000000))
 #define DSM_RT_ARENA_SIZE_MAX  (UINT64_C(64) << 40) /* 64 TiB */
 
-static const char *const dsm_rt_placement_names[] = { "cyclic", "blocked" };
-static const char *const dsm_rt_transport_names[] = { "auto", "shm", "tcp", "rdma" };
+static const char *const dsm_rt_placement_names[] = { "cyclic", "blocked", NULL };
+static const char *const dsm_rt_transport_names[] = { "auto", "shm", "tcp", "rdma", NULL };
 
-typedef dsm_status_t (*dsm_rt_config_parse_fn)(const char *name, const char *text,
-                                               dsm_rt_config_t *config);
+/* The member of dsm_rt_config_t a row sets, and the dsm_config_t one that overrides it. */
+#define DSM_RT_CONFIG_FIELD(member) .field = DSM_CONFIG_SLOT(dsm_rt_config_t, member)
+#define DSM_RT_CONFIG_USER(bit, member)                                                  \
+    .user_bit = DSM_CONFIG_FIELD_##bit, .user = DSM_CONFIG_SLOT(dsm_config_t, member)
 
-typedef struct {
-    const char            *name;
-    const char            *default_text;
-    uint64_t               field_bit;   /* the dsm_config_t field that overrides it */
-    dsm_rt_config_parse_fn parse;
-} dsm_rt_config_entry_t;
-
-static dsm_status_t dsm_rt_parse_arena_size(const char *name, const char *text,
-                                            dsm_rt_config_t *config)
-{
-    uint64_t size;
-    dsm_status_t status = dsm_config_parse_size(name, text, DSM_RT_PAGE_SIZE,
-                                                DSM_RT_ARENA_SIZE_MAX, &size);
-
-    if (status != DSM_OK) {
-        return status;
-    }
-    if (size % DSM_RT_PAGE_SIZE != 0) {
-        dsm_error("%s='%s' is invalid: the arena size must be a multiple of %u bytes", name,
-                  text, DSM_RT_PAGE_SIZE);
-        return DSM_ERR_CONFIG;
-    }
-    config->arena_size = size;
-    return DSM_OK;
-}
-
-static dsm_status_t dsm_rt_parse_arena_address(const char *name, const char *text,
-                                               dsm_rt_config_t *config)
-{
-    uint64_t address;
-    dsm_status_t status = dsm_config_parse_u64(name, text, DSM_RT_PAGE_SIZE,
-                                               DSM_RT_ADDRESS_LIMIT, &address);
-
-    if (status != DSM_OK) {
-        return status;
-    }
-    if (address % DSM_RT_PAGE_SIZE != 0) {
-        dsm_error("%s='%s' is invalid: the arena address must be page-aligned", name, text);
-        return DSM_ERR_CONFIG;
-    }
-    config->arena_address = address;
-    return DSM_OK;
-}
-
-static dsm_status_t dsm_rt_parse_placement(const char *name, const char *text,
-                                           dsm_rt_config_t *config)
-{
-    int index;
-    dsm_status_t status = dsm_config_parse_choice(name, text, dsm_rt_placement_names, 2,
-                                                  &index);
-
-    if (status == DSM_OK) {
-        config->placement = (dsm_placement_t)index;
-    }
-    return status;
-}
-
-static dsm_status_t dsm_rt_parse_transport(const char *name, const char *text,
-                                           dsm_rt_config_t *config)
-{
-    int index;
-    dsm_status_t status = dsm_config_parse_choice(name, text, dsm_rt_transport_names, 4,
-                                                  &index);
-
-    if (status == DSM_OK) {
-        config->transport = (dsm_rt_transport_t)index;
-    }
-    return status;
-}
-
-static dsm_status_t dsm_rt_parse_spin_us(const char *name, const char *text,
-                                         dsm_rt_config_t *config)
-{
-    uint64_t spin_us;
-    dsm_status_t status;
-
-    if (!strcmp(text, "auto")) {
-        config->spin_us = DSM_RT_SPIN_US_DEFAULT;
-        return DSM_OK;
-    }
-    status = dsm_config_parse_u64(name, text, 0, DSM_RT_SPIN_US_MAX, &spin_us);
-
-    if (status == DSM_OK) {
-        config->spin_us = (unsigned)spin_us;
-    }
-    return status;
-}
-
-static dsm_status_t dsm_rt_parse_readahead(const char *name, const char *text,
-                                           dsm_rt_config_t *config)
-{
-    uint64_t pages;
-    dsm_status_t status = dsm_config_parse_u64(name, text, 0, DSM_RT_READAHEAD_MAX, &pages);
-
-    if (status == DSM_OK) {
-        config->readahead = (unsigned)pages;
-    }
-    return status;
-}
-
-static dsm_status_t dsm_rt_parse_service_nice(const char *name, const char *text,
-                                              dsm_rt_config_t *config)
-{
-    return dsm_config_parse_int(name, text, -20, 19, &config->service_nice);
-}
-
-static dsm_status_t dsm_rt_parse_log_level(const char *name, const char *text,
-                                           dsm_rt_config_t *config)
-{
-    if (dsm_log_level_parse(text, &config->log_level) != DSM_OK) {
-        dsm_error("%s='%s' is invalid: expected error, warn, info, debug, trace or 0..4",
-                  name, text);
-        return DSM_ERR_CONFIG;
-    }
-    return DSM_OK;
-}
-
-static dsm_status_t dsm_rt_parse_stats(const char *name, const char *text,
-                                       dsm_rt_config_t *config)
-{
-    return dsm_config_parse_bool(name, text, &config->stats);
-}
-
-static const dsm_rt_config_entry_t dsm_rt_config_table[] = {
-    { "DSM_ARENA_SIZE", "1G", DSM_CONFIG_FIELD_ARENA_SIZE, dsm_rt_parse_arena_size },
-    { "DSM_ARENA_ADDRESS", "0x200000000000", DSM_CONFIG_FIELD_ARENA_ADDRESS,
-      dsm_rt_parse_arena_address },
-    { "DSM_PLACEMENT", "cyclic", DSM_CONFIG_FIELD_PLACEMENT, dsm_rt_parse_placement },
-    { "DSM_TRANSPORT", "auto", DSM_CONFIG_FIELD_TRANSPORT, dsm_rt_parse_transport },
-    { "DSM_SPIN_US", "auto", DSM_CONFIG_FIELD_SPIN_US, dsm_rt_parse_spin_us },
-    { "DSM_READAHEAD", "64", DSM_CONFIG_FIELD_READAHEAD, dsm_rt_parse_readahead },
-    { "DSM_SERVICE_NICE", "-10", DSM_CONFIG_FIELD_SERVICE_NICE, dsm_rt_parse_service_nice },
-    { "DSM_LOG_LEVEL", "warn", DSM_CONFIG_FIELD_LOG_LEVEL, dsm_rt_parse_log_level },
-    { "DSM_STATS", "0", DSM_CONFIG_FIELD_STATS, dsm_rt_parse_stats },
+static const dsm_config_var_t dsm_rt_config_vars[] = {
+    {
+        .name = "DSM_LOG_LEVEL", .default_text = "warn", .type = DSM_CONFIG_TYPE_LOG_LEVEL,
+        .choices = dsm_log_level_names,
+        DSM_RT_CONFIG_FIELD(log_level), DSM_RT_CONFIG_USER(LOG_LEVEL, log_level),
+        .help = "most verbose log level printed to stderr; an unknown value warns and uses "
+                "`warn`",
+    },
+    {
+        .name = "DSM_ARENA_SIZE", .default_text = "1G", .type = DSM_CONFIG_TYPE_SIZE,
+        .min = DSM_RT_PAGE_SIZE, .max = DSM_RT_ARENA_SIZE_MAX, .multiple = DSM_RT_PAGE_SIZE,
+        DSM_RT_CONFIG_FIELD(arena_size), DSM_RT_CONFIG_USER(ARENA_SIZE, arena_size),
+        .help = "virtual size of the arena every node maps; costs address space only, memory "
+                "is used only by pages touched",
+    },
+    {
+        .name = "DSM_ARENA_ADDRESS", .default_text = "0x200000000000",
+        .type = DSM_CONFIG_TYPE_UINT, .min = DSM_RT_PAGE_SIZE, .max = DSM_RT_ADDRESS_LIMIT,
+        .multiple = DSM_RT_PAGE_SIZE,
+        DSM_RT_CONFIG_FIELD(arena_address), DSM_RT_CONFIG_USER(ARENA_ADDRESS, arena_address),
+        .accepted = "a page-aligned address (decimal or `0x` hex); arena must end below "
+                    "`0x7f0000000000`",
+        .help = "where every node maps the arena (`MAP_FIXED_NOREPLACE`); if the range is "
+                "taken on any node, `dsm_init` fails with `DSM_ERR_ADDRESS_IN_USE` naming the "
+                "address. The default (32 TiB) lies above AddressSanitizer's shadow memory, "
+                "far below where the kernel places ordinary mappings; ThreadSanitizer builds "
+                "need an address inside its application ranges",
+    },
+    {
+        .name = "DSM_PLACEMENT", .default_text = "cyclic", .type = DSM_CONFIG_TYPE_CHOICE,
+        .choices = dsm_rt_placement_names,
+        DSM_RT_CONFIG_FIELD(placement), DSM_RT_CONFIG_USER(PLACEMENT, placement),
+        .help = "home of each page: `cyclic` homes page p at node p mod N; `blocked` splits "
+                "each allocation into N contiguous blocks",
+    },
+    {
+        .name = "DSM_TRANSPORT", .default_text = "auto", .type = DSM_CONFIG_TYPE_CHOICE,
+        .choices = dsm_rt_transport_names,
+        DSM_RT_CONFIG_FIELD(transport), DSM_RT_CONFIG_USER(TRANSPORT, transport),
+        .help = "the UCX transports used: `auto` is UCX's own choice (and `UCX_TLS` if set), "
+                "`shm` shared memory between the processes of one host, `tcp`, `rdma` verbs "
+                "(InfiniBand/RoCE)",
+    },
+    {
+        .name = "DSM_SPIN_US", .default_text = "auto", .type = DSM_CONFIG_TYPE_UINT,
+        .max = DSM_RT_SPIN_US_MAX, .keyword = "auto", .keyword_value = DSM_RT_SPIN_US_DEFAULT,
+        DSM_RT_CONFIG_FIELD(spin_us), DSM_RT_CONFIG_USER(SPIN_US, spin_us),
+        .help = "microseconds the service thread busy-polls for work before it sleeps in "
+                "epoll, while an application thread of this node waits on it (a fault or a "
+                "command in flight; with none it sleeps at once) (0: sleep at once). `auto` "
+                "is 50 µs (the spin takes the CPU of the node's own blocked thread). On a "
+                "host with more nodes than CPUs online the spinning service thread yields "
+                "the CPU between polls, since it may hold a CPU that another node's thread "
+                "needs; with fewer it does not, since there yielding costs more than it "
+                "saves (docs/performance.md)",
+    },
+    {
+        .name = "DSM_READAHEAD", .default_text = "64", .type = DSM_CONFIG_TYPE_UINT,
+        .max = DSM_RT_READAHEAD_MAX, .unit = "pages",
+        DSM_RT_CONFIG_FIELD(readahead), DSM_RT_CONFIG_USER(READAHEAD, readahead),
+        .help = "the most pages requested ahead of a sequential fault (0: none). A read miss "
+                "on the page after the previous read miss, or after the last window, "
+                "requests the next 2, 4, 8, ... pages of the same allocation that are absent "
+                "here, read-only, in one burst; any other read miss closes the window. "
+                "Upgrades (writes to read-only pages) have their own window and upgrade the "
+                "read-only pages that follow. Counted as `read_ahead` and `upgrades_ahead` "
+                "in the statistics, not as misses or upgrades (docs/design.md §5)",
+    },
+    {
+        .name = "DSM_SERVICE_NICE", .default_text = "-10", .type = DSM_CONFIG_TYPE_INT,
+        .min = -20, .max = 19,
+        DSM_RT_CONFIG_FIELD(service_nice), DSM_RT_CONFIG_USER(SERVICE_NICE, service_nice),
+        .help = "nice value the service thread asks for. Below the process's own it needs "
+                "`CAP_SYS_NICE` or `RLIMIT_NICE`; refused, the thread keeps the process's "
+                "value and says so at info level. A higher weight keeps the service thread "
+                "ready to preempt an application that computes on its CPU (Jacobi 2046² x "
+                "1000, 2 bound nodes: 4.1 s at 0, 3.2 s at -10) at the price of a sleep and "
+                "wake per isolated fault (read miss 7 -> 12 µs): `0` for fault-bound codes "
+                "(docs/performance.md)",
+    },
+    {
+        .name = "DSM_STATS", .default_text = "0", .type = DSM_CONFIG_TYPE_BOOL,
+        DSM_RT_CONFIG_FIELD(stats), DSM_RT_CONFIG_USER(STATS, stats),
+        .help = "print this node's statistics (misses, upgrades, invalidations, bytes, fault "
+                "latency p50/p99) at `dsm_finalize`",
+    },
+    /* Read by the bootstrap (transport/boot.c, boot_tcp.c) as the node joins. */
+    {
+        .name = "DSM_RANK", .default_text = "set by `dsmrun`", .type = DSM_CONFIG_TYPE_BOOTSTRAP,
+        .accepted = "0 .. `DSM_NNODES`-1",
+        .help = "this node's rank. Any of `DSM_RANK`, `DSM_NNODES`, `DSM_COORD`, "
+                "`DSM_JOB_KEY` set selects the dsmrun bootstrap, which then needs all four; "
+                "with none set, PMIx (`PMIX_RANK`, under mpirun/srun) is used, else a "
+                "single-node job",
+    },
+    {
+        .name = "DSM_NNODES", .default_text = "set by `dsmrun`",
+        .type = DSM_CONFIG_TYPE_BOOTSTRAP, .accepted = "1 .. 4096",
+        .help = "number of nodes in the job",
+    },
+    {
+        .name = "DSM_COORD", .default_text = "set by `dsmrun`", .type = DSM_CONFIG_TYPE_BOOTSTRAP,
+        .accepted = "`host:port` or `[ipv6]:port`, port 1..65535",
+        .help = "where node 0 listens and the others connect",
+    },
+    {
+        .name = "DSM_JOB_KEY", .default_text = "set by `dsmrun` (64 hex digits from "
+                                               "`/dev/urandom`)",
+        .type = DSM_CONFIG_TYPE_BOOTSTRAP, .accepted = "32..128 hex digits",
+        .help = "the job's secret: a node whose key differs is refused on both sides "
+                "(`DSM_ERR_AUTH`). Never logged, never sent; pass it only through the "
+                "environment",
+    },
+    {
+        .name = "DSM_BOOT_TIMEOUT", .default_text = "`60`", .type = DSM_CONFIG_TYPE_BOOTSTRAP,
+        .accepted = "1 .. 86400 (seconds)",
+        .help = "longest a bootstrap step waits: joining (connect retries, every node's "
+                "handshake) and each allgather or barrier; under PMIx, the fences' and "
+                "gets' `PMIX_TIMEOUT`",
+    },
+    /* Read by tests/rdma/run.sh on the host that boots the Soft-RoCE guest. */
+    {
+        .name = "DSM_RDMA_SMP", .default_text = "`2`", .type = DSM_CONFIG_TYPE_RESERVED,
+        .help = "vCPUs of the Soft-RoCE test's guest (`tests/rdma/run.sh`, docs/rdma.md)",
+    },
+    {
+        .name = "DSM_RDMA_MEM", .default_text = "`3G`", .type = DSM_CONFIG_TYPE_RESERVED,
+        .help = "memory of the Soft-RoCE test's guest (`tests/rdma/run.sh`, docs/rdma.md)",
+    },
+    {
+        .name = "DSM_RDMA_TIMEOUT", .default_text = "`1200`", .type = DSM_CONFIG_TYPE_RESERVED,
+        .help = "wall-clock limit in seconds of the Soft-RoCE test's guest "
+                "(`tests/rdma/run.sh`, docs/rdma.md)",
+    },
 };
 
-#define DSM_RT_CONFIG_COUNT (sizeof(dsm_rt_config_table) / sizeof(dsm_rt_config_table[0]))
-
-/* The text form of a field set in the caller's dsm_config_t, parsed like the
- * environment so both are checked by the same code. */
-static const char *dsm_rt_config_user_text(const dsm_config_t *user, uint64_t bit,
-                                           char *buffer, size_t size)
-{
-    switch (bit) {
-    case DSM_CONFIG_FIELD_ARENA_SIZE:
-        snprintf(buffer, size, "%" PRIu64, user->arena_size);
-        break;
-    case DSM_CONFIG_FIELD_ARENA_ADDRESS:
-        snprintf(buffer, size, "0x%" PRIx64, user->arena_address);
-        break;
-    case DSM_CONFIG_FIELD_PLACEMENT:
-        snprintf(buffer, size, "%s", (unsigned)user->placement < 2 ?
-                 dsm_rt_placement_names[user->placement] : "(invalid)");
-        break;
-    case DSM_CONFIG_FIELD_TRANSPORT:
-        snprintf(buffer, size, "%s", user->transport ? user->transport : "(null)");
-        break;
-    case DSM_CONFIG_FIELD_SPIN_US:
-        snprintf(buffer, size, "%u", user->spin_us);
-        break;
-    case DSM_CONFIG_FIELD_READAHEAD:
-        snprintf(buffer, size, "%u", user->readahead);
-        break;
-    case DSM_CONFIG_FIELD_SERVICE_NICE:
-        snprintf(buffer, size, "%d", user->service_nice);
-        break;
-    case DSM_CONFIG_FIELD_LOG_LEVEL:
-        snprintf(buffer, size, "%d", user->log_level);
-        break;
-    case DSM_CONFIG_FIELD_STATS:
-        snprintf(buffer, size, "%d", user->stats != 0);
-        break;
-    }
-    return buffer;
-}
+const dsm_config_table_t dsm_rt_config_table = {
+    dsm_rt_config_vars, sizeof(dsm_rt_config_vars) / sizeof(dsm_rt_config_vars[0])
+};
 
 dsm_status_t dsm_rt_config_load(const dsm_config_t *user, dsm_rt_config_t *config_p)
 {
     dsm_rt_config_t config;
-    uint64_t known_bits = 0;
+    dsm_status_t status;
 
     memset(&config, 0, sizeof(config));
-    for (size_t i = 0; i < DSM_RT_CONFIG_COUNT; i++) {
-        const dsm_rt_config_entry_t *entry = &dsm_rt_config_table[i];
-        const char *env = dsm_config_getenv(entry->name);
-        char user_text[64];
-        const char *text = entry->default_text;
-        dsm_status_t status;
-
-        known_bits |= entry->field_bit;
-        if (user != NULL && (user->field_mask & entry->field_bit)) {
-            text = dsm_rt_config_user_text(user, entry->field_bit, user_text,
-                                           sizeof(user_text));
-        } else if (env != NULL) {
-            text = env;
-        }
-        status = entry->parse(entry->name, text, &config);
-        if (status != DSM_OK) {
-            return status;
-        }
-    }
-    if (user != NULL && (user->field_mask & ~known_bits)) {
-        dsm_error("dsm_config_t.field_mask has unknown bits 0x%" PRIx64,
-                  user->field_mask & ~known_bits);
-        return DSM_ERR_CONFIG;
+    dsm_config_table_check_environment(&dsm_rt_config_table);
+    status = dsm_config_table_load(&dsm_rt_config_table, user, &config);
+    if (status != DSM_OK) {
+        return status;
     }
     if (config.arena_address + config.arena_size > DSM_RT_ADDRESS_LIMIT) {
         dsm_error("the arena [0x%" PRIx64 ", +%" PRIu64 ") ends beyond the user address space "

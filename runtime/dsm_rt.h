@@ -14,6 +14,7 @@
 #include "dsm.h"
 #include "dsm_coh.h"
 #include "dsm_common.h"
+#include "dsm_config_table.h"
 #include "dsm_tp.h"
 #include "dsm_uffd.h"
 
@@ -49,7 +50,11 @@ typedef struct {
     int                stats;
 } dsm_rt_config_t;
 
-/* Fields set in user (may be NULL) win; else DSM_* variables; else defaults. */
+/* Every DSM_* variable dsm knows, the bootstrap's too (docs/config.md is printed from it). */
+extern const dsm_config_table_t dsm_rt_config_table;
+
+/* Fields set in user (may be NULL) win; else DSM_* variables; else defaults.
+ * Warns about DSM_* variables not in the table. */
 dsm_status_t dsm_rt_config_load(const dsm_config_t *user, dsm_rt_config_t *config_p);
 const char *dsm_rt_transport_name(dsm_rt_transport_t transport);
 

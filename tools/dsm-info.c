@@ -7,8 +7,9 @@
  * service thread may take its nice value, the UCX version with the transports
  * and devices UCX sees (RDMA devices called out), and the hwloc topology.
  * Exit 0 when dsm can run; otherwise 1 with a one-line reason on stderr.
+ * --config-markdown prints the table of DSM_* variables that docs/config.md holds.
  *
- *   dsm-info [--json]
+ *   dsm-info [--json | --config-markdown]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -385,8 +386,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
             json = 1;
+        } else if (!strcmp(argv[i], "--config-markdown")) {
+            dsm_config_table_print_markdown(&dsm_rt_config_table, stdout);
+            return 0;
         } else {
-            fprintf(stderr, "usage: %s [--json]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--json | --config-markdown]\n", argv[0]);
             return !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ? 0 : 2;
         }
     }

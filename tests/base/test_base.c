@@ -1,10 +1,11 @@
-/* Unit tests of common/: status strings, errno mapping, config value parsers. */
+/* Unit tests of common/: status strings, errno mapping, config value parsers, name distance. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "dsm_common.h"
 #include "dsm_config_parse.h"
+#include "dsm_config_table.h"
 #include "dsm_test.h"
 
 static dsm_test_result_t test_status_strings(void)
@@ -93,14 +94,32 @@ static dsm_test_result_t test_parse_size(void)
 
 static dsm_test_result_t test_parse_bool_and_choice(void)
 {
-    static const char *const names[] = { "cyclic", "blocked" };
+    static const char *const names[] = { "cyclic", "blocked", NULL };
     int value = -1;
 
     DSM_CHECK(dsm_config_parse_bool("X", "YES", &value) == DSM_OK && value == 1);
     DSM_CHECK(dsm_config_parse_bool("X", "off", &value) == DSM_OK && value == 0);
     DSM_CHECK(dsm_config_parse_bool("X", "2", &value) == DSM_ERR_CONFIG);
-    DSM_CHECK(dsm_config_parse_choice("X", "Blocked", names, 2, &value) == DSM_OK && value == 1);
-    DSM_CHECK(dsm_config_parse_choice("X", "cyc", names, 2, &value) == DSM_ERR_CONFIG);
+    DSM_CHECK(dsm_config_parse_choice("X", "Blocked", names, &value) == DSM_OK && value == 1);
+    DSM_CHECK(dsm_config_parse_choice("X", "cyc", names, &value) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_config_distance(void)
+{
+    char long_name[80];
+
+    memset(long_name, 'A', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    DSM_CHECK(dsm_config_distance("DSM_STATS", "DSM_STATS") == 0);
+    DSM_CHECK(dsm_config_distance("dsm_stats", "DSM_STATS") == 0);      /* any case     */
+    DSM_CHECK(dsm_config_distance("DSM_READAHAED", "DSM_READAHEAD") == 1); /* transposed */
+    DSM_CHECK(dsm_config_distance("DSM_STAT", "DSM_STATS") == 1);       /* deleted      */
+    DSM_CHECK(dsm_config_distance("kitten", "sitting") == 3);
+    DSM_CHECK(dsm_config_distance("", "abc") == 3 && dsm_config_distance("abc", "") == 3);
+    DSM_CHECK(dsm_config_distance("ab", "ba") == 1);
+    DSM_CHECK(dsm_config_distance("CA", "ABC") == 3); /* restricted: no edit inside a swap */
+    DSM_CHECK(dsm_config_distance(long_name, "DSM_STATS") == SIZE_MAX);
     return DSM_TEST_PASS;
 }
 
@@ -123,6 +142,7 @@ static const dsm_test_case_t cases[] = {
     { "parse_size", NULL, test_parse_size, 0 },
     { "parse_bool_and_choice", NULL, test_parse_bool_and_choice, 0 },
     { "log_level_parse", NULL, test_log_level_parse, 0 },
+    { "config_distance", NULL, test_config_distance, 0 },
 };
 
 int main(int argc, char **argv)

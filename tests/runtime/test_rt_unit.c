@@ -53,10 +53,13 @@ static dsm_test_result_t test_config_bad_values(void)
         { "DSM_ARENA_SIZE", "1P" },         /* beyond the maximum  */
         { "DSM_ARENA_SIZE", "lots" },
         { "DSM_ARENA_ADDRESS", "0x1001" },  /* not page-aligned    */
+        { "DSM_ARENA_ADDRESS", "0x7f0000001000" }, /* beyond user space */
+        { "DSM_ARENA_SIZE", "4095" },
         { "DSM_PLACEMENT", "random" },
         { "DSM_TRANSPORT", "carrier-pigeon" },
         { "DSM_SPIN_US", "-5" },
-        { "DSM_LOG_LEVEL", "loud" },
+        { "DSM_SPIN_US", "autox" },
+        { "DSM_SPIN_US", "1000001" },
         { "DSM_STATS", "maybe" },
         { "DSM_READAHEAD", "65" },          /* beyond the maximum  */
         { "DSM_SERVICE_NICE", "-21" },
@@ -92,6 +95,123 @@ static dsm_test_result_t test_config_struct_wins(void)
     user.transport = "shm";
     user.field_mask |= UINT64_C(1) << 40;
     DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+/* A bad DSM_LOG_LEVEL warns and means warn, from the environment or the struct
+ * (docs/config.md): it used to fail dsm_init after log.c had said "using warn". */
+static dsm_test_result_t test_config_log_level_bad_warns(void)
+{
+    dsm_config_t user = { .field_mask = DSM_CONFIG_FIELD_LOG_LEVEL, .log_level = 7 };
+    dsm_rt_config_t config;
+
+    setenv("DSM_LOG_LEVEL", "loud", 1);
+    DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_WARN);
+    DSM_CHECK(dsm_log_level() == DSM_LOG_LEVEL_WARN);
+    setenv("DSM_LOG_LEVEL", "debug", 1);
+    DSM_CHECK(dsm_rt_config_load(NULL, &config) == DSM_OK);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_DEBUG);
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_OK);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_WARN);
+    user.log_level = 0;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_OK);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_ERROR);
+    unsetenv("DSM_LOG_LEVEL");
+    return DSM_TEST_PASS;
+}
+
+/* Every kind of dsm_config_t member goes through its row's parser. */
+static dsm_test_result_t test_config_struct_each_field(void)
+{
+    dsm_config_t user = {
+        .field_mask = DSM_CONFIG_FIELD_ARENA_SIZE | DSM_CONFIG_FIELD_ARENA_ADDRESS |
+                      DSM_CONFIG_FIELD_PLACEMENT | DSM_CONFIG_FIELD_TRANSPORT |
+                      DSM_CONFIG_FIELD_SPIN_US | DSM_CONFIG_FIELD_LOG_LEVEL |
+                      DSM_CONFIG_FIELD_STATS | DSM_CONFIG_FIELD_READAHEAD |
+                      DSM_CONFIG_FIELD_SERVICE_NICE,
+        .arena_size = UINT64_C(1) << 32, .arena_address = UINT64_C(0x300000000000),
+        .placement = DSM_PLACEMENT_BLOCKED, .transport = "RDMA", .spin_us = 7,
+        .log_level = 3, .stats = 2, .readahead = 9, .service_nice = 4,
+    };
+    dsm_rt_config_t config;
+
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_OK);
+    DSM_CHECK(config.arena_size == UINT64_C(1) << 32);
+    DSM_CHECK(config.arena_address == UINT64_C(0x300000000000));
+    DSM_CHECK(config.placement == DSM_PLACEMENT_BLOCKED);
+    DSM_CHECK(config.transport == DSM_RT_TRANSPORT_RDMA);
+    DSM_CHECK(config.spin_us == 7 && config.readahead == 9 && config.service_nice == 4);
+    DSM_CHECK(config.log_level == DSM_LOG_LEVEL_DEBUG && config.stats == 1);
+    user.placement = (dsm_placement_t)7;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    user.placement = DSM_PLACEMENT_CYCLIC;
+    user.transport = NULL;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    user.transport = "tcp";
+    user.spin_us = UINT32_MAX;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    user.spin_us = 0;
+    user.service_nice = -21;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    user.service_nice = 0;
+    user.arena_address = 0x1001;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    return DSM_TEST_PASS;
+}
+
+/* The rows are well-formed: the loader and the docs rely on it. */
+static dsm_test_result_t test_config_table_rows(void)
+{
+    const dsm_config_table_t *table = &dsm_rt_config_table;
+    uint64_t bits = 0;
+
+    for (size_t i = 0; i < table->count; i++) {
+        const dsm_config_var_t *var = &table->vars[i];
+        int loaded = var->type != DSM_CONFIG_TYPE_BOOTSTRAP &&
+                     var->type != DSM_CONFIG_TYPE_RESERVED;
+
+        DSM_CHECKF(!strncmp(var->name, "DSM_", 4), "%s", var->name);
+        DSM_CHECKF(var->default_text != NULL && var->help != NULL, "%s", var->name);
+        for (size_t j = 0; j < i; j++) {
+            DSM_CHECKF(strcmp(var->name, table->vars[j].name) != 0, "%s twice", var->name);
+        }
+        DSM_CHECKF(!loaded || var->field.size == sizeof(uint64_t) ||
+                   var->field.size == sizeof(int), "%s", var->name);
+        DSM_CHECKF(!var->user_bit || var->user.is_string ||
+                   var->user.size == sizeof(uint64_t) || var->user.size == sizeof(int),
+                   "%s", var->name);
+        DSM_CHECKF((bits & var->user_bit) == 0, "%s: bit shared", var->name);
+        bits |= var->user_bit;
+        DSM_CHECKF(var->type != DSM_CONFIG_TYPE_BOOTSTRAP || var->accepted != NULL,
+                   "%s: the type cannot say what it accepts", var->name);
+        DSM_CHECKF((var->type != DSM_CONFIG_TYPE_CHOICE &&
+                    var->type != DSM_CONFIG_TYPE_LOG_LEVEL) || var->choices != NULL,
+                   "%s: choices", var->name);
+    }
+    /* Every dsm_config_t field has its row. */
+    DSM_CHECK(bits == ((uint64_t)DSM_CONFIG_FIELD_SERVICE_NICE << 1) - 1);
+    return DSM_TEST_PASS;
+}
+
+static dsm_test_result_t test_config_suggest(void)
+{
+    const dsm_config_table_t *table = &dsm_rt_config_table;
+    const char *s;
+
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_READAHAED")) != NULL &&
+              !strcmp(s, "DSM_READAHEAD"));
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_ARENASIZE")) != NULL &&
+              !strcmp(s, "DSM_ARENA_SIZE"));
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_Stats")) != NULL &&
+              !strcmp(s, "DSM_STATS"));
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_BOOT_TIMOUT")) != NULL &&
+              !strcmp(s, "DSM_BOOT_TIMEOUT"));
+    DSM_CHECK((s = dsm_config_table_suggest(table, "DSM_NODES")) != NULL &&
+              !strcmp(s, "DSM_NNODES"));
+    DSM_CHECK(dsm_config_table_suggest(table, "DSM_QWERTY") == NULL);
+    DSM_CHECK(dsm_config_table_suggest(table, "DSM_X") == NULL);
+    DSM_CHECK(dsm_config_table_suggest(table, "DSM_FOO") == NULL);
     return DSM_TEST_PASS;
 }
 
@@ -221,6 +341,10 @@ static const dsm_test_case_t cases[] = {
     { "config_environment", NULL, test_config_environment, 0 },
     { "config_bad_values", NULL, test_config_bad_values, 0 },
     { "config_struct_wins", NULL, test_config_struct_wins, 0 },
+    { "config_log_level_bad_warns", NULL, test_config_log_level_bad_warns, 0 },
+    { "config_struct_each_field", NULL, test_config_struct_each_field, 0 },
+    { "config_table_rows", NULL, test_config_table_rows, 0 },
+    { "config_suggest", NULL, test_config_suggest, 0 },
     { "placement_partition", NULL, test_placement_partition, 0 },
 };
 
