@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Follows the README's "Install, then a first program" as a new user would: in a copy
 # of the source tree and with HOME in a scratch folder, it runs the README's install
-# commands, writes its sum.c, and runs its build-and-run commands verbatim (dsmrun and
-# mpirun, no LD_LIBRARY_PATH, no variable the README does not show). Then the other
+# commands, writes its sum.c, and runs its build-and-run commands verbatim, for C and
+# then for the installed Fortran example (dsmrun and mpirun, no LD_LIBRARY_PATH, no
+# variable the README does not show). Then the other
 # ways to link the installed package: pkg-config --static and find_package(dsm)
 # (shared and static).
 # Usage: check_install.sh <source dir> <consumer source dir>
@@ -23,8 +24,9 @@ readme_block() { # <language> <n>
 }
 install_block=$(readme_block sh 1)
 run_block=$(readme_block sh 2)
+fortran_block=$(readme_block sh 3)
 readme_block c 1 >"$scratch/sum.c"
-for block in install_block run_block; do
+for block in install_block run_block fortran_block; do
   [[ -n ${!block} ]] || { echo "FAIL: README has no $block in its install section"; exit 1; }
 done
 
@@ -38,11 +40,14 @@ mv "$scratch/sum.c" "$scratch/work/sum.c"
 output=$(cd "$scratch/src" && env -u LD_LIBRARY_PATH -u PKG_CONFIG_PATH HOME="$scratch/home" \
   bash -euo pipefail -c "$install_block
 cd '$scratch/work'
-$run_block" 2>&1) || { echo "$output" | tail -40; echo "FAIL: the README's commands failed"; exit 1; }
+$run_block
+$fortran_block" 2>&1) || { echo "$output" | tail -40; echo "FAIL: the README's commands failed"; exit 1; }
 echo "$output" | grep 'sum = '
 sums=$(grep -c '^sum = 499500' <<<"$output" || true)
 [[ $sums == 2 ]] || { echo "FAIL: expected the correct sum from dsmrun and mpirun, got $sums"; exit 1; }
-echo "README install, build, dsmrun and mpirun: ok"
+verdicts=$(grep -c 'verified against the serial run' <<<"$output" || true)
+[[ $verdicts == 4 ]] || { echo "FAIL: expected 2 nodes x (dsmrun, mpirun) Fortran Jacobi verdicts, got $verdicts"; exit 1; }
+echo "README install, build, dsmrun and mpirun, C and Fortran: ok"
 
 prefix=$scratch/home/dsm
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
