@@ -931,6 +931,11 @@ static bool dsm_coh_range_settled(const dsm_coh_engine_t *engine, uint64_t first
     return true;
 }
 
+bool dsm_coh_engine_settled(const dsm_coh_engine_t *engine, uint64_t first, uint64_t count)
+{
+    return dsm_coh_range_settled(engine, first, first + count);
+}
+
 dsm_status_t dsm_coh_engine_forget(dsm_coh_engine_t *engine, uint64_t first, uint64_t count)
 {
     uint64_t end = first + count;

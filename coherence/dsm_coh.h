@@ -221,6 +221,14 @@ dsm_coh_home_state_t dsm_coh_engine_home_state(const dsm_coh_engine_t *engine, u
 bool dsm_coh_engine_quiescent(const dsm_coh_engine_t *engine);
 
 /*
+ * True when no page of [first, first + count) (a range inside the arena) is
+ * transient, busy or has queued requests: nothing this node started on it,
+ * or serves as its home, is in flight (the runtime drains an allocation
+ * before it frees it, and every page before it finalizes).
+ */
+bool dsm_coh_engine_settled(const dsm_coh_engine_t *engine, uint64_t first, uint64_t count);
+
+/*
  * Drop every entry of pages [first, first + count): they return to I and
  * Uncached, as after create (the runtime frees an allocation; it zaps the
  * pages itself). DSM_ERR_STATE, nothing changed, when a page of the range is

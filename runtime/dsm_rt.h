@@ -177,6 +177,7 @@ typedef enum {
     DSM_RT_CMD_LOCK_RELEASE,
     DSM_RT_CMD_STATS,
     DSM_RT_CMD_PAGE_WAIT,
+    DSM_RT_CMD_DRAIN,
     DSM_RT_CMD_STOP
 } dsm_rt_cmd_type_t;
 
@@ -185,7 +186,8 @@ typedef struct dsm_rt_cmd {
     struct dsm_rt     *rt;     /* set by dsm_rt_command                        */
     dsm_rt_cmd_type_t  type;
     uint64_t           arg;    /* ALLOC: bytes; FREE: address; LOCK_*: lock;
-                                  PAGE_WAIT: page                              */
+                                  PAGE_WAIT: page; DRAIN: address, 0: every
+                                  page                                        */
     uint64_t           result; /* ALLOC: address; LOCK_CREATE: lock           */
     uint64_t           changes;  /* PAGE_WAIT: the page's change count, read
                                     before the caller's load (rt_wait.c)     */
@@ -288,7 +290,8 @@ typedef struct dsm_rt {
     dsm_rt_cmd_list_t  barrier_waiting; /* commands waiting for the release   */
     uint64_t           barrier_epoch;   /* barriers this node has entered      */
     unsigned           barrier_arrived[2]; /* node 0: entries per epoch parity */
-    dsm_rt_cmd_t      *free_waiting;    /* a FREE waiting for quiescence       */
+    dsm_rt_cmd_list_t  settle_waiting;  /* FREEs and DRAINs until no page they
+                                           name is in a transaction here      */
     uint64_t           locks_created;
     dsm_rt_lock_home_t *lock_homes;     /* locks homed here, by lock / nnodes   */
     size_t             lock_home_count;
@@ -324,6 +327,12 @@ void dsm_rt_region_remove(dsm_rt_t *rt, size_t index);
 dsm_status_t dsm_rt_alloc_init(dsm_rt_t *rt);
 /* Start an ALLOC command; it completes once every node's key is in. */
 void dsm_rt_region_alloc_start(dsm_rt_t *rt, struct dsm_rt_cmd *cmd);
+/* DSM_ERR_STATE while a page of the allocation at address is in a
+ * transaction here (as requester, holder or home), DSM_ERR_INVALID_PARAM when
+ * no allocation starts there. */
+dsm_status_t dsm_rt_region_drain(dsm_rt_t *rt, uint64_t address);
+/* Forget, zap and release the allocation at address; DSM_ERR_STATE, nothing
+ * done, while one of its pages is in a transaction here. */
 dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address);
 void dsm_rt_regions_release(dsm_rt_t *rt);
 

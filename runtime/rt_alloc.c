@@ -281,22 +281,47 @@ void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     dsm_rt_region_try_complete(rt, region.seq);
 }
 
-dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address)
+/* The allocation that starts at address (and its table index), or NULL. */
+static dsm_rt_region_t *dsm_rt_region_at(dsm_rt_t *rt, uint64_t address, size_t *index_p)
 {
     uint64_t page;
     size_t index;
-    dsm_rt_region_t *region;
-    dsm_status_t status;
 
     if (address < rt->arena_base || (address - rt->arena_base) % DSM_RT_PAGE_SIZE != 0 ||
         (page = (address - rt->arena_base) / DSM_RT_PAGE_SIZE) >= rt->arena_pages) {
-        return DSM_ERR_INVALID_PARAM;
+        return NULL;
     }
     index = dsm_rt_region_lower_bound(rt, page);
     if (index >= rt->region_count || rt->regions[index].first_page != page) {
+        return NULL;
+    }
+    *index_p = index;
+    return &rt->regions[index];
+}
+
+dsm_status_t dsm_rt_region_drain(dsm_rt_t *rt, uint64_t address)
+{
+    size_t index;
+    const dsm_rt_region_t *region = dsm_rt_region_at(rt, address, &index);
+
+    if (region == NULL) {
         return DSM_ERR_INVALID_PARAM;
     }
-    region = &rt->regions[index];
+    return dsm_coh_engine_settled(rt->coh, region->first_page, region->npages) ? DSM_OK
+                                                                               : DSM_ERR_STATE;
+}
+
+dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address)
+{
+    size_t index;
+    dsm_rt_region_t *region = dsm_rt_region_at(rt, address, &index);
+    dsm_status_t status;
+
+    if (region == NULL) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    /* Refused while a page is in a transaction: its backing may still be
+     * read or written by RMA, and its messages still arrive. */
     status = dsm_coh_engine_forget(rt->coh, region->first_page, region->npages);
     if (status != DSM_OK) {
         return status;

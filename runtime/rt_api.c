@@ -177,6 +177,13 @@ static dsm_status_t dsm_rt_simple_command(dsm_rt_cmd_type_t type, uint64_t arg,
     return dsm_rt_result(status);
 }
 
+/* Wait until no page of the allocation at address (0: of the arena) is in a
+ * transaction at this node, as requester, holder or home. */
+static dsm_status_t dsm_rt_drain(uint64_t address)
+{
+    return dsm_rt_simple_command(DSM_RT_CMD_DRAIN, address, NULL);
+}
+
 static void dsm_rt_stats_print(dsm_rt_t *rt)
 {
     dsm_stats_t s;
@@ -204,8 +211,18 @@ dsm_status_t dsm_finalize(void)
     if (rt == NULL) {
         return DSM_ERR_NOT_INITIALIZED;
     }
-    /* Every node is done with the arena before anyone tears down. */
-    status = dsm_barrier();
+    /* Nothing may reach memory the tear-down unmaps: no RMA into a backing
+     * segment or staging page, no message for a forgotten page. Each node
+     * ends every transaction it started (read-ahead requests nobody waits
+     * for included); after the barrier nobody starts one, and each node
+     * waits for the transactions it serves as home to end (their DONEs). */
+    status = dsm_rt_drain(0);
+    if (status == DSM_OK) {
+        status = dsm_barrier();
+    }
+    if (status == DSM_OK) {
+        status = dsm_rt_drain(0);
+    }
     dsm_rt_global = NULL;
     dsm_rt_service_stop(rt); /* the counters are now this thread's to read */
     if (rt->config.stats) {
@@ -240,9 +257,11 @@ void dsm_free(void *ptr)
     if (ptr == NULL || dsm_rt_get() == NULL) {
         return;
     }
-    /* Every node stops using the allocation, frees it once no transaction on
-     * it is in flight, and nobody allocates again before all have freed. */
-    if (dsm_barrier() == DSM_OK &&
+    /* As dsm_finalize, for one allocation: each node ends its transactions
+     * on it (read-ahead may still be in flight) and stops using it; after
+     * the barrier nobody starts one, and each node frees it once those it
+     * serves as home have ended. Nobody allocates again before all freed. */
+    if (dsm_rt_drain((uint64_t)(uintptr_t)ptr) == DSM_OK && dsm_barrier() == DSM_OK &&
         dsm_rt_simple_command(DSM_RT_CMD_FREE, (uint64_t)(uintptr_t)ptr, NULL) == DSM_OK) {
         dsm_barrier();
     }

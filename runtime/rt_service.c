@@ -79,6 +79,16 @@ dsm_status_t dsm_rt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     return cmd->status;
 }
 
+/* Shutdown: a FREE or DRAIN of another thread still waiting ends. */
+static void dsm_rt_settle_cancel(dsm_rt_t *rt)
+{
+    dsm_rt_cmd_t *cmd;
+
+    while ((cmd = dsm_rt_cmd_list_pop(&rt->settle_waiting)) != NULL) {
+        dsm_rt_command_complete(cmd, DSM_ERR_CANCELED);
+    }
+}
+
 static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 {
     switch (cmd->type) {
@@ -86,14 +96,11 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         dsm_rt_region_alloc_start(rt, cmd);
         break;
     case DSM_RT_CMD_FREE:
-        /* Freed once no page of the allocation is in a transaction here
-         * (tried every loop: traffic on other allocations does not delay
-         * it); the caller's barrier made every node stop using it first. */
-        if (rt->free_waiting != NULL) {
-            dsm_rt_command_complete(cmd, DSM_ERR_STATE);
-            break;
-        }
-        rt->free_waiting = cmd;
+    case DSM_RT_CMD_DRAIN:
+        /* Complete once no page they name is in a transaction here, tried
+         * every loop (dsm_rt_settle_try): traffic on other allocations does
+         * not delay a free, as waiting for a quiescent engine could. */
+        dsm_rt_cmd_list_push(&rt->settle_waiting, cmd);
         break;
     case DSM_RT_CMD_BARRIER:
         dsm_rt_sync_barrier_start(rt, cmd);
@@ -119,6 +126,7 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         /* Nothing will change pages any more: a thread still waiting on
          * one (a program that finalizes while another thread waits) ends. */
         dsm_rt_page_waits_cancel(rt, DSM_ERR_CANCELED);
+        dsm_rt_settle_cancel(rt);
         rt->stopping = 1;
         dsm_rt_command_complete(cmd, DSM_OK);
         break;
@@ -151,15 +159,33 @@ static int dsm_rt_commands_run(dsm_rt_t *rt)
     return 1;
 }
 
-/* STATE: a page of the allocation is still in a transaction; try again later. */
-static void dsm_rt_free_try(dsm_rt_t *rt)
+/* A FREE or DRAIN: DSM_ERR_STATE while a page it names is in a transaction
+ * here (try again later). */
+static dsm_status_t dsm_rt_settle_one(dsm_rt_t *rt, const dsm_rt_cmd_t *cmd)
 {
-    dsm_rt_cmd_t *cmd = rt->free_waiting;
+    if (cmd->type == DSM_RT_CMD_FREE) {
+        return dsm_rt_region_free(rt, cmd->arg);
+    }
+    if (cmd->arg == 0) {
+        return dsm_coh_engine_quiescent(rt->coh) ? DSM_OK : DSM_ERR_STATE;
+    }
+    return dsm_rt_region_drain(rt, cmd->arg);
+}
+
+static void dsm_rt_settle_try(dsm_rt_t *rt)
+{
+    dsm_rt_cmd_list_t waiting = rt->settle_waiting;
+    dsm_rt_cmd_t *cmd;
     dsm_status_t status;
 
-    if (cmd != NULL && (status = dsm_rt_region_free(rt, cmd->arg)) != DSM_ERR_STATE) {
-        rt->free_waiting = NULL;
-        dsm_rt_command_complete(cmd, status);
+    rt->settle_waiting.head = rt->settle_waiting.tail = NULL;
+    while ((cmd = dsm_rt_cmd_list_pop(&waiting)) != NULL) {
+        status = dsm_rt_settle_one(rt, cmd);
+        if (status == DSM_ERR_STATE) {
+            dsm_rt_cmd_list_push(&rt->settle_waiting, cmd);
+        } else {
+            dsm_rt_command_complete(cmd, status);
+        }
     }
 }
 
@@ -174,7 +200,7 @@ static int dsm_rt_service_poll(dsm_rt_t *rt, uint64_t *recheck_p)
     busy |= dsm_rt_pages_run_deferred(rt);
     busy |= dsm_rt_commands_run(rt);
     busy |= dsm_rt_pages_run_deferred(rt);
-    dsm_rt_free_try(rt);
+    dsm_rt_settle_try(rt);
     *recheck_p = dsm_rt_page_waits_expire(rt);
     return busy;
 }

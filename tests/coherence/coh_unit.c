@@ -238,6 +238,8 @@ static dsm_test_result_t test_forget(void)
         out.count = 0;
     }
     DSM_CHECK(dsm_coh_engine_read_fault(engine, 1, &out) == DSM_OK); /* in flight */
+    DSM_CHECK(!dsm_coh_engine_settled(engine, 0, 16));
+    DSM_CHECK(dsm_coh_engine_settled(engine, 2, 30));
     DSM_CHECK(dsm_coh_engine_forget(engine, 0, 16) == DSM_ERR_STATE);
     DSM_CHECK(dsm_coh_engine_forget(engine, 60, 8) == DSM_ERR_INVALID_PARAM);
     DSM_CHECK(dsm_coh_engine_forget(engine, 2, 30) == DSM_OK);
