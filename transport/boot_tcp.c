@@ -1,12 +1,16 @@
 /*
  * The dsmrun bootstrap path: DSM_RANK, DSM_NNODES, DSM_COORD=host:port and
- * DSM_JOB_KEY (hex) from the environment. Node 0 listens on DSM_COORD's port;
- * every other node connects (retrying with backoff until DSM_BOOT_TIMEOUT),
- * and the two prove to each other that they hold the job key by HMAC over
- * fresh nonces. The connections stay open until fini and carry the
+ * DSM_JOB_KEY (hex) from the environment. Node 0 listens on the address
+ * DSM_COORD names; every other node connects (retrying with backoff until
+ * DSM_BOOT_TIMEOUT), and the two prove to each other that they hold the job
+ * key by HMAC over fresh nonces; node 0 drops any connection that does not
+ * (and runs the handshakes side by side, so none waits for a stranger).
+ * The connections stay open until fini and carry the
  * allgathers (and barriers, which are empty allgathers) through node 0.
  * Wire format and protocol: docs/design.md "### Bootstrap".
  */
+#include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -106,6 +110,13 @@ static const char *dsm_tp_boot_peer_name(int rank, char *buf, size_t size)
     return buf;
 }
 
+/* A joining connection (rank < 0) is not a member yet: what is wrong with it
+ * makes node 0 drop it and go on (a warning); a member's fault ends the job. */
+static dsm_log_level_t dsm_tp_boot_peer_level(int rank)
+{
+    return rank < 0 ? DSM_LOG_LEVEL_WARN : DSM_LOG_LEVEL_ERROR;
+}
+
 dsm_status_t dsm_tp_boot_frame_hdr_parse(const uint8_t raw[DSM_TP_BOOT_HDR_LEN],
                                          uint32_t expected_type, uint32_t max_len,
                                          int from_rank, dsm_tp_boot_frame_hdr_t *hdr_p)
@@ -114,25 +125,26 @@ dsm_status_t dsm_tp_boot_frame_hdr_parse(const uint8_t raw[DSM_TP_BOOT_HDR_LEN],
     uint32_t type = dsm_tp_boot_get_u32(raw + 4);
     uint32_t len = dsm_tp_boot_get_u32(raw + 8);
     char peer[32];
+    dsm_log_level_t level = dsm_tp_boot_peer_level(from_rank);
 
     dsm_tp_boot_peer_name(from_rank, peer, sizeof(peer));
     if (magic != DSM_TP_BOOT_MAGIC) {
-        dsm_error("bootstrap: malformed frame from %s: bad magic 0x%08x (not a dsm peer?)",
-                  peer, magic);
+        dsm_log_at(level, "bootstrap: malformed frame from %s: bad magic 0x%08x "
+                   "(not a dsm peer?)", peer, magic);
         return DSM_ERR_MALFORMED;
     }
     if (type == 0 || type > DSM_TP_BOOT_FRAME_TYPE_MAX) {
-        dsm_error("bootstrap: malformed frame from %s: unknown type %u", peer, type);
+        dsm_log_at(level, "bootstrap: malformed frame from %s: unknown type %u", peer, type);
         return DSM_ERR_MALFORMED;
     }
     if (expected_type != 0 && type != expected_type) {
-        dsm_error("bootstrap: malformed frame from %s: type %u where %u was expected", peer,
-                  type, expected_type);
+        dsm_log_at(level, "bootstrap: malformed frame from %s: type %u where %u was expected",
+                   peer, type, expected_type);
         return DSM_ERR_MALFORMED;
     }
     if (len > max_len) {
-        dsm_error("bootstrap: malformed frame from %s: type %u with %u bytes (limit %u)", peer,
-                  type, len, max_len);
+        dsm_log_at(level, "bootstrap: malformed frame from %s: type %u with %u bytes "
+                   "(limit %u)", peer, type, len, max_len);
         return DSM_ERR_MALFORMED;
     }
     hdr_p->type = type;
@@ -451,14 +463,15 @@ static dsm_status_t dsm_tp_boot_wait(int fd, short events, const struct timespec
 /* Why a send or receive of fd failed (done: its return value, 0 or -1 with errno). */
 static dsm_status_t dsm_tp_boot_io_failed(ssize_t done, int sending, int peer_rank)
 {
+    dsm_log_level_t level = dsm_tp_boot_peer_level(peer_rank);
     char peer[32];
 
     dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer));
     if (done == 0) {
-        dsm_error("bootstrap: %s closed the connection", peer);
+        dsm_log_at(level, "bootstrap: %s closed the connection", peer);
         return DSM_ERR_PEER_LOST;
     }
-    dsm_error("bootstrap: %s %s: %m", sending ? "sending to" : "receiving from", peer);
+    dsm_log_at(level, "bootstrap: %s %s: %m", sending ? "sending to" : "receiving from", peer);
     return errno == EPIPE || errno == ECONNRESET ? DSM_ERR_PEER_LOST : DSM_ERR_IO;
 }
 
@@ -518,15 +531,38 @@ static dsm_status_t dsm_tp_boot_send_frame(int fd, uint32_t type, const void *pa
     return status;
 }
 
+static void dsm_tp_boot_refuse_pack(uint32_t reason,
+                                    uint8_t frame_p[DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_REFUSE_LEN])
+{
+    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_REFUSE, DSM_TP_BOOT_REFUSE_LEN, frame_p);
+    dsm_tp_boot_put_u32(frame_p + DSM_TP_BOOT_HDR_LEN, reason);
+}
+
 static void dsm_tp_boot_send_refuse(int fd, uint32_t reason, const struct timespec *deadline,
                                     int peer_rank)
 {
-    uint8_t payload[DSM_TP_BOOT_REFUSE_LEN];
+    uint8_t frame[DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_REFUSE_LEN];
 
-    dsm_tp_boot_put_u32(payload, reason);
+    dsm_tp_boot_refuse_pack(reason, frame);
     /* Best effort: the refusal is already logged here; the peer may be gone. */
-    (void)dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_REFUSE, payload, sizeof(payload),
-                                 deadline, peer_rank);
+    (void)dsm_tp_boot_send_all(fd, frame, sizeof(frame), deadline, peer_rank);
+}
+
+/* Logs the refusal a peer sent (its REFUSE payload) and returns what it means. */
+static dsm_status_t dsm_tp_boot_refused(const uint8_t reason[DSM_TP_BOOT_REFUSE_LEN],
+                                        int peer_rank)
+{
+    dsm_log_level_t level = dsm_tp_boot_peer_level(peer_rank);
+    char peer[32];
+
+    dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer));
+    if (dsm_tp_boot_get_u32(reason) == DSM_TP_BOOT_REFUSE_CONFIG) {
+        dsm_log_at(level, "bootstrap: refused by %s: version, rank or node count do not fit "
+                   "the job (see its log)", peer);
+        return DSM_ERR_CONFIG;
+    }
+    dsm_log_at(level, "bootstrap: refused by %s: job key mismatch (DSM_JOB_KEY differs)", peer);
+    return DSM_ERR_AUTH;
 }
 
 /*
@@ -559,13 +595,7 @@ static dsm_status_t dsm_tp_boot_recv_frame(int fd, uint32_t expected, size_t exa
         uint8_t reason[DSM_TP_BOOT_REFUSE_LEN] = {0};
 
         (void)dsm_tp_boot_recv_all(fd, reason, sizeof(reason), deadline, peer_rank);
-        if (dsm_tp_boot_get_u32(reason) == DSM_TP_BOOT_REFUSE_CONFIG) {
-            dsm_error("bootstrap: refused by %s: version, rank or node count do not fit the "
-                      "job (see its log)", peer);
-            return DSM_ERR_CONFIG;
-        }
-        dsm_error("bootstrap: refused by %s: job key mismatch (DSM_JOB_KEY differs)", peer);
-        return DSM_ERR_AUTH;
+        return dsm_tp_boot_refused(reason, peer_rank);
     }
     if (hdr.type != expected || (exact_len != 0 && hdr.len != exact_len) ||
         hdr.len > max_len) {
@@ -627,73 +657,6 @@ static void dsm_tp_boot_proof(const dsm_tp_boot_tcp_config_t *config, const char
                      mac_p);
 }
 
-/* Node 0's side of one join; sets *rank_p to the joining node's rank. */
-static dsm_status_t dsm_tp_boot_handshake_coord(int fd, const dsm_tp_boot_tcp_config_t *config,
-                                                const int *fds,
-                                                const struct timespec *deadline, int *rank_p)
-{
-    uint8_t challenge[DSM_TP_BOOT_CHALLENGE_LEN], expect[DSM_TP_BOOT_SHA256_LEN];
-    uint8_t *hello = NULL, *proof = NULL;
-    uint32_t version, rank, nnodes;
-    size_t len;
-    dsm_status_t status;
-
-    status = dsm_tp_boot_recv_frame(fd, DSM_TP_BOOT_FRAME_HELLO, DSM_TP_BOOT_HELLO_LEN,
-                                    DSM_TP_BOOT_HELLO_LEN, deadline, -1, &hello, &len);
-    if (status != DSM_OK) {
-        return status;
-    }
-    version = dsm_tp_boot_get_u32(hello);
-    rank = dsm_tp_boot_get_u32(hello + 4);
-    nnodes = dsm_tp_boot_get_u32(hello + 8);
-    if (version != DSM_TP_BOOT_VERSION) {
-        dsm_error("bootstrap: refused a node speaking protocol version %u (this is %u)",
-                  version, DSM_TP_BOOT_VERSION);
-        dsm_tp_boot_send_refuse(fd, DSM_TP_BOOT_REFUSE_CONFIG, deadline, -1);
-        status = DSM_ERR_CONFIG;
-        goto out;
-    }
-    status = dsm_tp_boot_nonce(challenge);
-    if (status != DSM_OK) {
-        goto out;
-    }
-    dsm_tp_boot_proof(config, dsm_tp_boot_label_coord, hello, challenge,
-                      challenge + DSM_TP_BOOT_NONCE_LEN);
-    status = dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_CHALLENGE, challenge,
-                                    sizeof(challenge), deadline, -1);
-    if (status != DSM_OK) {
-        goto out;
-    }
-    status = dsm_tp_boot_recv_frame(fd, DSM_TP_BOOT_FRAME_PROOF, DSM_TP_BOOT_PROOF_LEN,
-                                    DSM_TP_BOOT_PROOF_LEN, deadline, -1, &proof, &len);
-    if (status != DSM_OK) {
-        goto out;
-    }
-    dsm_tp_boot_proof(config, dsm_tp_boot_label_node, hello, challenge, expect);
-    if (!dsm_tp_boot_equal_ct(proof, expect, sizeof(expect))) {
-        dsm_error("bootstrap: refused a node claiming rank %u: it did not prove the job key "
-                  "(job key mismatch: DSM_JOB_KEY differs)", rank);
-        dsm_tp_boot_send_refuse(fd, DSM_TP_BOOT_REFUSE_KEY, deadline, -1);
-        status = DSM_ERR_AUTH;
-        goto out;
-    }
-    /* Rank and node count are trusted only now: the proof covers them. */
-    if (nnodes != (uint32_t)config->nnodes || rank == 0 || rank >= nnodes || fds[rank] >= 0) {
-        dsm_error("bootstrap: refused node %u of %u: this job has %d nodes%s", rank, nnodes,
-                  config->nnodes,
-                  rank > 0 && rank < nnodes && nnodes == (uint32_t)config->nnodes ?
-                  " and that rank has already joined" : "");
-        dsm_tp_boot_send_refuse(fd, DSM_TP_BOOT_REFUSE_CONFIG, deadline, (int)rank);
-        status = DSM_ERR_CONFIG;
-        goto out;
-    }
-    *rank_p = (int)rank;
-out:
-    free(proof);
-    free(hello);
-    return status;
-}
-
 /* A joining node's side: proves the key and checks node 0's proof. */
 static dsm_status_t dsm_tp_boot_handshake_node(int fd, const dsm_tp_boot_tcp_config_t *config,
                                                const struct timespec *deadline)
@@ -733,112 +696,540 @@ static dsm_status_t dsm_tp_boot_handshake_node(int fd, const dsm_tp_boot_tcp_con
     return dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_PROOF, proof, sizeof(proof), deadline, 0);
 }
 
-/* ---------------------------------------------------------------- joining */
+/* ---------------------------------------------------------------- node 0: joining */
 
-/* Node 0 listens on the wildcard address of DSM_COORD's family, at its port. */
-static dsm_status_t dsm_tp_boot_listen(const dsm_tp_boot_tcp_config_t *config, int *fd_p)
+/*
+ * Node 0 runs the handshakes of every joining connection side by side, each a
+ * small state machine driven by one poll, so that a stranger that is silent or
+ * slow holds up no one: it is dropped when its own handshake bound passes.
+ * Until a connection has proved the job key it is not a member, and anything
+ * wrong with it (garbage, a failed proof, a refusal, a close) drops it with a
+ * warning while the join goes on. Once it has proved the key, a rank or node
+ * count that does not fit means the job itself was launched wrong: that fails.
+ */
+#define DSM_TP_BOOT_HANDSHAKE_MS 5000 /* one handshake, from accept to a verified proof */
+#define DSM_TP_BOOT_JOIN_SLOTS   64   /* handshakes in progress at once */
+
+typedef enum {
+    DSM_TP_BOOT_JOIN_FREE,      /* slot unused */
+    DSM_TP_BOOT_JOIN_HELLO,     /* receiving the node's HELLO */
+    DSM_TP_BOOT_JOIN_CHALLENGE, /* sending node 0's CHALLENGE */
+    DSM_TP_BOOT_JOIN_PROOF,     /* receiving the node's PROOF (or its REFUSE) */
+    DSM_TP_BOOT_JOIN_STATE_COUNT
+} dsm_tp_boot_join_state_t;
+
+/* One joining connection at node 0. */
+typedef struct {
+    dsm_tp_boot_join_state_t state;
+    int             fd;
+    struct timespec deadline; /* this handshake's own bound */
+    char            addr[64]; /* the peer's "address:port", for logs */
+    /* The frame being received or sent: done of want bytes moved. A received
+     * frame's want is the header's length until the header is in. */
+    uint8_t         frame[DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_CHALLENGE_LEN];
+    size_t          done;
+    size_t          want;
+    uint8_t         hello[DSM_TP_BOOT_HELLO_LEN]; /* the node's, covered by both proofs */
+    uint8_t         nonce[DSM_TP_BOOT_NONCE_LEN]; /* node 0's, sent in the CHALLENGE */
+} dsm_tp_boot_join_t;
+
+typedef dsm_status_t (*dsm_tp_boot_join_step_t)(dsm_tp_boot_join_t *join,
+                                                 const dsm_tp_boot_tcp_config_t *config);
+
+static dsm_status_t dsm_tp_boot_join_hello(dsm_tp_boot_join_t *join,
+                                           const dsm_tp_boot_tcp_config_t *config);
+static dsm_status_t dsm_tp_boot_join_challenge(dsm_tp_boot_join_t *join,
+                                               const dsm_tp_boot_tcp_config_t *config);
+static dsm_status_t dsm_tp_boot_join_proof(dsm_tp_boot_join_t *join,
+                                           const dsm_tp_boot_tcp_config_t *config);
+
+/*
+ * Each state: its name, what poll waits for, the one state it may follow
+ * (FREE may follow any), and the step run when the connection is ready:
+ * DSM_INPROGRESS when it needs more I/O, DSM_OK once the node proved the key,
+ * < 0 (logged) to drop the connection.
+ */
+static const struct {
+    const char              *name;
+    short                    events;
+    dsm_tp_boot_join_state_t from;
+    dsm_tp_boot_join_step_t  step;
+} dsm_tp_boot_join_states[DSM_TP_BOOT_JOIN_STATE_COUNT] = {
+    [DSM_TP_BOOT_JOIN_FREE]      = {"free", 0, DSM_TP_BOOT_JOIN_FREE, NULL},
+    [DSM_TP_BOOT_JOIN_HELLO]     = {"hello", POLLIN, DSM_TP_BOOT_JOIN_FREE,
+                                    dsm_tp_boot_join_hello},
+    [DSM_TP_BOOT_JOIN_CHALLENGE] = {"challenge", POLLOUT, DSM_TP_BOOT_JOIN_HELLO,
+                                    dsm_tp_boot_join_challenge},
+    [DSM_TP_BOOT_JOIN_PROOF]     = {"proof", POLLIN, DSM_TP_BOOT_JOIN_CHALLENGE,
+                                    dsm_tp_boot_join_proof},
+};
+
+static void dsm_tp_boot_join_set(dsm_tp_boot_join_t *join, dsm_tp_boot_join_state_t state)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *coord, *wild;
-    int fd, one = 1, err;
+    assert(state == DSM_TP_BOOT_JOIN_FREE || join->state == dsm_tp_boot_join_states[state].from);
+    dsm_debug("bootstrap: connection from %s: %s -> %s", join->addr,
+              dsm_tp_boot_join_states[join->state].name, dsm_tp_boot_join_states[state].name);
+    join->state = state;
+}
+
+static void dsm_tp_boot_join_close(dsm_tp_boot_join_t *join)
+{
+    close(join->fd);
+    join->fd = -1;
+    dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_FREE);
+}
+
+/* "address:port" of a socket address, for logs. */
+static void dsm_tp_boot_addr_text(const struct sockaddr *addr, socklen_t len, char *buf,
+                                  size_t size)
+{
+    char host[INET6_ADDRSTRLEN], port[8];
+    int v6 = addr->sa_family == AF_INET6;
+
+    if (getnameinfo(addr, len, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(buf, size, "an unknown address");
+        return;
+    }
+    snprintf(buf, size, "%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+/* Best effort and never waiting: 16 bytes fit any socket buffer, and a
+ * connection about to be closed is owed nothing more. */
+static void dsm_tp_boot_join_refuse(const dsm_tp_boot_join_t *join, uint32_t reason)
+{
+    uint8_t frame[DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_REFUSE_LEN];
+
+    dsm_tp_boot_refuse_pack(reason, frame);
+    (void)send(join->fd, frame, sizeof(frame), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Moves bytes of join->frame until want are done: DSM_OK, DSM_INPROGRESS when
+ * the socket would block, < 0 (logged) when the peer closed or failed. */
+static dsm_status_t dsm_tp_boot_join_io(dsm_tp_boot_join_t *join, int sending)
+{
+    while (join->done < join->want) {
+        uint8_t *p = join->frame + join->done;
+        size_t len = join->want - join->done;
+        ssize_t moved = sending ? send(join->fd, p, len, MSG_NOSIGNAL) : recv(join->fd, p, len, 0);
+
+        if (moved < 0 && errno == EINTR) {
+            continue;
+        }
+        if (moved < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return DSM_INPROGRESS;
+        }
+        if (moved <= 0) {
+            return dsm_tp_boot_io_failed(moved, sending, -1);
+        }
+        join->done += (size_t)moved;
+    }
+    return DSM_OK;
+}
+
+/* Receives into join->frame one frame of type expected with exactly len payload
+ * bytes; a REFUSE instead is reported as the node's refusal. */
+static dsm_status_t dsm_tp_boot_join_recv(dsm_tp_boot_join_t *join, uint32_t expected,
+                                          uint32_t len)
+{
+    dsm_tp_boot_frame_hdr_t hdr;
     dsm_status_t status;
 
-    err = getaddrinfo(config->host, config->port, &hints, &coord);
+    status = dsm_tp_boot_join_io(join, 0);
+    if (status == DSM_OK && join->want == DSM_TP_BOOT_HDR_LEN) {
+        /* The header is in: check it before reading the payload it announces. */
+        if (dsm_tp_boot_get_u32(join->frame + 4) == DSM_TP_BOOT_FRAME_REFUSE) {
+            expected = DSM_TP_BOOT_FRAME_REFUSE;
+            len = DSM_TP_BOOT_REFUSE_LEN;
+        }
+        status = dsm_tp_boot_frame_hdr_parse(join->frame, expected, len, -1, &hdr);
+        if (status == DSM_OK && hdr.len != len) {
+            dsm_warn("bootstrap: malformed frame from a joining node: type %u with %u bytes "
+                     "where %u were expected", hdr.type, hdr.len, len);
+            status = DSM_ERR_MALFORMED;
+        }
+        if (status != DSM_OK) {
+            return status;
+        }
+        join->want += len;
+        status = dsm_tp_boot_join_io(join, 0);
+    }
+    if (status == DSM_OK &&
+        dsm_tp_boot_get_u32(join->frame + 4) == DSM_TP_BOOT_FRAME_REFUSE) {
+        return dsm_tp_boot_refused(join->frame + DSM_TP_BOOT_HDR_LEN, -1);
+    }
+    return status;
+}
+
+static dsm_status_t dsm_tp_boot_join_hello(dsm_tp_boot_join_t *join,
+                                           const dsm_tp_boot_tcp_config_t *config)
+{
+    uint8_t *challenge = join->frame + DSM_TP_BOOT_HDR_LEN;
+    uint32_t version;
+    dsm_status_t status;
+
+    status = dsm_tp_boot_join_recv(join, DSM_TP_BOOT_FRAME_HELLO, DSM_TP_BOOT_HELLO_LEN);
+    if (status != DSM_OK) {
+        return status;
+    }
+    memcpy(join->hello, join->frame + DSM_TP_BOOT_HDR_LEN, sizeof(join->hello));
+    version = dsm_tp_boot_get_u32(join->hello);
+    if (version != DSM_TP_BOOT_VERSION) {
+        dsm_warn("bootstrap: refused a joining node speaking protocol version %u (this is %u)",
+                 version, DSM_TP_BOOT_VERSION);
+        dsm_tp_boot_join_refuse(join, DSM_TP_BOOT_REFUSE_CONFIG);
+        return DSM_ERR_CONFIG;
+    }
+    status = dsm_tp_boot_nonce(join->nonce);
+    if (status != DSM_OK) {
+        return status;
+    }
+    /* CHALLENGE: node 0's nonce and its proof of the key over this HELLO. */
+    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_CHALLENGE, DSM_TP_BOOT_CHALLENGE_LEN,
+                               join->frame);
+    memcpy(challenge, join->nonce, sizeof(join->nonce));
+    dsm_tp_boot_proof(config, dsm_tp_boot_label_coord, join->hello, join->nonce,
+                      challenge + DSM_TP_BOOT_NONCE_LEN);
+    join->done = 0;
+    join->want = DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_CHALLENGE_LEN;
+    dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_CHALLENGE);
+    /* A fresh socket has room for it: send now rather than after another poll. */
+    return dsm_tp_boot_join_challenge(join, config);
+}
+
+static dsm_status_t dsm_tp_boot_join_challenge(dsm_tp_boot_join_t *join,
+                                               const dsm_tp_boot_tcp_config_t *config)
+{
+    dsm_status_t status = dsm_tp_boot_join_io(join, 1);
+
+    (void)config;
+    if (status != DSM_OK) {
+        return status;
+    }
+    join->done = 0;
+    join->want = DSM_TP_BOOT_HDR_LEN;
+    dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_PROOF);
+    return DSM_INPROGRESS;
+}
+
+static dsm_status_t dsm_tp_boot_join_proof(dsm_tp_boot_join_t *join,
+                                           const dsm_tp_boot_tcp_config_t *config)
+{
+    uint8_t expect[DSM_TP_BOOT_SHA256_LEN];
+    dsm_status_t status;
+
+    status = dsm_tp_boot_join_recv(join, DSM_TP_BOOT_FRAME_PROOF, DSM_TP_BOOT_PROOF_LEN);
+    if (status != DSM_OK) {
+        return status;
+    }
+    dsm_tp_boot_proof(config, dsm_tp_boot_label_node, join->hello, join->nonce, expect);
+    if (!dsm_tp_boot_equal_ct(join->frame + DSM_TP_BOOT_HDR_LEN, expect, sizeof(expect))) {
+        dsm_warn("bootstrap: refused a joining node claiming rank %u: it did not prove the "
+                 "job key (job key mismatch: DSM_JOB_KEY differs)",
+                 dsm_tp_boot_get_u32(join->hello + 4));
+        dsm_tp_boot_join_refuse(join, DSM_TP_BOOT_REFUSE_KEY);
+        return DSM_ERR_AUTH;
+    }
+    return DSM_OK;
+}
+
+/*
+ * The node proved the key, so its rank and node count are trusted now: they
+ * must fit the job (DSM_ERR_CONFIG, which fails it, if not). Its connection
+ * moves to boot->fds, which doubles as the joined set.
+ */
+static dsm_status_t dsm_tp_boot_join_admit(dsm_tp_boot_tcp_t *boot, dsm_tp_boot_join_t *join,
+                                           int *joined_count_p)
+{
+    uint32_t rank = dsm_tp_boot_get_u32(join->hello + 4);
+    uint32_t nnodes = dsm_tp_boot_get_u32(join->hello + 8);
+    int size = boot->base.size;
+
+    if (nnodes != (uint32_t)size || rank == 0 || rank >= nnodes || boot->fds[rank] >= 0) {
+        dsm_error("bootstrap: refused node %u of %u: this job has %d nodes%s", rank, nnodes,
+                  size, rank > 0 && rank < nnodes && nnodes == (uint32_t)size ?
+                  " and that rank has already joined" : "");
+        dsm_tp_boot_join_refuse(join, DSM_TP_BOOT_REFUSE_CONFIG);
+        return DSM_ERR_CONFIG;
+    }
+    boot->fds[rank] = join->fd;
+    join->fd = -1;
+    dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_FREE);
+    (*joined_count_p)++;
+    dsm_debug("bootstrap: node %u joined (%d of %d)", rank, *joined_count_p, size);
+    return DSM_OK;
+}
+
+/* Takes one connection's handshake as far as it goes now (ready: poll saw it
+ * ready). Fails only when the job must fail; a connection is dropped instead. */
+static dsm_status_t dsm_tp_boot_join_advance(dsm_tp_boot_tcp_t *boot, dsm_tp_boot_join_t *join,
+                                             const dsm_tp_boot_tcp_config_t *config, int ready,
+                                             int *joined_count_p)
+{
+    dsm_status_t status = DSM_INPROGRESS;
+
+    if (ready) {
+        status = dsm_tp_boot_join_states[join->state].step(join, config);
+    }
+    if (status == DSM_INPROGRESS && dsm_tp_boot_left_ms(&join->deadline) == 0) {
+        dsm_warn("bootstrap: the connection from %s did not complete its handshake within "
+                 "%d s", join->addr, DSM_TP_BOOT_HANDSHAKE_MS / 1000);
+        status = DSM_ERR_TIMEOUT;
+    }
+    if (status == DSM_INPROGRESS) {
+        return DSM_OK;
+    }
+    if (status == DSM_OK) {
+        return dsm_tp_boot_join_admit(boot, join, joined_count_p);
+    }
+    dsm_warn("bootstrap: dropped the connection from %s; still waiting for the job's nodes",
+             join->addr);
+    dsm_tp_boot_join_close(join);
+    return DSM_OK;
+}
+
+/* Accepts waiting connections into free slots; fails only if accepting itself does. */
+static dsm_status_t dsm_tp_boot_join_accept(int listen_fd, dsm_tp_boot_join_t *joins,
+                                            const struct timespec *deadline)
+{
+    struct timespec bound = dsm_tp_boot_deadline(DSM_TP_BOOT_HANDSHAKE_MS);
+
+    /* A handshake never outlives the join. */
+    if (dsm_tp_boot_left_ms(&bound) > dsm_tp_boot_left_ms(deadline)) {
+        bound = *deadline;
+    }
+    for (int i = 0; i < DSM_TP_BOOT_JOIN_SLOTS; i++) {
+        dsm_tp_boot_join_t *join = &joins[i];
+        struct sockaddr_storage addr;
+        socklen_t addr_len = sizeof(addr);
+
+        if (join->state != DSM_TP_BOOT_JOIN_FREE) {
+            continue;
+        }
+        join->fd = accept4(listen_fd, (struct sockaddr *)&addr, &addr_len, SOCK_CLOEXEC);
+        if (join->fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                errno == ECONNABORTED) {
+                return DSM_OK; /* nothing (left) to accept: poll says when */
+            }
+            dsm_error("bootstrap: accept: %m");
+            return dsm_status_from_errno(errno);
+        }
+        dsm_tp_boot_addr_text((struct sockaddr *)&addr, addr_len, join->addr,
+                              sizeof(join->addr));
+        if (dsm_tp_boot_socket_setup(join->fd) != DSM_OK) {
+            close(join->fd);
+            join->fd = -1;
+            continue;
+        }
+        join->deadline = bound;
+        join->done = 0;
+        join->want = DSM_TP_BOOT_HDR_LEN;
+        dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_HELLO);
+    }
+    return DSM_OK;
+}
+
+/* Waits for an event on any joining connection or, while a slot is free, the
+ * listening socket; at most until the earliest deadline. Returns poll's result. */
+static int dsm_tp_boot_join_poll(int listen_fd, const dsm_tp_boot_join_t *joins,
+                                 struct pollfd pfds[1 + DSM_TP_BOOT_JOIN_SLOTS],
+                                 const struct timespec *deadline)
+{
+    int timeout_ms = dsm_tp_boot_left_ms(deadline), free_slots = 0;
+
+    for (int i = 0; i < DSM_TP_BOOT_JOIN_SLOTS; i++) {
+        const dsm_tp_boot_join_t *join = &joins[i];
+        int left_ms;
+
+        /* poll skips negative fds. */
+        pfds[1 + i].fd = join->state == DSM_TP_BOOT_JOIN_FREE ? -1 : join->fd;
+        pfds[1 + i].events = dsm_tp_boot_join_states[join->state].events;
+        pfds[1 + i].revents = 0;
+        if (join->state == DSM_TP_BOOT_JOIN_FREE) {
+            free_slots++;
+            continue;
+        }
+        left_ms = dsm_tp_boot_left_ms(&join->deadline);
+        timeout_ms = left_ms < timeout_ms ? left_ms : timeout_ms;
+    }
+    /* With every slot busy, further connections wait in the listen backlog. */
+    pfds[0].fd = free_slots > 0 ? listen_fd : -1;
+    pfds[0].events = POLLIN;
+    pfds[0].revents = 0;
+    return poll(pfds, 1 + DSM_TP_BOOT_JOIN_SLOTS, timeout_ms);
+}
+
+/* Node 0 gives up on the join: how many came, and which ranks did not. */
+static dsm_status_t dsm_tp_boot_join_timed_out(const dsm_tp_boot_tcp_t *boot, int joined_count,
+                                               int timeout_ms)
+{
+    int count = boot->base.size - joined_count, listed = 0;
+    char missing[256];
+    size_t used;
+
+    used = (size_t)snprintf(missing, sizeof(missing), "%s", count == 1 ? "node" : "nodes");
+    for (int r = 1; r < boot->base.size; r++) {
+        if (boot->fds[r] >= 0) {
+            continue;
+        }
+        /* A few dozen ranks, then how many more: the line stays readable. */
+        if (used + 32 > sizeof(missing)) {
+            snprintf(missing + used, sizeof(missing) - used, " and %d more", count - listed);
+            break;
+        }
+        used += (size_t)snprintf(missing + used, sizeof(missing) - used, "%s %d",
+                                 listed > 0 ? "," : "", r);
+        listed++;
+    }
+    dsm_error("bootstrap: %d of %d nodes joined within DSM_BOOT_TIMEOUT (%d s); missing: %s",
+              joined_count, boot->base.size, timeout_ms / 1000, missing);
+    return DSM_ERR_TIMEOUT;
+}
+
+/* One listening socket on addr; -1 with errno on failure. */
+static int dsm_tp_boot_listen_on(const struct addrinfo *addr, int backlog)
+{
+    int fd, one = 1, err;
+
+    fd = socket(addr->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    /* A job started right after another may reuse the port in TIME_WAIT; without
+     * the option bind fails and says so. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, addr->ai_addr, addr->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
+        return fd;
+    }
+    err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+}
+
+/*
+ * A host name (not an address, not "localhost") that resolves to loopback on
+ * node 0, as Debian's /etc/hosts does with the machine's own name (127.0.1.1),
+ * leaves nodes on other hosts unable to connect, and they can only report
+ * node 0 unreachable: say why here.
+ */
+static void dsm_tp_boot_listen_check(const dsm_tp_boot_tcp_config_t *config,
+                                     const struct addrinfo *addr, const char *where)
+{
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)addr->ai_addr;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)addr->ai_addr;
+    struct in6_addr literal;
+    int loopback = addr->ai_family == AF_INET ?
+                   ntohl(v4->sin_addr.s_addr) >> 24 == IN_LOOPBACKNET :
+                   addr->ai_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+
+    if (loopback && strcmp(config->host, "localhost") != 0 &&
+        inet_pton(AF_INET, config->host, &literal) != 1 &&
+        inet_pton(AF_INET6, config->host, &literal) != 1) {
+        dsm_warn("bootstrap: DSM_COORD host '%s' is %s here, a loopback address: nodes on "
+                 "other hosts cannot reach node 0 through it", config->host, where);
+    }
+}
+
+/*
+ * Node 0 listens on the address DSM_COORD names (the first of its addresses
+ * this host can bind), not the wildcard: a job whose coordinator is 127.0.0.1
+ * is reachable from this host only.
+ */
+static dsm_status_t dsm_tp_boot_listen(const dsm_tp_boot_tcp_config_t *config, int *fd_p)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *addrs, *addr;
+    char where[64];
+    int fd = -1, err;
+
+    err = getaddrinfo(config->host, config->port, &hints, &addrs);
     if (err != 0) {
         dsm_error("bootstrap: cannot resolve DSM_COORD host '%s': %s", config->host,
                   gai_strerror(err));
         return DSM_ERR_CONFIG;
     }
-    hints.ai_family = coord->ai_family;
-    freeaddrinfo(coord);
-    err = getaddrinfo(NULL, config->port, &hints, &wild);
-    if (err != 0) {
-        dsm_error("bootstrap: cannot form a listening address for port %s: %s", config->port,
-                  gai_strerror(err));
-        return DSM_ERR_BOOTSTRAP;
+    for (addr = addrs; addr != NULL; addr = addr->ai_next) {
+        fd = dsm_tp_boot_listen_on(addr, config->nnodes);
+        if (fd >= 0) {
+            break;
+        }
+        err = errno;
     }
-    fd = socket(wild->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        dsm_error("bootstrap: socket: %m");
-        status = dsm_status_from_errno(errno);
-        goto err_free;
+        freeaddrinfo(addrs);
+        errno = err;
+        dsm_error("bootstrap: node 0 cannot listen on DSM_COORD=%s:%s: %m%s", config->host,
+                  config->port, err == EADDRNOTAVAIL ? " (not an address of this host)" : "");
+        return err == EADDRINUSE ? DSM_ERR_ADDRESS_IN_USE : DSM_ERR_BOOTSTRAP;
     }
-    /* A job started right after another may reuse the port in TIME_WAIT; without
-     * the option bind fails below and says so. */
-    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, wild->ai_addr, wild->ai_addrlen) != 0 ||
-        listen(fd, config->nnodes) != 0) {
-        dsm_error("bootstrap: node 0 cannot listen on port %s of DSM_COORD: %m", config->port);
-        status = errno == EADDRINUSE ? DSM_ERR_ADDRESS_IN_USE : DSM_ERR_BOOTSTRAP;
-        goto err_close;
-    }
-    freeaddrinfo(wild);
+    dsm_tp_boot_addr_text(addr->ai_addr, addr->ai_addrlen, where, sizeof(where));
+    dsm_tp_boot_listen_check(config, addr, where);
+    freeaddrinfo(addrs);
+    dsm_debug("bootstrap: node 0 listens on %s for %d nodes", where, config->nnodes - 1);
     *fd_p = fd;
     return DSM_OK;
-
-err_close:
-    close(fd);
-err_free:
-    freeaddrinfo(wild);
-    return status;
 }
 
 static dsm_status_t dsm_tp_boot_join_coord(dsm_tp_boot_tcp_t *boot,
                                            const dsm_tp_boot_tcp_config_t *config)
 {
     struct timespec deadline = dsm_tp_boot_deadline(config->timeout_ms);
-    int listen_fd = -1, fd, rank, joined_count = 1;
+    struct pollfd pfds[1 + DSM_TP_BOOT_JOIN_SLOTS];
+    dsm_tp_boot_join_t *joins;
+    int listen_fd, joined_count = 1;
     dsm_status_t status;
 
     if (config->nnodes == 1) {
         return DSM_OK; /* nobody to wait for */
     }
+    joins = calloc(DSM_TP_BOOT_JOIN_SLOTS, sizeof(*joins));
+    if (joins == NULL) {
+        dsm_error("bootstrap: out of memory");
+        return DSM_ERR_NO_MEMORY;
+    }
     status = dsm_tp_boot_listen(config, &listen_fd);
     if (status != DSM_OK) {
-        return status;
+        goto out_free;
     }
-    dsm_debug("bootstrap: node 0 waits for %d nodes on port %s", config->nnodes - 1,
-              config->port);
-    while (joined_count < config->nnodes) {
-        int ready = dsm_tp_boot_poll(listen_fd, POLLIN, &deadline);
-
-        if (ready <= 0) {
-            status = ready == 0 ? DSM_ERR_TIMEOUT : dsm_status_from_errno(errno);
-            dsm_error("bootstrap: %d of %d nodes joined within DSM_BOOT_TIMEOUT (%d s)%s%s",
-                      joined_count, config->nnodes, config->timeout_ms / 1000,
-                      ready == 0 ? "" : ": ", ready == 0 ? "" : strerror(errno));
-            goto out;
-        }
-        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) {
-                continue;
-            }
-            dsm_error("bootstrap: accept: %m");
+    while (status == DSM_OK && joined_count < config->nnodes) {
+        if (dsm_tp_boot_join_poll(listen_fd, joins, pfds, &deadline) < 0 && errno != EINTR) {
+            dsm_error("bootstrap: poll while nodes join: %m");
             status = dsm_status_from_errno(errno);
-            goto out;
+            break;
         }
-        status = dsm_tp_boot_socket_setup(fd);
-        if (status == DSM_OK) {
-            /* boot->fds doubles as the joined set: fds[r] >= 0 once r joined. */
-            status = dsm_tp_boot_handshake_coord(fd, config, boot->fds, &deadline, &rank);
+        for (int i = 0; i < DSM_TP_BOOT_JOIN_SLOTS && status == DSM_OK; i++) {
+            if (joins[i].state != DSM_TP_BOOT_JOIN_FREE) {
+                status = dsm_tp_boot_join_advance(boot, &joins[i], config,
+                                                  pfds[1 + i].revents != 0, &joined_count);
+            }
         }
-        if (status != DSM_OK) {
-            close(fd);
-            goto out;
+        if (status == DSM_OK && pfds[0].revents != 0) {
+            status = dsm_tp_boot_join_accept(listen_fd, joins, &deadline);
         }
-        boot->fds[rank] = fd;
-        joined_count++;
-        dsm_debug("bootstrap: node %d joined (%d of %d)", rank, joined_count, config->nnodes);
+        if (status == DSM_OK && joined_count < config->nnodes &&
+            dsm_tp_boot_left_ms(&deadline) == 0) {
+            status = dsm_tp_boot_join_timed_out(boot, joined_count, config->timeout_ms);
+        }
     }
-    for (rank = 1; rank < config->nnodes && status == DSM_OK; rank++) {
+    for (int rank = 1; rank < config->nnodes && status == DSM_OK; rank++) {
         status = dsm_tp_boot_send_frame(boot->fds[rank], DSM_TP_BOOT_FRAME_READY, NULL, 0,
                                         &deadline, rank);
     }
-out:
     close(listen_fd);
+    /* Handshakes still going are strangers' (or a job that failed): the job no longer listens. */
+    for (int i = 0; i < DSM_TP_BOOT_JOIN_SLOTS; i++) {
+        if (joins[i].state != DSM_TP_BOOT_JOIN_FREE) {
+            dsm_tp_boot_join_close(&joins[i]);
+        }
+    }
+out_free:
+    free(joins);
     return status;
 }
+
+/* ---------------------------------------------------------------- a node: joining */
 
 /* One non-blocking connect attempt bounded by the deadline; -1 and errno on failure. */
 static int dsm_tp_boot_connect_once(const struct addrinfo *addr, const struct timespec *deadline)

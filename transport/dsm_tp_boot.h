@@ -35,11 +35,14 @@ typedef struct {
 /*
  * Join the job. Blocks until every node has joined (or a timeout, or a refusal).
  * Returns DSM_ERR_CONFIG for a missing or malformed variable (logged with its
- * name) or a rank/node count that does not fit the job, DSM_ERR_AUTH when the
- * job key does not match, DSM_ERR_BOOTSTRAP when the coordinator is unreachable,
- * DSM_ERR_TIMEOUT when not every node joined within DSM_BOOT_TIMEOUT,
- * DSM_ERR_MALFORMED for a malformed frame, DSM_ERR_PEER_LOST when a node closed
- * its connection while the job formed.
+ * name) or a rank/node count that does not fit the job, DSM_ERR_AUTH when node 0
+ * does not hold this node's job key, DSM_ERR_BOOTSTRAP when the coordinator is
+ * unreachable, DSM_ERR_TIMEOUT when not every node joined within
+ * DSM_BOOT_TIMEOUT (node 0 names the missing ones), DSM_ERR_MALFORMED for a
+ * malformed frame from node 0, DSM_ERR_PEER_LOST when a node closed its
+ * connection while the job formed. Node 0 does not fail for a connection that
+ * has not proved the job key (a stranger, a node with another key): it drops it
+ * with a warning and goes on waiting.
  */
 dsm_status_t dsm_tp_boot_init(dsm_tp_boot_t **boot_p);
 
