@@ -145,7 +145,8 @@ void        *dsm_alloc(size_t size);
 void         dsm_free(void *ptr);
 
 dsm_status_t dsm_barrier(void);                   /* collective                     */
-dsm_status_t dsm_lock_create(dsm_lock_t *lock_p); /* collective, same handle everywhere */
+/* Collective, same handle everywhere; DSM_ERR_NO_SPACE after 2^32 locks. */
+dsm_status_t dsm_lock_create(dsm_lock_t *lock_p);
 /* A handle dsm_lock_create did not return: DSM_ERR_INVALID_PARAM. */
 dsm_status_t dsm_lock_acquire(dsm_lock_t lock);   /* FIFO at the lock's home node   */
 dsm_status_t dsm_lock_release(dsm_lock_t lock);

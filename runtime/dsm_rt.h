@@ -359,6 +359,7 @@ uint64_t dsm_rt_now_ns(void);
 dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt);
 void dsm_rt_sync_fini(dsm_rt_t *rt);
 void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+void dsm_rt_sync_lock_create(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 

@@ -106,8 +106,7 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         dsm_rt_sync_barrier_start(rt, cmd);
         break;
     case DSM_RT_CMD_LOCK_CREATE:
-        cmd->result = rt->locks_created++;
-        dsm_rt_command_complete(cmd, DSM_OK);
+        dsm_rt_sync_lock_create(rt, cmd);
         break;
     case DSM_RT_CMD_LOCK_ACQUIRE:
         dsm_rt_sync_lock_acquire(rt, cmd);

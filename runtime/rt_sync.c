@@ -213,6 +213,19 @@ static int dsm_rt_lock_valid(const dsm_rt_t *rt, uint64_t lock)
     return lock < rt->locks_created;
 }
 
+/* Handles are dense and the same on every node: each node counts its creates.
+ * Past DSM_RT_LOCK_MAX a handle would not fit the wire's lock ids, so every
+ * node refuses alike. */
+void dsm_rt_sync_lock_create(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
+{
+    if (rt->locks_created >= DSM_RT_LOCK_MAX) {
+        dsm_rt_command_complete(cmd, DSM_ERR_NO_SPACE);
+        return;
+    }
+    cmd->result = rt->locks_created++;
+    dsm_rt_command_complete(cmd, DSM_OK);
+}
+
 void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 {
     if (!dsm_rt_lock_valid(rt, cmd->arg)) {
