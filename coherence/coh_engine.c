@@ -195,6 +195,19 @@ dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, ds
                                out);
 }
 
+dsm_status_t dsm_coh_engine_decode(dsm_coh_engine_t *engine, uint32_t src, const void *bytes,
+                                   size_t length, dsm_coh_msg_t *msg_p)
+{
+    /* Messages to self never leave the engine: one "from" self is forged. */
+    if (src == engine->params.self ||
+        dsm_coh_msg_decode(bytes, length, src, engine->params.nnodes, engine->params.npages,
+                           msg_p) != DSM_OK) {
+        engine->stats.malformed++;
+        return DSM_ERR_MALFORMED;
+    }
+    return DSM_OK;
+}
+
 static dsm_status_t dsm_coh_recv_decoded(dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg,
                                          dsm_coh_actions_t *out)
 {
@@ -206,6 +219,22 @@ static dsm_status_t dsm_coh_recv_decoded(dsm_coh_engine_t *engine, const dsm_coh
     return status;
 }
 
+dsm_status_t dsm_coh_engine_recv_msg(dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg,
+                                     dsm_coh_actions_t *out)
+{
+    dsm_status_t status = dsm_coh_prepare(engine, out);
+
+    if (status != DSM_OK) {
+        return status;
+    }
+    if (msg == NULL || msg->sender == engine->params.self ||
+        dsm_coh_msg_check(msg, engine->params.nnodes, engine->params.npages) != DSM_OK) {
+        engine->stats.malformed++;
+        return DSM_ERR_MALFORMED;
+    }
+    return dsm_coh_recv_decoded(engine, msg, out);
+}
+
 dsm_status_t dsm_coh_engine_recv(dsm_coh_engine_t *engine, uint32_t src, const void *bytes,
                                  size_t length, dsm_coh_actions_t *out)
 {
@@ -215,12 +244,9 @@ dsm_status_t dsm_coh_engine_recv(dsm_coh_engine_t *engine, uint32_t src, const v
     if (status != DSM_OK) {
         return status;
     }
-    /* Messages to self never leave the engine: one "from" self is forged. */
-    if (src == engine->params.self ||
-        dsm_coh_msg_decode(bytes, length, src, engine->params.nnodes, engine->params.npages,
-                           &msg) != DSM_OK) {
-        engine->stats.malformed++;
-        return DSM_ERR_MALFORMED;
+    status = dsm_coh_engine_decode(engine, src, bytes, length, &msg);
+    if (status != DSM_OK) {
+        return status;
     }
     return dsm_coh_recv_decoded(engine, &msg, out);
 }

@@ -208,6 +208,20 @@ dsm_status_t dsm_coh_engine_recv(dsm_coh_engine_t *engine, uint32_t src, const v
 dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_rma_t op,
                                      dsm_coh_actions_t *out);
 
+/*
+ * dsm_coh_engine_recv in two steps, for a caller that looks at the message
+ * before the engine acts on it (the runtime checks that the page belongs to an
+ * allocation), so that the bytes are parsed once. _decode is
+ * dsm_coh_msg_decode with this engine's job, also refusing a message "from"
+ * this node; it counts a failure in malformed, changes nothing else. _recv_msg
+ * handles a message so decoded: it checks its fields again (no parsing), then
+ * acts exactly as dsm_coh_engine_recv.
+ */
+dsm_status_t dsm_coh_engine_decode(dsm_coh_engine_t *engine, uint32_t src, const void *bytes,
+                                   size_t length, dsm_coh_msg_t *msg_p);
+dsm_status_t dsm_coh_engine_recv_msg(dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg,
+                                     dsm_coh_actions_t *out);
+
 /* ---- inspection (tests, statistics, the runtime's shutdown check) -------- */
 
 void dsm_coh_engine_stats(const dsm_coh_engine_t *engine, dsm_coh_stats_t *stats_p);
