@@ -49,7 +49,7 @@ static void dsm_coh_index_build(const dsm_coh_table_t *table, uint16_t *index)
     }
 }
 
-void dsm_coh_stat_bump(dsm_coh_engine_t *engine, uint8_t stat)
+static void dsm_coh_stat_bump(dsm_coh_engine_t *engine, uint8_t stat)
 {
     if (stat != 0) {
         (*(uint64_t *)((char *)&engine->stats + stat - 1))++;

@@ -23,7 +23,7 @@ static void *dsm_coh_pool_next(const void *object)
     return next;
 }
 
-void dsm_coh_pool_init(dsm_coh_pool_t *pool, size_t size)
+static void dsm_coh_pool_init(dsm_coh_pool_t *pool, size_t size)
 {
     assert(size >= sizeof(void *));
     pool->head = NULL;
@@ -50,7 +50,7 @@ void *dsm_coh_pool_take(dsm_coh_pool_t *pool)
     return object;
 }
 
-dsm_status_t dsm_coh_pool_fill(dsm_coh_pool_t *pool, size_t nfree)
+static dsm_status_t dsm_coh_pool_fill(dsm_coh_pool_t *pool, size_t nfree)
 {
     while (pool->nfree < nfree) {
         void *object = calloc(1, pool->size);
@@ -63,7 +63,7 @@ dsm_status_t dsm_coh_pool_fill(dsm_coh_pool_t *pool, size_t nfree)
     return DSM_OK;
 }
 
-void dsm_coh_pool_fini(dsm_coh_pool_t *pool)
+static void dsm_coh_pool_fini(dsm_coh_pool_t *pool)
 {
     while (pool->head != NULL) {
         void *object = pool->head;

@@ -104,7 +104,7 @@ typedef enum {
 
 /*
  * A counter of dsm_coh_stats_t named by a table: its byte offset + 1, 0 for
- * none (every counter is a uint64_t; see dsm_coh_stat_bump).
+ * none (every counter is a uint64_t).
  */
 #define DSM_COH_STAT(field) ((uint8_t)(offsetof(dsm_coh_stats_t, field) + 1))
 
@@ -228,17 +228,14 @@ dsm_status_t dsm_coh_map_reserve(dsm_coh_map_t *map);
 void dsm_coh_map_insert(dsm_coh_map_t *map, void *entry);
 void dsm_coh_map_remove(dsm_coh_map_t *map, uint64_t page);
 
-/* Free objects of one size, recycled; take() never fails after fill(). */
+/* Free objects of one size, recycled (coh_entry.c fills them before each input). */
 typedef struct {
     void   *head;  /* each free object holds the next one's address first */
     size_t  nfree;
     size_t  size;
 } dsm_coh_pool_t;
 
-void dsm_coh_pool_init(dsm_coh_pool_t *pool, size_t size);
-void dsm_coh_pool_fini(dsm_coh_pool_t *pool);
-dsm_status_t dsm_coh_pool_fill(dsm_coh_pool_t *pool, size_t nfree);
-void *dsm_coh_pool_take(dsm_coh_pool_t *pool); /* zeroed */
+void *dsm_coh_pool_take(dsm_coh_pool_t *pool); /* zeroed; never fails after a fill */
 void dsm_coh_pool_put(dsm_coh_pool_t *pool, void *object);
 
 /* ---- the engine ---------------------------------------------------------- */
@@ -288,7 +285,6 @@ static inline uint64_t *dsm_coh_queued(const dsm_coh_engine_t *engine, dsm_coh_h
 const dsm_coh_row_t *dsm_coh_row_find(const dsm_coh_table_t *table, const uint16_t *index,
                                       uint8_t state, uint8_t event, unsigned holds);
 void dsm_coh_transition(dsm_coh_engine_t *engine, uint8_t *state, const dsm_coh_row_t *row);
-void dsm_coh_stat_bump(dsm_coh_engine_t *engine, uint8_t stat);
 void dsm_coh_emit(dsm_coh_actions_t *out, dsm_coh_action_type_t type, uint32_t node,
                   uint64_t page);
 void dsm_coh_send(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, uint32_t dest,
