@@ -1,19 +1,14 @@
 /*
  * The sparse page map: open addressing with linear probing and backward-shift
  * deletion (no tombstones, so a map that churns stays short to probe).
- * Entries are owned by the engine; the map stores pointers to them, and every
- * entry begins with its uint64_t page.
+ * Entries are owned by the engine (coh_entry.c); the map stores pointers to
+ * them, and every entry begins with its uint64_t page.
  */
 #include <stdlib.h>
 
 #include "coh_int.h"
 
 #define DSM_COH_MAP_MIN 16u
-
-static uint64_t dsm_coh_map_key(const void *entry)
-{
-    return *(const uint64_t *)entry;
-}
 
 /* Fibonacci hashing: consecutive pages (the common pattern) spread evenly. */
 static size_t dsm_coh_map_slot(const dsm_coh_map_t *map, uint64_t page)
@@ -43,7 +38,7 @@ void *dsm_coh_map_find(const dsm_coh_map_t *map, uint64_t page)
     size_t i;
 
     for (i = dsm_coh_map_slot(map, page); map->slots[i] != NULL; i = (i + 1) & map->mask) {
-        if (dsm_coh_map_key(map->slots[i]) == page) {
+        if (dsm_coh_entry_page(map->slots[i]) == page) {
             return map->slots[i];
         }
     }
@@ -52,7 +47,7 @@ void *dsm_coh_map_find(const dsm_coh_map_t *map, uint64_t page)
 
 static void dsm_coh_map_place(dsm_coh_map_t *map, void *entry)
 {
-    size_t i = dsm_coh_map_slot(map, dsm_coh_map_key(entry));
+    size_t i = dsm_coh_map_slot(map, dsm_coh_entry_page(entry));
 
     while (map->slots[i] != NULL) {
         i = (i + 1) & map->mask;
@@ -96,12 +91,12 @@ void dsm_coh_map_remove(dsm_coh_map_t *map, uint64_t page)
     size_t hole = dsm_coh_map_slot(map, page);
     size_t i;
 
-    while (dsm_coh_map_key(map->slots[hole]) != page) {
+    while (dsm_coh_entry_page(map->slots[hole]) != page) {
         hole = (hole + 1) & map->mask;
     }
     /* Backward shift: move up every later entry of the run that may not skip the hole. */
     for (i = (hole + 1) & map->mask; map->slots[i] != NULL; i = (i + 1) & map->mask) {
-        size_t home = dsm_coh_map_slot(map, dsm_coh_map_key(map->slots[i]));
+        size_t home = dsm_coh_map_slot(map, dsm_coh_entry_page(map->slots[i]));
 
         if (((i - home) & map->mask) >= ((i - hole) & map->mask)) {
             map->slots[hole] = map->slots[i];

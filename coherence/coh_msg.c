@@ -2,7 +2,7 @@
  * Message encoding and format validation. Byte by byte, little-endian: the
  * wire format never depends on the compiler's struct layout or padding.
  */
-#include "dsm_coh.h"
+#include "coh_int.h"
 
 static void dsm_coh_put32(uint8_t *p, uint32_t v)
 {
@@ -49,7 +49,7 @@ void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes)
     dsm_coh_put64(bytes + 12, msg->page);
 }
 
-static int dsm_coh_flags_valid(uint8_t type, uint8_t flags)
+static bool dsm_coh_flags_valid(uint8_t type, uint8_t flags)
 {
     if (type != DSM_COH_MSG_GRANT) {
         return flags == 0;
@@ -59,6 +59,17 @@ static int dsm_coh_flags_valid(uint8_t type, uint8_t flags)
            flags == DSM_COH_GRANT_EXCL;
 }
 
+dsm_status_t dsm_coh_msg_check(const dsm_coh_msg_t *msg, uint32_t nnodes, uint64_t npages)
+{
+    /* Request ids are never 0, so a zeroed field cannot match an outstanding one. */
+    if ((unsigned)msg->type == 0 || (unsigned)msg->type > DSM_COH_MSG_TYPE_MAX ||
+        !dsm_coh_flags_valid((uint8_t)msg->type, msg->flags) || msg->sender >= nnodes ||
+        msg->page >= npages || msg->req_id == 0) {
+        return DSM_ERR_MALFORMED;
+    }
+    return DSM_OK;
+}
+
 dsm_status_t dsm_coh_msg_decode(const void *bytes, size_t length, uint32_t src,
                                 uint32_t nnodes, uint64_t npages, dsm_coh_msg_t *msg_p)
 {
@@ -66,8 +77,7 @@ dsm_status_t dsm_coh_msg_decode(const void *bytes, size_t length, uint32_t src,
     dsm_coh_msg_t msg;
 
     if (bytes == NULL || length != DSM_COH_MSG_SIZE || b[0] != DSM_COH_MSG_VERSION ||
-        b[1] == 0 || b[1] > DSM_COH_MSG_TYPE_MAX || b[3] != 0 ||
-        !dsm_coh_flags_valid(b[1], b[2])) {
+        b[3] != 0) {
         return DSM_ERR_MALFORMED;
     }
     msg.type = (dsm_coh_msg_type_t)b[1];
@@ -75,8 +85,7 @@ dsm_status_t dsm_coh_msg_decode(const void *bytes, size_t length, uint32_t src,
     msg.sender = dsm_coh_get32(b + 4);
     msg.req_id = dsm_coh_get32(b + 8);
     msg.page = dsm_coh_get64(b + 12);
-    /* Request ids are never 0, so a zeroed field cannot match an outstanding one. */
-    if (msg.sender >= nnodes || msg.sender != src || msg.page >= npages || msg.req_id == 0) {
+    if (msg.sender != src || dsm_coh_msg_check(&msg, nnodes, npages) != DSM_OK) {
         return DSM_ERR_MALFORMED;
     }
     *msg_p = msg;

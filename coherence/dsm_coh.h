@@ -14,7 +14,7 @@
  * of touched pages, not the arena size.
  *
  * The protocol, its transition tables and the invariants are in docs/design.md
- * section 4; the tables themselves are coh_table.c.
+ * section 4; the tables themselves are coh_table.c (README.md: how to change them).
  */
 #ifndef DSM_COH_H
 #define DSM_COH_H
@@ -208,12 +208,26 @@ dsm_status_t dsm_coh_engine_recv(dsm_coh_engine_t *engine, uint32_t src, const v
 dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_rma_t op,
                                      dsm_coh_actions_t *out);
 
+/*
+ * dsm_coh_engine_recv in two steps, for a caller that looks at the message
+ * before the engine acts on it (the runtime checks that the page belongs to an
+ * allocation), so that the bytes are parsed once. _decode is
+ * dsm_coh_msg_decode with this engine's job, also refusing a message "from"
+ * this node; it counts a failure in malformed, changes nothing else. _recv_msg
+ * handles a message so decoded: it checks its fields again (no parsing), then
+ * acts exactly as dsm_coh_engine_recv.
+ */
+dsm_status_t dsm_coh_engine_decode(dsm_coh_engine_t *engine, uint32_t src, const void *bytes,
+                                   size_t length, dsm_coh_msg_t *msg_p);
+dsm_status_t dsm_coh_engine_recv_msg(dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg,
+                                     dsm_coh_actions_t *out);
+
 /* ---- inspection (tests, statistics, the runtime's shutdown check) -------- */
 
 void dsm_coh_engine_stats(const dsm_coh_engine_t *engine, dsm_coh_stats_t *stats_p);
 dsm_coh_node_state_t dsm_coh_engine_node_state(const dsm_coh_engine_t *engine, uint64_t page);
 
-/* Home side of a page this node homes; sharer_p says whether node is a sharer (or owner). */
+/* Home side of a page this node homes; holder_p says whether node is a sharer (or owner). */
 dsm_coh_home_state_t dsm_coh_engine_home_state(const dsm_coh_engine_t *engine, uint64_t page,
                                                uint32_t node, bool *holder_p);
 
@@ -245,7 +259,7 @@ typedef struct {
     const char *side;    /* "node" or "home"                      */
     const char *state;   /* current state name                    */
     const char *event;   /* event name                            */
-    const char *guard;   /* condition name, "" if none            */
+    char        guard[96];   /* conditions, comma-separated, "" if none */
     char        actions[96]; /* op names, space-separated         */
     const char *next;    /* next state name                       */
 } dsm_coh_row_info_t;

@@ -6,7 +6,8 @@
  * pages out of range and with bogus ops), raw messages of any length from any
  * source, and structured messages (valid headers with fuzzed type, flags,
  * sender, request id and page, often from the right source) that get past the
- * format checks and into the state-dependent ones. After every input, every
+ * format checks and into the state-dependent ones (through dsm_coh_engine_recv
+ * or through _decode and _recv_msg). After every input, every
  * action the engine emitted must be well-formed (page in range, messages that
  * decode, never a message to self). ASan/UBSan and the leak checker do the rest.
  */
@@ -69,6 +70,7 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
     uint8_t bytes[64];
     dsm_coh_msg_t msg;
     uint32_t src;
+    uint8_t id_byte;
     size_t len;
 
     out->count = 0;
@@ -91,14 +93,22 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
         }
         dsm_coh_engine_recv(engine, src, bytes, len, out);
         break;
-    default: /* a well-formed header with fuzzed fields */
+    default: /* a well-formed header with fuzzed fields, through either entry point */
         msg.type = (dsm_coh_msg_type_t)(1 + fuzz_byte(in) % DSM_COH_MSG_TYPE_MAX);
         msg.flags = msg.type == DSM_COH_MSG_GRANT ? (uint8_t)(1 + fuzz_byte(in) % 3) : 0;
         msg.sender = fuzz_byte(in) % params->nnodes;
-        msg.req_id = 1 + fuzz_byte(in) % 16;
+        id_byte = fuzz_byte(in);
+        msg.req_id = 1 + id_byte % 16;
         msg.page = fuzz_byte(in) % params->npages;
         dsm_coh_msg_encode(&msg, bytes);
-        dsm_coh_engine_recv(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, out);
+        if (id_byte & 0x80) { /* decoded once, then handed in, as the runtime may */
+            if (dsm_coh_engine_decode(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, &msg) ==
+                DSM_OK) {
+                dsm_coh_engine_recv_msg(engine, &msg, out);
+            }
+        } else {
+            dsm_coh_engine_recv(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, out);
+        }
         break;
     }
     fuzz_check(engine, params, out);

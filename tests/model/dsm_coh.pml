@@ -15,7 +15,10 @@
  * Checked in every state: SWMR (a writable copy excludes every other copy),
  * data-value (every mapped copy holds the latest write, checked again on every
  * read), a fetch never sees its backing change, every message finds a row of
- * the table (no illegal transition). At the end: no invalid end state (spin's
+ * the table (no illegal transition). The model has no request ids: the guards
+ * on them ("our request id", "served id") always hold here, since every
+ * message answers the transaction it belongs to; the C engine checks them
+ * (tests/coherence, tests/fuzz). At the end: no invalid end state (spin's
  * deadlock check: some thread or request never completes), and nothing
  * transient, busy or queued is left.
  */
@@ -209,7 +212,7 @@ inline node_event(n, p, ev) {
         op_set_wp(n, p); op_write_back(n, p); ns[IX(n, p)] = MS_WB
     :: ns[IX(n, p)] == IS_AD && ev == LOCAL_READ -> skip /* row: node IS_AD LOCAL_READ */
     :: ns[IX(n, p)] == IS_AD && ev == LOCAL_WRITE -> skip /* row: node IS_AD LOCAL_WRITE */
-    :: ns[IX(n, p)] == IS_AD && ev == GRANT_S -> /* row: node IS_AD GRANT_S */
+    :: ns[IX(n, p)] == IS_AD && ev == GRANT_S -> /* row: node IS_AD GRANT_S [our request id] */
         op_fetch(n, p); ns[IX(n, p)] = IS_D
     :: ns[IX(n, p)] == IS_D && ev == LOCAL_READ -> skip /* row: node IS_D LOCAL_READ */
     :: ns[IX(n, p)] == IS_D && ev == LOCAL_WRITE -> skip /* row: node IS_D LOCAL_WRITE */
@@ -217,7 +220,7 @@ inline node_event(n, p, ev) {
         op_install(n, p, 0); send(DONE, n, HOME(p), p, 0); ns[IX(n, p)] = S
     :: ns[IX(n, p)] == IM_AD && ev == LOCAL_READ -> skip /* row: node IM_AD LOCAL_READ */
     :: ns[IX(n, p)] == IM_AD && ev == LOCAL_WRITE -> skip /* row: node IM_AD LOCAL_WRITE */
-    :: ns[IX(n, p)] == IM_AD && ev == GRANT_M_DATA -> /* row: node IM_AD GRANT_M_DATA */
+    :: ns[IX(n, p)] == IM_AD && ev == GRANT_M_DATA -> /* row: node IM_AD GRANT_M_DATA [our request id] */
         op_fetch(n, p); ns[IX(n, p)] = IM_D
     :: ns[IX(n, p)] == IM_D && ev == LOCAL_READ -> skip /* row: node IM_D LOCAL_READ */
     :: ns[IX(n, p)] == IM_D && ev == LOCAL_WRITE -> skip /* row: node IM_D LOCAL_WRITE */
@@ -225,7 +228,7 @@ inline node_event(n, p, ev) {
         op_install(n, p, 1); send(DONE, n, HOME(p), p, 0); ns[IX(n, p)] = M
     :: ns[IX(n, p)] == SM_A && ev == LOCAL_READ -> skip /* row: node SM_A LOCAL_READ */
     :: ns[IX(n, p)] == SM_A && ev == LOCAL_WRITE -> skip /* row: node SM_A LOCAL_WRITE */
-    :: ns[IX(n, p)] == SM_A && ev == GRANT_M_UPGRADE -> /* row: node SM_A GRANT_M_UPGRADE */
+    :: ns[IX(n, p)] == SM_A && ev == GRANT_M_UPGRADE -> /* row: node SM_A GRANT_M_UPGRADE [our request id] */
         op_clear_wp(n, p); send(DONE, n, HOME(p), p, 0); ns[IX(n, p)] = M
     :: ns[IX(n, p)] == SM_A && ev == EV_INV -> /* row: node SM_A INV */
         op_zap(n, p); wake(n, p); send(ACK, n, HOME(p), p, 0); ns[IX(n, p)] = IM_AD
@@ -272,16 +275,14 @@ inline send_downgrade(p) {
 
 /* Serve request (r, t) in an idle state: the rows with "begin". */
 inline serve(p, r, t) {
-    /* dsm_coh_req_legal: honest nodes never send anything else. */
-    assert(t == REQ_READ && !(holders[p] & BIT(r)) ||
-           t == REQ_WRITE && !(hs[p] == H_M && (holders[p] & BIT(r))));
     hreq[p] = r;
     if
     :: hs[p] == H_U && t == REQ_READ -> /* row: home U REQ_READ */
         grant(p, F_DATA); hs[p] = WAIT_DONE_S
     :: hs[p] == H_U && t == REQ_WRITE -> /* row: home U REQ_WRITE */
         grant(p, F_EXCL | F_DATA); hs[p] = WAIT_DONE_M
-    :: hs[p] == H_S && t == REQ_READ -> /* row: home S REQ_READ */
+    :: hs[p] == H_S && t == REQ_READ && !(holders[p] & BIT(r)) ->
+        /* row: home S REQ_READ [sender holds none] */
         grant(p, F_DATA); hs[p] = WAIT_DONE_S
     :: hs[p] == H_S && t == REQ_WRITE && (holders[p] & ~BIT(r)) == 0 ->
         /* row: home S REQ_WRITE [no other holder] */
@@ -289,15 +290,17 @@ inline serve(p, r, t) {
     :: hs[p] == H_S && t == REQ_WRITE && (holders[p] & ~BIT(r)) != 0 ->
         /* row: home S REQ_WRITE [other holders] */
         send_inv(p); hs[p] = WAIT_INV
-    :: hs[p] == H_M && t == REQ_READ -> /* row: home M REQ_READ */
+    :: hs[p] == H_M && t == REQ_READ && !(holders[p] & BIT(r)) ->
+        /* row: home M REQ_READ [sender holds none] */
         send_downgrade(p); hs[p] = WAIT_DG
-    :: hs[p] == H_M && t == REQ_WRITE -> /* row: home M REQ_WRITE */
+    :: hs[p] == H_M && t == REQ_WRITE && !(holders[p] & BIT(r)) ->
+        /* row: home M REQ_WRITE [sender holds none] */
         send_inv(p); hs[p] = WAIT_INV
+    :: else -> assert(false) /* no row: honest nodes never ask so */
     fi
 }
 
 inline enqueue(p, r, t) {
-    assert(!(queued[p] & BIT(r)));
     qn[p * NN + qlen[p]] = r;
     qt[p * NN + qlen[p]] = t;
     qlen[p]++;
@@ -325,47 +328,66 @@ inline serve_next(p) {
     fi
 }
 
+/* Guards of the enqueue rows: one outstanding request per node and page. */
+#define NOT_QUEUED(p, r) (!(queued[p] & BIT(r)))
+#define NOT_QUEUED_NOR_SERVED(p, r) (NOT_QUEUED(p, r) && (r) != hreq[p])
+
 /* A request arrives at the home (table rows "begin" and "enqueue"). */
 inline home_request(p, r, t) {
     if
     :: hs[p] == H_U || hs[p] == H_S || hs[p] == H_M -> serve(p, r, t)
-    :: hs[p] == WAIT_DG && t == REQ_READ -> enqueue(p, r, t) /* row: home WAIT_DG REQ_READ */
-    :: hs[p] == WAIT_DG && t == REQ_WRITE -> enqueue(p, r, t) /* row: home WAIT_DG REQ_WRITE */
-    :: hs[p] == WAIT_INV && t == REQ_READ -> enqueue(p, r, t) /* row: home WAIT_INV REQ_READ */
-    :: hs[p] == WAIT_INV && t == REQ_WRITE -> enqueue(p, r, t) /* row: home WAIT_INV REQ_WRITE */
-    :: hs[p] == WAIT_DONE_S && t == REQ_READ -> enqueue(p, r, t) /* row: home WAIT_DONE_S REQ_READ */
-    :: hs[p] == WAIT_DONE_S && t == REQ_WRITE -> enqueue(p, r, t) /* row: home WAIT_DONE_S REQ_WRITE */
-    :: hs[p] == WAIT_DONE_M && t == REQ_READ -> enqueue(p, r, t) /* row: home WAIT_DONE_M REQ_READ */
-    :: hs[p] == WAIT_DONE_M && t == REQ_WRITE -> enqueue(p, r, t) /* row: home WAIT_DONE_M REQ_WRITE */
+    :: hs[p] == WAIT_DG && t == REQ_READ && NOT_QUEUED_NOR_SERVED(p, r) -> enqueue(p, r, t)
+        /* row: home WAIT_DG REQ_READ [sender not queued, sender not requester] */
+    :: hs[p] == WAIT_DG && t == REQ_WRITE && NOT_QUEUED_NOR_SERVED(p, r) -> enqueue(p, r, t)
+        /* row: home WAIT_DG REQ_WRITE [sender not queued, sender not requester] */
+    :: hs[p] == WAIT_INV && t == REQ_READ && NOT_QUEUED_NOR_SERVED(p, r) -> enqueue(p, r, t)
+        /* row: home WAIT_INV REQ_READ [sender not queued, sender not requester] */
+    :: hs[p] == WAIT_INV && t == REQ_WRITE && NOT_QUEUED_NOR_SERVED(p, r) -> enqueue(p, r, t)
+        /* row: home WAIT_INV REQ_WRITE [sender not queued, sender not requester] */
+    :: hs[p] == WAIT_DONE_S && t == REQ_READ && NOT_QUEUED(p, r) -> enqueue(p, r, t)
+        /* row: home WAIT_DONE_S REQ_READ [sender not queued] */
+    :: hs[p] == WAIT_DONE_S && t == REQ_WRITE && NOT_QUEUED(p, r) -> enqueue(p, r, t)
+        /* row: home WAIT_DONE_S REQ_WRITE [sender not queued] */
+    :: hs[p] == WAIT_DONE_M && t == REQ_READ && NOT_QUEUED(p, r) -> enqueue(p, r, t)
+        /* row: home WAIT_DONE_M REQ_READ [sender not queued] */
+    :: hs[p] == WAIT_DONE_M && t == REQ_WRITE && NOT_QUEUED(p, r) -> enqueue(p, r, t)
+        /* row: home WAIT_DONE_M REQ_WRITE [sender not queued] */
+    :: else -> assert(false) /* no row: the C engine would reject this request */
     fi
 }
 
+/* Guard "from other holder" ("served id" always holds in the model). */
+#define FROM_OTHER_HOLDER(p, s) ((s) != hreq[p] && (holders[p] & BIT(s)))
+
 inline home_ack(p, s) {
-    /* The C engine rejects any other ACK as malformed. */
-    assert(s != hreq[p] && (holders[p] & BIT(s)));
     if
-    :: hs[p] == WAIT_DG -> /* row: home WAIT_DG ACK */
+    :: hs[p] == WAIT_DG && FROM_OTHER_HOLDER(p, s) ->
+        /* row: home WAIT_DG ACK [served id, from other holder] */
         grant(p, F_DATA); hs[p] = WAIT_DONE_S
-    :: hs[p] == WAIT_INV && hacks[p] > 1 -> /* row: home WAIT_INV ACK [more acks due] */
+    :: hs[p] == WAIT_INV && FROM_OTHER_HOLDER(p, s) && hacks[p] > 1 ->
+        /* row: home WAIT_INV ACK [served id, from other holder, more acks due] */
         holders[p] = holders[p] & ~BIT(s); hacks[p]--
-    :: hs[p] == WAIT_INV && hacks[p] == 1 && (holders[p] & BIT(hreq[p])) ->
-        /* row: home WAIT_INV ACK [last ack, requester holds] */
+    :: hs[p] == WAIT_INV && FROM_OTHER_HOLDER(p, s) && hacks[p] == 1 &&
+       (holders[p] & BIT(hreq[p])) ->
+        /* row: home WAIT_INV ACK [served id, from other holder, last ack, requester holds] */
         holders[p] = holders[p] & ~BIT(s); hacks[p]--;
         grant(p, F_EXCL); hs[p] = WAIT_DONE_M
-    :: hs[p] == WAIT_INV && hacks[p] == 1 && !(holders[p] & BIT(hreq[p])) ->
-        /* row: home WAIT_INV ACK [last ack, requester absent] */
+    :: hs[p] == WAIT_INV && FROM_OTHER_HOLDER(p, s) && hacks[p] == 1 &&
+       !(holders[p] & BIT(hreq[p])) ->
+        /* row: home WAIT_INV ACK [served id, from other holder, last ack, requester absent] */
         holders[p] = holders[p] & ~BIT(s); hacks[p]--;
         grant(p, F_EXCL | F_DATA); hs[p] = WAIT_DONE_M
-    :: else -> assert(false)
+    :: else -> assert(false) /* no row: the C engine would reject this ACK */
     fi
 }
 
 inline home_done(p, s) {
-    assert(s == hreq[p]);
     if
-    :: hs[p] == WAIT_DONE_S -> hs[p] = H_S; serve_next(p) /* row: home WAIT_DONE_S DONE */
-    :: hs[p] == WAIT_DONE_M -> hs[p] = H_M; serve_next(p) /* row: home WAIT_DONE_M DONE */
-    :: else -> assert(false)
+    :: hs[p] == WAIT_DONE_S && s == hreq[p] -> hs[p] = H_S; serve_next(p)
+        /* row: home WAIT_DONE_S DONE [served id, from requester] */
+    :: hs[p] == WAIT_DONE_M && s == hreq[p] -> hs[p] = H_M; serve_next(p)
+        /* row: home WAIT_DONE_M DONE [served id, from requester] */
+    :: else -> assert(false) /* no row: the C engine would reject this DONE */
     fi
 }
 
