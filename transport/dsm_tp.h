@@ -26,7 +26,7 @@
 #include <stdio.h>
 
 #include "dsm.h"
-#include "dsm_tp_boot.h"
+#include "dsm_boot.h"
 
 typedef struct dsm_tp dsm_tp_t;
 typedef struct dsm_tp_mem dsm_tp_mem_t;   /* local registered memory          */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dsm_tp_boot.h"
+#include "dsm_boot.h"
 
 /* ---- SHA-256 and HMAC-SHA256 (FIPS 180-4, RFC 2104), boot_hmac.c ---- */
 
