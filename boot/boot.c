@@ -14,34 +14,34 @@
 #include "dsm_common.h"
 #include "dsm_config_parse.h"
 
-#define DSM_TP_BOOT_TIMEOUT_DEFAULT_S 60
-#define DSM_TP_BOOT_TIMEOUT_MAX_S     86400
+#define DSM_BOOT_TIMEOUT_DEFAULT_S 60
+#define DSM_BOOT_TIMEOUT_MAX_S     86400
 
-static const char *const dsm_tp_boot_dsmrun_vars[] = {
+static const char *const dsm_boot_dsmrun_vars[] = {
     "DSM_RANK", "DSM_NNODES", "DSM_COORD", "DSM_JOB_KEY",
 };
 
-static dsm_status_t dsm_tp_boot_single_allgather(dsm_tp_boot_t *boot, const void *blob,
-                                                 size_t size,
-                                                 dsm_tp_boot_gathered_t *gathered_p);
-static dsm_status_t dsm_tp_boot_single_barrier(dsm_tp_boot_t *boot);
-static void dsm_tp_boot_single_fini(dsm_tp_boot_t *boot);
+static dsm_status_t dsm_boot_single_allgather(dsm_boot_t *boot, const void *blob,
+                                              size_t size,
+                                              dsm_boot_gathered_t *gathered_p);
+static dsm_status_t dsm_boot_single_barrier(dsm_boot_t *boot);
+static void dsm_boot_single_fini(dsm_boot_t *boot);
 
-static const dsm_tp_boot_ops_t dsm_tp_boot_single_ops = {
+static const dsm_boot_ops_t dsm_boot_single_ops = {
     .name      = "single",
-    .allgather = dsm_tp_boot_single_allgather,
-    .barrier   = dsm_tp_boot_single_barrier,
-    .fini      = dsm_tp_boot_single_fini,
+    .allgather = dsm_boot_single_allgather,
+    .barrier   = dsm_boot_single_barrier,
+    .fini      = dsm_boot_single_fini,
 };
 
-dsm_status_t dsm_tp_boot_timeout_ms(int *timeout_ms_p)
+dsm_status_t dsm_boot_timeout_ms(int *timeout_ms_p)
 {
     const char *text = dsm_config_getenv("DSM_BOOT_TIMEOUT");
-    uint64_t seconds = DSM_TP_BOOT_TIMEOUT_DEFAULT_S;
+    uint64_t seconds = DSM_BOOT_TIMEOUT_DEFAULT_S;
     dsm_status_t status;
 
     if (text != NULL) {
-        status = dsm_config_parse_u64("DSM_BOOT_TIMEOUT", text, 1, DSM_TP_BOOT_TIMEOUT_MAX_S,
+        status = dsm_config_parse_u64("DSM_BOOT_TIMEOUT", text, 1, DSM_BOOT_TIMEOUT_MAX_S,
                                       &seconds);
         if (status != DSM_OK) {
             return status;
@@ -51,9 +51,9 @@ dsm_status_t dsm_tp_boot_timeout_ms(int *timeout_ms_p)
     return DSM_OK;
 }
 
-dsm_status_t dsm_tp_boot_gathered_alloc(int count, dsm_tp_boot_gathered_t *gathered_p)
+dsm_status_t dsm_boot_gathered_alloc(int count, dsm_boot_gathered_t *gathered_p)
 {
-    dsm_tp_boot_gathered_t gathered;
+    dsm_boot_gathered_t gathered;
 
     gathered.count = count;
     gathered.blobs = calloc((size_t)count, sizeof(*gathered.blobs));
@@ -68,7 +68,7 @@ dsm_status_t dsm_tp_boot_gathered_alloc(int count, dsm_tp_boot_gathered_t *gathe
     return DSM_OK;
 }
 
-void dsm_tp_boot_gathered_free(dsm_tp_boot_gathered_t *gathered)
+void dsm_boot_gathered_free(dsm_boot_gathered_t *gathered)
 {
     if (gathered == NULL || gathered->blobs == NULL) {
         return;
@@ -83,21 +83,21 @@ void dsm_tp_boot_gathered_free(dsm_tp_boot_gathered_t *gathered)
     gathered->count = 0;
 }
 
-static dsm_status_t dsm_tp_boot_single_allgather(dsm_tp_boot_t *boot, const void *blob,
-                                                 size_t size,
-                                                 dsm_tp_boot_gathered_t *gathered_p)
+static dsm_status_t dsm_boot_single_allgather(dsm_boot_t *boot, const void *blob,
+                                              size_t size,
+                                              dsm_boot_gathered_t *gathered_p)
 {
-    dsm_tp_boot_gathered_t gathered;
+    dsm_boot_gathered_t gathered;
     dsm_status_t status;
 
-    status = dsm_tp_boot_gathered_alloc(boot->size, &gathered);
+    status = dsm_boot_gathered_alloc(boot->size, &gathered);
     if (status != DSM_OK) {
         return status;
     }
     /* malloc(0) may return NULL; one spare byte keeps "NULL = failure". */
     gathered.blobs[0] = malloc(size + 1);
     if (gathered.blobs[0] == NULL) {
-        dsm_tp_boot_gathered_free(&gathered);
+        dsm_boot_gathered_free(&gathered);
         dsm_error("bootstrap: out of memory for a %zu-byte blob", size);
         return DSM_ERR_NO_MEMORY;
     }
@@ -109,26 +109,26 @@ static dsm_status_t dsm_tp_boot_single_allgather(dsm_tp_boot_t *boot, const void
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_single_barrier(dsm_tp_boot_t *boot)
+static dsm_status_t dsm_boot_single_barrier(dsm_boot_t *boot)
 {
     (void)boot;
     return DSM_OK;
 }
 
-static void dsm_tp_boot_single_fini(dsm_tp_boot_t *boot)
+static void dsm_boot_single_fini(dsm_boot_t *boot)
 {
     free(boot);
 }
 
-static dsm_status_t dsm_tp_boot_single_init(dsm_tp_boot_t **boot_p)
+static dsm_status_t dsm_boot_single_init(dsm_boot_t **boot_p)
 {
-    dsm_tp_boot_t *boot = calloc(1, sizeof(*boot));
+    dsm_boot_t *boot = calloc(1, sizeof(*boot));
 
     if (boot == NULL) {
         dsm_error("bootstrap: out of memory");
         return DSM_ERR_NO_MEMORY;
     }
-    boot->ops = &dsm_tp_boot_single_ops;
+    boot->ops = &dsm_boot_single_ops;
     boot->rank = 0;
     boot->size = 1;
     dsm_warn("bootstrap: neither DSM_RANK (dsmrun) nor PMIX_RANK (mpirun, srun) is set: "
@@ -137,34 +137,34 @@ static dsm_status_t dsm_tp_boot_single_init(dsm_tp_boot_t **boot_p)
     return DSM_OK;
 }
 
-static int dsm_tp_boot_any_dsmrun_var(void)
+static int dsm_boot_any_dsmrun_var(void)
 {
-    for (size_t i = 0; i < sizeof(dsm_tp_boot_dsmrun_vars) / sizeof(dsm_tp_boot_dsmrun_vars[0]);
+    for (size_t i = 0; i < sizeof(dsm_boot_dsmrun_vars) / sizeof(dsm_boot_dsmrun_vars[0]);
          i++) {
-        if (getenv(dsm_tp_boot_dsmrun_vars[i]) != NULL) {
+        if (getenv(dsm_boot_dsmrun_vars[i]) != NULL) {
             return 1;
         }
     }
     return 0;
 }
 
-dsm_status_t dsm_tp_boot_init(dsm_tp_boot_t **boot_p)
+dsm_status_t dsm_boot_init(dsm_boot_t **boot_p)
 {
-    dsm_tp_boot_t *boot;
+    dsm_boot_t *boot;
     dsm_status_t status;
 
-    if (dsm_tp_boot_any_dsmrun_var()) {
-        status = dsm_tp_boot_tcp_init(&boot);
+    if (dsm_boot_any_dsmrun_var()) {
+        status = dsm_boot_tcp_init(&boot);
     } else if (getenv("PMIX_RANK") != NULL && getenv("PMIX_NAMESPACE") != NULL) {
 #if DSM_HAVE_PMIX
-        status = dsm_tp_boot_pmix_init(&boot);
+        status = dsm_boot_pmix_init(&boot);
 #else
         dsm_error("bootstrap: started by a PMIx launcher (PMIX_RANK is set) but dsm was "
                   "built without libpmix; rebuild with libpmix-dev or start with dsmrun");
         status = DSM_ERR_UNSUPPORTED;
 #endif
     } else {
-        status = dsm_tp_boot_single_init(&boot);
+        status = dsm_boot_single_init(&boot);
     }
     if (status != DSM_OK) {
         return status;
@@ -176,38 +176,38 @@ dsm_status_t dsm_tp_boot_init(dsm_tp_boot_t **boot_p)
     return DSM_OK;
 }
 
-int dsm_tp_boot_rank(const dsm_tp_boot_t *boot)
+int dsm_boot_rank(const dsm_boot_t *boot)
 {
     return boot->rank;
 }
 
-int dsm_tp_boot_size(const dsm_tp_boot_t *boot)
+int dsm_boot_size(const dsm_boot_t *boot)
 {
     return boot->size;
 }
 
-const char *dsm_tp_boot_method(const dsm_tp_boot_t *boot)
+const char *dsm_boot_method(const dsm_boot_t *boot)
 {
     return boot->ops->name;
 }
 
-dsm_status_t dsm_tp_boot_allgather(dsm_tp_boot_t *boot, const void *blob, size_t size,
-                                   dsm_tp_boot_gathered_t *gathered_p)
+dsm_status_t dsm_boot_allgather(dsm_boot_t *boot, const void *blob, size_t size,
+                                dsm_boot_gathered_t *gathered_p)
 {
-    if (size > DSM_TP_BOOT_MAX_BLOB || (blob == NULL && size > 0)) {
+    if (size > DSM_BOOT_MAX_BLOB || (blob == NULL && size > 0)) {
         dsm_error("bootstrap: allgather of %zu bytes refused (limit %u bytes)", size,
-                  DSM_TP_BOOT_MAX_BLOB);
+                  DSM_BOOT_MAX_BLOB);
         return DSM_ERR_INVALID_PARAM;
     }
     return boot->ops->allgather(boot, blob, size, gathered_p);
 }
 
-dsm_status_t dsm_tp_boot_barrier(dsm_tp_boot_t *boot)
+dsm_status_t dsm_boot_barrier(dsm_boot_t *boot)
 {
     return boot->ops->barrier(boot);
 }
 
-void dsm_tp_boot_fini(dsm_tp_boot_t *boot)
+void dsm_boot_fini(dsm_boot_t *boot)
 {
     if (boot != NULL) {
         boot->ops->fini(boot);

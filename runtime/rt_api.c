@@ -79,7 +79,7 @@ static void dsm_rt_destroy(dsm_rt_t *rt)
     if (rt->uffd_open) {
         dsm_uffd_close(&rt->uffd);
     }
-    dsm_tp_boot_fini(rt->boot);
+    dsm_boot_fini(rt->boot);
     pthread_mutex_destroy(&rt->cmd_lock);
     free(rt);
 }
@@ -99,11 +99,11 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         goto err;
     }
     dsm_log_set_level(rt->config.log_level);
-    if ((status = dsm_tp_boot_init(&rt->boot)) != DSM_OK) {
+    if ((status = dsm_boot_init(&rt->boot)) != DSM_OK) {
         goto err;
     }
-    rt->node = dsm_tp_boot_rank(rt->boot);
-    rt->nnodes = dsm_tp_boot_size(rt->boot);
+    rt->node = dsm_boot_rank(rt->boot);
+    rt->nnodes = dsm_boot_size(rt->boot);
     dsm_log_set_node(rt->node);
     status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, DSM_UFFD_FEATURES_OPTIONAL, 0,
                            &rt->uffd);

@@ -76,7 +76,7 @@ typedef struct {
  * outlive the transport. Register the AM handlers next, then connect: no
  * message can arrive before dsm_tp_connect, so none finds its id unhandled.
  */
-dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
+dsm_status_t dsm_tp_create(dsm_boot_t *boot, const dsm_tp_config_t *config,
                            dsm_tp_t **tp_p);
 
 /*
