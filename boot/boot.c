@@ -11,11 +11,9 @@
 #include <string.h>
 
 #include "boot_int.h"
+#include "boot_pmix.h"
+#include "boot_tcp.h"
 #include "dsm_common.h"
-#include "dsm_config_parse.h"
-
-#define DSM_BOOT_TIMEOUT_DEFAULT_S 60
-#define DSM_BOOT_TIMEOUT_MAX_S     86400
 
 static const char *const dsm_boot_dsmrun_vars[] = {
     "DSM_RANK", "DSM_NNODES", "DSM_COORD", "DSM_JOB_KEY",
@@ -33,55 +31,6 @@ static const dsm_boot_ops_t dsm_boot_single_ops = {
     .barrier   = dsm_boot_single_barrier,
     .fini      = dsm_boot_single_fini,
 };
-
-dsm_status_t dsm_boot_timeout_ms(int *timeout_ms_p)
-{
-    const char *text = dsm_config_getenv("DSM_BOOT_TIMEOUT");
-    uint64_t seconds = DSM_BOOT_TIMEOUT_DEFAULT_S;
-    dsm_status_t status;
-
-    if (text != NULL) {
-        status = dsm_config_parse_u64("DSM_BOOT_TIMEOUT", text, 1, DSM_BOOT_TIMEOUT_MAX_S,
-                                      &seconds);
-        if (status != DSM_OK) {
-            return status;
-        }
-    }
-    *timeout_ms_p = (int)seconds * 1000;
-    return DSM_OK;
-}
-
-dsm_status_t dsm_boot_gathered_alloc(int count, dsm_boot_gathered_t *gathered_p)
-{
-    dsm_boot_gathered_t gathered;
-
-    gathered.count = count;
-    gathered.blobs = calloc((size_t)count, sizeof(*gathered.blobs));
-    gathered.sizes = calloc((size_t)count, sizeof(*gathered.sizes));
-    if (gathered.blobs == NULL || gathered.sizes == NULL) {
-        free(gathered.blobs);
-        free(gathered.sizes);
-        dsm_error("bootstrap: out of memory for %d gathered blobs", count);
-        return DSM_ERR_NO_MEMORY;
-    }
-    *gathered_p = gathered;
-    return DSM_OK;
-}
-
-void dsm_boot_gathered_free(dsm_boot_gathered_t *gathered)
-{
-    if (gathered == NULL || gathered->blobs == NULL) {
-        return;
-    }
-    for (int i = 0; i < gathered->count; i++) {
-        free(gathered->blobs[i]);
-    }
-    free(gathered->blobs);
-    free(gathered->sizes);
-    gathered->blobs = NULL;
-    gathered->sizes = NULL;
-    gathered->count = 0;
-}
 
 static dsm_status_t dsm_boot_single_allgather(dsm_boot_t *boot, const void *blob,
                                               size_t size,

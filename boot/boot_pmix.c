@@ -12,7 +12,7 @@
 
 #include <pmix.h>
 
-#include "boot_int.h"
+#include "boot_pmix.h"
 #include "dsm_common.h"
 
 typedef struct {

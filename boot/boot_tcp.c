@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot_int.h"
+#include "boot_tcp.h"
 #include "dsm_common.h"
 #include "dsm_config_parse.h"
 

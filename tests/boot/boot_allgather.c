@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dsm_test.h"
 #include "dsm_boot.h"
+#include "dsm_test.h"
 
 /* The size node `rank` contributes in `round`: 0 B, small, odd, large, 1 MiB. */
 static size_t boot_test_blob_size(int rank, int round)

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "boot_int.h"
+#include "boot_tcp.h"
 #include "dsm_test.h"
 
 #define KEY_A "3f1e6a0c9b8d7e2f4a5b6c7d8e9f00112233445566778899aabbccddeeff0011"

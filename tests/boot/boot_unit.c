@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "boot_int.h"
+#include "boot_tcp.h"
 #include "dsm_common.h"
 #include "dsm_test.h"
 
