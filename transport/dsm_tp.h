@@ -61,6 +61,14 @@ typedef struct {
     void                 *peer_lost_arg;
 } dsm_tp_config_t;
 
+/*
+ * The config's tls for a DSM_TRANSPORT value (tp_tls.c): "auto" gives NULL
+ * (UCX's own choice), "shm", "tcp" and "rdma" the UCX transports they stand
+ * for, except that a UCX_TLS set by the user is more specific and wins (NULL,
+ * logged). DSM_ERR_INVALID_PARAM for any other name.
+ */
+dsm_status_t dsm_tp_tls_for(const char *transport, const char **tls_p);
+
 /* Counters, for statistics and tests. */
 typedef struct {
     uint64_t am_sent;
