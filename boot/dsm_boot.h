@@ -1,6 +1,6 @@
 /*
- * transport/ bootstrap: how the N processes of a job find each other and
- * exchange the blobs (UCX worker addresses, rkeys) that connect them.
+ * boot/ - the layer's interface: how the N processes of a job find each other
+ * and exchange the blobs (UCX worker addresses, rkeys) that connect them.
  *
  * Paths, chosen by dsm_boot_init in this order (docs/design.md "### Bootstrap"):
  *  - the dsmrun path when any of DSM_RANK, DSM_NNODES, DSM_COORD=host:port,
@@ -13,8 +13,8 @@
  *    put/commit/fence/get.
  *  - otherwise a single-node job (rank 0 of 1), with a warning.
  *
- * Included by dsm_tp.h; kept apart so that the bootstrap can be built and
- * tested without UCX.
+ * Below transport/ (whose connect uses the allgather) and above common/; built
+ * and tested without UCX.
  */
 #ifndef DSM_BOOT_H
 #define DSM_BOOT_H
