@@ -221,14 +221,14 @@ void dsm_bench_floor_measure(const dsm_bench_opts_t *opts, dsm_bench_floor_t *fl
 {
     dsm_tp_config_t config = { .spin_us = 50, .tls = getenv("UCX_TLS") };
     floor_tp_t t = {0};
-    dsm_tp_boot_t *boot;
+    dsm_boot_t *boot;
     dsm_status_t status;
 
     memset(floor_p, 0, sizeof(*floor_p));
-    if ((status = dsm_tp_boot_init(&boot)) != DSM_OK) {
+    if ((status = dsm_boot_init(&boot)) != DSM_OK) {
         dsm_bench_die("floor: bootstrap", status);
     }
-    if (dsm_tp_boot_size(boot) < 2) {
+    if (dsm_boot_size(boot) < 2) {
         fprintf(stderr, "bench: run with at least 2 nodes (dsmrun -n 2 ...)\n");
         exit(1);
     }
@@ -255,7 +255,7 @@ void dsm_bench_floor_measure(const dsm_bench_opts_t *opts, dsm_bench_floor_t *fl
     dsm_tp_mem_unmap(t.staging);
     dsm_tp_mem_unmap(t.region);
     dsm_tp_destroy(t.peer.tp);
-    dsm_tp_boot_fini(boot);
+    dsm_boot_fini(boot);
 }
 
 void dsm_bench_floor_rows(const dsm_bench_opts_t *opts, const dsm_bench_floor_t *floor)

@@ -204,18 +204,18 @@ int main(int argc, char **argv)
     perf_t perf = { .opts = { .iterations = 10000, .warmup = 1000, .nodes = 2 } };
     dsm_tp_config_t config = {0};
     dsm_rt_config_t rt;
-    dsm_tp_boot_t *boot;
+    dsm_boot_t *boot;
     dsm_tp_mem_t *region;
     int rc = 0;
 
     dsm_bench_parse(argc, argv, "tp_perf: transport/ vs ucx_perftest", NULL, NULL, NULL,
                     &perf.opts);
-    if (dsm_rt_config_load(NULL, &rt) != DSM_OK || dsm_tp_boot_init(&boot) != DSM_OK) {
+    if (dsm_rt_config_load(NULL, &rt) != DSM_OK || dsm_boot_init(&boot) != DSM_OK) {
         return 1;
     }
-    if (dsm_tp_boot_size(boot) != 2) {
+    if (dsm_boot_size(boot) != 2) {
         fprintf(stderr, "tp_perf: run it as two nodes: dsmrun -n 2 -- %s\n", argv[0]);
-        dsm_tp_boot_fini(boot);
+        dsm_boot_fini(boot);
         return 1;
     }
     config.spin_us = rt.spin_us;
@@ -242,6 +242,6 @@ int main(int argc, char **argv)
     dsm_tp_mem_unmap(perf.staging);
     dsm_tp_mem_unmap(region);
     dsm_tp_destroy(perf.peer.tp);
-    dsm_tp_boot_fini(boot);
+    dsm_boot_fini(boot);
     return rc;
 }

@@ -22,7 +22,7 @@ typedef enum {
     DSM_CONFIG_TYPE_CHOICE,    /* one of choices, stored as its index                     */
     DSM_CONFIG_TYPE_LOG_LEVEL, /* a dsm_log_level_names entry or its number; a bad value
                                 * warns and the default is used (the job goes on)         */
-    DSM_CONFIG_TYPE_BOOTSTRAP, /* read and checked by the bootstrap (transport/) as the
+    DSM_CONFIG_TYPE_BOOTSTRAP, /* read and checked by the bootstrap (boot/) as the
                                 * node joins; listed so it is known and documented        */
     DSM_CONFIG_TYPE_RESERVED   /* read by a test script, never by dsm; listed so it is
                                 * not reported as unknown                                 */

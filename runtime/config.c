@@ -109,7 +109,7 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .help = "print this node's statistics (misses, upgrades, invalidations, bytes, fault "
                 "latency p50/p99) at `dsm_finalize`",
     },
-    /* Read by the bootstrap (transport/boot.c, boot_tcp.c) as the node joins. */
+    /* Read by the bootstrap (boot/boot.c, boot_tcp.c) as the node joins. */
     {
         .name = "DSM_RANK", .default_text = "set by `dsmrun`", .type = DSM_CONFIG_TYPE_BOOTSTRAP,
         .accepted = "0 .. `DSM_NNODES`-1",

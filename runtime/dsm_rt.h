@@ -237,7 +237,7 @@ typedef struct {
 typedef struct dsm_rt {
     dsm_rt_config_t    config;
     int                node, nnodes;
-    dsm_tp_boot_t     *boot;
+    dsm_boot_t        *boot;
     dsm_tp_t          *tp;
     dsm_uffd_t         uffd;
     int                uffd_open;

@@ -25,26 +25,6 @@ static void dsm_rt_peer_lost(void *arg, int node)
     dsm_rt_fatal(arg, DSM_ERR_PEER_LOST, "the transport reported node %d lost", node);
 }
 
-/* The UCX transports DSM_TRANSPORT asks for, or NULL for UCX's own choice.
- * A UCX_TLS set by the user is more specific and wins. */
-static const char *dsm_rt_transport_tls(const dsm_rt_config_t *config)
-{
-    static const char *const tls[] = {
-        [DSM_RT_TRANSPORT_AUTO] = NULL,
-        [DSM_RT_TRANSPORT_SHM] = "sm,self",
-        [DSM_RT_TRANSPORT_TCP] = "tcp,self",
-        [DSM_RT_TRANSPORT_RDMA] = "rc,ud,self",
-    };
-    const char *user = getenv("UCX_TLS");
-
-    if (user != NULL && config->transport != DSM_RT_TRANSPORT_AUTO) {
-        dsm_info("UCX_TLS=%s is set and wins over DSM_TRANSPORT=%s", user,
-                 dsm_rt_transport_name(config->transport));
-        return NULL;
-    }
-    return tls[config->transport];
-}
-
 /*
  * How the service thread spins (DSM_SPIN_US; measurements: docs/performance.md).
  * It spins only while an application thread of its node is blocked on it, so
@@ -79,7 +59,7 @@ static void dsm_rt_destroy(dsm_rt_t *rt)
     if (rt->uffd_open) {
         dsm_uffd_close(&rt->uffd);
     }
-    dsm_tp_boot_fini(rt->boot);
+    dsm_boot_fini(rt->boot);
     pthread_mutex_destroy(&rt->cmd_lock);
     free(rt);
 }
@@ -99,11 +79,11 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         goto err;
     }
     dsm_log_set_level(rt->config.log_level);
-    if ((status = dsm_tp_boot_init(&rt->boot)) != DSM_OK) {
+    if ((status = dsm_boot_init(&rt->boot)) != DSM_OK) {
         goto err;
     }
-    rt->node = dsm_tp_boot_rank(rt->boot);
-    rt->nnodes = dsm_tp_boot_size(rt->boot);
+    rt->node = dsm_boot_rank(rt->boot);
+    rt->nnodes = dsm_boot_size(rt->boot);
     dsm_log_set_node(rt->node);
     status = dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, DSM_UFFD_FEATURES_OPTIONAL, 0,
                            &rt->uffd);
@@ -114,9 +94,12 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
     if ((status = dsm_rt_arena_map(rt)) != DSM_OK) {
         goto err;
     }
+    status = dsm_tp_tls_for(dsm_rt_transport_name(rt->config.transport), &tp_config.tls);
+    if (status != DSM_OK) {
+        goto err;
+    }
     /* Only the transport's own wait helper uses this; the service loop spins itself. */
     tp_config.spin_us = rt->config.spin_us;
-    tp_config.tls = dsm_rt_transport_tls(&rt->config);
     tp_config.peer_lost = dsm_rt_peer_lost;
     tp_config.peer_lost_arg = rt;
     /* Handlers are registered before connecting: no message finds none. */

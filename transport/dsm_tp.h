@@ -26,7 +26,7 @@
 #include <stdio.h>
 
 #include "dsm.h"
-#include "dsm_tp_boot.h"
+#include "dsm_boot.h"
 
 typedef struct dsm_tp dsm_tp_t;
 typedef struct dsm_tp_mem dsm_tp_mem_t;   /* local registered memory          */
@@ -61,6 +61,14 @@ typedef struct {
     void                 *peer_lost_arg;
 } dsm_tp_config_t;
 
+/*
+ * The config's tls for a DSM_TRANSPORT value (tp_tls.c): "auto" gives NULL
+ * (UCX's own choice), "shm", "tcp" and "rdma" the UCX transports they stand
+ * for, except that a UCX_TLS set by the user is more specific and wins (NULL,
+ * logged). DSM_ERR_INVALID_PARAM for any other name.
+ */
+dsm_status_t dsm_tp_tls_for(const char *transport, const char **tls_p);
+
 /* Counters, for statistics and tests. */
 typedef struct {
     uint64_t am_sent;
@@ -76,7 +84,7 @@ typedef struct {
  * outlive the transport. Register the AM handlers next, then connect: no
  * message can arrive before dsm_tp_connect, so none finds its id unhandled.
  */
-dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
+dsm_status_t dsm_tp_create(dsm_boot_t *boot, const dsm_tp_config_t *config,
                            dsm_tp_t **tp_p);
 
 /*

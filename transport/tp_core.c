@@ -268,7 +268,7 @@ static void dsm_tp_memlock_raise(void)
     }
 }
 
-dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
+dsm_status_t dsm_tp_create(dsm_boot_t *boot, const dsm_tp_config_t *config,
                            dsm_tp_t **tp_p)
 {
     dsm_status_t status;
@@ -284,8 +284,8 @@ dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
     }
     tp->boot   = boot;
     tp->config = *config;
-    tp->node   = dsm_tp_boot_rank(boot);
-    tp->nnodes = dsm_tp_boot_size(boot);
+    tp->node   = dsm_boot_rank(boot);
+    tp->nnodes = dsm_boot_size(boot);
     tp->live_fd  = -1;
     tp->event_fd = -1;
     dsm_tp_memlock_raise();
@@ -415,7 +415,7 @@ static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const vo
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_tp_boot_gathered_t *blobs,
+static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_boot_gathered_t *blobs,
                                       const dsm_tp_identity_t *mine)
 {
     dsm_status_t status;
@@ -472,7 +472,7 @@ dsm_status_t dsm_tp_peer_print_info(dsm_tp_t *tp, int node, FILE *stream)
 
 /* Exchange identities and worker addresses; blobs_p holds one per node. */
 static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identity_t *mine,
-                                              dsm_tp_boot_gathered_t *blobs_p)
+                                              dsm_boot_gathered_t *blobs_p)
 {
     ucp_address_t *address;
     size_t length;
@@ -494,7 +494,7 @@ static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identit
     memcpy(blob, mine, sizeof(*mine));
     memcpy(blob + sizeof(*mine), address, length);
     ucp_worker_release_address(tp->worker, address);
-    status = dsm_tp_boot_allgather(tp->boot, blob, sizeof(*mine) + length, blobs_p);
+    status = dsm_boot_allgather(tp->boot, blob, sizeof(*mine) + length, blobs_p);
     free(blob);
     if (status != DSM_OK) {
         dsm_error("transport: worker address exchange: %s", dsm_strerror(status));
@@ -503,7 +503,7 @@ static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identit
     if (blobs_p->count != tp->nnodes) {
         dsm_error("transport: address exchange returned %d addresses for %d nodes",
                   blobs_p->count, tp->nnodes);
-        dsm_tp_boot_gathered_free(blobs_p);
+        dsm_boot_gathered_free(blobs_p);
         return DSM_ERR_BOOTSTRAP;
     }
     return DSM_OK;
@@ -511,7 +511,7 @@ static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identit
 
 dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
 {
-    dsm_tp_boot_gathered_t addresses;
+    dsm_boot_gathered_t addresses;
     dsm_tp_identity_t mine;
     dsm_status_t status;
 
@@ -529,11 +529,11 @@ dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
     tp->peers = calloc((size_t)tp->nnodes, sizeof(*tp->peers));
     if (tp->peers == NULL) {
         dsm_error("transport: out of memory for %d peers", tp->nnodes);
-        dsm_tp_boot_gathered_free(&addresses);
+        dsm_boot_gathered_free(&addresses);
         return DSM_ERR_NO_MEMORY;
     }
     status = dsm_tp_eps_create(tp, &addresses, &mine);
-    dsm_tp_boot_gathered_free(&addresses);
+    dsm_boot_gathered_free(&addresses);
     /* UCX connects lazily: a round wires every endpoint up (and its keepalive). */
     if (status == DSM_OK) {
         status = dsm_tp_am_round(tp, DSM_TP_ROUND_HELLO, DSM_TP_CONNECT_TIMEOUT_MS);

@@ -171,7 +171,7 @@ dsm_status_t dsm_tp_rmem_set(dsm_tp_t *tp, dsm_tp_rmem_t *rmem, int node, const 
 
 dsm_status_t dsm_tp_rmem_exchange(dsm_tp_t *tp, const dsm_tp_mem_t *mem, dsm_tp_rmem_t **rmem_p)
 {
-    dsm_tp_boot_gathered_t blobs;
+    dsm_boot_gathered_t blobs;
     dsm_tp_rmem_t *rmem = NULL;
     dsm_status_t status;
     size_t size;
@@ -184,7 +184,7 @@ dsm_status_t dsm_tp_rmem_exchange(dsm_tp_t *tp, const dsm_tp_mem_t *mem, dsm_tp_
     if (status != DSM_OK) {
         return status;
     }
-    status = dsm_tp_boot_allgather(tp->boot, blob, size, &blobs);
+    status = dsm_boot_allgather(tp->boot, blob, size, &blobs);
     free(blob);
     if (status != DSM_OK) {
         dsm_error("transport: region exchange: %s", dsm_strerror(status));
@@ -209,14 +209,14 @@ dsm_status_t dsm_tp_rmem_exchange(dsm_tp_t *tp, const dsm_tp_mem_t *mem, dsm_tp_
             goto err_rmem;
         }
     }
-    dsm_tp_boot_gathered_free(&blobs);
+    dsm_boot_gathered_free(&blobs);
     *rmem_p = rmem;
     return DSM_OK;
 
 err_rmem:
     dsm_tp_rmem_free(rmem);
 err_blobs:
-    dsm_tp_boot_gathered_free(&blobs);
+    dsm_boot_gathered_free(&blobs);
     return status;
 }
 

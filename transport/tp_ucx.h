@@ -80,7 +80,7 @@ typedef struct {
 } dsm_tp_am_slot_t;
 
 struct dsm_tp {
-    dsm_tp_boot_t   *boot;
+    dsm_boot_t      *boot;
     dsm_tp_config_t  config;
     int              node;
     int              nnodes;

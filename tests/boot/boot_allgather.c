@@ -1,6 +1,6 @@
 /*
  * Runs as one node of a job (under dsmrun, mpirun, or alone): joins through
- * dsm_tp_boot_init, checks rank and size against what the launcher says,
+ * dsm_boot_init, checks rank and size against what the launcher says,
  * allgathers blobs of varied sizes (0 B to 1 MiB, different on every node)
  * and checks every byte, then barriers. Every node runs the same cases in
  * the same order; each case joins the job afresh.
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsm_boot.h"
 #include "dsm_test.h"
-#include "dsm_tp_boot.h"
 
 /* The size node `rank` contributes in `round`: 0 B, small, odd, large, 1 MiB. */
 static size_t boot_test_blob_size(int rank, int round)
@@ -44,32 +44,32 @@ static int boot_test_launcher_size(void)
 
 static dsm_test_result_t boot_test_join(void)
 {
-    dsm_tp_boot_t *boot;
+    dsm_boot_t *boot;
     int expected_size = boot_test_launcher_size();
     const char *rank_text = getenv("DSM_RANK");
 
-    DSM_CHECK(dsm_tp_boot_init(&boot) == DSM_OK);
-    DSM_CHECK(dsm_tp_boot_rank(boot) >= 0 && dsm_tp_boot_rank(boot) < dsm_tp_boot_size(boot));
-    DSM_CHECKF(expected_size < 0 || dsm_tp_boot_size(boot) == expected_size,
-               "size %d, launcher says %d", dsm_tp_boot_size(boot), expected_size);
+    DSM_CHECK(dsm_boot_init(&boot) == DSM_OK);
+    DSM_CHECK(dsm_boot_rank(boot) >= 0 && dsm_boot_rank(boot) < dsm_boot_size(boot));
+    DSM_CHECKF(expected_size < 0 || dsm_boot_size(boot) == expected_size,
+               "size %d, launcher says %d", dsm_boot_size(boot), expected_size);
     if (rank_text != NULL) {
-        DSM_CHECK(dsm_tp_boot_rank(boot) == atoi(rank_text));
-        DSM_CHECK(strcmp(dsm_tp_boot_method(boot), "dsmrun") == 0);
+        DSM_CHECK(dsm_boot_rank(boot) == atoi(rank_text));
+        DSM_CHECK(strcmp(dsm_boot_method(boot), "dsmrun") == 0);
     } else if (getenv("PMIX_RANK") != NULL) {
-        DSM_CHECK(dsm_tp_boot_rank(boot) == atoi(getenv("PMIX_RANK")));
-        DSM_CHECK(strcmp(dsm_tp_boot_method(boot), "pmix") == 0);
+        DSM_CHECK(dsm_boot_rank(boot) == atoi(getenv("PMIX_RANK")));
+        DSM_CHECK(strcmp(dsm_boot_method(boot), "pmix") == 0);
     }
-    DSM_CHECK(dsm_tp_boot_barrier(boot) == DSM_OK);
-    dsm_tp_boot_fini(boot);
+    DSM_CHECK(dsm_boot_barrier(boot) == DSM_OK);
+    dsm_boot_fini(boot);
     return DSM_TEST_PASS;
 }
 
 /* One allgather round: contribute, then check every rank's blob byte by byte. */
-static dsm_test_result_t boot_test_round(dsm_tp_boot_t *boot, int round)
+static dsm_test_result_t boot_test_round(dsm_boot_t *boot, int round)
 {
-    int rank = dsm_tp_boot_rank(boot), size = dsm_tp_boot_size(boot);
+    int rank = dsm_boot_rank(boot), size = dsm_boot_size(boot);
     size_t mine = boot_test_blob_size(rank, round);
-    dsm_tp_boot_gathered_t gathered;
+    dsm_boot_gathered_t gathered;
     uint8_t *blob = malloc(mine + 1);
     dsm_test_result_t result = DSM_TEST_FAIL;
 
@@ -77,7 +77,7 @@ static dsm_test_result_t boot_test_round(dsm_tp_boot_t *boot, int round)
     for (size_t i = 0; i < mine; i++) {
         blob[i] = boot_test_byte(rank, round, i);
     }
-    if (dsm_tp_boot_allgather(boot, blob, mine, &gathered) != DSM_OK) {
+    if (dsm_boot_allgather(boot, blob, mine, &gathered) != DSM_OK) {
         fprintf(stderr, "  round %d: allgather failed\n", round);
         goto out;
     }
@@ -102,7 +102,7 @@ static dsm_test_result_t boot_test_round(dsm_tp_boot_t *boot, int round)
     }
     result = DSM_TEST_PASS;
 out_free:
-    dsm_tp_boot_gathered_free(&gathered);
+    dsm_boot_gathered_free(&gathered);
 out:
     free(blob);
     return result;
@@ -110,36 +110,36 @@ out:
 
 static dsm_test_result_t boot_test_allgather_sizes(void)
 {
-    dsm_tp_boot_t *boot;
+    dsm_boot_t *boot;
     dsm_test_result_t result = DSM_TEST_PASS;
 
-    DSM_CHECK(dsm_tp_boot_init(&boot) == DSM_OK);
+    DSM_CHECK(dsm_boot_init(&boot) == DSM_OK);
     /* Seven rounds: every node contributes every size once. */
     for (int round = 0; round < 7 && result == DSM_TEST_PASS; round++) {
         result = boot_test_round(boot, round);
     }
-    if (result == DSM_TEST_PASS && dsm_tp_boot_barrier(boot) != DSM_OK) {
+    if (result == DSM_TEST_PASS && dsm_boot_barrier(boot) != DSM_OK) {
         result = DSM_TEST_FAIL;
     }
-    dsm_tp_boot_fini(boot);
+    dsm_boot_fini(boot);
     return result;
 }
 
 /* Barriers interleaved with allgathers must keep the collectives matched. */
 static dsm_test_result_t boot_test_barriers(void)
 {
-    dsm_tp_boot_t *boot;
+    dsm_boot_t *boot;
     dsm_test_result_t result = DSM_TEST_PASS;
 
-    DSM_CHECK(dsm_tp_boot_init(&boot) == DSM_OK);
+    DSM_CHECK(dsm_boot_init(&boot) == DSM_OK);
     for (int i = 0; i < 20 && result == DSM_TEST_PASS; i++) {
-        if (dsm_tp_boot_barrier(boot) != DSM_OK) {
+        if (dsm_boot_barrier(boot) != DSM_OK) {
             result = DSM_TEST_FAIL;
         } else if (i % 5 == 0) {
             result = boot_test_round(boot, i);
         }
     }
-    dsm_tp_boot_fini(boot);
+    dsm_boot_fini(boot);
     return result;
 }
 

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "boot_int.h"
+#include "boot_tcp.h"
 #include "dsm_test.h"
 
 #define KEY_A "3f1e6a0c9b8d7e2f4a5b6c7d8e9f00112233445566778899aabbccddeeff0011"
@@ -33,7 +33,7 @@ typedef struct {
     int   log_fd;      /* read end of the node's stderr */
     char  log[8192];
     size_t log_used;   /* bytes of log read so far */
-    int   exit_code;   /* -status of dsm_tp_boot_init, or 128+signal */
+    int   exit_code;   /* -status of dsm_boot_init, or 128+signal */
 } boot_refuse_node_t;
 
 /* A port nothing listens on right now: bound, read back, released. */
@@ -70,7 +70,7 @@ static int boot_refuse_start(boot_refuse_node_t *node, int rank, int nnodes, int
         return -1;
     }
     if (node->pid == 0) {
-        dsm_tp_boot_t *boot;
+        dsm_boot_t *boot;
         dsm_status_t status;
 
         close(fds[0]);
@@ -84,10 +84,10 @@ static int boot_refuse_start(boot_refuse_node_t *node, int rank, int nnodes, int
         setenv("DSM_COORD", text, 1);
         setenv("DSM_JOB_KEY", key, 1);
         setenv("DSM_BOOT_TIMEOUT", timeout_s, 1);
-        status = dsm_tp_boot_init(&boot);
+        status = dsm_boot_init(&boot);
         if (status == DSM_OK) {
-            status = dsm_tp_boot_barrier(boot);
-            dsm_tp_boot_fini(boot);
+            status = dsm_boot_barrier(boot);
+            dsm_boot_fini(boot);
         }
         fflush(NULL);
         _exit(-status);
@@ -283,38 +283,38 @@ static dsm_test_result_t boot_refuse_garbage(void)
 
 static dsm_test_result_t boot_refuse_huge_hello(void)
 {
-    uint8_t hdr[DSM_TP_BOOT_HDR_LEN];
+    uint8_t hdr[DSM_BOOT_HDR_LEN];
 
-    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_HELLO, 0xffffffffu, hdr);
+    dsm_boot_frame_hdr_pack(DSM_BOOT_FRAME_HELLO, 0xffffffffu, hdr);
     return boot_refuse_raw(hdr, sizeof(hdr), "malformed frame");
 }
 
 static dsm_test_result_t boot_refuse_wrong_first_frame(void)
 {
-    uint8_t frame[DSM_TP_BOOT_HDR_LEN + 4] = {0};
+    uint8_t frame[DSM_BOOT_HDR_LEN + 4] = {0};
 
-    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_CONTRIB, 4, frame);
+    dsm_boot_frame_hdr_pack(DSM_BOOT_FRAME_CONTRIB, 4, frame);
     return boot_refuse_raw(frame, sizeof(frame), "malformed frame");
 }
 
 /* Sends one whole frame, or receives one of exactly len payload bytes: 1 on success. */
 static int boot_refuse_send_frame(int fd, uint32_t type, const void *payload, size_t len)
 {
-    uint8_t frame[DSM_TP_BOOT_HDR_LEN + 64];
+    uint8_t frame[DSM_BOOT_HDR_LEN + 64];
 
-    dsm_tp_boot_frame_hdr_pack(type, (uint32_t)len, frame);
-    memcpy(frame + DSM_TP_BOOT_HDR_LEN, payload, len);
-    return write(fd, frame, DSM_TP_BOOT_HDR_LEN + len) == (ssize_t)(DSM_TP_BOOT_HDR_LEN + len);
+    dsm_boot_frame_hdr_pack(type, (uint32_t)len, frame);
+    memcpy(frame + DSM_BOOT_HDR_LEN, payload, len);
+    return write(fd, frame, DSM_BOOT_HDR_LEN + len) == (ssize_t)(DSM_BOOT_HDR_LEN + len);
 }
 
 static int boot_refuse_recv_frame(int fd, uint32_t type, size_t len)
 {
-    uint8_t frame[DSM_TP_BOOT_HDR_LEN + 64];
-    dsm_tp_boot_frame_hdr_t hdr;
+    uint8_t frame[DSM_BOOT_HDR_LEN + 64];
+    dsm_boot_frame_hdr_t hdr;
 
-    return recv(fd, frame, DSM_TP_BOOT_HDR_LEN + len, MSG_WAITALL) ==
-               (ssize_t)(DSM_TP_BOOT_HDR_LEN + len) &&
-           dsm_tp_boot_frame_hdr_parse(frame, type, (uint32_t)len, 0, &hdr) == DSM_OK &&
+    return recv(fd, frame, DSM_BOOT_HDR_LEN + len, MSG_WAITALL) ==
+               (ssize_t)(DSM_BOOT_HDR_LEN + len) &&
+           dsm_boot_frame_hdr_parse(frame, type, (uint32_t)len, 0, &hdr) == DSM_OK &&
            hdr.len == len;
 }
 
@@ -323,20 +323,20 @@ static int boot_refuse_recv_frame(int fd, uint32_t type, size_t len)
 static dsm_test_result_t boot_refuse_bad_proof(void)
 {
     boot_refuse_node_t coord, node;
-    uint8_t hello[DSM_TP_BOOT_HELLO_LEN] = {0}, proof[DSM_TP_BOOT_PROOF_LEN] = {0}, byte;
+    uint8_t hello[DSM_BOOT_HELLO_LEN] = {0}, proof[DSM_BOOT_PROOF_LEN] = {0}, byte;
     int port = boot_refuse_free_port(), fd;
 
     DSM_CHECK(port > 0);
     DSM_CHECK(boot_refuse_start(&coord, 0, 2, port, KEY_A, "30") == 0);
     fd = boot_refuse_connect(port);
     DSM_CHECK(fd >= 0);
-    hello[3] = DSM_TP_BOOT_VERSION; /* version 1, rank 1 of 2, a zero nonce */
+    hello[3] = DSM_BOOT_VERSION; /* version 1, rank 1 of 2, a zero nonce */
     hello[7] = 1;
     hello[11] = 2;
-    DSM_CHECK(boot_refuse_send_frame(fd, DSM_TP_BOOT_FRAME_HELLO, hello, sizeof(hello)));
-    DSM_CHECK(boot_refuse_recv_frame(fd, DSM_TP_BOOT_FRAME_CHALLENGE, DSM_TP_BOOT_CHALLENGE_LEN));
-    DSM_CHECK(boot_refuse_send_frame(fd, DSM_TP_BOOT_FRAME_PROOF, proof, sizeof(proof)));
-    DSM_CHECK(boot_refuse_recv_frame(fd, DSM_TP_BOOT_FRAME_REFUSE, 4));
+    DSM_CHECK(boot_refuse_send_frame(fd, DSM_BOOT_FRAME_HELLO, hello, sizeof(hello)));
+    DSM_CHECK(boot_refuse_recv_frame(fd, DSM_BOOT_FRAME_CHALLENGE, DSM_BOOT_CHALLENGE_LEN));
+    DSM_CHECK(boot_refuse_send_frame(fd, DSM_BOOT_FRAME_PROOF, proof, sizeof(proof)));
+    DSM_CHECK(boot_refuse_recv_frame(fd, DSM_BOOT_FRAME_REFUSE, 4));
     DSM_CHECK(recv(fd, &byte, 1, 0) == 0);
     DSM_CHECK(boot_refuse_wait_log(&coord, "dropped"));
     DSM_CHECK(boot_refuse_start(&node, 1, 2, port, KEY_A, "30") == 0);

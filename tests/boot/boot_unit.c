@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "boot_int.h"
+#include "boot_tcp.h"
 #include "dsm_common.h"
 #include "dsm_test.h"
 
@@ -31,7 +31,7 @@ static size_t boot_unit_unhex(const char *hex, uint8_t *out, size_t max)
 
 static int boot_unit_digest_is(const uint8_t *digest, const char *hex, size_t len)
 {
-    uint8_t expect[DSM_TP_BOOT_SHA256_LEN];
+    uint8_t expect[DSM_BOOT_SHA256_LEN];
 
     boot_unit_unhex(hex, expect, sizeof(expect));
     return memcmp(digest, expect, len) == 0;
@@ -41,15 +41,15 @@ static int boot_unit_digest_is(const uint8_t *digest, const char *hex, size_t le
 
 static int boot_unit_sha256_is(const void *data, size_t len, size_t chunk, const char *hex)
 {
-    dsm_tp_boot_sha256_t ctx;
-    uint8_t digest[DSM_TP_BOOT_SHA256_LEN];
+    dsm_boot_sha256_t ctx;
+    uint8_t digest[DSM_BOOT_SHA256_LEN];
     const uint8_t *p = data;
 
-    dsm_tp_boot_sha256_init(&ctx);
+    dsm_boot_sha256_init(&ctx);
     for (size_t done = 0; done < len; done += chunk) {
-        dsm_tp_boot_sha256_update(&ctx, p + done, len - done < chunk ? len - done : chunk);
+        dsm_boot_sha256_update(&ctx, p + done, len - done < chunk ? len - done : chunk);
     }
-    dsm_tp_boot_sha256_final(&ctx, digest);
+    dsm_boot_sha256_final(&ctx, digest);
     return boot_unit_digest_is(digest, hex, sizeof(digest));
 }
 
@@ -109,9 +109,9 @@ static dsm_test_result_t boot_unit_hmac_rfc4231(void)
 {
     for (size_t i = 0; i < DSM_TEST_ARRAY_SIZE(boot_unit_rfc4231); i++) {
         const boot_unit_hmac_vector_t *v = &boot_unit_rfc4231[i];
-        uint8_t key[131], data[64], mac[DSM_TP_BOOT_SHA256_LEN];
+        uint8_t key[131], data[64], mac[DSM_BOOT_SHA256_LEN];
         size_t data_len = v->data != NULL ? strlen(v->data) : v->data_len;
-        dsm_tp_boot_span_t parts[2];
+        dsm_boot_span_t parts[2];
 
         if (v->key_hex != NULL) {
             boot_unit_unhex(v->key_hex, key, sizeof(key));
@@ -126,7 +126,7 @@ static dsm_test_result_t boot_unit_hmac_rfc4231(void)
         parts[0].len = data_len / 3;
         parts[1].data = (const uint8_t *)parts[0].data + parts[0].len;
         parts[1].len = data_len - parts[0].len;
-        dsm_tp_boot_hmac(key, v->key_len, parts, 2, mac);
+        dsm_boot_hmac(key, v->key_len, parts, 2, mac);
         DSM_CHECKF(boot_unit_digest_is(mac, v->mac_hex, strlen(v->mac_hex) / 2),
                    "RFC 4231 test case %zu", i + 1);
     }
@@ -137,11 +137,11 @@ static dsm_test_result_t boot_unit_equal_ct(void)
 {
     uint8_t a[32] = {0}, b[32] = {0};
 
-    DSM_CHECK(dsm_tp_boot_equal_ct(a, b, sizeof(a)));
+    DSM_CHECK(dsm_boot_equal_ct(a, b, sizeof(a)));
     b[31] = 1;
-    DSM_CHECK(!dsm_tp_boot_equal_ct(a, b, sizeof(a)));
+    DSM_CHECK(!dsm_boot_equal_ct(a, b, sizeof(a)));
     b[31] = 0, b[0] = 0x80;
-    DSM_CHECK(!dsm_tp_boot_equal_ct(a, b, sizeof(a)));
+    DSM_CHECK(!dsm_boot_equal_ct(a, b, sizeof(a)));
     return DSM_TEST_PASS;
 }
 
@@ -149,52 +149,52 @@ static dsm_test_result_t boot_unit_equal_ct(void)
 
 static dsm_test_result_t boot_unit_frame_hdr(void)
 {
-    uint8_t raw[DSM_TP_BOOT_HDR_LEN];
-    dsm_tp_boot_frame_hdr_t hdr;
+    uint8_t raw[DSM_BOOT_HDR_LEN];
+    dsm_boot_frame_hdr_t hdr;
 
-    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_CONTRIB, 1234, raw);
-    DSM_CHECK(dsm_tp_boot_frame_hdr_parse(raw, 0, 4096, 3, &hdr) == DSM_OK);
-    DSM_CHECK(hdr.type == DSM_TP_BOOT_FRAME_CONTRIB && hdr.len == 1234);
-    DSM_CHECK(dsm_tp_boot_frame_hdr_parse(raw, DSM_TP_BOOT_FRAME_CONTRIB, 1234, 3, &hdr) ==
+    dsm_boot_frame_hdr_pack(DSM_BOOT_FRAME_CONTRIB, 1234, raw);
+    DSM_CHECK(dsm_boot_frame_hdr_parse(raw, 0, 4096, 3, &hdr) == DSM_OK);
+    DSM_CHECK(hdr.type == DSM_BOOT_FRAME_CONTRIB && hdr.len == 1234);
+    DSM_CHECK(dsm_boot_frame_hdr_parse(raw, DSM_BOOT_FRAME_CONTRIB, 1234, 3, &hdr) ==
               DSM_OK);
     /* Too long, wrong expected type, unknown types, bad magic. */
-    DSM_CHECK(dsm_tp_boot_frame_hdr_parse(raw, 0, 1233, 3, &hdr) == DSM_ERR_MALFORMED);
-    DSM_CHECK(dsm_tp_boot_frame_hdr_parse(raw, DSM_TP_BOOT_FRAME_HELLO, 4096, 3, &hdr) ==
+    DSM_CHECK(dsm_boot_frame_hdr_parse(raw, 0, 1233, 3, &hdr) == DSM_ERR_MALFORMED);
+    DSM_CHECK(dsm_boot_frame_hdr_parse(raw, DSM_BOOT_FRAME_HELLO, 4096, 3, &hdr) ==
               DSM_ERR_MALFORMED);
-    dsm_tp_boot_frame_hdr_pack(0, 0, raw);
-    DSM_CHECK(dsm_tp_boot_frame_hdr_parse(raw, 0, 4096, -1, &hdr) == DSM_ERR_MALFORMED);
-    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_TYPE_MAX + 1, 0, raw);
-    DSM_CHECK(dsm_tp_boot_frame_hdr_parse(raw, 0, 4096, -1, &hdr) == DSM_ERR_MALFORMED);
-    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_HELLO, 0, raw);
+    dsm_boot_frame_hdr_pack(0, 0, raw);
+    DSM_CHECK(dsm_boot_frame_hdr_parse(raw, 0, 4096, -1, &hdr) == DSM_ERR_MALFORMED);
+    dsm_boot_frame_hdr_pack(DSM_BOOT_FRAME_TYPE_MAX + 1, 0, raw);
+    DSM_CHECK(dsm_boot_frame_hdr_parse(raw, 0, 4096, -1, &hdr) == DSM_ERR_MALFORMED);
+    dsm_boot_frame_hdr_pack(DSM_BOOT_FRAME_HELLO, 0, raw);
     raw[0] ^= 0xff;
-    DSM_CHECK(dsm_tp_boot_frame_hdr_parse(raw, 0, 4096, -1, &hdr) == DSM_ERR_MALFORMED);
-    memcpy(raw, "GET / HTTP/1.0", DSM_TP_BOOT_HDR_LEN);
-    DSM_CHECK(dsm_tp_boot_frame_hdr_parse(raw, 0, 4096, -1, &hdr) == DSM_ERR_MALFORMED);
+    DSM_CHECK(dsm_boot_frame_hdr_parse(raw, 0, 4096, -1, &hdr) == DSM_ERR_MALFORMED);
+    memcpy(raw, "GET / HTTP/1.0", DSM_BOOT_HDR_LEN);
+    DSM_CHECK(dsm_boot_frame_hdr_parse(raw, 0, 4096, -1, &hdr) == DSM_ERR_MALFORMED);
     return DSM_TEST_PASS;
 }
 
 static dsm_test_result_t boot_unit_gathered_roundtrip(void)
 {
     static const char *const texts[] = {"", "node one", "", "the last node's blob"};
-    dsm_tp_boot_gathered_t in, out;
+    dsm_boot_gathered_t in, out;
     uint8_t *payload;
     size_t len;
 
-    DSM_CHECK(dsm_tp_boot_gathered_alloc(4, &in) == DSM_OK);
+    DSM_CHECK(dsm_boot_gathered_alloc(4, &in) == DSM_OK);
     for (int i = 0; i < 4; i++) {
         in.blobs[i] = strdup(texts[i]);
         in.sizes[i] = strlen(texts[i]);
     }
-    DSM_CHECK(dsm_tp_boot_gathered_encode(&in, &payload, &len) == DSM_OK);
+    DSM_CHECK(dsm_boot_gathered_encode(&in, &payload, &len) == DSM_OK);
     DSM_CHECK(len == 4 + 4 * 8 + strlen(texts[1]) + strlen(texts[3]));
-    DSM_CHECK(dsm_tp_boot_gathered_decode(payload, len, 4, &out) == DSM_OK);
+    DSM_CHECK(dsm_boot_gathered_decode(payload, len, 4, &out) == DSM_OK);
     DSM_CHECK(out.count == 4);
     for (int i = 0; i < 4; i++) {
         DSM_CHECK(out.blobs[i] != NULL && out.sizes[i] == strlen(texts[i]));
         DSM_CHECK(memcmp(out.blobs[i], texts[i], out.sizes[i]) == 0);
     }
-    dsm_tp_boot_gathered_free(&out);
-    dsm_tp_boot_gathered_free(&in);
+    dsm_boot_gathered_free(&out);
+    dsm_boot_gathered_free(&in);
     free(payload);
     return DSM_TEST_PASS;
 }
@@ -210,26 +210,26 @@ static void boot_unit_put_u64(uint8_t *p, uint64_t v)
 static dsm_test_result_t boot_unit_gathered_malformed(void)
 {
     uint8_t payload[4 + 2 * 8 + 8] = {0, 0, 0, 2};
-    dsm_tp_boot_gathered_t out;
+    dsm_boot_gathered_t out;
 
     boot_unit_put_u64(payload + 4, 5);
     boot_unit_put_u64(payload + 12, 3);
     /* Well formed: 5 + 3 bytes of blobs. */
-    DSM_CHECK(dsm_tp_boot_gathered_decode(payload, sizeof(payload), 2, &out) == DSM_OK);
-    dsm_tp_boot_gathered_free(&out);
+    DSM_CHECK(dsm_boot_gathered_decode(payload, sizeof(payload), 2, &out) == DSM_OK);
+    dsm_boot_gathered_free(&out);
     /* Wrong node count, truncated count, truncated size table. */
-    DSM_CHECK(dsm_tp_boot_gathered_decode(payload, sizeof(payload), 3, &out) ==
+    DSM_CHECK(dsm_boot_gathered_decode(payload, sizeof(payload), 3, &out) ==
               DSM_ERR_MALFORMED);
-    DSM_CHECK(dsm_tp_boot_gathered_decode(payload, 3, 2, &out) == DSM_ERR_MALFORMED);
-    DSM_CHECK(dsm_tp_boot_gathered_decode(payload, 12, 2, &out) == DSM_ERR_MALFORMED);
+    DSM_CHECK(dsm_boot_gathered_decode(payload, 3, 2, &out) == DSM_ERR_MALFORMED);
+    DSM_CHECK(dsm_boot_gathered_decode(payload, 12, 2, &out) == DSM_ERR_MALFORMED);
     /* Sizes past the end, short of the end, and one that would overflow the sum. */
-    DSM_CHECK(dsm_tp_boot_gathered_decode(payload, sizeof(payload) - 1, 2, &out) ==
+    DSM_CHECK(dsm_boot_gathered_decode(payload, sizeof(payload) - 1, 2, &out) ==
               DSM_ERR_MALFORMED);
     boot_unit_put_u64(payload + 12, 2);
-    DSM_CHECK(dsm_tp_boot_gathered_decode(payload, sizeof(payload), 2, &out) ==
+    DSM_CHECK(dsm_boot_gathered_decode(payload, sizeof(payload), 2, &out) ==
               DSM_ERR_MALFORMED);
     boot_unit_put_u64(payload + 12, UINT64_MAX - 2);
-    DSM_CHECK(dsm_tp_boot_gathered_decode(payload, sizeof(payload), 2, &out) ==
+    DSM_CHECK(dsm_boot_gathered_decode(payload, sizeof(payload), 2, &out) ==
               DSM_ERR_MALFORMED);
     return DSM_TEST_PASS;
 }
@@ -238,7 +238,7 @@ static dsm_test_result_t boot_unit_gathered_malformed(void)
 
 #define BOOT_UNIT_KEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
-/* Runs dsm_tp_boot_init with the dsmrun variables set as given (NULL: unset),
+/* Runs dsm_boot_init with the dsmrun variables set as given (NULL: unset),
  * capturing its log; returns the status and the log in log_p (static). */
 static dsm_status_t boot_unit_init_with(const char *rank, const char *nnodes, const char *coord,
                                         const char *key, const char *timeout,
@@ -249,7 +249,7 @@ static dsm_status_t boot_unit_init_with(const char *rank, const char *nnodes, co
                            "DSM_BOOT_TIMEOUT"};
     const char *values[] = {rank, nnodes, coord, key, timeout};
     int saved_stderr = dup(2), log_fd = memfd_create("boot_unit_log", 0);
-    dsm_tp_boot_t *boot = NULL;
+    dsm_boot_t *boot = NULL;
     dsm_status_t status;
     ssize_t got;
 
@@ -263,7 +263,7 @@ static dsm_status_t boot_unit_init_with(const char *rank, const char *nnodes, co
     dsm_log_set_level(DSM_LOG_LEVEL_ERROR);
     fflush(stderr);
     dup2(log_fd, 2);
-    status = dsm_tp_boot_init(&boot);
+    status = dsm_boot_init(&boot);
     fflush(stderr);
     dup2(saved_stderr, 2);
     close(saved_stderr);
@@ -271,7 +271,7 @@ static dsm_status_t boot_unit_init_with(const char *rank, const char *nnodes, co
     log[got > 0 ? got : 0] = '\0';
     close(log_fd);
     if (status == DSM_OK) {
-        dsm_tp_boot_fini(boot);
+        dsm_boot_fini(boot);
     }
     *log_p = log;
     return status;

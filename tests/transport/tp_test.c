@@ -46,18 +46,18 @@ dsm_status_t tp_test_start(tp_test_job_t *job)
     config.spin_us       = rt_config.spin_us;
     config.peer_lost     = tp_test_peer_lost;
     config.peer_lost_arg = job;
-    status = dsm_tp_boot_init(&job->boot);
+    status = dsm_boot_init(&job->boot);
     if (status != DSM_OK) {
         fprintf(stderr, "  bootstrap: %s\n", dsm_strerror(status));
         return status;
     }
-    job->node   = dsm_tp_boot_rank(job->boot);
-    job->nnodes = dsm_tp_boot_size(job->boot);
+    job->node   = dsm_boot_rank(job->boot);
+    job->nnodes = dsm_boot_size(job->boot);
     dsm_log_set_node(job->node);
     status = dsm_tp_create(job->boot, &config, &job->tp);
     if (status != DSM_OK) {
         fprintf(stderr, "  transport: %s\n", dsm_strerror(status));
-        dsm_tp_boot_fini(job->boot);
+        dsm_boot_fini(job->boot);
         return status;
     }
     return dsm_tp_am_register(job->tp, TP_TEST_AM_QUIESCE, tp_test_quiesce_arrived, job);
@@ -134,7 +134,7 @@ dsm_status_t tp_test_quiesce(tp_test_job_t *job)
 void tp_test_finish(tp_test_job_t *job)
 {
     dsm_tp_destroy(job->tp);
-    dsm_tp_boot_fini(job->boot);
+    dsm_boot_fini(job->boot);
     job->tp   = NULL;
     job->boot = NULL;
 }

@@ -22,7 +22,7 @@
 #define TP_TEST_WAIT_MS 20000
 
 typedef struct {
-    dsm_tp_boot_t *boot;
+    dsm_boot_t *boot;
     dsm_tp_t      *tp;
     int            node;
     int            nnodes;

@@ -12,36 +12,36 @@
 
 #include <pmix.h>
 
-#include "boot_int.h"
+#include "boot_pmix.h"
 #include "dsm_common.h"
 
 typedef struct {
-    dsm_tp_boot_t base;
-    pmix_proc_t   self;
-    int           timeout_s;
-    unsigned      round; /* allgathers so far: each uses its own key */
-} dsm_tp_boot_pmix_t;
+    dsm_boot_t  base;
+    pmix_proc_t self;
+    int         timeout_s;
+    unsigned    round; /* allgathers so far: each uses its own key */
+} dsm_boot_pmix_t;
 
-static dsm_status_t dsm_tp_boot_pmix_allgather(dsm_tp_boot_t *boot, const void *blob,
-                                               size_t size, dsm_tp_boot_gathered_t *gathered_p);
-static dsm_status_t dsm_tp_boot_pmix_barrier(dsm_tp_boot_t *boot);
-static void dsm_tp_boot_pmix_fini(dsm_tp_boot_t *boot);
+static dsm_status_t dsm_boot_pmix_allgather(dsm_boot_t *boot, const void *blob,
+                                            size_t size, dsm_boot_gathered_t *gathered_p);
+static dsm_status_t dsm_boot_pmix_barrier(dsm_boot_t *boot);
+static void dsm_boot_pmix_fini(dsm_boot_t *boot);
 
-static const dsm_tp_boot_ops_t dsm_tp_boot_pmix_ops = {
+static const dsm_boot_ops_t dsm_boot_pmix_ops = {
     .name      = "pmix",
-    .allgather = dsm_tp_boot_pmix_allgather,
-    .barrier   = dsm_tp_boot_pmix_barrier,
-    .fini      = dsm_tp_boot_pmix_fini,
+    .allgather = dsm_boot_pmix_allgather,
+    .barrier   = dsm_boot_pmix_barrier,
+    .fini      = dsm_boot_pmix_fini,
 };
 
 /* Logs a failed PMIx call once and maps it to a dsm status. */
-static dsm_status_t dsm_tp_boot_pmix_fail(const char *call, pmix_status_t rc)
+static dsm_status_t dsm_boot_pmix_fail(const char *call, pmix_status_t rc)
 {
     dsm_error("bootstrap: %s failed: %s", call, PMIx_Error_string(rc));
     return rc == PMIX_ERR_TIMEOUT ? DSM_ERR_TIMEOUT : DSM_ERR_BOOTSTRAP;
 }
 
-static dsm_status_t dsm_tp_boot_pmix_job_size(const pmix_proc_t *self, int *size_p)
+static dsm_status_t dsm_boot_pmix_job_size(const pmix_proc_t *self, int *size_p)
 {
     pmix_proc_t job;
     pmix_value_t *value = NULL;
@@ -51,10 +51,10 @@ static dsm_status_t dsm_tp_boot_pmix_job_size(const pmix_proc_t *self, int *size
     PMIX_PROC_LOAD(&job, self->nspace, PMIX_RANK_WILDCARD);
     rc = PMIx_Get(&job, PMIX_JOB_SIZE, NULL, 0, &value);
     if (rc != PMIX_SUCCESS) {
-        return dsm_tp_boot_pmix_fail("PMIx_Get(PMIX_JOB_SIZE)", rc);
+        return dsm_boot_pmix_fail("PMIx_Get(PMIX_JOB_SIZE)", rc);
     }
     if (value->type != PMIX_UINT32 || value->data.uint32 < 1 ||
-        value->data.uint32 > DSM_TP_BOOT_MAX_NODES || self->rank >= value->data.uint32) {
+        value->data.uint32 > DSM_BOOT_MAX_NODES || self->rank >= value->data.uint32) {
         dsm_error("bootstrap: PMIx reports an unusable job size (type %d) for rank %u",
                   (int)value->type, self->rank);
         status = DSM_ERR_BOOTSTRAP;
@@ -65,14 +65,14 @@ static dsm_status_t dsm_tp_boot_pmix_job_size(const pmix_proc_t *self, int *size
     return status;
 }
 
-dsm_status_t dsm_tp_boot_pmix_init(dsm_tp_boot_t **boot_p)
+dsm_status_t dsm_boot_pmix_init(dsm_boot_t **boot_p)
 {
-    dsm_tp_boot_pmix_t *boot;
+    dsm_boot_pmix_t *boot;
     pmix_status_t rc;
     int timeout_ms;
     dsm_status_t status;
 
-    status = dsm_tp_boot_timeout_ms(&timeout_ms);
+    status = dsm_boot_timeout_ms(&timeout_ms);
     if (status != DSM_OK) {
         return status;
     }
@@ -83,15 +83,15 @@ dsm_status_t dsm_tp_boot_pmix_init(dsm_tp_boot_t **boot_p)
     }
     rc = PMIx_Init(&boot->self, NULL, 0);
     if (rc != PMIX_SUCCESS) {
-        status = dsm_tp_boot_pmix_fail("PMIx_Init (is the PMIx server of the launcher "
+        status = dsm_boot_pmix_fail("PMIx_Init (is the PMIx server of the launcher "
                                        "reachable?)", rc);
         goto err_free;
     }
-    status = dsm_tp_boot_pmix_job_size(&boot->self, &boot->base.size);
+    status = dsm_boot_pmix_job_size(&boot->self, &boot->base.size);
     if (status != DSM_OK) {
         goto err_finalize;
     }
-    boot->base.ops = &dsm_tp_boot_pmix_ops;
+    boot->base.ops = &dsm_boot_pmix_ops;
     boot->base.rank = (int)boot->self.rank;
     boot->timeout_s = timeout_ms / 1000;
     *boot_p = &boot->base;
@@ -105,7 +105,7 @@ err_free:
 }
 
 /* Fence over the whole namespace, collecting the put data or not. */
-static dsm_status_t dsm_tp_boot_pmix_fence(dsm_tp_boot_pmix_t *boot, bool collect)
+static dsm_status_t dsm_boot_pmix_fence(dsm_boot_pmix_t *boot, bool collect)
 {
     pmix_info_t info[2];
     pmix_proc_t all;
@@ -118,13 +118,13 @@ static dsm_status_t dsm_tp_boot_pmix_fence(dsm_tp_boot_pmix_t *boot, bool collec
     PMIX_INFO_DESTRUCT(&info[0]);
     PMIX_INFO_DESTRUCT(&info[1]);
     if (rc != PMIX_SUCCESS) {
-        return dsm_tp_boot_pmix_fail("PMIx_Fence", rc);
+        return dsm_boot_pmix_fail("PMIx_Fence", rc);
     }
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_pmix_publish(dsm_tp_boot_pmix_t *boot, const char *key,
-                                             const void *blob, size_t size)
+static dsm_status_t dsm_boot_pmix_publish(dsm_boot_pmix_t *boot, const char *key,
+                                          const void *blob, size_t size)
 {
     pmix_value_t value;
     pmix_status_t rc;
@@ -135,18 +135,18 @@ static dsm_status_t dsm_tp_boot_pmix_publish(dsm_tp_boot_pmix_t *boot, const cha
     value.data.bo.size = size;
     rc = PMIx_Put(PMIX_GLOBAL, key, &value);
     if (rc != PMIX_SUCCESS) {
-        return dsm_tp_boot_pmix_fail("PMIx_Put", rc);
+        return dsm_boot_pmix_fail("PMIx_Put", rc);
     }
     rc = PMIx_Commit();
     if (rc != PMIX_SUCCESS) {
-        return dsm_tp_boot_pmix_fail("PMIx_Commit", rc);
+        return dsm_boot_pmix_fail("PMIx_Commit", rc);
     }
-    return dsm_tp_boot_pmix_fence(boot, true);
+    return dsm_boot_pmix_fence(boot, true);
 }
 
 /* Fetches rank's blob for key into gathered, checking its type and size. */
-static dsm_status_t dsm_tp_boot_pmix_fetch(dsm_tp_boot_pmix_t *boot, const char *key, int rank,
-                                           dsm_tp_boot_gathered_t *gathered)
+static dsm_status_t dsm_boot_pmix_fetch(dsm_boot_pmix_t *boot, const char *key, int rank,
+                                        dsm_boot_gathered_t *gathered)
 {
     pmix_value_t *value = NULL;
     pmix_proc_t peer;
@@ -160,9 +160,9 @@ static dsm_status_t dsm_tp_boot_pmix_fetch(dsm_tp_boot_pmix_t *boot, const char 
     rc = PMIx_Get(&peer, key, &info, 1, &value);
     PMIX_INFO_DESTRUCT(&info);
     if (rc != PMIX_SUCCESS) {
-        return dsm_tp_boot_pmix_fail("PMIx_Get", rc);
+        return dsm_boot_pmix_fail("PMIx_Get", rc);
     }
-    if (value->type != PMIX_BYTE_OBJECT || value->data.bo.size > DSM_TP_BOOT_MAX_BLOB) {
+    if (value->type != PMIX_BYTE_OBJECT || value->data.bo.size > DSM_BOOT_MAX_BLOB) {
         dsm_error("bootstrap: malformed PMIx value from node %d: type %d, %zu bytes", rank,
                   (int)value->type, value->type == PMIX_BYTE_OBJECT ? value->data.bo.size : 0);
         status = DSM_ERR_MALFORMED;
@@ -184,28 +184,28 @@ out:
     return status;
 }
 
-static dsm_status_t dsm_tp_boot_pmix_allgather(dsm_tp_boot_t *base, const void *blob,
-                                               size_t size, dsm_tp_boot_gathered_t *gathered_p)
+static dsm_status_t dsm_boot_pmix_allgather(dsm_boot_t *base, const void *blob,
+                                            size_t size, dsm_boot_gathered_t *gathered_p)
 {
-    dsm_tp_boot_pmix_t *boot = (dsm_tp_boot_pmix_t *)base;
-    dsm_tp_boot_gathered_t gathered;
+    dsm_boot_pmix_t *boot = (dsm_boot_pmix_t *)base;
+    dsm_boot_gathered_t gathered;
     char key[32];
     dsm_status_t status;
 
     /* A fresh key per round: a value put earlier can never be read as this one. */
     snprintf(key, sizeof(key), "dsm.boot.%u", boot->round++);
-    status = dsm_tp_boot_pmix_publish(boot, key, blob, size);
+    status = dsm_boot_pmix_publish(boot, key, blob, size);
     if (status != DSM_OK) {
         return status;
     }
-    status = dsm_tp_boot_gathered_alloc(base->size, &gathered);
+    status = dsm_boot_gathered_alloc(base->size, &gathered);
     if (status != DSM_OK) {
         return status;
     }
     for (int rank = 0; rank < base->size; rank++) {
-        status = dsm_tp_boot_pmix_fetch(boot, key, rank, &gathered);
+        status = dsm_boot_pmix_fetch(boot, key, rank, &gathered);
         if (status != DSM_OK) {
-            dsm_tp_boot_gathered_free(&gathered);
+            dsm_boot_gathered_free(&gathered);
             return status;
         }
     }
@@ -213,12 +213,12 @@ static dsm_status_t dsm_tp_boot_pmix_allgather(dsm_tp_boot_t *base, const void *
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_pmix_barrier(dsm_tp_boot_t *base)
+static dsm_status_t dsm_boot_pmix_barrier(dsm_boot_t *base)
 {
-    return dsm_tp_boot_pmix_fence((dsm_tp_boot_pmix_t *)base, false);
+    return dsm_boot_pmix_fence((dsm_boot_pmix_t *)base, false);
 }
 
-static void dsm_tp_boot_pmix_fini(dsm_tp_boot_t *base)
+static void dsm_boot_pmix_fini(dsm_boot_t *base)
 {
     pmix_status_t rc = PMIx_Finalize(NULL, 0);
 

@@ -25,82 +25,82 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot_int.h"
+#include "boot_tcp.h"
 #include "dsm_common.h"
 #include "dsm_config_parse.h"
 
 /* REFUSE payload: one u32 reason. */
-#define DSM_TP_BOOT_REFUSE_KEY    1u /* the other side did not prove the job key */
-#define DSM_TP_BOOT_REFUSE_CONFIG 2u /* version, rank or node count do not fit   */
-#define DSM_TP_BOOT_REFUSE_LEN    4u
+#define DSM_BOOT_REFUSE_KEY    1u /* the other side did not prove the job key */
+#define DSM_BOOT_REFUSE_CONFIG 2u /* version, rank or node count do not fit   */
+#define DSM_BOOT_REFUSE_LEN    4u
 
 /* Domain-separation labels: a proof made by one role never verifies as the other's. */
-static const char dsm_tp_boot_label_coord[] = "dsm-boot-v1 coordinator";
-static const char dsm_tp_boot_label_node[]  = "dsm-boot-v1 node";
+static const char dsm_boot_label_coord[] = "dsm-boot-v1 coordinator";
+static const char dsm_boot_label_node[]  = "dsm-boot-v1 node";
 
-#define DSM_TP_BOOT_BACKOFF_MIN_MS 10
-#define DSM_TP_BOOT_BACKOFF_MAX_MS 500
+#define DSM_BOOT_BACKOFF_MIN_MS 10
+#define DSM_BOOT_BACKOFF_MAX_MS 500
 
 typedef struct {
     int      rank;
     int      nnodes;
     char     host[256];
     char     port[8];
-    uint8_t  key[DSM_TP_BOOT_KEY_MAX];
+    uint8_t  key[DSM_BOOT_KEY_MAX];
     size_t   key_len;
     int      timeout_ms;
-} dsm_tp_boot_tcp_config_t;
+} dsm_boot_tcp_config_t;
 
 typedef struct {
-    dsm_tp_boot_t base;
-    int           timeout_ms;
-    int          *fds; /* node 0: fds[r] for r = 1..size-1; others: fds[0] = node 0 */
-} dsm_tp_boot_tcp_t;
+    dsm_boot_t base;
+    int        timeout_ms;
+    int       *fds; /* node 0: fds[r] for r = 1..size-1; others: fds[0] = node 0 */
+} dsm_boot_tcp_t;
 
-static dsm_status_t dsm_tp_boot_tcp_allgather(dsm_tp_boot_t *boot, const void *blob,
-                                              size_t size, dsm_tp_boot_gathered_t *gathered_p);
-static dsm_status_t dsm_tp_boot_tcp_barrier(dsm_tp_boot_t *boot);
-static void dsm_tp_boot_tcp_fini(dsm_tp_boot_t *boot);
+static dsm_status_t dsm_boot_tcp_allgather(dsm_boot_t *boot, const void *blob,
+                                           size_t size, dsm_boot_gathered_t *gathered_p);
+static dsm_status_t dsm_boot_tcp_barrier(dsm_boot_t *boot);
+static void dsm_boot_tcp_fini(dsm_boot_t *boot);
 
-static const dsm_tp_boot_ops_t dsm_tp_boot_tcp_ops = {
+static const dsm_boot_ops_t dsm_boot_tcp_ops = {
     .name      = "dsmrun",
-    .allgather = dsm_tp_boot_tcp_allgather,
-    .barrier   = dsm_tp_boot_tcp_barrier,
-    .fini      = dsm_tp_boot_tcp_fini,
+    .allgather = dsm_boot_tcp_allgather,
+    .barrier   = dsm_boot_tcp_barrier,
+    .fini      = dsm_boot_tcp_fini,
 };
 
 /* ---------------------------------------------------------------- encoding */
 
-static void dsm_tp_boot_put_u32(uint8_t *p, uint32_t v)
+static void dsm_boot_put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
 }
 
-static uint32_t dsm_tp_boot_get_u32(const uint8_t *p)
+static uint32_t dsm_boot_get_u32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void dsm_tp_boot_put_u64(uint8_t *p, uint64_t v)
+static void dsm_boot_put_u64(uint8_t *p, uint64_t v)
 {
-    dsm_tp_boot_put_u32(p, (uint32_t)(v >> 32));
-    dsm_tp_boot_put_u32(p + 4, (uint32_t)v);
+    dsm_boot_put_u32(p, (uint32_t)(v >> 32));
+    dsm_boot_put_u32(p + 4, (uint32_t)v);
 }
 
-static uint64_t dsm_tp_boot_get_u64(const uint8_t *p)
+static uint64_t dsm_boot_get_u64(const uint8_t *p)
 {
-    return (uint64_t)dsm_tp_boot_get_u32(p) << 32 | dsm_tp_boot_get_u32(p + 4);
+    return (uint64_t)dsm_boot_get_u32(p) << 32 | dsm_boot_get_u32(p + 4);
 }
 
-void dsm_tp_boot_frame_hdr_pack(uint32_t type, uint32_t len, uint8_t raw_p[DSM_TP_BOOT_HDR_LEN])
+void dsm_boot_frame_hdr_pack(uint32_t type, uint32_t len, uint8_t raw_p[DSM_BOOT_HDR_LEN])
 {
-    dsm_tp_boot_put_u32(raw_p, DSM_TP_BOOT_MAGIC);
-    dsm_tp_boot_put_u32(raw_p + 4, type);
-    dsm_tp_boot_put_u32(raw_p + 8, len);
+    dsm_boot_put_u32(raw_p, DSM_BOOT_MAGIC);
+    dsm_boot_put_u32(raw_p + 4, type);
+    dsm_boot_put_u32(raw_p + 8, len);
 }
 
-static const char *dsm_tp_boot_peer_name(int rank, char *buf, size_t size)
+static const char *dsm_boot_peer_name(int rank, char *buf, size_t size)
 {
     if (rank < 0) {
         snprintf(buf, size, "a joining node");
@@ -112,28 +112,28 @@ static const char *dsm_tp_boot_peer_name(int rank, char *buf, size_t size)
 
 /* A joining connection (rank < 0) is not a member yet: what is wrong with it
  * makes node 0 drop it and go on (a warning); a member's fault ends the job. */
-static dsm_log_level_t dsm_tp_boot_peer_level(int rank)
+static dsm_log_level_t dsm_boot_peer_level(int rank)
 {
     return rank < 0 ? DSM_LOG_LEVEL_WARN : DSM_LOG_LEVEL_ERROR;
 }
 
-dsm_status_t dsm_tp_boot_frame_hdr_parse(const uint8_t raw[DSM_TP_BOOT_HDR_LEN],
-                                         uint32_t expected_type, uint32_t max_len,
-                                         int from_rank, dsm_tp_boot_frame_hdr_t *hdr_p)
+dsm_status_t dsm_boot_frame_hdr_parse(const uint8_t raw[DSM_BOOT_HDR_LEN],
+                                      uint32_t expected_type, uint32_t max_len,
+                                      int from_rank, dsm_boot_frame_hdr_t *hdr_p)
 {
-    uint32_t magic = dsm_tp_boot_get_u32(raw);
-    uint32_t type = dsm_tp_boot_get_u32(raw + 4);
-    uint32_t len = dsm_tp_boot_get_u32(raw + 8);
+    uint32_t magic = dsm_boot_get_u32(raw);
+    uint32_t type = dsm_boot_get_u32(raw + 4);
+    uint32_t len = dsm_boot_get_u32(raw + 8);
     char peer[32];
-    dsm_log_level_t level = dsm_tp_boot_peer_level(from_rank);
+    dsm_log_level_t level = dsm_boot_peer_level(from_rank);
 
-    dsm_tp_boot_peer_name(from_rank, peer, sizeof(peer));
-    if (magic != DSM_TP_BOOT_MAGIC) {
+    dsm_boot_peer_name(from_rank, peer, sizeof(peer));
+    if (magic != DSM_BOOT_MAGIC) {
         dsm_log_at(level, "bootstrap: malformed frame from %s: bad magic 0x%08x "
                    "(not a dsm peer?)", peer, magic);
         return DSM_ERR_MALFORMED;
     }
-    if (type == 0 || type > DSM_TP_BOOT_FRAME_TYPE_MAX) {
+    if (type == 0 || type > DSM_BOOT_FRAME_TYPE_MAX) {
         dsm_log_at(level, "bootstrap: malformed frame from %s: unknown type %u", peer, type);
         return DSM_ERR_MALFORMED;
     }
@@ -152,8 +152,8 @@ dsm_status_t dsm_tp_boot_frame_hdr_parse(const uint8_t raw[DSM_TP_BOOT_HDR_LEN],
     return DSM_OK;
 }
 
-dsm_status_t dsm_tp_boot_gathered_encode(const dsm_tp_boot_gathered_t *gathered,
-                                         uint8_t **payload_p, size_t *len_p)
+dsm_status_t dsm_boot_gathered_encode(const dsm_boot_gathered_t *gathered,
+                                      uint8_t **payload_p, size_t *len_p)
 {
     size_t len = 4 + 8 * (size_t)gathered->count;
     uint8_t *payload, *p;
@@ -161,9 +161,9 @@ dsm_status_t dsm_tp_boot_gathered_encode(const dsm_tp_boot_gathered_t *gathered,
     for (int i = 0; i < gathered->count; i++) {
         len += gathered->sizes[i];
     }
-    if (len > DSM_TP_BOOT_MAX_PAYLOAD) {
+    if (len > DSM_BOOT_MAX_PAYLOAD) {
         dsm_error("bootstrap: allgather result of %zu bytes exceeds the frame limit (%u)", len,
-                  DSM_TP_BOOT_MAX_PAYLOAD);
+                  DSM_BOOT_MAX_PAYLOAD);
         return DSM_ERR_INVALID_PARAM;
     }
     payload = malloc(len);
@@ -171,10 +171,10 @@ dsm_status_t dsm_tp_boot_gathered_encode(const dsm_tp_boot_gathered_t *gathered,
         dsm_error("bootstrap: out of memory for a %zu-byte allgather result", len);
         return DSM_ERR_NO_MEMORY;
     }
-    dsm_tp_boot_put_u32(payload, (uint32_t)gathered->count);
+    dsm_boot_put_u32(payload, (uint32_t)gathered->count);
     p = payload + 4;
     for (int i = 0; i < gathered->count; i++, p += 8) {
-        dsm_tp_boot_put_u64(p, gathered->sizes[i]);
+        dsm_boot_put_u64(p, gathered->sizes[i]);
     }
     for (int i = 0; i < gathered->count; i++) {
         if (gathered->sizes[i] > 0) {
@@ -188,7 +188,7 @@ dsm_status_t dsm_tp_boot_gathered_encode(const dsm_tp_boot_gathered_t *gathered,
 }
 
 /* Checks the table of sizes against the payload before anything is copied. */
-static dsm_status_t dsm_tp_boot_gathered_check(const uint8_t *payload, size_t len, int nnodes)
+static dsm_status_t dsm_boot_gathered_check(const uint8_t *payload, size_t len, int nnodes)
 {
     size_t total;
     uint32_t count;
@@ -197,7 +197,7 @@ static dsm_status_t dsm_tp_boot_gathered_check(const uint8_t *payload, size_t le
         dsm_error("bootstrap: malformed allgather result: %zu bytes, no count", len);
         return DSM_ERR_MALFORMED;
     }
-    count = dsm_tp_boot_get_u32(payload);
+    count = dsm_boot_get_u32(payload);
     if (count != (uint32_t)nnodes) {
         dsm_error("bootstrap: malformed allgather result: %u blobs for %d nodes", count, nnodes);
         return DSM_ERR_MALFORMED;
@@ -209,10 +209,10 @@ static dsm_status_t dsm_tp_boot_gathered_check(const uint8_t *payload, size_t le
         return DSM_ERR_MALFORMED;
     }
     for (uint32_t i = 0; i < count; i++) {
-        uint64_t size = dsm_tp_boot_get_u64(payload + 4 + 8 * (size_t)i);
+        uint64_t size = dsm_boot_get_u64(payload + 4 + 8 * (size_t)i);
 
         /* Bounding each size first also keeps the sum from overflowing. */
-        if (size > DSM_TP_BOOT_MAX_BLOB || total + size > len) {
+        if (size > DSM_BOOT_MAX_BLOB || total + size > len) {
             dsm_error("bootstrap: malformed allgather result: blob %u claims %llu bytes, "
                       "beyond the %zu-byte frame", i, (unsigned long long)size, len);
             return DSM_ERR_MALFORMED;
@@ -227,30 +227,30 @@ static dsm_status_t dsm_tp_boot_gathered_check(const uint8_t *payload, size_t le
     return DSM_OK;
 }
 
-dsm_status_t dsm_tp_boot_gathered_decode(const uint8_t *payload, size_t len, int nnodes,
-                                         dsm_tp_boot_gathered_t *gathered_p)
+dsm_status_t dsm_boot_gathered_decode(const uint8_t *payload, size_t len, int nnodes,
+                                      dsm_boot_gathered_t *gathered_p)
 {
-    dsm_tp_boot_gathered_t gathered;
+    dsm_boot_gathered_t gathered;
     const uint8_t *p;
     dsm_status_t status;
 
-    status = dsm_tp_boot_gathered_check(payload, len, nnodes);
+    status = dsm_boot_gathered_check(payload, len, nnodes);
     if (status != DSM_OK) {
         return status;
     }
-    status = dsm_tp_boot_gathered_alloc(nnodes, &gathered);
+    status = dsm_boot_gathered_alloc(nnodes, &gathered);
     if (status != DSM_OK) {
         return status;
     }
     p = payload + 4 + 8 * (size_t)nnodes;
     for (int i = 0; i < nnodes; i++) {
-        size_t size = (size_t)dsm_tp_boot_get_u64(payload + 4 + 8 * (size_t)i);
+        size_t size = (size_t)dsm_boot_get_u64(payload + 4 + 8 * (size_t)i);
 
         /* One spare byte: a 0-byte blob still gets a non-NULL pointer. */
         gathered.blobs[i] = malloc(size + 1);
         if (gathered.blobs[i] == NULL) {
             dsm_error("bootstrap: out of memory for a %zu-byte blob", size);
-            dsm_tp_boot_gathered_free(&gathered);
+            dsm_boot_gathered_free(&gathered);
             return DSM_ERR_NO_MEMORY;
         }
         memcpy(gathered.blobs[i], p, size);
@@ -263,7 +263,7 @@ dsm_status_t dsm_tp_boot_gathered_decode(const uint8_t *payload, size_t len, int
 
 /* ---------------------------------------------------------------- configuration */
 
-static dsm_status_t dsm_tp_boot_env_get(const char *name, const char **value_p)
+static dsm_status_t dsm_boot_env_get(const char *name, const char **value_p)
 {
     const char *value = dsm_config_getenv(name);
 
@@ -276,14 +276,14 @@ static dsm_status_t dsm_tp_boot_env_get(const char *name, const char **value_p)
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_env_int(const char *name, uint64_t min, uint64_t max,
-                                        int *value_p)
+static dsm_status_t dsm_boot_env_int(const char *name, uint64_t min, uint64_t max,
+                                     int *value_p)
 {
     const char *text;
     uint64_t value;
     dsm_status_t status;
 
-    status = dsm_tp_boot_env_get(name, &text);
+    status = dsm_boot_env_get(name, &text);
     if (status == DSM_OK) {
         status = dsm_config_parse_u64(name, text, min, max, &value);
     }
@@ -294,7 +294,7 @@ static dsm_status_t dsm_tp_boot_env_int(const char *name, uint64_t min, uint64_t
 }
 
 /* "host:port" or "[v6addr]:port"; the port must be numeric. */
-static dsm_status_t dsm_tp_boot_env_coord(dsm_tp_boot_tcp_config_t *config)
+static dsm_status_t dsm_boot_env_coord(dsm_boot_tcp_config_t *config)
 {
     const char *text, *colon, *host = NULL;
     size_t host_len = 0;
@@ -302,7 +302,7 @@ static dsm_status_t dsm_tp_boot_env_coord(dsm_tp_boot_tcp_config_t *config)
     long port;
     dsm_status_t status;
 
-    status = dsm_tp_boot_env_get("DSM_COORD", &text);
+    status = dsm_boot_env_get("DSM_COORD", &text);
     if (status != DSM_OK) {
         return status;
     }
@@ -328,7 +328,7 @@ static dsm_status_t dsm_tp_boot_env_coord(dsm_tp_boot_tcp_config_t *config)
     return DSM_OK;
 }
 
-static int dsm_tp_boot_hex_digit(char c)
+static int dsm_boot_hex_digit(char c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -343,26 +343,26 @@ static int dsm_tp_boot_hex_digit(char c)
 }
 
 /* The key's value is never logged, not even when malformed. */
-static dsm_status_t dsm_tp_boot_env_key(dsm_tp_boot_tcp_config_t *config)
+static dsm_status_t dsm_boot_env_key(dsm_boot_tcp_config_t *config)
 {
     const char *text;
     size_t digits;
     dsm_status_t status;
 
-    status = dsm_tp_boot_env_get("DSM_JOB_KEY", &text);
+    status = dsm_boot_env_get("DSM_JOB_KEY", &text);
     if (status != DSM_OK) {
         return status;
     }
     digits = strlen(text);
-    if (digits % 2 != 0 || digits < 2 * DSM_TP_BOOT_KEY_MIN || digits > 2 * DSM_TP_BOOT_KEY_MAX) {
+    if (digits % 2 != 0 || digits < 2 * DSM_BOOT_KEY_MIN || digits > 2 * DSM_BOOT_KEY_MAX) {
         dsm_error("bootstrap: DSM_JOB_KEY must be an even number of hex digits, %u..%u "
-                  "(it has %zu; value not shown)", 2 * DSM_TP_BOOT_KEY_MIN,
-                  2 * DSM_TP_BOOT_KEY_MAX, digits);
+                  "(it has %zu; value not shown)", 2 * DSM_BOOT_KEY_MIN,
+                  2 * DSM_BOOT_KEY_MAX, digits);
         return DSM_ERR_CONFIG;
     }
     for (size_t i = 0; i < digits / 2; i++) {
-        int hi = dsm_tp_boot_hex_digit(text[2 * i]);
-        int lo = dsm_tp_boot_hex_digit(text[2 * i + 1]);
+        int hi = dsm_boot_hex_digit(text[2 * i]);
+        int lo = dsm_boot_hex_digit(text[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             dsm_error("bootstrap: DSM_JOB_KEY holds a character that is not a hex digit "
@@ -375,13 +375,13 @@ static dsm_status_t dsm_tp_boot_env_key(dsm_tp_boot_tcp_config_t *config)
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_tcp_config_read(dsm_tp_boot_tcp_config_t *config_p)
+static dsm_status_t dsm_boot_tcp_config_read(dsm_boot_tcp_config_t *config_p)
 {
     dsm_status_t status;
 
-    status = dsm_tp_boot_env_int("DSM_NNODES", 1, DSM_TP_BOOT_MAX_NODES, &config_p->nnodes);
+    status = dsm_boot_env_int("DSM_NNODES", 1, DSM_BOOT_MAX_NODES, &config_p->nnodes);
     if (status == DSM_OK) {
-        status = dsm_tp_boot_env_int("DSM_RANK", 0, DSM_TP_BOOT_MAX_NODES - 1, &config_p->rank);
+        status = dsm_boot_env_int("DSM_RANK", 0, DSM_BOOT_MAX_NODES - 1, &config_p->rank);
     }
     if (status == DSM_OK && config_p->rank >= config_p->nnodes) {
         dsm_error("bootstrap: DSM_RANK=%d is not below DSM_NNODES=%d", config_p->rank,
@@ -389,20 +389,20 @@ static dsm_status_t dsm_tp_boot_tcp_config_read(dsm_tp_boot_tcp_config_t *config
         status = DSM_ERR_CONFIG;
     }
     if (status == DSM_OK) {
-        status = dsm_tp_boot_env_coord(config_p);
+        status = dsm_boot_env_coord(config_p);
     }
     if (status == DSM_OK) {
-        status = dsm_tp_boot_env_key(config_p);
+        status = dsm_boot_env_key(config_p);
     }
     if (status == DSM_OK) {
-        status = dsm_tp_boot_timeout_ms(&config_p->timeout_ms);
+        status = dsm_boot_timeout_ms(&config_p->timeout_ms);
     }
     return status;
 }
 
 /* ---------------------------------------------------------------- I/O with a deadline */
 
-static struct timespec dsm_tp_boot_deadline(int timeout_ms)
+static struct timespec dsm_boot_deadline(int timeout_ms)
 {
     struct timespec deadline;
 
@@ -417,7 +417,7 @@ static struct timespec dsm_tp_boot_deadline(int timeout_ms)
 }
 
 /* Milliseconds until deadline, 0 when past it. */
-static int dsm_tp_boot_left_ms(const struct timespec *deadline)
+static int dsm_boot_left_ms(const struct timespec *deadline)
 {
     struct timespec now;
     long long left;
@@ -429,44 +429,44 @@ static int dsm_tp_boot_left_ms(const struct timespec *deadline)
 }
 
 /* Polls fd for events until the deadline: 1 ready, 0 timed out, -1 with errno. */
-static int dsm_tp_boot_poll(int fd, short events, const struct timespec *deadline)
+static int dsm_boot_poll(int fd, short events, const struct timespec *deadline)
 {
     struct pollfd pfd = {.fd = fd, .events = events};
     int ready;
 
     do {
-        ready = poll(&pfd, 1, dsm_tp_boot_left_ms(deadline));
+        ready = poll(&pfd, 1, dsm_boot_left_ms(deadline));
     } while (ready < 0 && errno == EINTR);
     return ready;
 }
 
 /* Waits until fd is ready for events; DSM_ERR_TIMEOUT when the deadline passes. */
-static dsm_status_t dsm_tp_boot_wait(int fd, short events, const struct timespec *deadline,
-                                     const char *what, int peer_rank)
+static dsm_status_t dsm_boot_wait(int fd, short events, const struct timespec *deadline,
+                                  const char *what, int peer_rank)
 {
     char peer[32];
-    int ready = dsm_tp_boot_poll(fd, events, deadline);
+    int ready = dsm_boot_poll(fd, events, deadline);
 
     if (ready < 0) {
         dsm_error("bootstrap: poll while %s %s: %m", what,
-                  dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
+                  dsm_boot_peer_name(peer_rank, peer, sizeof(peer)));
         return dsm_status_from_errno(errno);
     }
     if (ready == 0) {
         dsm_error("bootstrap: timed out while %s %s (DSM_BOOT_TIMEOUT)", what,
-                  dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer)));
+                  dsm_boot_peer_name(peer_rank, peer, sizeof(peer)));
         return DSM_ERR_TIMEOUT;
     }
     return DSM_OK;
 }
 
 /* Why a send or receive of fd failed (done: its return value, 0 or -1 with errno). */
-static dsm_status_t dsm_tp_boot_io_failed(ssize_t done, int sending, int peer_rank)
+static dsm_status_t dsm_boot_io_failed(ssize_t done, int sending, int peer_rank)
 {
-    dsm_log_level_t level = dsm_tp_boot_peer_level(peer_rank);
+    dsm_log_level_t level = dsm_boot_peer_level(peer_rank);
     char peer[32];
 
-    dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer));
+    dsm_boot_peer_name(peer_rank, peer, sizeof(peer));
     if (done == 0) {
         dsm_log_at(level, "bootstrap: %s closed the connection", peer);
         return DSM_ERR_PEER_LOST;
@@ -476,15 +476,15 @@ static dsm_status_t dsm_tp_boot_io_failed(ssize_t done, int sending, int peer_ra
 }
 
 /* Sends (sending) or receives all len bytes at p before the deadline. */
-static dsm_status_t dsm_tp_boot_transfer_all(int fd, uint8_t *p, size_t len, int sending,
-                                             const struct timespec *deadline, int peer_rank)
+static dsm_status_t dsm_boot_transfer_all(int fd, uint8_t *p, size_t len, int sending,
+                                          const struct timespec *deadline, int peer_rank)
 {
     ssize_t done;
     dsm_status_t status;
 
     while (len > 0) {
-        status = dsm_tp_boot_wait(fd, sending ? POLLOUT : POLLIN, deadline,
-                                  sending ? "sending to" : "receiving from", peer_rank);
+        status = dsm_boot_wait(fd, sending ? POLLOUT : POLLIN, deadline,
+                               sending ? "sending to" : "receiving from", peer_rank);
         if (status != DSM_OK) {
             return status;
         }
@@ -494,7 +494,7 @@ static dsm_status_t dsm_tp_boot_transfer_all(int fd, uint8_t *p, size_t len, int
             continue;
         }
         if (done <= 0) {
-            return dsm_tp_boot_io_failed(done, sending, peer_rank);
+            return dsm_boot_io_failed(done, sending, peer_rank);
         }
         p += done;
         len -= (size_t)done;
@@ -502,61 +502,61 @@ static dsm_status_t dsm_tp_boot_transfer_all(int fd, uint8_t *p, size_t len, int
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_send_all(int fd, const void *data, size_t len,
-                                         const struct timespec *deadline, int peer_rank)
+static dsm_status_t dsm_boot_send_all(int fd, const void *data, size_t len,
+                                      const struct timespec *deadline, int peer_rank)
 {
     /* The cast drops const only for the shared loop: sending never writes. */
-    return dsm_tp_boot_transfer_all(fd, (uint8_t *)(uintptr_t)data, len, 1, deadline,
-                                    peer_rank);
+    return dsm_boot_transfer_all(fd, (uint8_t *)(uintptr_t)data, len, 1, deadline,
+                                 peer_rank);
 }
 
-static dsm_status_t dsm_tp_boot_recv_all(int fd, void *data, size_t len,
-                                         const struct timespec *deadline, int peer_rank)
+static dsm_status_t dsm_boot_recv_all(int fd, void *data, size_t len,
+                                      const struct timespec *deadline, int peer_rank)
 {
-    return dsm_tp_boot_transfer_all(fd, data, len, 0, deadline, peer_rank);
+    return dsm_boot_transfer_all(fd, data, len, 0, deadline, peer_rank);
 }
 
-static dsm_status_t dsm_tp_boot_send_frame(int fd, uint32_t type, const void *payload,
-                                           size_t len, const struct timespec *deadline,
-                                           int peer_rank)
+static dsm_status_t dsm_boot_send_frame(int fd, uint32_t type, const void *payload,
+                                        size_t len, const struct timespec *deadline,
+                                        int peer_rank)
 {
-    uint8_t hdr[DSM_TP_BOOT_HDR_LEN];
+    uint8_t hdr[DSM_BOOT_HDR_LEN];
     dsm_status_t status;
 
-    dsm_tp_boot_frame_hdr_pack(type, (uint32_t)len, hdr);
-    status = dsm_tp_boot_send_all(fd, hdr, sizeof(hdr), deadline, peer_rank);
+    dsm_boot_frame_hdr_pack(type, (uint32_t)len, hdr);
+    status = dsm_boot_send_all(fd, hdr, sizeof(hdr), deadline, peer_rank);
     if (status == DSM_OK && len > 0) {
-        status = dsm_tp_boot_send_all(fd, payload, len, deadline, peer_rank);
+        status = dsm_boot_send_all(fd, payload, len, deadline, peer_rank);
     }
     return status;
 }
 
-static void dsm_tp_boot_refuse_pack(uint32_t reason,
-                                    uint8_t frame_p[DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_REFUSE_LEN])
+static void dsm_boot_refuse_pack(uint32_t reason,
+                                 uint8_t frame_p[DSM_BOOT_HDR_LEN + DSM_BOOT_REFUSE_LEN])
 {
-    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_REFUSE, DSM_TP_BOOT_REFUSE_LEN, frame_p);
-    dsm_tp_boot_put_u32(frame_p + DSM_TP_BOOT_HDR_LEN, reason);
+    dsm_boot_frame_hdr_pack(DSM_BOOT_FRAME_REFUSE, DSM_BOOT_REFUSE_LEN, frame_p);
+    dsm_boot_put_u32(frame_p + DSM_BOOT_HDR_LEN, reason);
 }
 
-static void dsm_tp_boot_send_refuse(int fd, uint32_t reason, const struct timespec *deadline,
-                                    int peer_rank)
+static void dsm_boot_send_refuse(int fd, uint32_t reason, const struct timespec *deadline,
+                                 int peer_rank)
 {
-    uint8_t frame[DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_REFUSE_LEN];
+    uint8_t frame[DSM_BOOT_HDR_LEN + DSM_BOOT_REFUSE_LEN];
 
-    dsm_tp_boot_refuse_pack(reason, frame);
+    dsm_boot_refuse_pack(reason, frame);
     /* Best effort: the refusal is already logged here; the peer may be gone. */
-    (void)dsm_tp_boot_send_all(fd, frame, sizeof(frame), deadline, peer_rank);
+    (void)dsm_boot_send_all(fd, frame, sizeof(frame), deadline, peer_rank);
 }
 
 /* Logs the refusal a peer sent (its REFUSE payload) and returns what it means. */
-static dsm_status_t dsm_tp_boot_refused(const uint8_t reason[DSM_TP_BOOT_REFUSE_LEN],
-                                        int peer_rank)
+static dsm_status_t dsm_boot_refused(const uint8_t reason[DSM_BOOT_REFUSE_LEN],
+                                     int peer_rank)
 {
-    dsm_log_level_t level = dsm_tp_boot_peer_level(peer_rank);
+    dsm_log_level_t level = dsm_boot_peer_level(peer_rank);
     char peer[32];
 
-    dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer));
-    if (dsm_tp_boot_get_u32(reason) == DSM_TP_BOOT_REFUSE_CONFIG) {
+    dsm_boot_peer_name(peer_rank, peer, sizeof(peer));
+    if (dsm_boot_get_u32(reason) == DSM_BOOT_REFUSE_CONFIG) {
         dsm_log_at(level, "bootstrap: refused by %s: version, rank or node count do not fit "
                    "the job (see its log)", peer);
         return DSM_ERR_CONFIG;
@@ -570,32 +570,32 @@ static dsm_status_t dsm_tp_boot_refused(const uint8_t reason[DSM_TP_BOOT_REFUSE_
  * (or at most max_len when exact_len is 0). A REFUSE instead is reported as the
  * peer's refusal. The payload (with one spare byte, never NULL) is the caller's.
  */
-static dsm_status_t dsm_tp_boot_recv_frame(int fd, uint32_t expected, size_t exact_len,
-                                           uint32_t max_len, const struct timespec *deadline,
-                                           int peer_rank, uint8_t **payload_p, size_t *len_p)
+static dsm_status_t dsm_boot_recv_frame(int fd, uint32_t expected, size_t exact_len,
+                                        uint32_t max_len, const struct timespec *deadline,
+                                        int peer_rank, uint8_t **payload_p, size_t *len_p)
 {
-    uint8_t raw[DSM_TP_BOOT_HDR_LEN];
-    dsm_tp_boot_frame_hdr_t hdr;
+    uint8_t raw[DSM_BOOT_HDR_LEN];
+    dsm_boot_frame_hdr_t hdr;
     uint8_t *payload;
     char peer[32];
     dsm_status_t status;
 
-    dsm_tp_boot_peer_name(peer_rank, peer, sizeof(peer));
-    status = dsm_tp_boot_recv_all(fd, raw, sizeof(raw), deadline, peer_rank);
+    dsm_boot_peer_name(peer_rank, peer, sizeof(peer));
+    status = dsm_boot_recv_all(fd, raw, sizeof(raw), deadline, peer_rank);
     if (status != DSM_OK) {
         return status;
     }
     /* A REFUSE may come instead of any frame: allow its length here. */
-    status = dsm_tp_boot_frame_hdr_parse(raw, 0, max_len > DSM_TP_BOOT_REFUSE_LEN ? max_len :
-                                         DSM_TP_BOOT_REFUSE_LEN, peer_rank, &hdr);
+    status = dsm_boot_frame_hdr_parse(raw, 0, max_len > DSM_BOOT_REFUSE_LEN ? max_len :
+                                      DSM_BOOT_REFUSE_LEN, peer_rank, &hdr);
     if (status != DSM_OK) {
         return status;
     }
-    if (hdr.type == DSM_TP_BOOT_FRAME_REFUSE && hdr.len == DSM_TP_BOOT_REFUSE_LEN) {
-        uint8_t reason[DSM_TP_BOOT_REFUSE_LEN] = {0};
+    if (hdr.type == DSM_BOOT_FRAME_REFUSE && hdr.len == DSM_BOOT_REFUSE_LEN) {
+        uint8_t reason[DSM_BOOT_REFUSE_LEN] = {0};
 
-        (void)dsm_tp_boot_recv_all(fd, reason, sizeof(reason), deadline, peer_rank);
-        return dsm_tp_boot_refused(reason, peer_rank);
+        (void)dsm_boot_recv_all(fd, reason, sizeof(reason), deadline, peer_rank);
+        return dsm_boot_refused(reason, peer_rank);
     }
     if (hdr.type != expected || (exact_len != 0 && hdr.len != exact_len) ||
         hdr.len > max_len) {
@@ -608,7 +608,7 @@ static dsm_status_t dsm_tp_boot_recv_frame(int fd, uint32_t expected, size_t exa
         dsm_error("bootstrap: out of memory for a %u-byte frame from %s", hdr.len, peer);
         return DSM_ERR_NO_MEMORY;
     }
-    status = dsm_tp_boot_recv_all(fd, payload, hdr.len, deadline, peer_rank);
+    status = dsm_boot_recv_all(fd, payload, hdr.len, deadline, peer_rank);
     if (status != DSM_OK) {
         free(payload);
         return status;
@@ -618,7 +618,7 @@ static dsm_status_t dsm_tp_boot_recv_frame(int fd, uint32_t expected, size_t exa
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_socket_setup(int fd)
+static dsm_status_t dsm_boot_socket_setup(int fd)
 {
     int one = 1;
 
@@ -633,9 +633,9 @@ static dsm_status_t dsm_tp_boot_socket_setup(int fd)
 
 /* ---------------------------------------------------------------- handshake */
 
-static dsm_status_t dsm_tp_boot_nonce(uint8_t nonce_p[DSM_TP_BOOT_NONCE_LEN])
+static dsm_status_t dsm_boot_nonce(uint8_t nonce_p[DSM_BOOT_NONCE_LEN])
 {
-    if (getrandom(nonce_p, DSM_TP_BOOT_NONCE_LEN, 0) != (ssize_t)DSM_TP_BOOT_NONCE_LEN) {
+    if (getrandom(nonce_p, DSM_BOOT_NONCE_LEN, 0) != (ssize_t)DSM_BOOT_NONCE_LEN) {
         dsm_error("bootstrap: getrandom for a nonce: %m");
         return DSM_ERR_IO;
     }
@@ -643,57 +643,57 @@ static dsm_status_t dsm_tp_boot_nonce(uint8_t nonce_p[DSM_TP_BOOT_NONCE_LEN])
 }
 
 /* The proof of one role: HMAC(key, label | HELLO payload | node 0's nonce). */
-static void dsm_tp_boot_proof(const dsm_tp_boot_tcp_config_t *config, const char *label,
-                              const uint8_t *hello, const uint8_t *coord_nonce,
-                              uint8_t mac_p[DSM_TP_BOOT_SHA256_LEN])
+static void dsm_boot_proof(const dsm_boot_tcp_config_t *config, const char *label,
+                           const uint8_t *hello, const uint8_t *coord_nonce,
+                           uint8_t mac_p[DSM_BOOT_SHA256_LEN])
 {
-    const dsm_tp_boot_span_t parts[] = {
+    const dsm_boot_span_t parts[] = {
         {label, strlen(label)},
-        {hello, DSM_TP_BOOT_HELLO_LEN},
-        {coord_nonce, DSM_TP_BOOT_NONCE_LEN},
+        {hello, DSM_BOOT_HELLO_LEN},
+        {coord_nonce, DSM_BOOT_NONCE_LEN},
     };
 
-    dsm_tp_boot_hmac(config->key, config->key_len, parts, sizeof(parts) / sizeof(parts[0]),
-                     mac_p);
+    dsm_boot_hmac(config->key, config->key_len, parts, sizeof(parts) / sizeof(parts[0]),
+                  mac_p);
 }
 
 /* A joining node's side: proves the key and checks node 0's proof. */
-static dsm_status_t dsm_tp_boot_handshake_node(int fd, const dsm_tp_boot_tcp_config_t *config,
-                                               const struct timespec *deadline)
+static dsm_status_t dsm_boot_handshake_node(int fd, const dsm_boot_tcp_config_t *config,
+                                            const struct timespec *deadline)
 {
-    uint8_t hello[DSM_TP_BOOT_HELLO_LEN], expect[DSM_TP_BOOT_SHA256_LEN];
-    uint8_t proof[DSM_TP_BOOT_PROOF_LEN];
+    uint8_t hello[DSM_BOOT_HELLO_LEN], expect[DSM_BOOT_SHA256_LEN];
+    uint8_t proof[DSM_BOOT_PROOF_LEN];
     uint8_t *challenge = NULL;
     size_t len;
     dsm_status_t status;
 
-    dsm_tp_boot_put_u32(hello, DSM_TP_BOOT_VERSION);
-    dsm_tp_boot_put_u32(hello + 4, (uint32_t)config->rank);
-    dsm_tp_boot_put_u32(hello + 8, (uint32_t)config->nnodes);
-    status = dsm_tp_boot_nonce(hello + 12);
+    dsm_boot_put_u32(hello, DSM_BOOT_VERSION);
+    dsm_boot_put_u32(hello + 4, (uint32_t)config->rank);
+    dsm_boot_put_u32(hello + 8, (uint32_t)config->nnodes);
+    status = dsm_boot_nonce(hello + 12);
     if (status == DSM_OK) {
-        status = dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_HELLO, hello, sizeof(hello),
-                                        deadline, 0);
+        status = dsm_boot_send_frame(fd, DSM_BOOT_FRAME_HELLO, hello, sizeof(hello),
+                                     deadline, 0);
     }
     if (status == DSM_OK) {
-        status = dsm_tp_boot_recv_frame(fd, DSM_TP_BOOT_FRAME_CHALLENGE,
-                                        DSM_TP_BOOT_CHALLENGE_LEN, DSM_TP_BOOT_CHALLENGE_LEN,
-                                        deadline, 0, &challenge, &len);
+        status = dsm_boot_recv_frame(fd, DSM_BOOT_FRAME_CHALLENGE,
+                                     DSM_BOOT_CHALLENGE_LEN, DSM_BOOT_CHALLENGE_LEN,
+                                     deadline, 0, &challenge, &len);
     }
     if (status != DSM_OK) {
         return status;
     }
-    dsm_tp_boot_proof(config, dsm_tp_boot_label_coord, hello, challenge, expect);
-    if (!dsm_tp_boot_equal_ct(challenge + DSM_TP_BOOT_NONCE_LEN, expect, sizeof(expect))) {
+    dsm_boot_proof(config, dsm_boot_label_coord, hello, challenge, expect);
+    if (!dsm_boot_equal_ct(challenge + DSM_BOOT_NONCE_LEN, expect, sizeof(expect))) {
         dsm_error("bootstrap: refused the coordinator at %s:%s: it did not prove the job key "
                   "(job key mismatch: DSM_JOB_KEY differs)", config->host, config->port);
-        dsm_tp_boot_send_refuse(fd, DSM_TP_BOOT_REFUSE_KEY, deadline, 0);
+        dsm_boot_send_refuse(fd, DSM_BOOT_REFUSE_KEY, deadline, 0);
         free(challenge);
         return DSM_ERR_AUTH;
     }
-    dsm_tp_boot_proof(config, dsm_tp_boot_label_node, hello, challenge, proof);
+    dsm_boot_proof(config, dsm_boot_label_node, hello, challenge, proof);
     free(challenge);
-    return dsm_tp_boot_send_frame(fd, DSM_TP_BOOT_FRAME_PROOF, proof, sizeof(proof), deadline, 0);
+    return dsm_boot_send_frame(fd, DSM_BOOT_FRAME_PROOF, proof, sizeof(proof), deadline, 0);
 }
 
 /* ---------------------------------------------------------------- node 0: joining */
@@ -707,41 +707,41 @@ static dsm_status_t dsm_tp_boot_handshake_node(int fd, const dsm_tp_boot_tcp_con
  * warning while the join goes on. Once it has proved the key, a rank or node
  * count that does not fit means the job itself was launched wrong: that fails.
  */
-#define DSM_TP_BOOT_HANDSHAKE_MS 5000 /* one handshake, from accept to a verified proof */
-#define DSM_TP_BOOT_JOIN_SLOTS   64   /* handshakes in progress at once */
+#define DSM_BOOT_HANDSHAKE_MS 5000 /* one handshake, from accept to a verified proof */
+#define DSM_BOOT_JOIN_SLOTS   64   /* handshakes in progress at once */
 
 typedef enum {
-    DSM_TP_BOOT_JOIN_FREE,      /* slot unused */
-    DSM_TP_BOOT_JOIN_HELLO,     /* receiving the node's HELLO */
-    DSM_TP_BOOT_JOIN_CHALLENGE, /* sending node 0's CHALLENGE */
-    DSM_TP_BOOT_JOIN_PROOF,     /* receiving the node's PROOF (or its REFUSE) */
-    DSM_TP_BOOT_JOIN_STATE_COUNT
-} dsm_tp_boot_join_state_t;
+    DSM_BOOT_JOIN_FREE,      /* slot unused */
+    DSM_BOOT_JOIN_HELLO,     /* receiving the node's HELLO */
+    DSM_BOOT_JOIN_CHALLENGE, /* sending node 0's CHALLENGE */
+    DSM_BOOT_JOIN_PROOF,     /* receiving the node's PROOF (or its REFUSE) */
+    DSM_BOOT_JOIN_STATE_COUNT
+} dsm_boot_join_state_t;
 
 /* One joining connection at node 0. */
 typedef struct {
-    dsm_tp_boot_join_state_t state;
-    int             fd;
-    struct timespec deadline; /* this handshake's own bound */
-    char            addr[64]; /* the peer's "address:port", for logs */
+    dsm_boot_join_state_t state;
+    int                   fd;
+    struct timespec       deadline; /* this handshake's own bound */
+    char                  addr[64]; /* the peer's "address:port", for logs */
     /* The frame being received or sent: done of want bytes moved. A received
      * frame's want is the header's length until the header is in. */
-    uint8_t         frame[DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_CHALLENGE_LEN];
-    size_t          done;
-    size_t          want;
-    uint8_t         hello[DSM_TP_BOOT_HELLO_LEN]; /* the node's, covered by both proofs */
-    uint8_t         nonce[DSM_TP_BOOT_NONCE_LEN]; /* node 0's, sent in the CHALLENGE */
-} dsm_tp_boot_join_t;
+    uint8_t               frame[DSM_BOOT_HDR_LEN + DSM_BOOT_CHALLENGE_LEN];
+    size_t                done;
+    size_t                want;
+    uint8_t               hello[DSM_BOOT_HELLO_LEN]; /* the node's, covered by both proofs */
+    uint8_t               nonce[DSM_BOOT_NONCE_LEN]; /* node 0's, sent in the CHALLENGE */
+} dsm_boot_join_t;
 
-typedef dsm_status_t (*dsm_tp_boot_join_step_t)(dsm_tp_boot_join_t *join,
-                                                 const dsm_tp_boot_tcp_config_t *config);
+typedef dsm_status_t (*dsm_boot_join_step_t)(dsm_boot_join_t *join,
+                                                 const dsm_boot_tcp_config_t *config);
 
-static dsm_status_t dsm_tp_boot_join_hello(dsm_tp_boot_join_t *join,
-                                           const dsm_tp_boot_tcp_config_t *config);
-static dsm_status_t dsm_tp_boot_join_challenge(dsm_tp_boot_join_t *join,
-                                               const dsm_tp_boot_tcp_config_t *config);
-static dsm_status_t dsm_tp_boot_join_proof(dsm_tp_boot_join_t *join,
-                                           const dsm_tp_boot_tcp_config_t *config);
+static dsm_status_t dsm_boot_join_hello(dsm_boot_join_t *join,
+                                        const dsm_boot_tcp_config_t *config);
+static dsm_status_t dsm_boot_join_challenge(dsm_boot_join_t *join,
+                                            const dsm_boot_tcp_config_t *config);
+static dsm_status_t dsm_boot_join_proof(dsm_boot_join_t *join,
+                                        const dsm_boot_tcp_config_t *config);
 
 /*
  * Each state: its name, what poll waits for, the one state it may follow
@@ -750,38 +750,38 @@ static dsm_status_t dsm_tp_boot_join_proof(dsm_tp_boot_join_t *join,
  * < 0 (logged) to drop the connection.
  */
 static const struct {
-    const char              *name;
-    short                    events;
-    dsm_tp_boot_join_state_t from;
-    dsm_tp_boot_join_step_t  step;
-} dsm_tp_boot_join_states[DSM_TP_BOOT_JOIN_STATE_COUNT] = {
-    [DSM_TP_BOOT_JOIN_FREE]      = {"free", 0, DSM_TP_BOOT_JOIN_FREE, NULL},
-    [DSM_TP_BOOT_JOIN_HELLO]     = {"hello", POLLIN, DSM_TP_BOOT_JOIN_FREE,
-                                    dsm_tp_boot_join_hello},
-    [DSM_TP_BOOT_JOIN_CHALLENGE] = {"challenge", POLLOUT, DSM_TP_BOOT_JOIN_HELLO,
-                                    dsm_tp_boot_join_challenge},
-    [DSM_TP_BOOT_JOIN_PROOF]     = {"proof", POLLIN, DSM_TP_BOOT_JOIN_CHALLENGE,
-                                    dsm_tp_boot_join_proof},
+    const char           *name;
+    short                 events;
+    dsm_boot_join_state_t from;
+    dsm_boot_join_step_t  step;
+} dsm_boot_join_states[DSM_BOOT_JOIN_STATE_COUNT] = {
+    [DSM_BOOT_JOIN_FREE]      = {"free", 0, DSM_BOOT_JOIN_FREE, NULL},
+    [DSM_BOOT_JOIN_HELLO]     = {"hello", POLLIN, DSM_BOOT_JOIN_FREE,
+                                 dsm_boot_join_hello},
+    [DSM_BOOT_JOIN_CHALLENGE] = {"challenge", POLLOUT, DSM_BOOT_JOIN_HELLO,
+                                 dsm_boot_join_challenge},
+    [DSM_BOOT_JOIN_PROOF]     = {"proof", POLLIN, DSM_BOOT_JOIN_CHALLENGE,
+                                 dsm_boot_join_proof},
 };
 
-static void dsm_tp_boot_join_set(dsm_tp_boot_join_t *join, dsm_tp_boot_join_state_t state)
+static void dsm_boot_join_set(dsm_boot_join_t *join, dsm_boot_join_state_t state)
 {
-    assert(state == DSM_TP_BOOT_JOIN_FREE || join->state == dsm_tp_boot_join_states[state].from);
+    assert(state == DSM_BOOT_JOIN_FREE || join->state == dsm_boot_join_states[state].from);
     dsm_debug("bootstrap: connection from %s: %s -> %s", join->addr,
-              dsm_tp_boot_join_states[join->state].name, dsm_tp_boot_join_states[state].name);
+              dsm_boot_join_states[join->state].name, dsm_boot_join_states[state].name);
     join->state = state;
 }
 
-static void dsm_tp_boot_join_close(dsm_tp_boot_join_t *join)
+static void dsm_boot_join_close(dsm_boot_join_t *join)
 {
     close(join->fd);
     join->fd = -1;
-    dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_FREE);
+    dsm_boot_join_set(join, DSM_BOOT_JOIN_FREE);
 }
 
 /* "address:port" of a socket address, for logs. */
-static void dsm_tp_boot_addr_text(const struct sockaddr *addr, socklen_t len, char *buf,
-                                  size_t size)
+static void dsm_boot_addr_text(const struct sockaddr *addr, socklen_t len, char *buf,
+                               size_t size)
 {
     char host[INET6_ADDRSTRLEN], port[8];
     int v6 = addr->sa_family == AF_INET6;
@@ -796,17 +796,17 @@ static void dsm_tp_boot_addr_text(const struct sockaddr *addr, socklen_t len, ch
 
 /* Best effort and never waiting: 16 bytes fit any socket buffer, and a
  * connection about to be closed is owed nothing more. */
-static void dsm_tp_boot_join_refuse(const dsm_tp_boot_join_t *join, uint32_t reason)
+static void dsm_boot_join_refuse(const dsm_boot_join_t *join, uint32_t reason)
 {
-    uint8_t frame[DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_REFUSE_LEN];
+    uint8_t frame[DSM_BOOT_HDR_LEN + DSM_BOOT_REFUSE_LEN];
 
-    dsm_tp_boot_refuse_pack(reason, frame);
+    dsm_boot_refuse_pack(reason, frame);
     (void)send(join->fd, frame, sizeof(frame), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* Moves bytes of join->frame until want are done: DSM_OK, DSM_INPROGRESS when
  * the socket would block, < 0 (logged) when the peer closed or failed. */
-static dsm_status_t dsm_tp_boot_join_io(dsm_tp_boot_join_t *join, int sending)
+static dsm_status_t dsm_boot_join_io(dsm_boot_join_t *join, int sending)
 {
     while (join->done < join->want) {
         uint8_t *p = join->frame + join->done;
@@ -820,7 +820,7 @@ static dsm_status_t dsm_tp_boot_join_io(dsm_tp_boot_join_t *join, int sending)
             return DSM_INPROGRESS;
         }
         if (moved <= 0) {
-            return dsm_tp_boot_io_failed(moved, sending, -1);
+            return dsm_boot_io_failed(moved, sending, -1);
         }
         join->done += (size_t)moved;
     }
@@ -829,20 +829,20 @@ static dsm_status_t dsm_tp_boot_join_io(dsm_tp_boot_join_t *join, int sending)
 
 /* Receives into join->frame one frame of type expected with exactly len payload
  * bytes; a REFUSE instead is reported as the node's refusal. */
-static dsm_status_t dsm_tp_boot_join_recv(dsm_tp_boot_join_t *join, uint32_t expected,
-                                          uint32_t len)
+static dsm_status_t dsm_boot_join_recv(dsm_boot_join_t *join, uint32_t expected,
+                                       uint32_t len)
 {
-    dsm_tp_boot_frame_hdr_t hdr;
+    dsm_boot_frame_hdr_t hdr;
     dsm_status_t status;
 
-    status = dsm_tp_boot_join_io(join, 0);
-    if (status == DSM_OK && join->want == DSM_TP_BOOT_HDR_LEN) {
+    status = dsm_boot_join_io(join, 0);
+    if (status == DSM_OK && join->want == DSM_BOOT_HDR_LEN) {
         /* The header is in: check it before reading the payload it announces. */
-        if (dsm_tp_boot_get_u32(join->frame + 4) == DSM_TP_BOOT_FRAME_REFUSE) {
-            expected = DSM_TP_BOOT_FRAME_REFUSE;
-            len = DSM_TP_BOOT_REFUSE_LEN;
+        if (dsm_boot_get_u32(join->frame + 4) == DSM_BOOT_FRAME_REFUSE) {
+            expected = DSM_BOOT_FRAME_REFUSE;
+            len = DSM_BOOT_REFUSE_LEN;
         }
-        status = dsm_tp_boot_frame_hdr_parse(join->frame, expected, len, -1, &hdr);
+        status = dsm_boot_frame_hdr_parse(join->frame, expected, len, -1, &hdr);
         if (status == DSM_OK && hdr.len != len) {
             dsm_warn("bootstrap: malformed frame from a joining node: type %u with %u bytes "
                      "where %u were expected", hdr.type, hdr.len, len);
@@ -852,82 +852,82 @@ static dsm_status_t dsm_tp_boot_join_recv(dsm_tp_boot_join_t *join, uint32_t exp
             return status;
         }
         join->want += len;
-        status = dsm_tp_boot_join_io(join, 0);
+        status = dsm_boot_join_io(join, 0);
     }
     if (status == DSM_OK &&
-        dsm_tp_boot_get_u32(join->frame + 4) == DSM_TP_BOOT_FRAME_REFUSE) {
-        return dsm_tp_boot_refused(join->frame + DSM_TP_BOOT_HDR_LEN, -1);
+        dsm_boot_get_u32(join->frame + 4) == DSM_BOOT_FRAME_REFUSE) {
+        return dsm_boot_refused(join->frame + DSM_BOOT_HDR_LEN, -1);
     }
     return status;
 }
 
-static dsm_status_t dsm_tp_boot_join_hello(dsm_tp_boot_join_t *join,
-                                           const dsm_tp_boot_tcp_config_t *config)
+static dsm_status_t dsm_boot_join_hello(dsm_boot_join_t *join,
+                                        const dsm_boot_tcp_config_t *config)
 {
-    uint8_t *challenge = join->frame + DSM_TP_BOOT_HDR_LEN;
+    uint8_t *challenge = join->frame + DSM_BOOT_HDR_LEN;
     uint32_t version;
     dsm_status_t status;
 
-    status = dsm_tp_boot_join_recv(join, DSM_TP_BOOT_FRAME_HELLO, DSM_TP_BOOT_HELLO_LEN);
+    status = dsm_boot_join_recv(join, DSM_BOOT_FRAME_HELLO, DSM_BOOT_HELLO_LEN);
     if (status != DSM_OK) {
         return status;
     }
-    memcpy(join->hello, join->frame + DSM_TP_BOOT_HDR_LEN, sizeof(join->hello));
-    version = dsm_tp_boot_get_u32(join->hello);
-    if (version != DSM_TP_BOOT_VERSION) {
+    memcpy(join->hello, join->frame + DSM_BOOT_HDR_LEN, sizeof(join->hello));
+    version = dsm_boot_get_u32(join->hello);
+    if (version != DSM_BOOT_VERSION) {
         dsm_warn("bootstrap: refused a joining node speaking protocol version %u (this is %u)",
-                 version, DSM_TP_BOOT_VERSION);
-        dsm_tp_boot_join_refuse(join, DSM_TP_BOOT_REFUSE_CONFIG);
+                 version, DSM_BOOT_VERSION);
+        dsm_boot_join_refuse(join, DSM_BOOT_REFUSE_CONFIG);
         return DSM_ERR_CONFIG;
     }
-    status = dsm_tp_boot_nonce(join->nonce);
+    status = dsm_boot_nonce(join->nonce);
     if (status != DSM_OK) {
         return status;
     }
     /* CHALLENGE: node 0's nonce and its proof of the key over this HELLO. */
-    dsm_tp_boot_frame_hdr_pack(DSM_TP_BOOT_FRAME_CHALLENGE, DSM_TP_BOOT_CHALLENGE_LEN,
-                               join->frame);
+    dsm_boot_frame_hdr_pack(DSM_BOOT_FRAME_CHALLENGE, DSM_BOOT_CHALLENGE_LEN,
+                            join->frame);
     memcpy(challenge, join->nonce, sizeof(join->nonce));
-    dsm_tp_boot_proof(config, dsm_tp_boot_label_coord, join->hello, join->nonce,
-                      challenge + DSM_TP_BOOT_NONCE_LEN);
+    dsm_boot_proof(config, dsm_boot_label_coord, join->hello, join->nonce,
+                   challenge + DSM_BOOT_NONCE_LEN);
     join->done = 0;
-    join->want = DSM_TP_BOOT_HDR_LEN + DSM_TP_BOOT_CHALLENGE_LEN;
-    dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_CHALLENGE);
+    join->want = DSM_BOOT_HDR_LEN + DSM_BOOT_CHALLENGE_LEN;
+    dsm_boot_join_set(join, DSM_BOOT_JOIN_CHALLENGE);
     /* A fresh socket has room for it: send now rather than after another poll. */
-    return dsm_tp_boot_join_challenge(join, config);
+    return dsm_boot_join_challenge(join, config);
 }
 
-static dsm_status_t dsm_tp_boot_join_challenge(dsm_tp_boot_join_t *join,
-                                               const dsm_tp_boot_tcp_config_t *config)
+static dsm_status_t dsm_boot_join_challenge(dsm_boot_join_t *join,
+                                            const dsm_boot_tcp_config_t *config)
 {
-    dsm_status_t status = dsm_tp_boot_join_io(join, 1);
+    dsm_status_t status = dsm_boot_join_io(join, 1);
 
     (void)config;
     if (status != DSM_OK) {
         return status;
     }
     join->done = 0;
-    join->want = DSM_TP_BOOT_HDR_LEN;
-    dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_PROOF);
+    join->want = DSM_BOOT_HDR_LEN;
+    dsm_boot_join_set(join, DSM_BOOT_JOIN_PROOF);
     return DSM_INPROGRESS;
 }
 
-static dsm_status_t dsm_tp_boot_join_proof(dsm_tp_boot_join_t *join,
-                                           const dsm_tp_boot_tcp_config_t *config)
+static dsm_status_t dsm_boot_join_proof(dsm_boot_join_t *join,
+                                        const dsm_boot_tcp_config_t *config)
 {
-    uint8_t expect[DSM_TP_BOOT_SHA256_LEN];
+    uint8_t expect[DSM_BOOT_SHA256_LEN];
     dsm_status_t status;
 
-    status = dsm_tp_boot_join_recv(join, DSM_TP_BOOT_FRAME_PROOF, DSM_TP_BOOT_PROOF_LEN);
+    status = dsm_boot_join_recv(join, DSM_BOOT_FRAME_PROOF, DSM_BOOT_PROOF_LEN);
     if (status != DSM_OK) {
         return status;
     }
-    dsm_tp_boot_proof(config, dsm_tp_boot_label_node, join->hello, join->nonce, expect);
-    if (!dsm_tp_boot_equal_ct(join->frame + DSM_TP_BOOT_HDR_LEN, expect, sizeof(expect))) {
+    dsm_boot_proof(config, dsm_boot_label_node, join->hello, join->nonce, expect);
+    if (!dsm_boot_equal_ct(join->frame + DSM_BOOT_HDR_LEN, expect, sizeof(expect))) {
         dsm_warn("bootstrap: refused a joining node claiming rank %u: it did not prove the "
                  "job key (job key mismatch: DSM_JOB_KEY differs)",
-                 dsm_tp_boot_get_u32(join->hello + 4));
-        dsm_tp_boot_join_refuse(join, DSM_TP_BOOT_REFUSE_KEY);
+                 dsm_boot_get_u32(join->hello + 4));
+        dsm_boot_join_refuse(join, DSM_BOOT_REFUSE_KEY);
         return DSM_ERR_AUTH;
     }
     return DSM_OK;
@@ -938,23 +938,23 @@ static dsm_status_t dsm_tp_boot_join_proof(dsm_tp_boot_join_t *join,
  * must fit the job (DSM_ERR_CONFIG, which fails it, if not). Its connection
  * moves to boot->fds, which doubles as the joined set.
  */
-static dsm_status_t dsm_tp_boot_join_admit(dsm_tp_boot_tcp_t *boot, dsm_tp_boot_join_t *join,
-                                           int *joined_count_p)
+static dsm_status_t dsm_boot_join_admit(dsm_boot_tcp_t *boot, dsm_boot_join_t *join,
+                                        int *joined_count_p)
 {
-    uint32_t rank = dsm_tp_boot_get_u32(join->hello + 4);
-    uint32_t nnodes = dsm_tp_boot_get_u32(join->hello + 8);
+    uint32_t rank = dsm_boot_get_u32(join->hello + 4);
+    uint32_t nnodes = dsm_boot_get_u32(join->hello + 8);
     int size = boot->base.size;
 
     if (nnodes != (uint32_t)size || rank == 0 || rank >= nnodes || boot->fds[rank] >= 0) {
         dsm_error("bootstrap: refused node %u of %u: this job has %d nodes%s", rank, nnodes,
                   size, rank > 0 && rank < nnodes && nnodes == (uint32_t)size ?
                   " and that rank has already joined" : "");
-        dsm_tp_boot_join_refuse(join, DSM_TP_BOOT_REFUSE_CONFIG);
+        dsm_boot_join_refuse(join, DSM_BOOT_REFUSE_CONFIG);
         return DSM_ERR_CONFIG;
     }
     boot->fds[rank] = join->fd;
     join->fd = -1;
-    dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_FREE);
+    dsm_boot_join_set(join, DSM_BOOT_JOIN_FREE);
     (*joined_count_p)++;
     dsm_debug("bootstrap: node %u joined (%d of %d)", rank, *joined_count_p, size);
     return DSM_OK;
@@ -962,48 +962,48 @@ static dsm_status_t dsm_tp_boot_join_admit(dsm_tp_boot_tcp_t *boot, dsm_tp_boot_
 
 /* Takes one connection's handshake as far as it goes now (ready: poll saw it
  * ready). Fails only when the job must fail; a connection is dropped instead. */
-static dsm_status_t dsm_tp_boot_join_advance(dsm_tp_boot_tcp_t *boot, dsm_tp_boot_join_t *join,
-                                             const dsm_tp_boot_tcp_config_t *config, int ready,
-                                             int *joined_count_p)
+static dsm_status_t dsm_boot_join_advance(dsm_boot_tcp_t *boot, dsm_boot_join_t *join,
+                                          const dsm_boot_tcp_config_t *config, int ready,
+                                          int *joined_count_p)
 {
     dsm_status_t status = DSM_INPROGRESS;
 
     if (ready) {
-        status = dsm_tp_boot_join_states[join->state].step(join, config);
+        status = dsm_boot_join_states[join->state].step(join, config);
     }
-    if (status == DSM_INPROGRESS && dsm_tp_boot_left_ms(&join->deadline) == 0) {
+    if (status == DSM_INPROGRESS && dsm_boot_left_ms(&join->deadline) == 0) {
         dsm_warn("bootstrap: the connection from %s did not complete its handshake within "
-                 "%d s", join->addr, DSM_TP_BOOT_HANDSHAKE_MS / 1000);
+                 "%d s", join->addr, DSM_BOOT_HANDSHAKE_MS / 1000);
         status = DSM_ERR_TIMEOUT;
     }
     if (status == DSM_INPROGRESS) {
         return DSM_OK;
     }
     if (status == DSM_OK) {
-        return dsm_tp_boot_join_admit(boot, join, joined_count_p);
+        return dsm_boot_join_admit(boot, join, joined_count_p);
     }
     dsm_warn("bootstrap: dropped the connection from %s; still waiting for the job's nodes",
              join->addr);
-    dsm_tp_boot_join_close(join);
+    dsm_boot_join_close(join);
     return DSM_OK;
 }
 
 /* Accepts waiting connections into free slots; fails only if accepting itself does. */
-static dsm_status_t dsm_tp_boot_join_accept(int listen_fd, dsm_tp_boot_join_t *joins,
-                                            const struct timespec *deadline)
+static dsm_status_t dsm_boot_join_accept(int listen_fd, dsm_boot_join_t *joins,
+                                         const struct timespec *deadline)
 {
-    struct timespec bound = dsm_tp_boot_deadline(DSM_TP_BOOT_HANDSHAKE_MS);
+    struct timespec bound = dsm_boot_deadline(DSM_BOOT_HANDSHAKE_MS);
 
     /* A handshake never outlives the join. */
-    if (dsm_tp_boot_left_ms(&bound) > dsm_tp_boot_left_ms(deadline)) {
+    if (dsm_boot_left_ms(&bound) > dsm_boot_left_ms(deadline)) {
         bound = *deadline;
     }
-    for (int i = 0; i < DSM_TP_BOOT_JOIN_SLOTS; i++) {
-        dsm_tp_boot_join_t *join = &joins[i];
+    for (int i = 0; i < DSM_BOOT_JOIN_SLOTS; i++) {
+        dsm_boot_join_t *join = &joins[i];
         struct sockaddr_storage addr;
         socklen_t addr_len = sizeof(addr);
 
-        if (join->state != DSM_TP_BOOT_JOIN_FREE) {
+        if (join->state != DSM_BOOT_JOIN_FREE) {
             continue;
         }
         join->fd = accept4(listen_fd, (struct sockaddr *)&addr, &addr_len, SOCK_CLOEXEC);
@@ -1015,54 +1015,54 @@ static dsm_status_t dsm_tp_boot_join_accept(int listen_fd, dsm_tp_boot_join_t *j
             dsm_error("bootstrap: accept: %m");
             return dsm_status_from_errno(errno);
         }
-        dsm_tp_boot_addr_text((struct sockaddr *)&addr, addr_len, join->addr,
-                              sizeof(join->addr));
-        if (dsm_tp_boot_socket_setup(join->fd) != DSM_OK) {
+        dsm_boot_addr_text((struct sockaddr *)&addr, addr_len, join->addr,
+                           sizeof(join->addr));
+        if (dsm_boot_socket_setup(join->fd) != DSM_OK) {
             close(join->fd);
             join->fd = -1;
             continue;
         }
         join->deadline = bound;
         join->done = 0;
-        join->want = DSM_TP_BOOT_HDR_LEN;
-        dsm_tp_boot_join_set(join, DSM_TP_BOOT_JOIN_HELLO);
+        join->want = DSM_BOOT_HDR_LEN;
+        dsm_boot_join_set(join, DSM_BOOT_JOIN_HELLO);
     }
     return DSM_OK;
 }
 
 /* Waits for an event on any joining connection or, while a slot is free, the
  * listening socket; at most until the earliest deadline. Returns poll's result. */
-static int dsm_tp_boot_join_poll(int listen_fd, const dsm_tp_boot_join_t *joins,
-                                 struct pollfd pfds[1 + DSM_TP_BOOT_JOIN_SLOTS],
-                                 const struct timespec *deadline)
+static int dsm_boot_join_poll(int listen_fd, const dsm_boot_join_t *joins,
+                              struct pollfd pfds[1 + DSM_BOOT_JOIN_SLOTS],
+                              const struct timespec *deadline)
 {
-    int timeout_ms = dsm_tp_boot_left_ms(deadline), free_slots = 0;
+    int timeout_ms = dsm_boot_left_ms(deadline), free_slots = 0;
 
-    for (int i = 0; i < DSM_TP_BOOT_JOIN_SLOTS; i++) {
-        const dsm_tp_boot_join_t *join = &joins[i];
+    for (int i = 0; i < DSM_BOOT_JOIN_SLOTS; i++) {
+        const dsm_boot_join_t *join = &joins[i];
         int left_ms;
 
         /* poll skips negative fds. */
-        pfds[1 + i].fd = join->state == DSM_TP_BOOT_JOIN_FREE ? -1 : join->fd;
-        pfds[1 + i].events = dsm_tp_boot_join_states[join->state].events;
+        pfds[1 + i].fd = join->state == DSM_BOOT_JOIN_FREE ? -1 : join->fd;
+        pfds[1 + i].events = dsm_boot_join_states[join->state].events;
         pfds[1 + i].revents = 0;
-        if (join->state == DSM_TP_BOOT_JOIN_FREE) {
+        if (join->state == DSM_BOOT_JOIN_FREE) {
             free_slots++;
             continue;
         }
-        left_ms = dsm_tp_boot_left_ms(&join->deadline);
+        left_ms = dsm_boot_left_ms(&join->deadline);
         timeout_ms = left_ms < timeout_ms ? left_ms : timeout_ms;
     }
     /* With every slot busy, further connections wait in the listen backlog. */
     pfds[0].fd = free_slots > 0 ? listen_fd : -1;
     pfds[0].events = POLLIN;
     pfds[0].revents = 0;
-    return poll(pfds, 1 + DSM_TP_BOOT_JOIN_SLOTS, timeout_ms);
+    return poll(pfds, 1 + DSM_BOOT_JOIN_SLOTS, timeout_ms);
 }
 
 /* Node 0 gives up on the join: how many came, and which ranks did not. */
-static dsm_status_t dsm_tp_boot_join_timed_out(const dsm_tp_boot_tcp_t *boot, int joined_count,
-                                               int timeout_ms)
+static dsm_status_t dsm_boot_join_timed_out(const dsm_boot_tcp_t *boot, int joined_count,
+                                            int timeout_ms)
 {
     int count = boot->base.size - joined_count, listed = 0;
     char missing[256];
@@ -1088,7 +1088,7 @@ static dsm_status_t dsm_tp_boot_join_timed_out(const dsm_tp_boot_tcp_t *boot, in
 }
 
 /* One listening socket on addr; -1 with errno on failure. */
-static int dsm_tp_boot_listen_on(const struct addrinfo *addr, int backlog)
+static int dsm_boot_listen_on(const struct addrinfo *addr, int backlog)
 {
     int fd, one = 1, err;
 
@@ -1114,8 +1114,8 @@ static int dsm_tp_boot_listen_on(const struct addrinfo *addr, int backlog)
  * leaves nodes on other hosts unable to connect, and they can only report
  * node 0 unreachable: say why here.
  */
-static void dsm_tp_boot_listen_check(const dsm_tp_boot_tcp_config_t *config,
-                                     const struct addrinfo *addr, const char *where)
+static void dsm_boot_listen_check(const dsm_boot_tcp_config_t *config,
+                                  const struct addrinfo *addr, const char *where)
 {
     const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)addr->ai_addr;
     const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)addr->ai_addr;
@@ -1137,7 +1137,7 @@ static void dsm_tp_boot_listen_check(const dsm_tp_boot_tcp_config_t *config,
  * this host can bind), not the wildcard: a job whose coordinator is 127.0.0.1
  * is reachable from this host only.
  */
-static dsm_status_t dsm_tp_boot_listen(const dsm_tp_boot_tcp_config_t *config, int *fd_p)
+static dsm_status_t dsm_boot_listen(const dsm_boot_tcp_config_t *config, int *fd_p)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *addrs, *addr;
@@ -1151,7 +1151,7 @@ static dsm_status_t dsm_tp_boot_listen(const dsm_tp_boot_tcp_config_t *config, i
         return DSM_ERR_CONFIG;
     }
     for (addr = addrs; addr != NULL; addr = addr->ai_next) {
-        fd = dsm_tp_boot_listen_on(addr, config->nnodes);
+        fd = dsm_boot_listen_on(addr, config->nnodes);
         if (fd >= 0) {
             break;
         }
@@ -1164,64 +1164,64 @@ static dsm_status_t dsm_tp_boot_listen(const dsm_tp_boot_tcp_config_t *config, i
                   config->port, err == EADDRNOTAVAIL ? " (not an address of this host)" : "");
         return err == EADDRINUSE ? DSM_ERR_ADDRESS_IN_USE : DSM_ERR_BOOTSTRAP;
     }
-    dsm_tp_boot_addr_text(addr->ai_addr, addr->ai_addrlen, where, sizeof(where));
-    dsm_tp_boot_listen_check(config, addr, where);
+    dsm_boot_addr_text(addr->ai_addr, addr->ai_addrlen, where, sizeof(where));
+    dsm_boot_listen_check(config, addr, where);
     freeaddrinfo(addrs);
     dsm_debug("bootstrap: node 0 listens on %s for %d nodes", where, config->nnodes - 1);
     *fd_p = fd;
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_join_coord(dsm_tp_boot_tcp_t *boot,
-                                           const dsm_tp_boot_tcp_config_t *config)
+static dsm_status_t dsm_boot_join_coord(dsm_boot_tcp_t *boot,
+                                        const dsm_boot_tcp_config_t *config)
 {
-    struct timespec deadline = dsm_tp_boot_deadline(config->timeout_ms);
-    struct pollfd pfds[1 + DSM_TP_BOOT_JOIN_SLOTS];
-    dsm_tp_boot_join_t *joins;
+    struct timespec deadline = dsm_boot_deadline(config->timeout_ms);
+    struct pollfd pfds[1 + DSM_BOOT_JOIN_SLOTS];
+    dsm_boot_join_t *joins;
     int listen_fd, joined_count = 1;
     dsm_status_t status;
 
     if (config->nnodes == 1) {
         return DSM_OK; /* nobody to wait for */
     }
-    joins = calloc(DSM_TP_BOOT_JOIN_SLOTS, sizeof(*joins));
+    joins = calloc(DSM_BOOT_JOIN_SLOTS, sizeof(*joins));
     if (joins == NULL) {
         dsm_error("bootstrap: out of memory");
         return DSM_ERR_NO_MEMORY;
     }
-    status = dsm_tp_boot_listen(config, &listen_fd);
+    status = dsm_boot_listen(config, &listen_fd);
     if (status != DSM_OK) {
         goto out_free;
     }
     while (status == DSM_OK && joined_count < config->nnodes) {
-        if (dsm_tp_boot_join_poll(listen_fd, joins, pfds, &deadline) < 0 && errno != EINTR) {
+        if (dsm_boot_join_poll(listen_fd, joins, pfds, &deadline) < 0 && errno != EINTR) {
             dsm_error("bootstrap: poll while nodes join: %m");
             status = dsm_status_from_errno(errno);
             break;
         }
-        for (int i = 0; i < DSM_TP_BOOT_JOIN_SLOTS && status == DSM_OK; i++) {
-            if (joins[i].state != DSM_TP_BOOT_JOIN_FREE) {
-                status = dsm_tp_boot_join_advance(boot, &joins[i], config,
-                                                  pfds[1 + i].revents != 0, &joined_count);
+        for (int i = 0; i < DSM_BOOT_JOIN_SLOTS && status == DSM_OK; i++) {
+            if (joins[i].state != DSM_BOOT_JOIN_FREE) {
+                status = dsm_boot_join_advance(boot, &joins[i], config,
+                                               pfds[1 + i].revents != 0, &joined_count);
             }
         }
         if (status == DSM_OK && pfds[0].revents != 0) {
-            status = dsm_tp_boot_join_accept(listen_fd, joins, &deadline);
+            status = dsm_boot_join_accept(listen_fd, joins, &deadline);
         }
         if (status == DSM_OK && joined_count < config->nnodes &&
-            dsm_tp_boot_left_ms(&deadline) == 0) {
-            status = dsm_tp_boot_join_timed_out(boot, joined_count, config->timeout_ms);
+            dsm_boot_left_ms(&deadline) == 0) {
+            status = dsm_boot_join_timed_out(boot, joined_count, config->timeout_ms);
         }
     }
     for (int rank = 1; rank < config->nnodes && status == DSM_OK; rank++) {
-        status = dsm_tp_boot_send_frame(boot->fds[rank], DSM_TP_BOOT_FRAME_READY, NULL, 0,
-                                        &deadline, rank);
+        status = dsm_boot_send_frame(boot->fds[rank], DSM_BOOT_FRAME_READY, NULL, 0,
+                                     &deadline, rank);
     }
     close(listen_fd);
     /* Handshakes still going are strangers' (or a job that failed): the job no longer listens. */
-    for (int i = 0; i < DSM_TP_BOOT_JOIN_SLOTS; i++) {
-        if (joins[i].state != DSM_TP_BOOT_JOIN_FREE) {
-            dsm_tp_boot_join_close(&joins[i]);
+    for (int i = 0; i < DSM_BOOT_JOIN_SLOTS; i++) {
+        if (joins[i].state != DSM_BOOT_JOIN_FREE) {
+            dsm_boot_join_close(&joins[i]);
         }
     }
 out_free:
@@ -1232,7 +1232,7 @@ out_free:
 /* ---------------------------------------------------------------- a node: joining */
 
 /* One non-blocking connect attempt bounded by the deadline; -1 and errno on failure. */
-static int dsm_tp_boot_connect_once(const struct addrinfo *addr, const struct timespec *deadline)
+static int dsm_boot_connect_once(const struct addrinfo *addr, const struct timespec *deadline)
 {
     struct pollfd pfd;
     socklen_t errlen = sizeof(int);
@@ -1251,7 +1251,7 @@ static int dsm_tp_boot_connect_once(const struct addrinfo *addr, const struct ti
     pfd.fd = fd;
     pfd.events = POLLOUT;
     do {
-        ready = poll(&pfd, 1, dsm_tp_boot_left_ms(deadline));
+        ready = poll(&pfd, 1, dsm_boot_left_ms(deadline));
     } while (ready < 0 && errno == EINTR);
     if (ready <= 0) {
         errno = ready == 0 ? ETIMEDOUT : errno;
@@ -1271,12 +1271,12 @@ err_close:
 }
 
 /* Connects to node 0, retrying with exponential backoff until the deadline. */
-static dsm_status_t dsm_tp_boot_connect(const dsm_tp_boot_tcp_config_t *config,
-                                        const struct timespec *deadline, int *fd_p)
+static dsm_status_t dsm_boot_connect(const dsm_boot_tcp_config_t *config,
+                                     const struct timespec *deadline, int *fd_p)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     struct addrinfo *addrs, *addr;
-    int backoff_ms = DSM_TP_BOOT_BACKOFF_MIN_MS, fd = -1, err, last_errno = 0;
+    int backoff_ms = DSM_BOOT_BACKOFF_MIN_MS, fd = -1, err, last_errno = 0;
     int left_ms, nap_ms;
     struct timespec pause;
 
@@ -1288,10 +1288,10 @@ static dsm_status_t dsm_tp_boot_connect(const dsm_tp_boot_tcp_config_t *config,
     }
     for (;;) {
         for (addr = addrs; addr != NULL && fd < 0; addr = addr->ai_next) {
-            fd = dsm_tp_boot_connect_once(addr, deadline);
+            fd = dsm_boot_connect_once(addr, deadline);
             last_errno = fd < 0 ? errno : 0;
         }
-        left_ms = dsm_tp_boot_left_ms(deadline);
+        left_ms = dsm_boot_left_ms(deadline);
         if (fd >= 0 || left_ms == 0) {
             break;
         }
@@ -1300,7 +1300,7 @@ static dsm_status_t dsm_tp_boot_connect(const dsm_tp_boot_tcp_config_t *config,
         pause.tv_sec = nap_ms / 1000;
         pause.tv_nsec = (long)(nap_ms % 1000) * 1000000L;
         nanosleep(&pause, NULL);
-        backoff_ms = backoff_ms * 2 > DSM_TP_BOOT_BACKOFF_MAX_MS ? DSM_TP_BOOT_BACKOFF_MAX_MS :
+        backoff_ms = backoff_ms * 2 > DSM_BOOT_BACKOFF_MAX_MS ? DSM_BOOT_BACKOFF_MAX_MS :
                                                                   backoff_ms * 2;
     }
     freeaddrinfo(addrs);
@@ -1314,27 +1314,27 @@ static dsm_status_t dsm_tp_boot_connect(const dsm_tp_boot_tcp_config_t *config,
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_boot_join_node(dsm_tp_boot_tcp_t *boot,
-                                          const dsm_tp_boot_tcp_config_t *config)
+static dsm_status_t dsm_boot_join_node(dsm_boot_tcp_t *boot,
+                                       const dsm_boot_tcp_config_t *config)
 {
-    struct timespec deadline = dsm_tp_boot_deadline(config->timeout_ms);
+    struct timespec deadline = dsm_boot_deadline(config->timeout_ms);
     uint8_t *ready;
     size_t len;
     int fd;
     dsm_status_t status;
 
-    status = dsm_tp_boot_connect(config, &deadline, &fd);
+    status = dsm_boot_connect(config, &deadline, &fd);
     if (status != DSM_OK) {
         return status;
     }
-    status = dsm_tp_boot_socket_setup(fd);
+    status = dsm_boot_socket_setup(fd);
     if (status == DSM_OK) {
-        status = dsm_tp_boot_handshake_node(fd, config, &deadline);
+        status = dsm_boot_handshake_node(fd, config, &deadline);
     }
     if (status == DSM_OK) {
         /* READY comes once every other node has joined too. */
-        status = dsm_tp_boot_recv_frame(fd, DSM_TP_BOOT_FRAME_READY, 0, 0, &deadline, 0, &ready,
-                                        &len);
+        status = dsm_boot_recv_frame(fd, DSM_BOOT_FRAME_READY, 0, 0, &deadline, 0, &ready,
+                                     &len);
     }
     if (status != DSM_OK) {
         close(fd);
@@ -1345,13 +1345,13 @@ static dsm_status_t dsm_tp_boot_join_node(dsm_tp_boot_tcp_t *boot,
     return DSM_OK;
 }
 
-dsm_status_t dsm_tp_boot_tcp_init(dsm_tp_boot_t **boot_p)
+dsm_status_t dsm_boot_tcp_init(dsm_boot_t **boot_p)
 {
-    dsm_tp_boot_tcp_config_t config;
-    dsm_tp_boot_tcp_t *boot;
+    dsm_boot_tcp_config_t config;
+    dsm_boot_tcp_t *boot;
     dsm_status_t status;
 
-    status = dsm_tp_boot_tcp_config_read(&config);
+    status = dsm_boot_tcp_config_read(&config);
     if (status != DSM_OK) {
         goto out;
     }
@@ -1369,14 +1369,14 @@ dsm_status_t dsm_tp_boot_tcp_init(dsm_tp_boot_t **boot_p)
     for (int r = 0; r < config.nnodes; r++) {
         boot->fds[r] = -1;
     }
-    boot->base.ops = &dsm_tp_boot_tcp_ops;
+    boot->base.ops = &dsm_boot_tcp_ops;
     boot->base.rank = config.rank;
     boot->base.size = config.nnodes;
     boot->timeout_ms = config.timeout_ms;
-    status = config.rank == 0 ? dsm_tp_boot_join_coord(boot, &config) :
-                                dsm_tp_boot_join_node(boot, &config);
+    status = config.rank == 0 ? dsm_boot_join_coord(boot, &config) :
+                                dsm_boot_join_node(boot, &config);
     if (status != DSM_OK) {
-        dsm_tp_boot_tcp_fini(&boot->base);
+        dsm_boot_tcp_fini(&boot->base);
         goto out;
     }
     *boot_p = &boot->base;
@@ -1388,16 +1388,16 @@ out:
 
 /* ---------------------------------------------------------------- collectives */
 
-static dsm_status_t dsm_tp_boot_tcp_gather_coord(dsm_tp_boot_tcp_t *boot, const void *blob,
-                                                 size_t size, const struct timespec *deadline,
-                                                 dsm_tp_boot_gathered_t *gathered_p)
+static dsm_status_t dsm_boot_tcp_gather_coord(dsm_boot_tcp_t *boot, const void *blob,
+                                              size_t size, const struct timespec *deadline,
+                                              dsm_boot_gathered_t *gathered_p)
 {
-    dsm_tp_boot_gathered_t gathered;
+    dsm_boot_gathered_t gathered;
     uint8_t *payload;
     size_t len;
     dsm_status_t status;
 
-    status = dsm_tp_boot_gathered_alloc(boot->base.size, &gathered);
+    status = dsm_boot_gathered_alloc(boot->base.size, &gathered);
     if (status != DSM_OK) {
         return status;
     }
@@ -1412,21 +1412,21 @@ static dsm_status_t dsm_tp_boot_tcp_gather_coord(dsm_tp_boot_tcp_t *boot, const 
     }
     gathered.sizes[0] = size;
     for (int r = 1; r < boot->base.size; r++) {
-        status = dsm_tp_boot_recv_frame(boot->fds[r], DSM_TP_BOOT_FRAME_CONTRIB, 0,
-                                        DSM_TP_BOOT_MAX_BLOB, deadline, r, &payload, &len);
+        status = dsm_boot_recv_frame(boot->fds[r], DSM_BOOT_FRAME_CONTRIB, 0,
+                                     DSM_BOOT_MAX_BLOB, deadline, r, &payload, &len);
         if (status != DSM_OK) {
             goto err_free;
         }
         gathered.blobs[r] = payload;
         gathered.sizes[r] = len;
     }
-    status = dsm_tp_boot_gathered_encode(&gathered, &payload, &len);
+    status = dsm_boot_gathered_encode(&gathered, &payload, &len);
     if (status != DSM_OK) {
         goto err_free;
     }
     for (int r = 1; r < boot->base.size && status == DSM_OK; r++) {
-        status = dsm_tp_boot_send_frame(boot->fds[r], DSM_TP_BOOT_FRAME_GATHERED, payload, len,
-                                        deadline, r);
+        status = dsm_boot_send_frame(boot->fds[r], DSM_BOOT_FRAME_GATHERED, payload, len,
+                                     deadline, r);
     }
     free(payload);
     if (status != DSM_OK) {
@@ -1436,61 +1436,61 @@ static dsm_status_t dsm_tp_boot_tcp_gather_coord(dsm_tp_boot_tcp_t *boot, const 
     return DSM_OK;
 
 err_free:
-    dsm_tp_boot_gathered_free(&gathered);
+    dsm_boot_gathered_free(&gathered);
     return status;
 }
 
-static dsm_status_t dsm_tp_boot_tcp_gather_node(dsm_tp_boot_tcp_t *boot, const void *blob,
-                                                size_t size, const struct timespec *deadline,
-                                                dsm_tp_boot_gathered_t *gathered_p)
+static dsm_status_t dsm_boot_tcp_gather_node(dsm_boot_tcp_t *boot, const void *blob,
+                                             size_t size, const struct timespec *deadline,
+                                             dsm_boot_gathered_t *gathered_p)
 {
     uint8_t *payload;
     size_t len;
     dsm_status_t status;
 
-    status = dsm_tp_boot_send_frame(boot->fds[0], DSM_TP_BOOT_FRAME_CONTRIB, blob, size,
-                                    deadline, 0);
+    status = dsm_boot_send_frame(boot->fds[0], DSM_BOOT_FRAME_CONTRIB, blob, size,
+                                 deadline, 0);
     if (status != DSM_OK) {
         return status;
     }
-    status = dsm_tp_boot_recv_frame(boot->fds[0], DSM_TP_BOOT_FRAME_GATHERED, 0,
-                                    DSM_TP_BOOT_MAX_PAYLOAD, deadline, 0, &payload, &len);
+    status = dsm_boot_recv_frame(boot->fds[0], DSM_BOOT_FRAME_GATHERED, 0,
+                                 DSM_BOOT_MAX_PAYLOAD, deadline, 0, &payload, &len);
     if (status != DSM_OK) {
         return status;
     }
-    status = dsm_tp_boot_gathered_decode(payload, len, boot->base.size, gathered_p);
+    status = dsm_boot_gathered_decode(payload, len, boot->base.size, gathered_p);
     free(payload);
     return status;
 }
 
-static dsm_status_t dsm_tp_boot_tcp_allgather(dsm_tp_boot_t *base, const void *blob,
-                                              size_t size, dsm_tp_boot_gathered_t *gathered_p)
+static dsm_status_t dsm_boot_tcp_allgather(dsm_boot_t *base, const void *blob,
+                                           size_t size, dsm_boot_gathered_t *gathered_p)
 {
-    dsm_tp_boot_tcp_t *boot = (dsm_tp_boot_tcp_t *)base;
-    struct timespec deadline = dsm_tp_boot_deadline(boot->timeout_ms);
+    dsm_boot_tcp_t *boot = (dsm_boot_tcp_t *)base;
+    struct timespec deadline = dsm_boot_deadline(boot->timeout_ms);
 
-    return base->rank == 0 ? dsm_tp_boot_tcp_gather_coord(boot, blob, size, &deadline,
-                                                          gathered_p) :
-                             dsm_tp_boot_tcp_gather_node(boot, blob, size, &deadline,
-                                                         gathered_p);
+    return base->rank == 0 ? dsm_boot_tcp_gather_coord(boot, blob, size, &deadline,
+                                                       gathered_p) :
+                             dsm_boot_tcp_gather_node(boot, blob, size, &deadline,
+                                                      gathered_p);
 }
 
 /* A barrier is an allgather of nothing: node 0 answers only when all arrived. */
-static dsm_status_t dsm_tp_boot_tcp_barrier(dsm_tp_boot_t *base)
+static dsm_status_t dsm_boot_tcp_barrier(dsm_boot_t *base)
 {
-    dsm_tp_boot_gathered_t gathered;
+    dsm_boot_gathered_t gathered;
     dsm_status_t status;
 
-    status = dsm_tp_boot_tcp_allgather(base, NULL, 0, &gathered);
+    status = dsm_boot_tcp_allgather(base, NULL, 0, &gathered);
     if (status == DSM_OK) {
-        dsm_tp_boot_gathered_free(&gathered);
+        dsm_boot_gathered_free(&gathered);
     }
     return status;
 }
 
-static void dsm_tp_boot_tcp_fini(dsm_tp_boot_t *base)
+static void dsm_boot_tcp_fini(dsm_boot_t *base)
 {
-    dsm_tp_boot_tcp_t *boot = (dsm_tp_boot_tcp_t *)base;
+    dsm_boot_tcp_t *boot = (dsm_boot_tcp_t *)base;
 
     for (int r = 0; r < base->size; r++) {
         if (boot->fds[r] >= 0) {
