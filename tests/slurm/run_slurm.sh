@@ -38,14 +38,14 @@ jacobi=$(realpath "$2")
 
 # ------------------------------------------------------------------ prerequisites
 
+# slurmd must be root to start job steps (it switches to the job's user).
+[[ $(id -u) -eq 0 ]] || skip "slurmd needs root; run as root"
 missing=()
 for tool in munged munge slurmctld slurmd srun sbatch sinfo squeue scancel; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 ((${#missing[@]} == 0)) ||
     skip "not installed: ${missing[*]} (apt-get install slurm-wlm munge; scripts/deps.sh --extra)"
-# slurmd must be root to start job steps (it switches to the job's user).
-[[ $(id -u) -eq 0 ]] || skip "slurmd needs root; run as root"
 
 # Inside a job of another Slurm (CI on a cluster) its variables would send srun there.
 for name in $(compgen -e); do
