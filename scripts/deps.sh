@@ -11,8 +11,10 @@ packages=(
   libopenmpi-dev openmpi-bin libpmix-dev
   iproute2 procps
 )
-# CI adds the tools behind the model, fuzz and plot steps.
-extra_packages=(spin clang libclang-rt-14-dev gnuplot-nox qemu-system-x86 debootstrap e2fsprogs)
+# CI adds the tools behind the model, fuzz and plot steps, and the Slurm of tests/slurm
+# (its mpi/pmix plugin loads the libpmix2 of libpmix-dev above).
+extra_packages=(spin clang libclang-rt-14-dev gnuplot-nox qemu-system-x86 debootstrap e2fsprogs
+  slurm-wlm munge)
 
 if [[ "${1:-}" == "--extra" ]]; then
   packages+=("${extra_packages[@]}")
