@@ -86,6 +86,34 @@ static dsm_status_t dsm_boot_single_init(dsm_boot_t **boot_p)
     return DSM_OK;
 }
 
+/*
+ * Variables by which launchers that did not give dsm a bootstrap say how many
+ * processes they started: srun without --mpi=pmix, a PMI-1/2 launcher, an MPI
+ * launcher without PMIx. With more than one, running each process as its own
+ * single-node job would silently compute N separate answers.
+ */
+static const char *const dsm_boot_launcher_size_vars[] = {
+    "SLURM_STEP_NUM_TASKS", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE",
+};
+
+/* DSM_ERR_CONFIG, naming the launcher's variable, if it started several processes. */
+static dsm_status_t dsm_boot_check_alone(void)
+{
+    for (size_t i = 0; i < sizeof(dsm_boot_launcher_size_vars) /
+                               sizeof(dsm_boot_launcher_size_vars[0]); i++) {
+        const char *value = getenv(dsm_boot_launcher_size_vars[i]);
+
+        if (value != NULL && strtol(value, NULL, 10) > 1) {
+            dsm_error("bootstrap: %s=%s says the launcher started several processes, but "
+                      "none of dsmrun's or PMIx's variables is set: under Slurm use "
+                      "srun --mpi=pmix, else start the job with dsmrun or mpirun",
+                      dsm_boot_launcher_size_vars[i], value);
+            return DSM_ERR_CONFIG;
+        }
+    }
+    return DSM_OK;
+}
+
 static int dsm_boot_any_dsmrun_var(void)
 {
     for (size_t i = 0; i < sizeof(dsm_boot_dsmrun_vars) / sizeof(dsm_boot_dsmrun_vars[0]);
@@ -113,7 +141,10 @@ dsm_status_t dsm_boot_init(dsm_boot_t **boot_p)
         status = DSM_ERR_UNSUPPORTED;
 #endif
     } else {
-        status = dsm_boot_single_init(&boot);
+        status = dsm_boot_check_alone();
+        if (status == DSM_OK) {
+            status = dsm_boot_single_init(&boot);
+        }
     }
     if (status != DSM_OK) {
         return status;

@@ -318,6 +318,30 @@ static dsm_test_result_t boot_unit_config_refused(void)
     return DSM_TEST_PASS;
 }
 
+/* A launcher that started several processes without giving dsm a bootstrap
+ * (srun without --mpi=pmix) is refused, naming its variable: each process
+ * would otherwise run alone and compute its own answer. */
+static dsm_test_result_t boot_unit_launcher_without_bootstrap(void)
+{
+    static const char *const vars[] = {"SLURM_STEP_NUM_TASKS", "PMI_SIZE",
+                                       "OMPI_COMM_WORLD_SIZE"};
+    const char *log;
+
+    unsetenv("PMIX_RANK");
+    for (size_t i = 0; i < DSM_TEST_ARRAY_SIZE(vars); i++) {
+        setenv(vars[i], "1", 1);
+        DSM_CHECKF(boot_unit_init_with(NULL, NULL, NULL, NULL, NULL, &log) == DSM_OK,
+                   "%s=1 is one process", vars[i]);
+        setenv(vars[i], "2", 1);
+        DSM_CHECKF(boot_unit_init_with(NULL, NULL, NULL, NULL, NULL, &log) == DSM_ERR_CONFIG,
+                   "%s=2 was not refused", vars[i]);
+        DSM_CHECKF(strstr(log, vars[i]) != NULL && strstr(log, "srun --mpi=pmix") != NULL,
+                   "the log does not name %s and the way out: %s", vars[i], log);
+        unsetenv(vars[i]);
+    }
+    return DSM_TEST_PASS;
+}
+
 /* A single node needs no peer: DSM_NNODES=1 joins at once; so does no launcher. */
 static dsm_test_result_t boot_unit_single_node(void)
 {
@@ -340,6 +364,7 @@ int main(int argc, char **argv)
         {"gathered_malformed", NULL, boot_unit_gathered_malformed, 0},
         {"config_refused", NULL, boot_unit_config_refused, 0},
         {"single_node", NULL, boot_unit_single_node, 0},
+        {"launcher_without_bootstrap", NULL, boot_unit_launcher_without_bootstrap, 0},
     };
 
     return dsm_test_main(argc, argv, cases, DSM_TEST_ARRAY_SIZE(cases));
