@@ -4,15 +4,16 @@
  * --tag-output, a node that fails or is killed stopping the job (and named
  * rather than the survivors that exit 3), SIGTERM to dsmrun stopping
  * everything, SIGINT and SIGQUIT reaching the nodes' own handlers, TERM
- * escalating to KILL, SIGKILL of dsmrun leaving nothing behind, and --hosts
- * through a stand-in for ssh. After each job, no process carrying the case's
- * marker variable may remain. Every wait is on an event: pipe reads, waitpid,
- * pidfd.
+ * escalating to KILL, SIGKILL of dsmrun leaving nothing behind, the
+ * oversubscription warning, and --hosts through a stand-in for ssh. After each
+ * job, no process carrying the case's marker variable may remain. Every wait
+ * is on an event: pipe reads, waitpid, pidfd.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,9 +291,9 @@ static dsm_test_result_t boot_dsmrun_help(void)
     static boot_run_t run;
     static const char *const args[] = {"--help", NULL};
     static const char *const topics[] = {"-n, --nnodes", "--hosts", "--tag-output", "--grace",
-                                         "--rsh", "DSM_RANK", "DSM_NNODES", "DSM_COORD",
-                                         "DSM_JOB_KEY", "SIGINT, SIGQUIT, SIGTERM", "exited 3",
-                                         "Exit status"};
+                                         "--rsh", "--oversubscribe", "DSM_RANK", "DSM_NNODES",
+                                         "DSM_COORD", "DSM_JOB_KEY", "SIGINT, SIGQUIT, SIGTERM",
+                                         "exited 3", "Exit status"};
 
     DSM_CHECK(boot_run(&run, args) == 0);
     DSM_CHECK(run.exit_code == 0);
@@ -594,6 +595,33 @@ static dsm_test_result_t boot_dsmrun_killed_named(void)
     return result;
 }
 
+/* More local nodes than CPUs: one warning line, unless --oversubscribe. */
+static dsm_test_result_t boot_dsmrun_oversubscribe(void)
+{
+    static boot_run_t over, quiet, fits;
+    cpu_set_t set;
+    char nodes_more[16], nodes_fit[16], warning[96];
+
+    DSM_CHECK(sched_getaffinity(0, sizeof(set), &set) == 0);
+    snprintf(nodes_more, sizeof(nodes_more), "%d", CPU_COUNT(&set) + 1);
+    snprintf(nodes_fit, sizeof(nodes_fit), "%d", CPU_COUNT(&set));
+    snprintf(warning, sizeof(warning), "dsmrun: %d nodes on %d CPUs: nodes share CPUs",
+             CPU_COUNT(&set) + 1, CPU_COUNT(&set));
+    {
+        const char *const args[] = {"-n", nodes_more, "true", NULL};
+        const char *const quiet_args[] = {"-n", nodes_more, "--oversubscribe", "true", NULL};
+        const char *const fit_args[] = {"-n", nodes_fit, "true", NULL};
+
+        DSM_CHECK(boot_run(&over, args) == 0 && over.exit_code == 0);
+        DSM_CHECK(boot_count(over.err, warning) == 1);
+        DSM_CHECK(boot_run(&quiet, quiet_args) == 0 && quiet.exit_code == 0);
+        DSM_CHECK(strstr(quiet.err, "CPUs") == NULL);
+        DSM_CHECK(boot_run(&fits, fit_args) == 0 && fits.exit_code == 0);
+        DSM_CHECK(strstr(fits.err, "CPUs") == NULL);
+    }
+    return DSM_TEST_PASS;
+}
+
 /* --hosts through fake_rsh.sh: the real bootstrap across "remote" nodes, the
  * key absent from every remote command line, and a failure stopping them all. */
 static dsm_test_result_t boot_dsmrun_hosts(void)
@@ -652,6 +680,7 @@ int main(int argc, char **argv)
         {"sigint_handled", NULL, boot_dsmrun_sigint_handled, 0},
         {"dsmrun_killed", NULL, boot_dsmrun_killed, 0},
         {"killed_named", NULL, boot_dsmrun_killed_named, 0},
+        {"oversubscribe", NULL, boot_dsmrun_oversubscribe, 0},
         {"hosts", NULL, boot_dsmrun_hosts, 120},
     };
 
