@@ -9,7 +9,7 @@
  * Exit 0 when dsm can run; otherwise 1 with a one-line reason on stderr.
  * --config-markdown prints the table of DSM_* variables that docs/config.md holds.
  *
- *   dsm-info [--json | --config-markdown]
+ *   dsm-info [--json | --config-markdown | --help]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -378,6 +378,26 @@ static void info_print_json(const info_t *info)
     json_key_string("reason", info->cannot_run, "\n}\n");
 }
 
+static void usage(FILE *out)
+{
+    fputs("usage: dsm-info [--json | --config-markdown | --help]\n"
+          "\n"
+          "Says whether dsm can run on this host, and if not, why: the kernel version,\n"
+          "every userfaultfd feature (present or missing; required, optional or unused\n"
+          "by dsm), whether this user may open a userfaultfd and what to change if not,\n"
+          "the locked-memory limit (RDMA verbs pin memory), whether the service thread\n"
+          "may raise its priority, the UCX version with the transports and devices it\n"
+          "sees (RDMA devices called out), and the CPU topology (hwloc).\n"
+          "\n"
+          "Options:\n"
+          "  --json             the same as one JSON document\n"
+          "  --config-markdown  the table of every DSM_* variable (docs/config.md)\n"
+          "  -h, --help         this text\n"
+          "\n"
+          "Exit status: 0 when dsm can run here; 1 with a one-line reason on stderr\n"
+          "when it cannot; 2 for a bad option.\n", out);
+}
+
 int main(int argc, char **argv)
 {
     info_t info;
@@ -389,9 +409,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--config-markdown")) {
             dsm_config_table_print_markdown(&dsm_rt_config_table, stdout);
             return 0;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
         } else {
-            fprintf(stderr, "usage: %s [--json | --config-markdown]\n", argv[0]);
-            return !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ? 0 : 2;
+            usage(stderr);
+            return 2;
         }
     }
     memset(&info, 0, sizeof(info));
