@@ -164,6 +164,24 @@ for ((rep = 1; rep <= reps; rep++)); do
     done
 done
 
+# ---- shared-memory applications at 1, 2 and 4 nodes / threads -----------------
+# bench/apps/team.h: the same code as dsm nodes and as threads. dsm bound as the
+# dsm-bound rows above (node i on CPU i mod CPUs: 4 nodes share 2 CPUs), threads
+# unbound, shared memory; sizes of a few seconds per run at most.
+team_apps=("fft 1024 5" "lu 1024 1 32" "radix 4194304 2" "redblack 1022 20" "nbody 4096 5 64")
+for ((rep = 1; rep <= reps; rep++)); do
+    for spec in "${team_apps[@]}"; do
+        read -ra args <<< "$spec"
+        name=${args[0]}
+        args=("${args[@]:1}")
+        for procs in 1 2 4; do
+            app "${name}_threads_$procs" threads "$bin/${name}_threads" "${args[@]}" "$procs"
+            app "${name}_dsm_bound_$procs" dsm-bound "${shm[@]}" "$dsmrun_tool" --bind-to core \
+                -n "$procs" -- "$bin/${name}_dsm" "${args[@]}"
+        done
+    done
+done
+
 # ---- plot and report -----------------------------------------------------------
 echo "# total: $(($(date +%s) - started)) s; failed: ${failed[*]:-none}" >> "$commands"
 report_args=("$out")
