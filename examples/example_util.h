@@ -1,4 +1,4 @@
-/* Helpers shared by the examples: checked dsm calls and argument parsing. */
+/* Helpers shared by the examples: checked dsm calls, argument parsing, row splits. */
 #ifndef DSM_EXAMPLE_UTIL_H
 #define DSM_EXAMPLE_UTIL_H
 
@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include <dsm.h>
+
+#include "example_arg.h"
 
 /* Abort the example with the failing call and dsm's reason. */
 #define CHECK_DSM(call)                                                           \
@@ -28,24 +30,6 @@ static inline void *example_alloc(size_t size)
         exit(2);
     }
     return p;
-}
-
-/* argv[index] as a positive integer, or fallback when absent; exits on junk. */
-static inline long example_arg(int argc, char **argv, int index, long fallback)
-{
-    char *end;
-    long value;
-
-    if (index >= argc) {
-        return fallback;
-    }
-    value = strtol(argv[index], &end, 10);
-    if (*argv[index] == '\0' || *end != '\0' || value <= 0) {
-        fprintf(stderr, "%s: argument %d must be a positive integer, got '%s'\n", argv[0],
-                index, argv[index]);
-        exit(2);
-    }
-    return value;
 }
 
 /* The rows [begin, end) of n rows that node of nnodes owns. */

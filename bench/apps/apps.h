@@ -18,29 +18,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "example_arg.h" /* example_arg: the examples' parser */
+
 static inline double apps_seconds(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* argv[index] as a positive integer, or fallback; exits on junk. */
-static inline long apps_arg(int argc, char **argv, int index, long fallback)
-{
-    char *end;
-    long value;
-
-    if (index >= argc) {
-        return fallback;
-    }
-    value = strtol(argv[index], &end, 10);
-    if (*end != '\0' || value <= 0) {
-        fprintf(stderr, "%s: argument %d must be a positive integer\n", argv[0], index);
-        exit(2);
-    }
-    return value;
 }
 
 /* Rows [begin, end) of 0..rows-1 owned by part of parts (contiguous blocks). */

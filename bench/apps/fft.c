@@ -141,8 +141,8 @@ static void fft_rows(fft_complex_t *x, long n, long begin, long end, const fft_t
 static void fft_setup(apps_job_t *job, int parts, int argc, char **argv)
 {
     (void)parts;
-    job->n = apps_arg(argc, argv, 1, 1024);
-    job->iters = apps_arg(argc, argv, 2, 31);
+    job->n = example_arg(argc, argv, 1, 1024);
+    job->iters = example_arg(argc, argv, 2, 31);
     apps_require(job->n >= 2 && (job->n & (job->n - 1)) == 0 && job->n <= 8192, "fft",
                  "n must be a power of 2, 2..8192");
     job->arrays = 2;

@@ -17,7 +17,7 @@ static void check(dsm_status_t status, const char *what)
 
 int main(int argc, char **argv)
 {
-    long n = apps_arg(argc, argv, 1, 2046), sweeps = apps_arg(argc, argv, 2, 1000);
+    long n = example_arg(argc, argv, 1, 2046), sweeps = example_arg(argc, argv, 2, 1000);
     long width = n + 2, begin, end;
     size_t bytes = (size_t)(width * width) * sizeof(double);
     double *u, *v, *t, start, elapsed;

@@ -17,8 +17,8 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    n = apps_arg(argc, argv, 1, 2046);
-    sweeps = apps_arg(argc, argv, 2, 1000);
+    n = example_arg(argc, argv, 1, 2046);
+    sweeps = example_arg(argc, argv, 2, 1000);
     width = n + 2;
     apps_rows(n, rank, size, &begin, &end);
     rows = end - begin;

@@ -31,8 +31,8 @@ static void *worker_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    long n = apps_arg(argc, argv, 1, 2046), sweeps = apps_arg(argc, argv, 2, 1000);
-    int threads = (int)apps_arg(argc, argv, 3, 2);
+    long n = example_arg(argc, argv, 1, 2046), sweeps = example_arg(argc, argv, 2, 1000);
+    int threads = (int)example_arg(argc, argv, 3, 2);
     long width = n + 2;
     size_t bytes = (size_t)(width * width) * sizeof(double);
     double *u = calloc(1, bytes), *v = calloc(1, bytes), start;

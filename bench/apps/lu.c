@@ -96,9 +96,9 @@ static void lu_update(double *c, const double *a, const double *bk, long b)
 static void lu_setup(apps_job_t *job, int parts, int argc, char **argv)
 {
     (void)parts;
-    job->n = apps_arg(argc, argv, 1, 1536);
-    job->iters = apps_arg(argc, argv, 2, 1);
-    job->block = apps_arg(argc, argv, 3, 32);
+    job->n = example_arg(argc, argv, 1, 1536);
+    job->iters = example_arg(argc, argv, 2, 1);
+    job->block = example_arg(argc, argv, 3, 32);
     apps_require(job->n % job->block == 0, "lu", "B must divide n");
     job->arrays = 1;
     job->bytes[0] = (size_t)(job->n * job->n) * sizeof(double);

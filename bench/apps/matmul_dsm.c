@@ -18,7 +18,7 @@ static void check(dsm_status_t status, const char *what)
 
 int main(int argc, char **argv)
 {
-    long n = apps_arg(argc, argv, 1, 1024), begin, end;
+    long n = example_arg(argc, argv, 1, 1024), begin, end;
     size_t bytes = (size_t)(n * n) * sizeof(double);
     double *a, *b, *c, start, elapsed;
 

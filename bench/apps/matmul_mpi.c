@@ -18,7 +18,7 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    n = apps_arg(argc, argv, 1, 1024);
+    n = example_arg(argc, argv, 1, 1024);
     bytes = (size_t)(n * n) * sizeof(double);
     apps_rows(n, rank, size, &begin, &end);
     rows = end - begin;

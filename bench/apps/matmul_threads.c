@@ -27,8 +27,8 @@ static void *worker_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    long n = apps_arg(argc, argv, 1, 1024);
-    int threads = (int)apps_arg(argc, argv, 2, 2);
+    long n = example_arg(argc, argv, 1, 1024);
+    int threads = (int)example_arg(argc, argv, 2, 2);
     size_t bytes = (size_t)(n * n) * sizeof(double);
     double *a = malloc(bytes), *b = malloc(bytes), *c = malloc(bytes), start;
     pthread_t tid[threads];

@@ -27,9 +27,9 @@ enum { NBODY_POS, NBODY_VEL, NBODY_FORCE, NBODY_ENERGY };
 static void nbody_setup(apps_job_t *job, int parts, int argc, char **argv)
 {
     (void)parts;
-    job->n = apps_arg(argc, argv, 1, 4096);
-    job->iters = apps_arg(argc, argv, 2, 20);
-    job->block = apps_arg(argc, argv, 3, 64);
+    job->n = example_arg(argc, argv, 1, 4096);
+    job->iters = example_arg(argc, argv, 2, 20);
+    job->block = example_arg(argc, argv, 3, 64);
     apps_require(job->n >= 2, "nbody", "n must be at least 2");
     job->arrays = 4;
     job->bytes[NBODY_POS] = job->bytes[NBODY_VEL] = job->bytes[NBODY_FORCE] =

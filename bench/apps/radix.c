@@ -24,8 +24,8 @@ static inline uint32_t radix_input(long i)
 
 static void radix_setup(apps_job_t *job, int parts, int argc, char **argv)
 {
-    job->n = apps_arg(argc, argv, 1, 4194304);
-    job->iters = apps_arg(argc, argv, 2, 10);
+    job->n = example_arg(argc, argv, 1, 4194304);
+    job->iters = example_arg(argc, argv, 2, 10);
     job->arrays = 3;
     job->bytes[0] = job->bytes[1] = (size_t)job->n * sizeof(uint32_t);
     job->bytes[2] = (size_t)parts * RADIX_DIGITS * sizeof(uint64_t);

@@ -19,8 +19,8 @@
 static void redblack_setup(apps_job_t *job, int parts, int argc, char **argv)
 {
     (void)parts;
-    job->n = apps_arg(argc, argv, 1, 2046);
-    job->iters = apps_arg(argc, argv, 2, 200);
+    job->n = example_arg(argc, argv, 1, 2046);
+    job->iters = example_arg(argc, argv, 2, 200);
     job->arrays = 1;
     job->bytes[0] = (size_t)((job->n + 2) * (job->n + 2)) * sizeof(double);
 }

@@ -45,7 +45,7 @@ typedef struct {
 typedef struct {
     const char *name;
     int         args; /* command-line arguments of the app; the threads form's count follows */
-    /* Reads argv (apps_arg) into job: sizes, iterations, arrays, locks; exits on a bad size. */
+    /* Reads argv (example_arg) into job: sizes, iterations, arrays, locks; exits on a bad size. */
     void (*setup)(apps_job_t *job, int parts, int argc, char **argv);
     void (*init)(const apps_job_t *job, apps_team_t *team);
     void (*run)(const apps_job_t *job, apps_team_t *team);

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 {
     apps_job_t job = { 0 };
     team_threads_t shared;
-    int threads = (int)apps_arg(argc, argv, apps_app.args + 1, 2);
+    int threads = (int)example_arg(argc, argv, apps_app.args + 1, 2);
     pthread_t tid[threads];
     team_threads_worker_t w[threads];
     uint64_t hash;
