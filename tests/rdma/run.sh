@@ -20,20 +20,13 @@
 # DSM_RDMA_SMP (2), DSM_RDMA_MEM (3G), DSM_RDMA_TIMEOUT (qemu wall-clock limit, 1200 s).
 set -euo pipefail
 
-readonly skip_status=77
 readonly image_version=1 # bump when the image recipe below changes in a way the key misses
 readonly guest_packages="linux-image-amd64 rdma-core ibverbs-providers libibverbs1 librdmacm1
  libucx0 ucx-utils libhwloc15 libpmix2 libnuma1 iproute2 kmod procps"
 
-log() { printf 'rdma: %s\n' "$*" >&2; }
-skip() {
-    log "SKIP: $*"
-    exit "$skip_status"
-}
-die() {
-    log "FAIL: $*"
-    exit 1
-}
+script_name=rdma
+# shellcheck source=../common/script_log.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common/script_log.sh"
 
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 build_dir=""

@@ -17,19 +17,12 @@
 set -euo pipefail
 shopt -s extglob
 
-readonly skip_status=77
 readonly step_timeout=60  # seconds for one srun or sbatch --wait (each takes ~1-3 s)
 readonly start_timeout=30 # seconds for the node to come up idle
 
-log() { printf 'slurm: %s\n' "$*" >&2; }
-skip() {
-    log "SKIP: $*"
-    exit "$skip_status"
-}
-die() {
-    log "FAIL: $*"
-    exit 1
-}
+script_name=slurm
+# shellcheck source=../common/script_log.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common/script_log.sh"
 
 (($# == 2)) || die "usage: $0 HELLO JACOBI"
 hello=$(realpath "$1")
