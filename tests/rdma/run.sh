@@ -24,9 +24,8 @@ readonly image_version=1 # bump when the image recipe below changes in a way the
 readonly guest_packages="linux-image-amd64 rdma-core ibverbs-providers libibverbs1 librdmacm1
  libucx0 ucx-utils libhwloc15 libpmix2 libnuma1 iproute2 kmod procps"
 
-script_name=rdma
-# shellcheck source=../common/script_log.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../common/script_log.sh"
+# shellcheck source=tests/common/script_log.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common/script_log.sh" rdma
 
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 build_dir=""

@@ -20,9 +20,8 @@ shopt -s extglob
 readonly step_timeout=60  # seconds for one srun or sbatch --wait (each takes ~1-3 s)
 readonly start_timeout=30 # seconds for the node to come up idle
 
-script_name=slurm
-# shellcheck source=../common/script_log.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../common/script_log.sh"
+# shellcheck source=tests/common/script_log.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common/script_log.sh" slurm
 
 (($# == 2)) || die "usage: $0 HELLO JACOBI"
 hello=$(realpath "$1")
