@@ -72,8 +72,10 @@ typedef struct {
 } dsm_tp_stats_t;
 
 /*
- * Local: create the context and worker. boot stays the caller's and must
- * outlive the transport. Register the AM handlers next, then connect: no
+ * Collective (one bootstrap allgather: where every node runs decides how UCX
+ * is configured, e.g. loopback-only listeners for a job on one host): create
+ * the context and worker. boot stays the caller's and must outlive the
+ * transport. Register the AM handlers next, then connect: no
  * message can arrive before dsm_tp_connect, so none finds its id unhandled.
  */
 dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,

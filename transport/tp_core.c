@@ -17,8 +17,6 @@
  */
 #define DSM_TP_BYE_TIMEOUT_MS   60000
 #define DSM_TP_CLOSE_TIMEOUT_MS 10000
-/* UCX's own default (20 s) is too slow to report a lost peer within seconds. */
-#define DSM_TP_KEEPALIVE_DEFAULT "1s"
 
 dsm_status_t dsm_tp_status_from_ucs(ucs_status_t status)
 {
@@ -185,26 +183,17 @@ static dsm_status_t dsm_tp_context_create(dsm_tp_t *tp)
     ucp_params_t params = {0};
     ucp_config_t *config;
     ucs_status_t status;
+    dsm_status_t dsm_status;
 
     status = ucp_config_read(NULL, NULL, &config);
     if (status != UCS_OK) {
         dsm_error("transport: reading the UCX configuration: %s", ucs_status_string(status));
         return DSM_ERR_TRANSPORT;
     }
-    if (tp->config.tls != NULL) {
-        status = ucp_config_modify(config, "TLS", tp->config.tls);
-        if (status != UCS_OK) {
-            dsm_error("transport: UCX transports \"%s\" refused: %s", tp->config.tls,
-                      ucs_status_string(status));
-            ucp_config_release(config);
-            return DSM_ERR_CONFIG;
-        }
-    }
-    if (getenv("UCX_KEEPALIVE_INTERVAL") == NULL) {
-        status = ucp_config_modify(config, "KEEPALIVE_INTERVAL", DSM_TP_KEEPALIVE_DEFAULT);
-        if (status != UCS_OK) {
-            dsm_warn("transport: keepalive interval not set: %s", ucs_status_string(status));
-        }
+    dsm_status = dsm_tp_config_apply(tp, config);
+    if (dsm_status != DSM_OK) {
+        ucp_config_release(config);
+        return dsm_status;
     }
     params.field_mask        = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS |
                                UCP_PARAM_FIELD_NAME;
@@ -268,6 +257,42 @@ static void dsm_tp_memlock_raise(void)
     }
 }
 
+/*
+ * Collective: every node's identity, before UCX is configured (which
+ * listeners to open depends on where the nodes are).
+ */
+static dsm_status_t dsm_tp_identities_exchange(dsm_tp_t *tp)
+{
+    dsm_tp_boot_gathered_t gathered;
+    dsm_tp_identity_t mine;
+    dsm_status_t status;
+
+    status = dsm_tp_identity_get(&mine);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_tp_boot_allgather(tp->boot, &mine, sizeof(mine), &gathered);
+    if (status != DSM_OK) {
+        dsm_error("transport: identity exchange: %s", dsm_strerror(status));
+        return status;
+    }
+    tp->identities = calloc((size_t)tp->nnodes, sizeof(*tp->identities));
+    if (tp->identities == NULL) {
+        dsm_error("transport: out of memory for %d identities", tp->nnodes);
+        status = DSM_ERR_NO_MEMORY;
+    }
+    for (int i = 0; status == DSM_OK && i < tp->nnodes; i++) {
+        if (i >= gathered.count || gathered.sizes[i] != sizeof(mine)) {
+            dsm_error("transport: node %d published a malformed identity", i);
+            status = DSM_ERR_MALFORMED;
+        } else {
+            memcpy(&tp->identities[i], gathered.blobs[i], sizeof(mine));
+        }
+    }
+    dsm_tp_boot_gathered_free(&gathered);
+    return status;
+}
+
 dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
                            dsm_tp_t **tp_p)
 {
@@ -288,6 +313,10 @@ dsm_status_t dsm_tp_create(dsm_tp_boot_t *boot, const dsm_tp_config_t *config,
     tp->nnodes = dsm_tp_boot_size(boot);
     tp->live_fd  = -1;
     tp->event_fd = -1;
+    status = dsm_tp_identities_exchange(tp);
+    if (status != DSM_OK) {
+        goto err_free;
+    }
     dsm_tp_memlock_raise();
     status = dsm_tp_context_create(tp);
     if (status != DSM_OK) {
@@ -313,6 +342,7 @@ err_worker:
 err_cleanup:
     ucp_cleanup(tp->context);
 err_free:
+    free(tp->identities);
     free(tp);
     return status;
 }
@@ -383,19 +413,17 @@ int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
  * UCX 1.13's shared-memory transports lack, and watched by pidfd instead;
  * other peers get UCX's peer error handling and keepalive (tp_live.c).
  */
-static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const void *blob,
-                                     const dsm_tp_identity_t *mine)
+static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const void *address)
 {
+    const dsm_tp_identity_t *theirs = &tp->identities[peer->node];
     ucp_ep_params_t params = {0};
-    dsm_tp_identity_t theirs;
     ucs_status_t status;
     int local;
 
-    memcpy(&theirs, blob, sizeof(theirs));
-    local = dsm_tp_identity_same_host(mine, &theirs);
+    local = dsm_tp_identity_same_host(&tp->identities[tp->node], theirs);
     peer->same_host = local;
     params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
-    params.address    = (const ucp_address_t *)((const char *)blob + sizeof(theirs));
+    params.address    = address;
     params.err_mode   = local ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER;
     if (!local) {
         params.field_mask     |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
@@ -410,13 +438,12 @@ static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const vo
     dsm_debug("transport: node %d is %s", peer->node, local ? "on this host (pidfd watch)" :
               "remote (UCX peer error handling)");
     if (local && peer->node != tp->node) {
-        return dsm_tp_live_watch(tp, peer, theirs.pid);
+        return dsm_tp_live_watch(tp, peer, theirs->pid);
     }
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_tp_boot_gathered_t *blobs,
-                                      const dsm_tp_identity_t *mine)
+static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_tp_boot_gathered_t *blobs)
 {
     dsm_status_t status;
 
@@ -426,11 +453,11 @@ static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_tp_boot_gathered_t
         tp->peers[i].pidfd = -1;
     }
     for (int i = 0; i < tp->nnodes; i++) {
-        if (blobs->sizes[i] <= sizeof(dsm_tp_identity_t)) {
+        if (blobs->sizes[i] == 0) {
             dsm_error("transport: node %d published a malformed address", i);
             return DSM_ERR_MALFORMED;
         }
-        status = dsm_tp_ep_create(tp, &tp->peers[i], blobs->blobs[i], mine);
+        status = dsm_tp_ep_create(tp, &tp->peers[i], blobs->blobs[i]);
         if (status != DSM_OK) {
             return status;
         }
@@ -470,32 +497,21 @@ dsm_status_t dsm_tp_peer_print_info(dsm_tp_t *tp, int node, FILE *stream)
     return DSM_OK;
 }
 
-/* Exchange identities and worker addresses; blobs_p holds one per node. */
-static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identity_t *mine,
-                                              dsm_tp_boot_gathered_t *blobs_p)
+/* Exchange worker addresses; blobs_p holds one per node. */
+static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, dsm_tp_boot_gathered_t *blobs_p)
 {
     ucp_address_t *address;
     size_t length;
     ucs_status_t ucs_status;
     dsm_status_t status;
-    char *blob;
 
     ucs_status = ucp_worker_get_address(tp->worker, &address, &length);
     if (ucs_status != UCS_OK) {
         dsm_error("transport: ucp_worker_get_address: %s", ucs_status_string(ucs_status));
         return DSM_ERR_TRANSPORT;
     }
-    blob = malloc(sizeof(*mine) + length);
-    if (blob == NULL) {
-        dsm_error("transport: out of memory");
-        ucp_worker_release_address(tp->worker, address);
-        return DSM_ERR_NO_MEMORY;
-    }
-    memcpy(blob, mine, sizeof(*mine));
-    memcpy(blob + sizeof(*mine), address, length);
+    status = dsm_tp_boot_allgather(tp->boot, address, length, blobs_p);
     ucp_worker_release_address(tp->worker, address);
-    status = dsm_tp_boot_allgather(tp->boot, blob, sizeof(*mine) + length, blobs_p);
-    free(blob);
     if (status != DSM_OK) {
         dsm_error("transport: worker address exchange: %s", dsm_strerror(status));
         return status;
@@ -512,17 +528,12 @@ static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identit
 dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
 {
     dsm_tp_boot_gathered_t addresses;
-    dsm_tp_identity_t mine;
     dsm_status_t status;
 
     if (tp->peers != NULL) {
         return DSM_ERR_STATE;
     }
-    status = dsm_tp_identity_get(&mine);
-    if (status != DSM_OK) {
-        return status;
-    }
-    status = dsm_tp_addresses_exchange(tp, &mine, &addresses);
+    status = dsm_tp_addresses_exchange(tp, &addresses);
     if (status != DSM_OK) {
         return status;
     }
@@ -532,7 +543,7 @@ dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
         dsm_tp_boot_gathered_free(&addresses);
         return DSM_ERR_NO_MEMORY;
     }
-    status = dsm_tp_eps_create(tp, &addresses, &mine);
+    status = dsm_tp_eps_create(tp, &addresses);
     dsm_tp_boot_gathered_free(&addresses);
     /* UCX connects lazily: a round wires every endpoint up (and its keepalive). */
     if (status == DSM_OK) {
@@ -635,6 +646,7 @@ void dsm_tp_destroy(dsm_tp_t *tp)
         free(op);
     }
     free(tp->peers);
+    free(tp->identities);
     free(tp);
 }
 

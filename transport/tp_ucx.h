@@ -50,14 +50,17 @@ typedef struct dsm_tp_op {
 } dsm_tp_op_t;
 
 /*
- * Who a node is, published with its worker address: nodes on the same kernel
- * and pid namespace watch each other's process with a pidfd (see tp_live.c).
+ * Who a node is, exchanged when the transport is created: nodes on the same
+ * kernel and pid namespace watch each other's process with a pidfd (see
+ * tp_live.c); a job whose nodes all share one network namespace keeps UCX's
+ * listeners on loopback (tp_config.c).
  */
 typedef struct {
     char     boot_id[40]; /* /proc/sys/kernel/random/boot_id          */
     uint64_t pidns;       /* inode of /proc/self/ns/pid               */
+    uint64_t netns;       /* inode of /proc/self/ns/net               */
     int32_t  pid;
-    int32_t  pad;         /* keeps the ucp address that follows aligned */
+    int32_t  pad;
 } dsm_tp_identity_t;
 
 typedef struct {
@@ -88,6 +91,7 @@ struct dsm_tp {
     ucp_worker_h     worker;
     int              ucx_fd;    /* the worker's event fd                  */
     int              live_fd;   /* epoll over the peers' pidfds           */
+    dsm_tp_identity_t *identities; /* every node's, by rank               */
     int              event_fd;  /* epoll over ucx_fd and live_fd (exported) */
     unsigned         live_countdown; /* progress calls to the next liveness check */
     dsm_tp_peer_t   *peers;     /* nnodes entries, NULL before connect     */
@@ -126,6 +130,13 @@ void dsm_tp_op_put(dsm_tp_t *tp, dsm_tp_op_t *op);
 dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t sp,
                                const char *what);
 
+/*
+ * Adjust the UCX configuration read from the environment for safety (no
+ * sysv; loopback-only tcp for a job on one host) and failure detection
+ * (keepalive); needs tp->identities (tp_config.c).
+ */
+dsm_status_t dsm_tp_config_apply(dsm_tp_t *tp, ucp_config_t *config);
+
 /* Register the dispatcher for every id (tp_am.c). */
 dsm_status_t dsm_tp_am_init(dsm_tp_t *tp);
 
@@ -142,6 +153,8 @@ dsm_status_t dsm_tp_live_init(dsm_tp_t *tp);
 void dsm_tp_live_fini(dsm_tp_t *tp);
 dsm_status_t dsm_tp_identity_get(dsm_tp_identity_t *identity_p);
 int dsm_tp_identity_same_host(const dsm_tp_identity_t *a, const dsm_tp_identity_t *b);
+/* Nonzero if a and b share a kernel and a network namespace (loopback reaches). */
+int dsm_tp_identity_same_net(const dsm_tp_identity_t *a, const dsm_tp_identity_t *b);
 /* Watch peer's process (same host); DSM_OK also when it cannot be watched. */
 dsm_status_t dsm_tp_live_watch(dsm_tp_t *tp, dsm_tp_peer_t *peer, int32_t pid);
 /* Mark peers whose process exited as lost; nonzero if any. */
