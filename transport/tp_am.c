@@ -127,7 +127,8 @@ static ucs_status_t dsm_tp_am_arrived(void *arg, const void *header, size_t head
     if (tp->peers == NULL || prefix.src_node >= (uint32_t)tp->nnodes) {
         return dsm_tp_am_drop(tp, slot->id, "sender is not a member");
     }
-    if (tp->peers[prefix.src_node].lost) {
+    /* A witness's last word may arrive after its own failure was seen. */
+    if (tp->peers[prefix.src_node].lost && slot->id != DSM_TP_AM_ID_LOST) {
         return dsm_tp_am_drop(tp, slot->id, "sender was lost");
     }
     if (slot->handler == NULL) {
@@ -179,6 +180,42 @@ static void dsm_tp_am_round_arrived(void *arg, int src_node, const void *header,
     dsm_tp_am_post(tp, src_node, DSM_TP_AM_ID_ROUND, &msg, sizeof(msg), NULL, 0, NULL, NULL);
 }
 
+/* A witness says it saw a node fail (dsm_tp_am_lost_tell). */
+static void dsm_tp_am_lost_arrived(void *arg, int src_node, const void *header,
+                                   size_t header_len, const void *data, size_t length)
+{
+    dsm_tp_t *tp = arg;
+    uint32_t lost;
+
+    (void)data;
+    (void)length;
+    if (header_len != sizeof(lost)) {
+        tp->stats.am_dropped++;
+        return;
+    }
+    memcpy(&lost, header, sizeof(lost));
+    if (lost >= (uint32_t)tp->nnodes || (int)lost == tp->node || (int)lost == src_node) {
+        tp->stats.am_dropped++;
+        return;
+    }
+    tp->peers[src_node].saw_loss = 1;
+    dsm_tp_peer_mark_lost_by(&tp->peers[lost], src_node);
+}
+
+void dsm_tp_am_lost_tell(dsm_tp_t *tp, int lost)
+{
+    uint32_t header = (uint32_t)lost;
+
+    /* Best effort: small messages leave at once, and a node that misses it
+     * still sees the failure itself. */
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (i != tp->node && !tp->peers[i].lost) {
+            dsm_tp_am_post(tp, i, DSM_TP_AM_ID_LOST, &header, sizeof(header), NULL, 0, NULL,
+                           NULL);
+        }
+    }
+}
+
 static int dsm_tp_am_round_done(const dsm_tp_t *tp, dsm_tp_round_t round)
 {
     return tp->round_msgs[round] >= tp->nnodes && tp->round_acks[round] >= tp->nnodes &&
@@ -223,7 +260,7 @@ dsm_status_t dsm_tp_am_init(dsm_tp_t *tp)
                        UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG;
     param.flags      = UCP_AM_FLAG_WHOLE_MSG;
     param.cb         = dsm_tp_am_arrived;
-    for (unsigned id = 0; id <= DSM_TP_AM_ID_COUNT; id++) {
+    for (unsigned id = 0; id < DSM_TP_AM_ID_ALL; id++) {
         tp->am[id].tp = tp;
         tp->am[id].id = id;
         param.id      = id;
@@ -236,6 +273,8 @@ dsm_status_t dsm_tp_am_init(dsm_tp_t *tp)
     }
     tp->am[DSM_TP_AM_ID_ROUND].handler = dsm_tp_am_round_arrived;
     tp->am[DSM_TP_AM_ID_ROUND].arg     = tp;
+    tp->am[DSM_TP_AM_ID_LOST].handler  = dsm_tp_am_lost_arrived;
+    tp->am[DSM_TP_AM_ID_LOST].arg      = tp;
     return DSM_OK;
 }
 
@@ -257,6 +296,7 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
 {
     dsm_tp_am_prefix_t prefix = { .src_node = (uint32_t)tp->node };
     ucp_request_param_t param;
+    ucp_ep_h ep;
     dsm_status_t status;
     dsm_tp_op_t *op;
 
@@ -272,8 +312,10 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
     if (header_len > 0) {
         memcpy(op->header.bytes + sizeof(prefix), header, header_len);
     }
+    ep = tp->peers[dst].ep;
     status = dsm_tp_op_started(tp, op,
-                               ucp_am_send_nbx(tp->peers[dst].ep, id, op->header.bytes,
+                               ep == NULL ? DSM_TP_EP_CLOSED :
+                               ucp_am_send_nbx(ep, id, op->header.bytes,
                                                sizeof(prefix) + header_len, data, length,
                                                &param),
                                "active message");

@@ -50,7 +50,9 @@ dsm_status_t dsm_tp_peer_check(const dsm_tp_t *tp, int node)
     if (tp->peers == NULL || node < 0 || node >= tp->nnodes) {
         return DSM_ERR_INVALID_PARAM;
     }
-    return tp->peers[node].lost ? DSM_ERR_PEER_LOST : DSM_OK;
+    /* Until its loss is reported, an operation is tried and held if it fails. */
+    return tp->peers[node].reported || (tp->peers[node].lost && tp->closing) ?
+           DSM_ERR_PEER_LOST : DSM_OK;
 }
 
 /* ---- operation contexts -------------------------------------------------- */
@@ -92,12 +94,30 @@ static void dsm_tp_op_unlink(dsm_tp_t *tp, dsm_tp_op_t *op)
     tp->outstanding--;
 }
 
+/*
+ * Nonzero if a failed operation towards node (-1: all) is to wait for a loss
+ * not yet reported: it completes with DSM_ERR_PEER_LOST when the loss is
+ * reported, after progress took in what already arrived (a witness's word,
+ * other failures), so that a user that stops on the failure names the node
+ * that failed first (dsm_tp_peers_handle_lost).
+ */
+static int dsm_tp_op_hold(dsm_tp_t *tp, int node)
+{
+    return tp->lost_unreported > 0 &&
+           (node < 0 || (tp->peers[node].lost && !tp->peers[node].reported));
+}
+
 static void dsm_tp_op_completed(void *request, ucs_status_t ucs_status, void *user_data)
 {
     dsm_tp_op_t *op = user_data;
     dsm_tp_t *tp = op->tp;
     dsm_status_t status = dsm_tp_status_from_ucs(ucs_status);
 
+    if (!op->orphan && status != DSM_OK && dsm_tp_op_hold(tp, op->node)) {
+        op->held = 1; /* still linked: reported with the loss */
+        ucp_request_free(request);
+        return;
+    }
     if (!op->orphan) {
         if (status != DSM_OK && op->node >= 0 && tp->peers[op->node].lost) {
             status = DSM_ERR_PEER_LOST;
@@ -127,6 +147,9 @@ static void dsm_tp_ops_orphan(dsm_tp_t *tp, dsm_tp_op_t **head)
         if (op->cb != NULL) {
             op->cb(op->arg, DSM_ERR_PEER_LOST);
         }
+        if (op->held) {
+            dsm_tp_op_put(tp, op);
+        }
     }
 }
 
@@ -146,6 +169,7 @@ dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void
     op->arg    = arg;
     op->node   = node;
     op->orphan = 0;
+    op->held   = 0;
     memset(param_p, 0, sizeof(*param_p));
     param_p->op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     param_p->cb.send      = dsm_tp_op_completed;
@@ -161,6 +185,13 @@ dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t s
     if (sp == NULL) {
         dsm_tp_op_put(tp, op);
         return DSM_OK;
+    }
+    if (UCS_PTR_IS_ERR(sp) && dsm_tp_op_hold(tp, op->node)) {
+        dsm_debug("transport: %s to node %d failed: %s (held until the loss is reported)",
+                  what, op->node, ucs_status_string(UCS_PTR_STATUS(sp)));
+        op->held = 1;
+        dsm_tp_op_link(tp, op);
+        return DSM_INPROGRESS;
     }
     if (UCS_PTR_IS_ERR(sp)) {
         status = dsm_tp_status_from_ucs(UCS_PTR_STATUS(sp));
@@ -349,21 +380,38 @@ err_free:
 
 /* ---- endpoints and peer failure ------------------------------------------ */
 
-void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why)
+/* Nonzero if peer is newly lost and to be reported (not while closing). */
+static int dsm_tp_peer_set_lost(dsm_tp_peer_t *peer, int witness, const char *why)
 {
     dsm_tp_t *tp = peer->tp;
 
     if (peer->lost) {
-        return;
+        return 0;
     }
-    peer->lost = 1;
+    peer->lost     = 1;
+    peer->witness  = witness;
+    peer->lost_seq = tp->lost_seq++;
     if (tp->closing) {
         dsm_debug("transport: node %d left first: %s", peer->node, why);
-        return;
+        return 0;
     }
-    dsm_error("transport: node %d lost: %s", peer->node, why);
     tp->stats.peers_lost++;
     tp->lost_unreported++;
+    return 1;
+}
+
+void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why)
+{
+    if (dsm_tp_peer_set_lost(peer, -1, why)) {
+        dsm_error("transport: node %d lost: %s", peer->node, why);
+    }
+}
+
+void dsm_tp_peer_mark_lost_by(dsm_tp_peer_t *peer, int witness)
+{
+    if (dsm_tp_peer_set_lost(peer, witness, "a witness saw it fail")) {
+        dsm_error("transport: node %d lost: node %d saw it fail", peer->node, witness);
+    }
 }
 
 /*
@@ -377,32 +425,104 @@ static void dsm_tp_peer_failed(void *arg, ucp_ep_h ep, ucs_status_t status)
     dsm_tp_peer_mark_lost(arg, ucs_status_string(status));
 }
 
-int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
+/*
+ * Before reporting a loss, at most this many more progress calls take in
+ * what already arrived (a witness's word, other failures): which failure a
+ * node handles first is a race between its sockets, and the first report is
+ * the one a user that stops at once names.
+ */
+#define DSM_TP_LOSS_DRAIN_MAX 64
+
+/*
+ * Force-close the endpoints of lost peers: UCX completes what was in flight
+ * on them (held until reported), and stops serving them (UCX 1.13 aborts the
+ * process when it cannot answer a tcp get from a failed peer).
+ */
+static void dsm_tp_eps_close_lost(dsm_tp_t *tp)
 {
     ucp_request_param_t param = {0};
-    int handled = 0;
 
     param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
     param.flags        = UCP_EP_CLOSE_FLAG_FORCE;
-    for (int i = 0; i < tp->nnodes && tp->lost_unreported > 0; i++) {
+    for (int i = 0; i < tp->nnodes; i++) {
         dsm_tp_peer_t *peer = &tp->peers[i];
 
-        if (!peer->lost || peer->reported) {
-            continue;
+        if (peer->lost && peer->ep != NULL && !tp->closing) {
+            peer->close_req = ucp_ep_close_nbx(peer->ep, &param);
+            peer->ep = NULL;
+            if (UCS_PTR_IS_ERR(peer->close_req)) {
+                peer->close_req = NULL; /* a forced close releases the ep even so */
+            }
         }
-        peer->reported = 1;
-        tp->lost_unreported--;
-        peer->close_req = ucp_ep_close_nbx(peer->ep, &param);
-        peer->ep = NULL;
-        if (UCS_PTR_IS_ERR(peer->close_req)) {
-            peer->close_req = NULL; /* a forced close releases the ep even so */
+    }
+}
+
+/* Fail what was in flight to a lost peer and report it. */
+static void dsm_tp_peer_report_lost(dsm_tp_t *tp, dsm_tp_peer_t *peer)
+{
+    peer->reported = 1;
+    tp->lost_unreported--;
+    dsm_tp_ops_orphan(tp, &peer->inflight);
+    /* A flush of all can no longer complete everything it covers. */
+    dsm_tp_ops_orphan(tp, &tp->inflight_all);
+    if (tp->config.peer_lost != NULL) {
+        tp->config.peer_lost(tp->config.peer_lost_arg, peer->node);
+    }
+}
+
+/*
+ * In which order newly lost peers are reported: a node a witness told us
+ * about failed before the witness could tell (0); then failures seen here
+ * (1); last, nodes that had told us of a loss (2): they stop because of it
+ * (the runtime does), so their failure is a consequence. Within a class, in
+ * the order the failures were seen. A user that stops at the first report
+ * then names the node that failed, not a survivor that stopped because of it.
+ */
+static unsigned dsm_tp_peer_report_key(const dsm_tp_peer_t *peer)
+{
+    unsigned class = peer->saw_loss ? 2 : peer->witness >= 0 ? 0 : 1;
+
+    return class << 24 | (peer->lost_seq & 0xffffff);
+}
+
+/* The unreported lost peer to report next, or NULL. */
+static dsm_tp_peer_t *dsm_tp_peer_next_lost(dsm_tp_t *tp)
+{
+    dsm_tp_peer_t *next = NULL;
+
+    for (int i = 0; i < tp->nnodes; i++) {
+        dsm_tp_peer_t *peer = &tp->peers[i];
+
+        if (peer->lost && !peer->reported &&
+            (next == NULL || dsm_tp_peer_report_key(peer) < dsm_tp_peer_report_key(next))) {
+            next = peer;
         }
-        dsm_tp_ops_orphan(tp, &peer->inflight);
-        /* A flush of all can no longer complete everything it covers. */
-        dsm_tp_ops_orphan(tp, &tp->inflight_all);
-        if (tp->config.peer_lost != NULL) {
-            tp->config.peer_lost(tp->config.peer_lost_arg, i);
+    }
+    return next;
+}
+
+/*
+ * Report newly lost peers (from progress, outside UCX's callbacks). Before
+ * (the user may stop at once), tell the other nodes about each, unless it is
+ * a consequence as above.
+ */
+int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
+{
+    dsm_tp_peer_t *peer;
+    int handled = 0;
+
+    for (int i = 0; i < DSM_TP_LOSS_DRAIN_MAX && ucp_worker_progress(tp->worker) != 0; i++) {
+    }
+    dsm_tp_live_check(tp);
+    dsm_tp_eps_close_lost(tp);
+    for (int i = 0; i < tp->nnodes; i++) {
+        peer = &tp->peers[i];
+        if (peer->lost && !peer->reported && !peer->saw_loss) {
+            dsm_tp_am_lost_tell(tp, i);
         }
+    }
+    while (tp->lost_unreported > 0 && (peer = dsm_tp_peer_next_lost(tp)) != NULL) {
+        dsm_tp_peer_report_lost(tp, peer);
         handled = 1;
     }
     return handled;
@@ -450,7 +570,8 @@ static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_tp_boot_gathered_t
     for (int i = 0; i < tp->nnodes; i++) {
         tp->peers[i].tp    = tp;
         tp->peers[i].node  = i;
-        tp->peers[i].pidfd = -1;
+        tp->peers[i].pidfd   = -1;
+        tp->peers[i].witness = -1;
     }
     for (int i = 0; i < tp->nnodes; i++) {
         if (blobs->sizes[i] == 0) {
@@ -492,6 +613,9 @@ dsm_status_t dsm_tp_peer_print_info(dsm_tp_t *tp, int node, FILE *stream)
 
     if (status != DSM_OK) {
         return status;
+    }
+    if (tp->peers[node].ep == NULL) {
+        return DSM_ERR_PEER_LOST;
     }
     ucp_ep_print_info(tp->peers[node].ep, stream);
     return DSM_OK;

@@ -20,8 +20,10 @@ typedef struct {
 
 #define DSM_TP_AM_WIRE_HEADER_MAX (sizeof(dsm_tp_am_prefix_t) + DSM_TP_AM_HEADER_MAX)
 
-/* The id, above every user id, of the transport's own rounds (tp_am.c). */
-#define DSM_TP_AM_ID_ROUND DSM_TP_AM_ID_COUNT
+/* The ids, above every user id, of the transport's own messages (tp_am.c). */
+#define DSM_TP_AM_ID_ROUND DSM_TP_AM_ID_COUNT        /* connect and bye rounds */
+#define DSM_TP_AM_ID_LOST  (DSM_TP_AM_ID_COUNT + 1)  /* "I lost node N"        */
+#define DSM_TP_AM_ID_ALL   (DSM_TP_AM_ID_COUNT + 2)
 
 /* The rounds: hello when connecting, bye when disconnecting. */
 typedef enum {
@@ -43,6 +45,8 @@ typedef struct dsm_tp_op {
     void                *arg;
     int                  node;   /* the peer, or -1 for all */
     int                  orphan; /* reported lost; UCX may still complete it */
+    int                  held;   /* failed, UCX is done with it: completes when
+                                    the loss it failed on is reported */
     union {
         max_align_t   align;
         unsigned char bytes[DSM_TP_AM_WIRE_HEADER_MAX];
@@ -70,7 +74,10 @@ typedef struct {
     int       same_host; /* on this host (pid namespace included), self too  */
     int       pidfd;    /* same-host peers: readable when it exits, else -1 */
     dsm_tp_op_t *inflight; /* started operations towards this peer       */
-    int       lost;     /* the error handler fired                       */
+    int       lost;     /* seen failing: its ep, pidfd, or a witness     */
+    int       witness;  /* the node that saw it fail and told us, or -1  */
+    int       saw_loss; /* it told us it lost a node (and may stop for it) */
+    unsigned  lost_seq; /* order in which losses were seen               */
     int       reported; /* peer_lost was called and the ep force-closed  */
     void     *close_req;
 } dsm_tp_peer_t;
@@ -98,14 +105,22 @@ struct dsm_tp {
     int              closing;   /* shutdown: ep errors are expected now    */
     int              connected; /* dsm_tp_connect completed               */
     int              lost_unreported; /* peers lost, not yet handled       */
+    unsigned         lost_seq;  /* losses seen so far                      */
     int              round_msgs[DSM_TP_ROUND_COUNT]; /* round messages received */
     int              round_acks[DSM_TP_ROUND_COUNT]; /* answers to ours received */
     size_t           outstanding; /* started operations not yet completed */
     dsm_tp_op_t     *inflight_all; /* started worker-wide flushes           */
     dsm_tp_op_t     *free_ops;
-    dsm_tp_am_slot_t am[DSM_TP_AM_ID_COUNT + 1];
+    dsm_tp_am_slot_t am[DSM_TP_AM_ID_ALL];
     dsm_tp_stats_t   stats;
 };
+
+/*
+ * What an operation gets instead of a UCX call when its peer's endpoint was
+ * closed on its loss, before the loss is reported: it is held like any
+ * failed operation (dsm_tp_op_started).
+ */
+#define DSM_TP_EP_CLOSED UCS_STATUS_PTR(UCS_ERR_NOT_CONNECTED)
 
 /* UCX status to dsm status; a failure towards a lost peer is PEER_LOST. */
 dsm_status_t dsm_tp_status_from_ucs(ucs_status_t status);
@@ -160,8 +175,22 @@ dsm_status_t dsm_tp_live_watch(dsm_tp_t *tp, dsm_tp_peer_t *peer, int32_t pid);
 /* Mark peers whose process exited as lost; nonzero if any. */
 int dsm_tp_live_check(dsm_tp_t *tp);
 
-/* Record that peer was lost (why: for the log); reported by progress. */
+/*
+ * Record that peer was lost on this node's own evidence about it (its
+ * endpoint's error callback, its pidfd; why: for the log); reported by
+ * progress, and told to the other nodes (dsm_tp_am_lost_tell).
+ */
 void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why);
+
+/*
+ * A member of the job (witness) says it saw peer fail: mark it lost without
+ * waiting for this node's own evidence, so that the node that failed is the
+ * one reported, not a witness that stopped because of it.
+ */
+void dsm_tp_peer_mark_lost_by(dsm_tp_peer_t *peer, int witness);
+
+/* Tell every other live node that this node saw node lost (tp_am.c). */
+void dsm_tp_am_lost_tell(dsm_tp_t *tp, int lost);
 
 /* Close the endpoints of newly lost peers and report them; nonzero if any. */
 int dsm_tp_peers_handle_lost(dsm_tp_t *tp);
