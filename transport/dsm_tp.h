@@ -66,6 +66,7 @@ typedef struct {
     uint64_t am_sent;
     uint64_t am_received;
     uint64_t am_dropped;    /* failed validation or could not be received      */
+    uint64_t am_strangers;  /* of those: not from the claimed node's endpoint  */
     uint64_t rma_gets;
     uint64_t rma_puts;
     uint64_t peers_lost;

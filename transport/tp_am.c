@@ -127,6 +127,17 @@ static ucs_status_t dsm_tp_am_arrived(void *arg, const void *header, size_t head
     if (tp->peers == NULL || prefix.src_node >= (uint32_t)tp->nnodes) {
         return dsm_tp_am_drop(tp, slot->id, "sender is not a member");
     }
+    /*
+     * The prefix is only a claim. Every member sends with UCP_AM_SEND_FLAG_REPLY,
+     * so UCX names the endpoint the message came in on: it must be the one
+     * connect created to the claimed node. A process that reached this worker
+     * by itself arrives on an endpoint UCX made for it, or none.
+     */
+    if (!(param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ||
+        param->reply_ep != tp->peers[prefix.src_node].ep) {
+        tp->stats.am_strangers++;
+        return dsm_tp_am_drop(tp, slot->id, "it did not come from the claimed node's endpoint");
+    }
     /* A witness's last word may arrive after its own failure was seen. */
     if (tp->peers[prefix.src_node].lost && slot->id != DSM_TP_AM_ID_LOST) {
         return dsm_tp_am_drop(tp, slot->id, "sender was lost");
@@ -308,6 +319,9 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
     if (op == NULL) {
         return DSM_ERR_NO_MEMORY;
     }
+    /* The receiver checks the endpoint a message arrives on (dsm_tp_am_arrived). */
+    param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags         = UCP_AM_SEND_FLAG_REPLY;
     memcpy(op->header.bytes, &prefix, sizeof(prefix));
     if (header_len > 0) {
         memcpy(op->header.bytes + sizeof(prefix), header, header_len);

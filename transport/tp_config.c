@@ -104,11 +104,29 @@ static char *dsm_tp_tls_without_sysv(const char *tls)
     return out;
 }
 
-/* Set UCX_TLS: the caller's choice (or the user's, or all) without sysv. */
+/* Nonzero if every node shares this node's kernel and pid namespace. */
+static int dsm_tp_job_in_shared_memory(const dsm_tp_t *tp)
+{
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (!dsm_tp_identity_same_host(&tp->identities[tp->node], &tp->identities[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Set UCX_TLS: the caller's choice (or the user's) without sysv. Left to
+ * UCX, all transports but sysv, and not tcp either when shared memory
+ * reaches every node: a tcp port, even on loopback, is open to every user of
+ * the host, and UCX's software RMA over it serves the get and put requests
+ * of whoever connects.
+ */
 static dsm_status_t dsm_tp_config_tls(dsm_tp_t *tp, ucp_config_t *config, char **tls_p)
 {
     const char *asked = tp->config.tls != NULL ? tp->config.tls : getenv("UCX_TLS");
-    char *tls = dsm_tp_tls_without_sysv(asked != NULL ? asked : "all");
+    const char *all = dsm_tp_job_in_shared_memory(tp) ? "^tcp" : "all";
+    char *tls = dsm_tp_tls_without_sysv(asked != NULL ? asked : all);
     ucs_status_t status;
 
     if (tls == NULL) {
