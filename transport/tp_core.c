@@ -95,16 +95,24 @@ static void dsm_tp_op_unlink(dsm_tp_t *tp, dsm_tp_op_t *op)
 }
 
 /*
- * Nonzero if a failed operation towards node (-1: all) is to wait for a loss
- * not yet reported: it completes with DSM_ERR_PEER_LOST when the loss is
- * reported, after progress took in what already arrived (a witness's word,
- * other failures), so that a user that stops on the failure names the node
- * that failed first (dsm_tp_peers_handle_lost).
+ * Nonzero if an operation towards node (-1: all) that failed with status is
+ * to wait for a loss not yet reported: it completes with DSM_ERR_PEER_LOST
+ * when the loss is reported, after progress took in what already arrived (a
+ * witness's word, other failures), so that a user that stops on the failure
+ * names the node that failed first (dsm_tp_peers_handle_lost). A failure
+ * that means a lost peer counts even before the peer is known lost: UCX
+ * fails an endpoint's requests before it calls the endpoint's error handler.
  */
-static int dsm_tp_op_hold(dsm_tp_t *tp, int node)
+static int dsm_tp_op_hold(dsm_tp_t *tp, int node, ucs_status_t status)
 {
-    return tp->lost_unreported > 0 &&
-           (node < 0 || (tp->peers[node].lost && !tp->peers[node].reported));
+    /* Connecting and closing report no loss: nothing would release the op. */
+    if (!tp->connected || tp->closing || (node >= 0 && tp->peers[node].reported)) {
+        return 0;
+    }
+    if (dsm_tp_status_from_ucs(status) == DSM_ERR_PEER_LOST) {
+        return 1;
+    }
+    return tp->lost_unreported > 0 && (node < 0 || tp->peers[node].lost);
 }
 
 static void dsm_tp_op_completed(void *request, ucs_status_t ucs_status, void *user_data)
@@ -113,7 +121,7 @@ static void dsm_tp_op_completed(void *request, ucs_status_t ucs_status, void *us
     dsm_tp_t *tp = op->tp;
     dsm_status_t status = dsm_tp_status_from_ucs(ucs_status);
 
-    if (!op->orphan && status != DSM_OK && dsm_tp_op_hold(tp, op->node)) {
+    if (!op->orphan && status != DSM_OK && dsm_tp_op_hold(tp, op->node, ucs_status)) {
         op->held = 1; /* still linked: reported with the loss */
         ucp_request_free(request);
         return;
@@ -186,7 +194,7 @@ dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t s
         dsm_tp_op_put(tp, op);
         return DSM_OK;
     }
-    if (UCS_PTR_IS_ERR(sp) && dsm_tp_op_hold(tp, op->node)) {
+    if (UCS_PTR_IS_ERR(sp) && dsm_tp_op_hold(tp, op->node, UCS_PTR_STATUS(sp))) {
         dsm_debug("transport: %s to node %d failed: %s (held until the loss is reported)",
                   what, op->node, ucs_status_string(UCS_PTR_STATUS(sp)));
         op->held = 1;
@@ -520,6 +528,10 @@ int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
         if (peer->lost && !peer->reported && !peer->saw_loss) {
             dsm_tp_am_lost_tell(tp, i);
         }
+    }
+    /* Let the word leave before the user may stop the process. */
+    for (int i = 0; i < DSM_TP_LOSS_DRAIN_MAX && tp->lost_tells > 0; i++) {
+        ucp_worker_progress(tp->worker);
     }
     while (tp->lost_unreported > 0 && (peer = dsm_tp_peer_next_lost(tp)) != NULL) {
         dsm_tp_peer_report_lost(tp, peer);

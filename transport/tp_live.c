@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -48,6 +49,10 @@ dsm_status_t dsm_tp_identity_get(dsm_tp_identity_t *identity_p)
     identity.pidns = (uint64_t)pidns.st_ino;
     identity.netns = (uint64_t)netns.st_ino;
     identity.pid   = (int32_t)getpid();
+    if (getrandom(identity.token, sizeof(identity.token), 0) != (ssize_t)sizeof(identity.token)) {
+        dsm_error("transport: getrandom: %m");
+        return DSM_ERR_IO;
+    }
     *identity_p = identity;
     return DSM_OK;
 }

@@ -65,6 +65,9 @@ typedef struct {
     uint64_t netns;       /* inode of /proc/self/ns/net               */
     int32_t  pid;
     int32_t  pad;
+    /* Random, known only to the job: vouches for "I lost node N", which must
+     * be sent without UCP_AM_SEND_FLAG_REPLY (tp_am.c). */
+    unsigned char token[16];
 } dsm_tp_identity_t;
 
 typedef struct {
@@ -106,6 +109,7 @@ struct dsm_tp {
     int              connected; /* dsm_tp_connect completed               */
     int              lost_unreported; /* peers lost, not yet handled       */
     unsigned         lost_seq;  /* losses seen so far                      */
+    int              lost_tells; /* "I lost node N" messages not yet sent  */
     int              round_msgs[DSM_TP_ROUND_COUNT]; /* round messages received */
     int              round_acks[DSM_TP_ROUND_COUNT]; /* answers to ours received */
     size_t           outstanding; /* started operations not yet completed */

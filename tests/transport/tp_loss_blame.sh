@@ -50,7 +50,12 @@ run_once() {
             continue
         fi
         first=$(grep -m1 'the transport reported node' "$logs/$rank.err")
-        if ((status != 3)); then
+        if ((status == 128 + 6)) && grep -q 'ucp_request.inl.*Fatal: unexpected error' "$logs/$rank.err"; then
+            # UCX 1.13 aborts when its answer to a tcp get of a peer that just
+            # died fails (docs/design.md): no blame either way; counted apart.
+            echo "  node $rank: UCX aborted (known UCX 1.13 fault), not judged"
+            aborts=$((aborts + 1))
+        elif ((status != 3)); then
             echo "  node $rank exit status $status (want 3)"
             bad=1
         elif ! grep -q "node $victim was lost" "$logs/$rank.err"; then
@@ -68,7 +73,7 @@ run_once() {
     return "$bad"
 }
 
-failed=0
+failed=0 aborts=0
 for ((run = 1; run <= runs; run++)); do
     if run_once; then
         echo "run $run: every survivor named node $victim first"
@@ -77,5 +82,6 @@ for ((run = 1; run <= runs; run++)); do
         failed=$((failed + 1))
     fi
 done
+[ "$aborts" -eq 0 ] || echo "survivors aborted by UCX, not judged: $aborts"
 echo "$((runs - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
