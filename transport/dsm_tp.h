@@ -74,14 +74,17 @@ typedef struct {
     uint64_t am_sent;
     uint64_t am_received;
     uint64_t am_dropped;    /* failed validation or could not be received      */
+    uint64_t am_strangers;  /* of those: not from the claimed node's endpoint  */
     uint64_t rma_gets;
     uint64_t rma_puts;
     uint64_t peers_lost;
 } dsm_tp_stats_t;
 
 /*
- * Local: create the context and worker. boot stays the caller's and must
- * outlive the transport. Register the AM handlers next, then connect: no
+ * Collective (one bootstrap allgather: where every node runs decides how UCX
+ * is configured, e.g. loopback-only listeners for a job on one host): create
+ * the context and worker. boot stays the caller's and must outlive the
+ * transport. Register the AM handlers next, then connect: no
  * message can arrive before dsm_tp_connect, so none finds its id unhandled.
  */
 dsm_status_t dsm_tp_create(dsm_boot_t *boot, const dsm_tp_config_t *config,

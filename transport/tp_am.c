@@ -127,7 +127,24 @@ static ucs_status_t dsm_tp_am_arrived(void *arg, const void *header, size_t head
     if (tp->peers == NULL || prefix.src_node >= (uint32_t)tp->nnodes) {
         return dsm_tp_am_drop(tp, slot->id, "sender is not a member");
     }
-    if (tp->peers[prefix.src_node].lost) {
+    /*
+     * The prefix is only a claim. Every member sends with UCP_AM_SEND_FLAG_REPLY,
+     * so UCX names the endpoint the message came in on: it must be the one
+     * connect created to the claimed node. A process that reached this worker
+     * by itself arrives on an endpoint UCX made for it, or none. Loss notices
+     * are the exception: UCX 1.13 silently drops a reply-flagged message whose
+     * endpoint here has failed, and a notice is most needed just then (its
+     * sender stops right after it), so it goes without the flag and carries
+     * its sender's token instead (dsm_tp_am_lost_arrived).
+     */
+    if (slot->id != DSM_TP_AM_ID_LOST &&
+        (!(param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ||
+         param->reply_ep != tp->peers[prefix.src_node].ep)) {
+        tp->stats.am_strangers++;
+        return dsm_tp_am_drop(tp, slot->id, "it did not come from the claimed node's endpoint");
+    }
+    /* A witness's last word may arrive after its own failure was seen. */
+    if (tp->peers[prefix.src_node].lost && slot->id != DSM_TP_AM_ID_LOST) {
         return dsm_tp_am_drop(tp, slot->id, "sender was lost");
     }
     if (slot->handler == NULL) {
@@ -179,6 +196,77 @@ static void dsm_tp_am_round_arrived(void *arg, int src_node, const void *header,
     dsm_tp_am_post(tp, src_node, DSM_TP_AM_ID_ROUND, &msg, sizeof(msg), NULL, 0, NULL, NULL);
 }
 
+/* A witness says it saw a node fail (dsm_tp_am_lost_tell). */
+/* "I lost node N", vouched for by the sender's token (see dsm_tp_am_post). */
+typedef struct {
+    uint32_t      lost;
+    unsigned char token[16];
+} dsm_tp_lost_msg_t;
+
+/* Nonzero if the token is the one node published at create (constant time). */
+static int dsm_tp_am_token_ok(const dsm_tp_t *tp, int node, const unsigned char *token)
+{
+    const unsigned char *expected = tp->identities[node].token;
+    unsigned char diff = 0;
+
+    for (size_t i = 0; i < sizeof(tp->identities[node].token); i++) {
+        diff |= (unsigned char)(expected[i] ^ token[i]);
+    }
+    return diff == 0;
+}
+
+static void dsm_tp_am_lost_arrived(void *arg, int src_node, const void *header,
+                                   size_t header_len, const void *data, size_t length)
+{
+    dsm_tp_t *tp = arg;
+    dsm_tp_lost_msg_t msg;
+    uint32_t lost;
+
+    (void)data;
+    (void)length;
+    if (header_len != sizeof(msg)) {
+        tp->stats.am_dropped++;
+        return;
+    }
+    memcpy(&msg, header, sizeof(msg));
+    if (!dsm_tp_am_token_ok(tp, src_node, msg.token)) {
+        dsm_warn("transport: dropped a loss notice claiming node %d: wrong token", src_node);
+        tp->stats.am_strangers++;
+        tp->stats.am_dropped++;
+        return;
+    }
+    lost = msg.lost;
+    if (lost >= (uint32_t)tp->nnodes || (int)lost == tp->node || (int)lost == src_node) {
+        tp->stats.am_dropped++;
+        return;
+    }
+    tp->peers[src_node].saw_loss = 1;
+    dsm_tp_peer_mark_lost_by(&tp->peers[lost], src_node);
+}
+
+static void dsm_tp_am_lost_told(void *arg, dsm_status_t status)
+{
+    dsm_tp_t *tp = arg;
+
+    (void)status;
+    tp->lost_tells--;
+}
+
+void dsm_tp_am_lost_tell(dsm_tp_t *tp, int lost)
+{
+    dsm_tp_lost_msg_t header = { .lost = (uint32_t)lost };
+
+    memcpy(header.token, tp->identities[tp->node].token, sizeof(header.token));
+    /* Best effort: a node that misses it still sees the failure itself. */
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (i != tp->node && !tp->peers[i].lost &&
+            dsm_tp_am_post(tp, i, DSM_TP_AM_ID_LOST, &header, sizeof(header), NULL, 0,
+                           dsm_tp_am_lost_told, tp) == DSM_INPROGRESS) {
+            tp->lost_tells++;
+        }
+    }
+}
+
 static int dsm_tp_am_round_done(const dsm_tp_t *tp, dsm_tp_round_t round)
 {
     return tp->round_msgs[round] >= tp->nnodes && tp->round_acks[round] >= tp->nnodes &&
@@ -223,7 +311,7 @@ dsm_status_t dsm_tp_am_init(dsm_tp_t *tp)
                        UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG;
     param.flags      = UCP_AM_FLAG_WHOLE_MSG;
     param.cb         = dsm_tp_am_arrived;
-    for (unsigned id = 0; id <= DSM_TP_AM_ID_COUNT; id++) {
+    for (unsigned id = 0; id < DSM_TP_AM_ID_ALL; id++) {
         tp->am[id].tp = tp;
         tp->am[id].id = id;
         param.id      = id;
@@ -236,6 +324,8 @@ dsm_status_t dsm_tp_am_init(dsm_tp_t *tp)
     }
     tp->am[DSM_TP_AM_ID_ROUND].handler = dsm_tp_am_round_arrived;
     tp->am[DSM_TP_AM_ID_ROUND].arg     = tp;
+    tp->am[DSM_TP_AM_ID_LOST].handler  = dsm_tp_am_lost_arrived;
+    tp->am[DSM_TP_AM_ID_LOST].arg      = tp;
     return DSM_OK;
 }
 
@@ -257,6 +347,7 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
 {
     dsm_tp_am_prefix_t prefix = { .src_node = (uint32_t)tp->node };
     ucp_request_param_t param;
+    ucp_ep_h ep;
     dsm_status_t status;
     dsm_tp_op_t *op;
 
@@ -268,12 +359,17 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
     if (op == NULL) {
         return DSM_ERR_NO_MEMORY;
     }
+    /* The receiver checks the endpoint a message arrives on (dsm_tp_am_arrived). */
+    param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags         = id == DSM_TP_AM_ID_LOST ? 0 : UCP_AM_SEND_FLAG_REPLY;
     memcpy(op->header.bytes, &prefix, sizeof(prefix));
     if (header_len > 0) {
         memcpy(op->header.bytes + sizeof(prefix), header, header_len);
     }
+    ep = tp->peers[dst].ep;
     status = dsm_tp_op_started(tp, op,
-                               ucp_am_send_nbx(tp->peers[dst].ep, id, op->header.bytes,
+                               ep == NULL ? DSM_TP_EP_CLOSED :
+                               ucp_am_send_nbx(ep, id, op->header.bytes,
                                                sizeof(prefix) + header_len, data, length,
                                                &param),
                                "active message");

@@ -17,8 +17,6 @@
  */
 #define DSM_TP_BYE_TIMEOUT_MS   60000
 #define DSM_TP_CLOSE_TIMEOUT_MS 10000
-/* UCX's own default (20 s) is too slow to report a lost peer within seconds. */
-#define DSM_TP_KEEPALIVE_DEFAULT "1s"
 
 dsm_status_t dsm_tp_status_from_ucs(ucs_status_t status)
 {
@@ -52,7 +50,9 @@ dsm_status_t dsm_tp_peer_check(const dsm_tp_t *tp, int node)
     if (tp->peers == NULL || node < 0 || node >= tp->nnodes) {
         return DSM_ERR_INVALID_PARAM;
     }
-    return tp->peers[node].lost ? DSM_ERR_PEER_LOST : DSM_OK;
+    /* Until its loss is reported, an operation is tried and held if it fails. */
+    return tp->peers[node].reported || (tp->peers[node].lost && tp->closing) ?
+           DSM_ERR_PEER_LOST : DSM_OK;
 }
 
 /* ---- operation contexts -------------------------------------------------- */
@@ -94,12 +94,38 @@ static void dsm_tp_op_unlink(dsm_tp_t *tp, dsm_tp_op_t *op)
     tp->outstanding--;
 }
 
+/*
+ * Nonzero if an operation towards node (-1: all) that failed with status is
+ * to wait for a loss not yet reported: it completes with DSM_ERR_PEER_LOST
+ * when the loss is reported, after progress took in what already arrived (a
+ * witness's word, other failures), so that a user that stops on the failure
+ * names the node that failed first (dsm_tp_peers_handle_lost). A failure
+ * that means a lost peer counts even before the peer is known lost: UCX
+ * fails an endpoint's requests before it calls the endpoint's error handler.
+ */
+static int dsm_tp_op_hold(dsm_tp_t *tp, int node, ucs_status_t status)
+{
+    /* Connecting and closing report no loss: nothing would release the op. */
+    if (!tp->connected || tp->closing || (node >= 0 && tp->peers[node].reported)) {
+        return 0;
+    }
+    if (dsm_tp_status_from_ucs(status) == DSM_ERR_PEER_LOST) {
+        return 1;
+    }
+    return tp->lost_unreported > 0 && (node < 0 || tp->peers[node].lost);
+}
+
 static void dsm_tp_op_completed(void *request, ucs_status_t ucs_status, void *user_data)
 {
     dsm_tp_op_t *op = user_data;
     dsm_tp_t *tp = op->tp;
     dsm_status_t status = dsm_tp_status_from_ucs(ucs_status);
 
+    if (!op->orphan && status != DSM_OK && dsm_tp_op_hold(tp, op->node, ucs_status)) {
+        op->held = 1; /* still linked: reported with the loss */
+        ucp_request_free(request);
+        return;
+    }
     if (!op->orphan) {
         if (status != DSM_OK && op->node >= 0 && tp->peers[op->node].lost) {
             status = DSM_ERR_PEER_LOST;
@@ -129,6 +155,9 @@ static void dsm_tp_ops_orphan(dsm_tp_t *tp, dsm_tp_op_t **head)
         if (op->cb != NULL) {
             op->cb(op->arg, DSM_ERR_PEER_LOST);
         }
+        if (op->held) {
+            dsm_tp_op_put(tp, op);
+        }
     }
 }
 
@@ -148,6 +177,7 @@ dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void
     op->arg    = arg;
     op->node   = node;
     op->orphan = 0;
+    op->held   = 0;
     memset(param_p, 0, sizeof(*param_p));
     param_p->op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     param_p->cb.send      = dsm_tp_op_completed;
@@ -163,6 +193,13 @@ dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t s
     if (sp == NULL) {
         dsm_tp_op_put(tp, op);
         return DSM_OK;
+    }
+    if (UCS_PTR_IS_ERR(sp) && dsm_tp_op_hold(tp, op->node, UCS_PTR_STATUS(sp))) {
+        dsm_debug("transport: %s to node %d failed: %s (held until the loss is reported)",
+                  what, op->node, ucs_status_string(UCS_PTR_STATUS(sp)));
+        op->held = 1;
+        dsm_tp_op_link(tp, op);
+        return DSM_INPROGRESS;
     }
     if (UCS_PTR_IS_ERR(sp)) {
         status = dsm_tp_status_from_ucs(UCS_PTR_STATUS(sp));
@@ -185,26 +222,17 @@ static dsm_status_t dsm_tp_context_create(dsm_tp_t *tp)
     ucp_params_t params = {0};
     ucp_config_t *config;
     ucs_status_t status;
+    dsm_status_t dsm_status;
 
     status = ucp_config_read(NULL, NULL, &config);
     if (status != UCS_OK) {
         dsm_error("transport: reading the UCX configuration: %s", ucs_status_string(status));
         return DSM_ERR_TRANSPORT;
     }
-    if (tp->config.tls != NULL) {
-        status = ucp_config_modify(config, "TLS", tp->config.tls);
-        if (status != UCS_OK) {
-            dsm_error("transport: UCX transports \"%s\" refused: %s", tp->config.tls,
-                      ucs_status_string(status));
-            ucp_config_release(config);
-            return DSM_ERR_CONFIG;
-        }
-    }
-    if (getenv("UCX_KEEPALIVE_INTERVAL") == NULL) {
-        status = ucp_config_modify(config, "KEEPALIVE_INTERVAL", DSM_TP_KEEPALIVE_DEFAULT);
-        if (status != UCS_OK) {
-            dsm_warn("transport: keepalive interval not set: %s", ucs_status_string(status));
-        }
+    dsm_status = dsm_tp_config_apply(tp, config);
+    if (dsm_status != DSM_OK) {
+        ucp_config_release(config);
+        return dsm_status;
     }
     params.field_mask        = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS |
                                UCP_PARAM_FIELD_NAME;
@@ -268,6 +296,42 @@ static void dsm_tp_memlock_raise(void)
     }
 }
 
+/*
+ * Collective: every node's identity, before UCX is configured (which
+ * listeners to open depends on where the nodes are).
+ */
+static dsm_status_t dsm_tp_identities_exchange(dsm_tp_t *tp)
+{
+    dsm_boot_gathered_t gathered;
+    dsm_tp_identity_t mine;
+    dsm_status_t status;
+
+    status = dsm_tp_identity_get(&mine);
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_boot_allgather(tp->boot, &mine, sizeof(mine), &gathered);
+    if (status != DSM_OK) {
+        dsm_error("transport: identity exchange: %s", dsm_strerror(status));
+        return status;
+    }
+    tp->identities = calloc((size_t)tp->nnodes, sizeof(*tp->identities));
+    if (tp->identities == NULL) {
+        dsm_error("transport: out of memory for %d identities", tp->nnodes);
+        status = DSM_ERR_NO_MEMORY;
+    }
+    for (int i = 0; status == DSM_OK && i < tp->nnodes; i++) {
+        if (i >= gathered.count || gathered.sizes[i] != sizeof(mine)) {
+            dsm_error("transport: node %d published a malformed identity", i);
+            status = DSM_ERR_MALFORMED;
+        } else {
+            memcpy(&tp->identities[i], gathered.blobs[i], sizeof(mine));
+        }
+    }
+    dsm_boot_gathered_free(&gathered);
+    return status;
+}
+
 dsm_status_t dsm_tp_create(dsm_boot_t *boot, const dsm_tp_config_t *config,
                            dsm_tp_t **tp_p)
 {
@@ -288,6 +352,10 @@ dsm_status_t dsm_tp_create(dsm_boot_t *boot, const dsm_tp_config_t *config,
     tp->nnodes = dsm_boot_size(boot);
     tp->live_fd  = -1;
     tp->event_fd = -1;
+    status = dsm_tp_identities_exchange(tp);
+    if (status != DSM_OK) {
+        goto err_free;
+    }
     dsm_tp_memlock_raise();
     status = dsm_tp_context_create(tp);
     if (status != DSM_OK) {
@@ -313,27 +381,45 @@ err_worker:
 err_cleanup:
     ucp_cleanup(tp->context);
 err_free:
+    free(tp->identities);
     free(tp);
     return status;
 }
 
 /* ---- endpoints and peer failure ------------------------------------------ */
 
-void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why)
+/* Nonzero if peer is newly lost and to be reported (not while closing). */
+static int dsm_tp_peer_set_lost(dsm_tp_peer_t *peer, int witness, const char *why)
 {
     dsm_tp_t *tp = peer->tp;
 
     if (peer->lost) {
-        return;
+        return 0;
     }
-    peer->lost = 1;
+    peer->lost     = 1;
+    peer->witness  = witness;
+    peer->lost_seq = tp->lost_seq++;
     if (tp->closing) {
         dsm_debug("transport: node %d left first: %s", peer->node, why);
-        return;
+        return 0;
     }
-    dsm_error("transport: node %d lost: %s", peer->node, why);
     tp->stats.peers_lost++;
     tp->lost_unreported++;
+    return 1;
+}
+
+void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why)
+{
+    if (dsm_tp_peer_set_lost(peer, -1, why)) {
+        dsm_error("transport: node %d lost: %s", peer->node, why);
+    }
+}
+
+void dsm_tp_peer_mark_lost_by(dsm_tp_peer_t *peer, int witness)
+{
+    if (dsm_tp_peer_set_lost(peer, witness, "a witness saw it fail")) {
+        dsm_error("transport: node %d lost: node %d saw it fail", peer->node, witness);
+    }
 }
 
 /*
@@ -347,32 +433,108 @@ static void dsm_tp_peer_failed(void *arg, ucp_ep_h ep, ucs_status_t status)
     dsm_tp_peer_mark_lost(arg, ucs_status_string(status));
 }
 
-int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
+/*
+ * Before reporting a loss, at most this many more progress calls take in
+ * what already arrived (a witness's word, other failures): which failure a
+ * node handles first is a race between its sockets, and the first report is
+ * the one a user that stops at once names.
+ */
+#define DSM_TP_LOSS_DRAIN_MAX 64
+
+/*
+ * Force-close the endpoints of lost peers: UCX completes what was in flight
+ * on them (held until reported), and stops serving them (UCX 1.13 aborts the
+ * process when it cannot answer a tcp get from a failed peer).
+ */
+static void dsm_tp_eps_close_lost(dsm_tp_t *tp)
 {
     ucp_request_param_t param = {0};
-    int handled = 0;
 
     param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
     param.flags        = UCP_EP_CLOSE_FLAG_FORCE;
-    for (int i = 0; i < tp->nnodes && tp->lost_unreported > 0; i++) {
+    for (int i = 0; i < tp->nnodes; i++) {
         dsm_tp_peer_t *peer = &tp->peers[i];
 
-        if (!peer->lost || peer->reported) {
-            continue;
+        if (peer->lost && peer->ep != NULL && !tp->closing) {
+            peer->close_req = ucp_ep_close_nbx(peer->ep, &param);
+            peer->ep = NULL;
+            if (UCS_PTR_IS_ERR(peer->close_req)) {
+                peer->close_req = NULL; /* a forced close releases the ep even so */
+            }
         }
-        peer->reported = 1;
-        tp->lost_unreported--;
-        peer->close_req = ucp_ep_close_nbx(peer->ep, &param);
-        peer->ep = NULL;
-        if (UCS_PTR_IS_ERR(peer->close_req)) {
-            peer->close_req = NULL; /* a forced close releases the ep even so */
+    }
+}
+
+/* Fail what was in flight to a lost peer and report it. */
+static void dsm_tp_peer_report_lost(dsm_tp_t *tp, dsm_tp_peer_t *peer)
+{
+    peer->reported = 1;
+    tp->lost_unreported--;
+    dsm_tp_ops_orphan(tp, &peer->inflight);
+    /* A flush of all can no longer complete everything it covers. */
+    dsm_tp_ops_orphan(tp, &tp->inflight_all);
+    if (tp->config.peer_lost != NULL) {
+        tp->config.peer_lost(tp->config.peer_lost_arg, peer->node);
+    }
+}
+
+/*
+ * In which order newly lost peers are reported: a node a witness told us
+ * about failed before the witness could tell (0); then failures seen here
+ * (1); last, nodes that had told us of a loss (2): they stop because of it
+ * (the runtime does), so their failure is a consequence. Within a class, in
+ * the order the failures were seen. A user that stops at the first report
+ * then names the node that failed, not a survivor that stopped because of it.
+ */
+static unsigned dsm_tp_peer_report_key(const dsm_tp_peer_t *peer)
+{
+    unsigned class = peer->saw_loss ? 2 : peer->witness >= 0 ? 0 : 1;
+
+    return class << 24 | (peer->lost_seq & 0xffffff);
+}
+
+/* The unreported lost peer to report next, or NULL. */
+static dsm_tp_peer_t *dsm_tp_peer_next_lost(dsm_tp_t *tp)
+{
+    dsm_tp_peer_t *next = NULL;
+
+    for (int i = 0; i < tp->nnodes; i++) {
+        dsm_tp_peer_t *peer = &tp->peers[i];
+
+        if (peer->lost && !peer->reported &&
+            (next == NULL || dsm_tp_peer_report_key(peer) < dsm_tp_peer_report_key(next))) {
+            next = peer;
         }
-        dsm_tp_ops_orphan(tp, &peer->inflight);
-        /* A flush of all can no longer complete everything it covers. */
-        dsm_tp_ops_orphan(tp, &tp->inflight_all);
-        if (tp->config.peer_lost != NULL) {
-            tp->config.peer_lost(tp->config.peer_lost_arg, i);
+    }
+    return next;
+}
+
+/*
+ * Report newly lost peers (from progress, outside UCX's callbacks). Before
+ * (the user may stop at once), tell the other nodes about each, unless it is
+ * a consequence as above.
+ */
+int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
+{
+    dsm_tp_peer_t *peer;
+    int handled = 0;
+
+    for (int i = 0; i < DSM_TP_LOSS_DRAIN_MAX && ucp_worker_progress(tp->worker) != 0; i++) {
+    }
+    dsm_tp_live_check(tp);
+    dsm_tp_eps_close_lost(tp);
+    for (int i = 0; i < tp->nnodes; i++) {
+        peer = &tp->peers[i];
+        if (peer->lost && !peer->reported && !peer->saw_loss) {
+            dsm_tp_am_lost_tell(tp, i);
         }
+    }
+    /* Let the word leave before the user may stop the process. */
+    for (int i = 0; i < DSM_TP_LOSS_DRAIN_MAX && tp->lost_tells > 0; i++) {
+        ucp_worker_progress(tp->worker);
+    }
+    while (tp->lost_unreported > 0 && (peer = dsm_tp_peer_next_lost(tp)) != NULL) {
+        dsm_tp_peer_report_lost(tp, peer);
         handled = 1;
     }
     return handled;
@@ -383,19 +545,17 @@ int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
  * UCX 1.13's shared-memory transports lack, and watched by pidfd instead;
  * other peers get UCX's peer error handling and keepalive (tp_live.c).
  */
-static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const void *blob,
-                                     const dsm_tp_identity_t *mine)
+static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const void *address)
 {
+    const dsm_tp_identity_t *theirs = &tp->identities[peer->node];
     ucp_ep_params_t params = {0};
-    dsm_tp_identity_t theirs;
     ucs_status_t status;
     int local;
 
-    memcpy(&theirs, blob, sizeof(theirs));
-    local = dsm_tp_identity_same_host(mine, &theirs);
+    local = dsm_tp_identity_same_host(&tp->identities[tp->node], theirs);
     peer->same_host = local;
     params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
-    params.address    = (const ucp_address_t *)((const char *)blob + sizeof(theirs));
+    params.address    = address;
     params.err_mode   = local ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER;
     if (!local) {
         params.field_mask     |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
@@ -410,27 +570,27 @@ static dsm_status_t dsm_tp_ep_create(dsm_tp_t *tp, dsm_tp_peer_t *peer, const vo
     dsm_debug("transport: node %d is %s", peer->node, local ? "on this host (pidfd watch)" :
               "remote (UCX peer error handling)");
     if (local && peer->node != tp->node) {
-        return dsm_tp_live_watch(tp, peer, theirs.pid);
+        return dsm_tp_live_watch(tp, peer, theirs->pid);
     }
     return DSM_OK;
 }
 
-static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_boot_gathered_t *blobs,
-                                      const dsm_tp_identity_t *mine)
+static dsm_status_t dsm_tp_eps_create(dsm_tp_t *tp, const dsm_boot_gathered_t *blobs)
 {
     dsm_status_t status;
 
     for (int i = 0; i < tp->nnodes; i++) {
         tp->peers[i].tp    = tp;
         tp->peers[i].node  = i;
-        tp->peers[i].pidfd = -1;
+        tp->peers[i].pidfd   = -1;
+        tp->peers[i].witness = -1;
     }
     for (int i = 0; i < tp->nnodes; i++) {
-        if (blobs->sizes[i] <= sizeof(dsm_tp_identity_t)) {
+        if (blobs->sizes[i] == 0) {
             dsm_error("transport: node %d published a malformed address", i);
             return DSM_ERR_MALFORMED;
         }
-        status = dsm_tp_ep_create(tp, &tp->peers[i], blobs->blobs[i], mine);
+        status = dsm_tp_ep_create(tp, &tp->peers[i], blobs->blobs[i]);
         if (status != DSM_OK) {
             return status;
         }
@@ -466,36 +626,28 @@ dsm_status_t dsm_tp_peer_print_info(dsm_tp_t *tp, int node, FILE *stream)
     if (status != DSM_OK) {
         return status;
     }
+    if (tp->peers[node].ep == NULL) {
+        return DSM_ERR_PEER_LOST;
+    }
     ucp_ep_print_info(tp->peers[node].ep, stream);
     return DSM_OK;
 }
 
-/* Exchange identities and worker addresses; blobs_p holds one per node. */
-static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identity_t *mine,
-                                              dsm_boot_gathered_t *blobs_p)
+/* Exchange worker addresses; blobs_p holds one per node. */
+static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, dsm_boot_gathered_t *blobs_p)
 {
     ucp_address_t *address;
     size_t length;
     ucs_status_t ucs_status;
     dsm_status_t status;
-    char *blob;
 
     ucs_status = ucp_worker_get_address(tp->worker, &address, &length);
     if (ucs_status != UCS_OK) {
         dsm_error("transport: ucp_worker_get_address: %s", ucs_status_string(ucs_status));
         return DSM_ERR_TRANSPORT;
     }
-    blob = malloc(sizeof(*mine) + length);
-    if (blob == NULL) {
-        dsm_error("transport: out of memory");
-        ucp_worker_release_address(tp->worker, address);
-        return DSM_ERR_NO_MEMORY;
-    }
-    memcpy(blob, mine, sizeof(*mine));
-    memcpy(blob + sizeof(*mine), address, length);
+    status = dsm_boot_allgather(tp->boot, address, length, blobs_p);
     ucp_worker_release_address(tp->worker, address);
-    status = dsm_boot_allgather(tp->boot, blob, sizeof(*mine) + length, blobs_p);
-    free(blob);
     if (status != DSM_OK) {
         dsm_error("transport: worker address exchange: %s", dsm_strerror(status));
         return status;
@@ -512,17 +664,12 @@ static dsm_status_t dsm_tp_addresses_exchange(dsm_tp_t *tp, const dsm_tp_identit
 dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
 {
     dsm_boot_gathered_t addresses;
-    dsm_tp_identity_t mine;
     dsm_status_t status;
 
     if (tp->peers != NULL) {
         return DSM_ERR_STATE;
     }
-    status = dsm_tp_identity_get(&mine);
-    if (status != DSM_OK) {
-        return status;
-    }
-    status = dsm_tp_addresses_exchange(tp, &mine, &addresses);
+    status = dsm_tp_addresses_exchange(tp, &addresses);
     if (status != DSM_OK) {
         return status;
     }
@@ -532,7 +679,7 @@ dsm_status_t dsm_tp_connect(dsm_tp_t *tp)
         dsm_boot_gathered_free(&addresses);
         return DSM_ERR_NO_MEMORY;
     }
-    status = dsm_tp_eps_create(tp, &addresses, &mine);
+    status = dsm_tp_eps_create(tp, &addresses);
     dsm_boot_gathered_free(&addresses);
     /* UCX connects lazily: a round wires every endpoint up (and its keepalive). */
     if (status == DSM_OK) {
@@ -635,6 +782,7 @@ void dsm_tp_destroy(dsm_tp_t *tp)
         free(op);
     }
     free(tp->peers);
+    free(tp->identities);
     free(tp);
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,7 +29,7 @@
 dsm_status_t dsm_tp_identity_get(dsm_tp_identity_t *identity_p)
 {
     dsm_tp_identity_t identity;
-    struct stat ns;
+    struct stat pidns, netns;
     ssize_t got;
     int fd;
 
@@ -40,12 +41,18 @@ dsm_status_t dsm_tp_identity_get(dsm_tp_identity_t *identity_p)
     }
     got = read(fd, identity.boot_id, sizeof(identity.boot_id) - 1);
     close(fd);
-    if (got <= 0 || stat("/proc/self/ns/pid", &ns) != 0) {
+    if (got <= 0 || stat("/proc/self/ns/pid", &pidns) != 0 ||
+        stat("/proc/self/ns/net", &netns) != 0) {
         dsm_error("transport: reading this host's identity: %m");
         return DSM_ERR_IO;
     }
-    identity.pidns = (uint64_t)ns.st_ino;
+    identity.pidns = (uint64_t)pidns.st_ino;
+    identity.netns = (uint64_t)netns.st_ino;
     identity.pid   = (int32_t)getpid();
+    if (getrandom(identity.token, sizeof(identity.token), 0) != (ssize_t)sizeof(identity.token)) {
+        dsm_error("transport: getrandom: %m");
+        return DSM_ERR_IO;
+    }
     *identity_p = identity;
     return DSM_OK;
 }
@@ -53,6 +60,11 @@ dsm_status_t dsm_tp_identity_get(dsm_tp_identity_t *identity_p)
 int dsm_tp_identity_same_host(const dsm_tp_identity_t *a, const dsm_tp_identity_t *b)
 {
     return memcmp(a->boot_id, b->boot_id, sizeof(a->boot_id)) == 0 && a->pidns == b->pidns;
+}
+
+int dsm_tp_identity_same_net(const dsm_tp_identity_t *a, const dsm_tp_identity_t *b)
+{
+    return memcmp(a->boot_id, b->boot_id, sizeof(a->boot_id)) == 0 && a->netns == b->netns;
 }
 
 static dsm_status_t dsm_tp_epoll_add(int epfd, int fd, uint32_t data)

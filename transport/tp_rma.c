@@ -282,6 +282,7 @@ static dsm_status_t dsm_tp_rma(dsm_tp_t *tp, int is_get, const dsm_tp_rmem_t *rm
     ucp_request_param_t param;
     ucs_status_ptr_t request;
     uint64_t remote;
+    ucp_ep_h ep;
     dsm_status_t status;
     dsm_tp_op_t *op;
 
@@ -291,14 +292,15 @@ static dsm_status_t dsm_tp_rma(dsm_tp_t *tp, int is_get, const dsm_tp_rmem_t *rm
         return status;
     }
     remote = rmem->node[node].address + offset;
-    if (is_get) {
+    ep     = tp->peers[node].ep;
+    if (ep == NULL) {
+        request = DSM_TP_EP_CLOSED;
+    } else if (is_get) {
         tp->stats.rma_gets++;
-        request = ucp_get_nbx(tp->peers[node].ep, (void *)local, length, remote,
-                              rmem->node[node].rkey, &param);
+        request = ucp_get_nbx(ep, (void *)local, length, remote, rmem->node[node].rkey, &param);
     } else {
         tp->stats.rma_puts++;
-        request = ucp_put_nbx(tp->peers[node].ep, local, length, remote,
-                              rmem->node[node].rkey, &param);
+        request = ucp_put_nbx(ep, local, length, remote, rmem->node[node].rkey, &param);
     }
     return dsm_tp_op_started(tp, op, request, is_get ? "RMA get" : "RMA put");
 }
@@ -331,7 +333,9 @@ dsm_status_t dsm_tp_flush(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void 
     if (op == NULL) {
         return DSM_ERR_NO_MEMORY;
     }
-    return dsm_tp_op_started(tp, op, ucp_ep_flush_nbx(tp->peers[node].ep, &param), "flush");
+    return dsm_tp_op_started(tp, op,
+                             tp->peers[node].ep == NULL ? DSM_TP_EP_CLOSED :
+                             ucp_ep_flush_nbx(tp->peers[node].ep, &param), "flush");
 }
 
 dsm_status_t dsm_tp_flush_all(dsm_tp_t *tp, dsm_tp_complete_cb_t cb, void *arg)
