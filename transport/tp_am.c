@@ -351,13 +351,9 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
     dsm_status_t status;
     dsm_tp_op_t *op;
 
-    status = dsm_tp_peer_check(tp, dst);
+    status = dsm_tp_op_begin(tp, dst, cb, arg, &param, &op);
     if (status != DSM_OK) {
         return status;
-    }
-    op = dsm_tp_op_get(tp, dst, cb, arg, &param);
-    if (op == NULL) {
-        return DSM_ERR_NO_MEMORY;
     }
     /* The receiver checks the endpoint a message arrives on (dsm_tp_am_arrived). */
     param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;

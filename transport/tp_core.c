@@ -161,16 +161,20 @@ static void dsm_tp_ops_orphan(dsm_tp_t *tp, dsm_tp_op_t **head)
     }
 }
 
-dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg,
-                           ucp_request_param_t *param_p)
+dsm_status_t dsm_tp_op_begin(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg,
+                             ucp_request_param_t *param_p, dsm_tp_op_t **op_p)
 {
     dsm_tp_op_t *op = tp->free_ops;
+    dsm_status_t status = node >= 0 ? dsm_tp_peer_check(tp, node) : DSM_OK;
 
+    if (status != DSM_OK) {
+        return status;
+    }
     if (op != NULL) {
         tp->free_ops = op->next_free;
     } else if ((op = malloc(sizeof(*op))) == NULL) {
         dsm_error("transport: out of memory for an operation");
-        return NULL;
+        return DSM_ERR_NO_MEMORY;
     }
     op->tp     = tp;
     op->cb     = cb;
@@ -182,7 +186,8 @@ dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void
     param_p->op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     param_p->cb.send      = dsm_tp_op_completed;
     param_p->user_data    = op;
-    return op;
+    *op_p = op;
+    return DSM_OK;
 }
 
 dsm_status_t dsm_tp_op_started(dsm_tp_t *tp, dsm_tp_op_t *op, ucs_status_ptr_t sp,

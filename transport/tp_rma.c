@@ -249,7 +249,7 @@ static dsm_status_t dsm_tp_rma_prepare(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, 
     dsm_tp_op_t *op;
     dsm_status_t status;
 
-    status = dsm_tp_peer_check(tp, node);
+    status = dsm_tp_op_begin(tp, node, cb, arg, param_p, &op);
     if (status != DSM_OK) {
         return status;
     }
@@ -258,11 +258,8 @@ static dsm_status_t dsm_tp_rma_prepare(dsm_tp_t *tp, const dsm_tp_rmem_t *rmem, 
         length > remote->length - offset) {
         dsm_error("transport: RMA of %zu bytes at %zu outside node %d's %llu-byte region",
                   length, offset, node, (unsigned long long)remote->length);
+        dsm_tp_op_put(tp, op);
         return DSM_ERR_INVALID_PARAM;
-    }
-    op = dsm_tp_op_get(tp, node, cb, arg, param_p);
-    if (op == NULL) {
-        return DSM_ERR_NO_MEMORY;
     }
     if (local_mem != NULL) {
         /* Saves UCX a registration-cache lookup for staging buffers. */
@@ -325,13 +322,9 @@ dsm_status_t dsm_tp_flush(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void 
     dsm_status_t status;
     dsm_tp_op_t *op;
 
-    status = dsm_tp_peer_check(tp, node);
+    status = dsm_tp_op_begin(tp, node, cb, arg, &param, &op);
     if (status != DSM_OK) {
         return status;
-    }
-    op = dsm_tp_op_get(tp, node, cb, arg, &param);
-    if (op == NULL) {
-        return DSM_ERR_NO_MEMORY;
     }
     return dsm_tp_op_started(tp, op,
                              tp->peers[node].ep == NULL ? DSM_TP_EP_CLOSED :
@@ -342,10 +335,10 @@ dsm_status_t dsm_tp_flush_all(dsm_tp_t *tp, dsm_tp_complete_cb_t cb, void *arg)
 {
     ucp_request_param_t param;
     dsm_tp_op_t *op;
+    dsm_status_t status = dsm_tp_op_begin(tp, -1, cb, arg, &param, &op);
 
-    op = dsm_tp_op_get(tp, -1, cb, arg, &param);
-    if (op == NULL) {
-        return DSM_ERR_NO_MEMORY;
+    if (status != DSM_OK) {
+        return status;
     }
     return dsm_tp_op_started(tp, op, ucp_worker_flush_nbx(tp->worker, &param), "flush");
 }

@@ -133,12 +133,14 @@ dsm_status_t dsm_tp_status_from_ucs(ucs_status_t status);
 dsm_status_t dsm_tp_peer_check(const dsm_tp_t *tp, int node);
 
 /*
- * Operation contexts: take one for an operation towards node (-1: every
- * node) and fill *param_p so that the request's completion runs cb(arg);
- * NULL when out of memory. Return one with dsm_tp_op_put.
+ * The prologue of every operation: check that node can be used (-1: every
+ * node, no check), take an operation context for it and fill *param_p so that
+ * the request's completion runs cb(arg). *op_p set on DSM_OK; the failure is
+ * the peer's (INVALID_PARAM, PEER_LOST) or NO_MEMORY. Return an unused
+ * context with dsm_tp_op_put.
  */
-dsm_tp_op_t *dsm_tp_op_get(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg,
-                           ucp_request_param_t *param_p);
+dsm_status_t dsm_tp_op_begin(dsm_tp_t *tp, int node, dsm_tp_complete_cb_t cb, void *arg,
+                             ucp_request_param_t *param_p, dsm_tp_op_t **op_p);
 void dsm_tp_op_put(dsm_tp_t *tp, dsm_tp_op_t *op);
 
 /*
