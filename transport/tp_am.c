@@ -170,6 +170,19 @@ static dsm_status_t dsm_tp_am_post(dsm_tp_t *tp, int dst, unsigned id, const voi
                                    size_t header_len, const void *data, size_t length,
                                    dsm_tp_complete_cb_t cb, void *arg);
 
+/* Copy a transport message's header of exactly size bytes into msg, or count
+ * the message as dropped and return 0. */
+static int dsm_tp_am_header_take(dsm_tp_t *tp, const void *header, size_t header_len,
+                                 void *msg, size_t size)
+{
+    if (header_len != size) {
+        tp->stats.am_dropped++;
+        return 0;
+    }
+    memcpy(msg, header, size);
+    return 1;
+}
+
 static void dsm_tp_am_round_arrived(void *arg, int src_node, const void *header,
                                     size_t header_len, const void *data, size_t length)
 {
@@ -178,11 +191,9 @@ static void dsm_tp_am_round_arrived(void *arg, int src_node, const void *header,
 
     (void)data;
     (void)length;
-    if (header_len != sizeof(msg)) {
-        tp->stats.am_dropped++;
+    if (!dsm_tp_am_header_take(tp, header, header_len, &msg, sizeof(msg))) {
         return;
     }
-    memcpy(&msg, header, sizeof(msg));
     if (msg.round >= DSM_TP_ROUND_COUNT) {
         tp->stats.am_dropped++;
         return;
@@ -196,8 +207,8 @@ static void dsm_tp_am_round_arrived(void *arg, int src_node, const void *header,
     dsm_tp_am_post(tp, src_node, DSM_TP_AM_ID_ROUND, &msg, sizeof(msg), NULL, 0, NULL, NULL);
 }
 
-/* A witness says it saw a node fail (dsm_tp_am_lost_tell). */
-/* "I lost node N", vouched for by the sender's token (see dsm_tp_am_post). */
+/* A witness says it lost node N (dsm_tp_am_lost_tell), vouched for by its token
+ * (see dsm_tp_am_post). */
 typedef struct {
     uint32_t      lost;
     unsigned char token[16];
@@ -224,11 +235,9 @@ static void dsm_tp_am_lost_arrived(void *arg, int src_node, const void *header,
 
     (void)data;
     (void)length;
-    if (header_len != sizeof(msg)) {
-        tp->stats.am_dropped++;
+    if (!dsm_tp_am_header_take(tp, header, header_len, &msg, sizeof(msg))) {
         return;
     }
-    memcpy(&msg, header, sizeof(msg));
     if (!dsm_tp_am_token_ok(tp, src_node, msg.token)) {
         dsm_warn("transport: dropped a loss notice claiming node %d: wrong token", src_node);
         tp->stats.am_strangers++;
