@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tp_ucx.h"
 
@@ -32,6 +33,28 @@ static const struct {
     { "shm", "posix,xpmem,knem,cma" },
 };
 
+/* Transports of those lists that need a kernel module: UCX warns at every start
+ * about a transport named explicitly that it cannot open, so one whose device is
+ * absent is left out of the spelled-out list, as UCX's alias would leave it. */
+static const struct {
+    const char *name;
+    const char *device;
+} dsm_tp_module_transports[] = {
+    { "xpmem", "/dev/xpmem" },
+    { "knem",  "/dev/knem" },
+};
+
+static int dsm_tp_transport_present(const char *name)
+{
+    for (size_t i = 0; i < sizeof(dsm_tp_module_transports) /
+                               sizeof(dsm_tp_module_transports[0]); i++) {
+        if (strcmp(name, dsm_tp_module_transports[i].name) == 0) {
+            return access(dsm_tp_module_transports[i].device, F_OK) == 0;
+        }
+    }
+    return 1;
+}
+
 /* Append text (and a comma before it unless out is empty) to out. */
 static void dsm_tp_list_append(char *out, const char *text)
 {
@@ -39,6 +62,25 @@ static void dsm_tp_list_append(char *out, const char *text)
         strcat(out, ",");
     }
     strcat(out, text);
+}
+
+/* Append an alias's spelled-out list to out, without the transports absent here. */
+static void dsm_tp_list_append_present(char *out, const char *list)
+{
+    char item[32];
+
+    for (const char *p = list; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+
+        if (len < sizeof(item)) {
+            memcpy(item, p, len);
+            item[len] = '\0';
+            if (dsm_tp_transport_present(item)) {
+                dsm_tp_list_append(out, item);
+            }
+        }
+        p += len + (p[len] == ',');
+    }
 }
 
 /* Nonzero if the comma-separated list names item. */
@@ -87,7 +129,7 @@ static char *dsm_tp_tls_without_sysv(const char *tls)
     }
     for (char *item = strtok_r(copy, ",", &save); item != NULL;
          item = strtok_r(NULL, ",", &save)) {
-        const char *replacement = item;
+        const char *spelled_out = NULL;
 
         if (strcmp(item, "sysv") == 0) {
             continue;
@@ -95,10 +137,14 @@ static char *dsm_tp_tls_without_sysv(const char *tls)
         for (size_t i = 0; i < sizeof(dsm_tp_sysv_aliases) / sizeof(dsm_tp_sysv_aliases[0]);
              i++) {
             if (strcmp(item, dsm_tp_sysv_aliases[i].alias) == 0) {
-                replacement = dsm_tp_sysv_aliases[i].without_sysv;
+                spelled_out = dsm_tp_sysv_aliases[i].without_sysv;
             }
         }
-        dsm_tp_list_append(out, replacement);
+        if (spelled_out != NULL) {
+            dsm_tp_list_append_present(out, spelled_out);
+        } else {
+            dsm_tp_list_append(out, item);
+        }
     }
     free(copy);
     return out;
