@@ -35,7 +35,7 @@ typedef struct {
 /* ---- the ucx_perftest baseline -------------------------------------------- */
 
 /* dsm's transport runs on UCX: a baseline this many times slower than it is
- * the tool misreporting (its ucp_get over tcp reports ~1 ms, LIMITS.md). */
+ * the tool misreporting (its ucp_get over tcp reports ~1 ms, docs/costs.md). */
 #define PERFTEST_IMPLAUSIBLE 10.0
 
 /* Run one ucx_perftest pair; p50 and mean (us) from its final line. */
@@ -138,7 +138,7 @@ static void report(perf_t *perf, const char *dsm_name, const char *base_name,
         if (base.p50_us > PERFTEST_IMPLAUSIBLE * dsm.p50_us) {
             dsm_bench_note(&perf->opts, "baseline implausible: ucx_perftest %s p50 %.2f us is "
                            "over %.0fx dsm's %.2f us over the same UCX (a tool artifact, "
-                           "LIMITS.md): the ratio of this row says nothing",
+                           "docs/costs.md): the ratio of this row says nothing",
                            perftest_args, base.p50_us, PERFTEST_IMPLAUSIBLE, dsm.p50_us);
         }
     } else {

@@ -4,7 +4,7 @@
  * (DSM_SPIN_US) before it arms the worker and sleeps.
  *
  * Why spin first: waking a thread that sleeps on another CPU costs ~23 us
- * each way on the VMs we run on (LIMITS.md), far more than a message over
+ * each way on the VMs we run on (docs/costs.md), far more than a message over
  * shared memory; a short spin catches replies that are already on their way.
  */
 #include <errno.h>
