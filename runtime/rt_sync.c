@@ -88,7 +88,7 @@ static void dsm_rt_sync_send(dsm_rt_t *rt, int dst, dsm_rt_sync_type_t type, uin
 
 static void dsm_rt_sync_malformed(dsm_rt_t *rt, int src, const char *why)
 {
-    rt->malformed_runtime++;
+    rt->sync.malformed++;
     dsm_warn("dropped a synchronisation message from node %d: %s", src, why);
 }
 
@@ -96,8 +96,8 @@ static void dsm_rt_sync_malformed(dsm_rt_t *rt, int src, const char *why)
 
 void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 {
-    cmd->arg = rt->barrier_epoch++;
-    dsm_rt_cmd_list_push(&rt->barrier_waiting, cmd);
+    cmd->arg = rt->sync.barrier_epoch++;
+    dsm_rt_cmd_list_push(&rt->sync.barrier_waiting, cmd);
     dsm_rt_sync_send(rt, 0, DSM_RT_SYNC_BARRIER_ENTER, cmd->arg);
 }
 
@@ -107,11 +107,11 @@ static void dsm_rt_barrier_enter(dsm_rt_t *rt, int src, uint64_t epoch)
 
     /* Node 0 is itself in epoch barrier_epoch - 1 or has not reached it yet:
      * entries can be for that epoch or the one before it. */
-    if (rt->node != 0 || epoch + 1 < rt->barrier_epoch || epoch > rt->barrier_epoch) {
+    if (rt->node != 0 || epoch + 1 < rt->sync.barrier_epoch || epoch > rt->sync.barrier_epoch) {
         dsm_rt_sync_malformed(rt, src, "barrier entry for an impossible epoch");
         return;
     }
-    arrived = &rt->barrier_arrived[epoch & 1];
+    arrived = &rt->sync.barrier_arrived[epoch & 1];
     if (++*arrived < (unsigned)rt->nnodes) {
         return;
     }
@@ -123,14 +123,14 @@ static void dsm_rt_barrier_enter(dsm_rt_t *rt, int src, uint64_t epoch)
 
 static void dsm_rt_barrier_release(dsm_rt_t *rt, int src, uint64_t epoch)
 {
-    dsm_rt_cmd_t *cmd = rt->barrier_waiting.head;
+    dsm_rt_cmd_t *cmd = rt->sync.barrier_waiting.head;
 
     if (src != 0 || cmd == NULL || cmd->arg != epoch) {
         dsm_rt_sync_malformed(rt, src, "barrier release nobody waits for");
         return;
     }
-    dsm_rt_cmd_list_pop(&rt->barrier_waiting);
-    rt->barriers++;
+    dsm_rt_cmd_list_pop(&rt->sync.barrier_waiting);
+    rt->sync.barriers++;
     dsm_rt_command_complete(cmd, DSM_OK);
 }
 
@@ -140,21 +140,22 @@ static dsm_rt_lock_home_t *dsm_rt_lock_home(dsm_rt_t *rt, uint64_t lock)
 {
     size_t index = (size_t)(lock / (uint64_t)rt->nnodes);
 
-    if (index >= rt->lock_home_count) {
-        size_t count = index + 1 > 2 * rt->lock_home_count ? index + 1 : 2 * rt->lock_home_count;
-        dsm_rt_lock_home_t *homes = realloc(rt->lock_homes, count * sizeof(*homes));
+    if (index >= rt->sync.lock_home_count) {
+        size_t doubled = 2 * rt->sync.lock_home_count;
+        size_t count = index + 1 > doubled ? index + 1 : doubled;
+        dsm_rt_lock_home_t *homes = realloc(rt->sync.lock_homes, count * sizeof(*homes));
 
         if (homes == NULL) {
             dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory for lock %" PRIu64, lock);
         }
-        for (size_t i = rt->lock_home_count; i < count; i++) {
+        for (size_t i = rt->sync.lock_home_count; i < count; i++) {
             homes[i].holder = -1;
             dsm_rt_fifo_init(&homes[i].waiters, sizeof(int));
         }
-        rt->lock_homes = homes;
-        rt->lock_home_count = count;
+        rt->sync.lock_homes = homes;
+        rt->sync.lock_home_count = count;
     }
-    return &rt->lock_homes[index];
+    return &rt->sync.lock_homes[index];
 }
 
 static void dsm_rt_lock_home_acquire(dsm_rt_t *rt, int src, uint64_t lock)
@@ -187,7 +188,7 @@ static void dsm_rt_lock_home_release(dsm_rt_t *rt, int src, uint64_t lock)
 
 static void dsm_rt_lock_granted(dsm_rt_t *rt, int src, uint64_t lock)
 {
-    dsm_rt_cmd_t **link = &rt->lock_waiting.head;
+    dsm_rt_cmd_t **link = &rt->sync.lock_waiting.head;
     dsm_rt_cmd_t *prev = NULL;
 
     for (dsm_rt_cmd_t *cmd = *link; cmd != NULL; prev = cmd, cmd = cmd->next) {
@@ -195,12 +196,12 @@ static void dsm_rt_lock_granted(dsm_rt_t *rt, int src, uint64_t lock)
             if (prev != NULL) {
                 prev->next = cmd->next;
             } else {
-                rt->lock_waiting.head = cmd->next;
+                rt->sync.lock_waiting.head = cmd->next;
             }
-            if (rt->lock_waiting.tail == cmd) {
-                rt->lock_waiting.tail = prev;
+            if (rt->sync.lock_waiting.tail == cmd) {
+                rt->sync.lock_waiting.tail = prev;
             }
-            rt->lock_acquires++;
+            rt->sync.lock_acquires++;
             dsm_rt_command_complete(cmd, DSM_OK);
             return;
         }
@@ -210,7 +211,7 @@ static void dsm_rt_lock_granted(dsm_rt_t *rt, int src, uint64_t lock)
 
 static int dsm_rt_lock_valid(const dsm_rt_t *rt, uint64_t lock)
 {
-    return lock < rt->locks_created;
+    return lock < rt->sync.locks_created;
 }
 
 /* Handles are dense and the same on every node: each node counts its creates.
@@ -218,11 +219,11 @@ static int dsm_rt_lock_valid(const dsm_rt_t *rt, uint64_t lock)
  * node refuses alike. */
 void dsm_rt_sync_lock_create(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 {
-    if (rt->locks_created >= DSM_RT_LOCK_MAX) {
+    if (rt->sync.locks_created >= DSM_RT_LOCK_MAX) {
         dsm_rt_command_complete(cmd, DSM_ERR_NO_SPACE);
         return;
     }
-    cmd->result = rt->locks_created++;
+    cmd->result = rt->sync.locks_created++;
     dsm_rt_command_complete(cmd, DSM_OK);
 }
 
@@ -232,7 +233,7 @@ void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         dsm_rt_command_complete(cmd, DSM_ERR_INVALID_PARAM);
         return;
     }
-    dsm_rt_cmd_list_push(&rt->lock_waiting, cmd);
+    dsm_rt_cmd_list_push(&rt->sync.lock_waiting, cmd);
     dsm_rt_sync_send(rt, (int)(cmd->arg % (uint64_t)rt->nnodes), DSM_RT_SYNC_LOCK_ACQUIRE,
                      cmd->arg);
 }
@@ -301,10 +302,17 @@ dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt)
 
 void dsm_rt_sync_fini(dsm_rt_t *rt)
 {
-    for (size_t i = 0; i < rt->lock_home_count; i++) {
-        dsm_rt_fifo_fini(&rt->lock_homes[i].waiters);
+    for (size_t i = 0; i < rt->sync.lock_home_count; i++) {
+        dsm_rt_fifo_fini(&rt->sync.lock_homes[i].waiters);
     }
-    free(rt->lock_homes);
-    rt->lock_homes = NULL;
-    rt->lock_home_count = 0;
+    free(rt->sync.lock_homes);
+    rt->sync.lock_homes = NULL;
+    rt->sync.lock_home_count = 0;
+}
+
+void dsm_rt_sync_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
+{
+    stats_p->lock_acquires = rt->sync.lock_acquires;
+    stats_p->barriers = rt->sync.barriers;
+    stats_p->malformed_messages += rt->sync.malformed;
 }
