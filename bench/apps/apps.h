@@ -16,14 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "dsm_common.h"
 
 static inline double apps_seconds(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)dsm_now_ns() * 1e-9;
 }
 
 /* argv[index] as a positive integer, or fallback; exits on junk. */
