@@ -165,6 +165,7 @@ typedef enum {
     DSM_RT_CMD_STATS,
     DSM_RT_CMD_PAGE_WAIT,
     DSM_RT_CMD_DRAIN,
+    DSM_RT_CMD_FREE_ROUND,
     DSM_RT_CMD_STOP
 } dsm_rt_cmd_type_t;
 
@@ -174,7 +175,7 @@ typedef struct dsm_rt_cmd {
     dsm_rt_cmd_type_t  type;
     uint64_t           arg;    /* ALLOC: bytes; FREE: address; LOCK_*: lock;
                                   PAGE_WAIT: page; DRAIN: address, 0: every
-                                  page                                        */
+                                  page; FREE_ROUND: the round (rt_sync.c)     */
     uint64_t           result; /* ALLOC: address; LOCK_CREATE: lock           */
     uint64_t           changes;  /* PAGE_WAIT: the page's change count, read
                                     before the caller's load (rt_wait.c)     */
@@ -269,6 +270,8 @@ typedef struct {
     dsm_rt_lock_home_t *lock_homes;      /* locks homed here, by lock / nnodes   */
     size_t              lock_home_count;
     dsm_rt_cmd_list_t   lock_waiting;    /* ACQUIREs sent, in order            */
+    dsm_rt_cmd_list_t   free_waiting;    /* FREE_ROUNDs entered, not released   */
+    dsm_rt_pagemap_t    free_arrived;    /* node 0: round -> entries so far     */
     uint64_t            lock_acquires, barriers;
     uint64_t            malformed;       /* messages refused                    */
 } dsm_rt_sync_t;
@@ -428,6 +431,10 @@ void dsm_rt_page_waits_cancel(dsm_rt_t *rt, dsm_status_t status);
 dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt);
 void dsm_rt_sync_fini(dsm_rt_t *rt);
 void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+/* One of dsm_free's two barriers, for the allocation it names (cmd->arg). */
+void dsm_rt_sync_free_round_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+/* Completes every free round still waiting with status (shutdown). */
+void dsm_rt_sync_free_rounds_cancel(dsm_rt_t *rt, dsm_status_t status);
 void dsm_rt_sync_lock_create(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);

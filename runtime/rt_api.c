@@ -227,16 +227,21 @@ void *dsm_alloc(size_t size)
 
 void dsm_free(void *ptr)
 {
+    uint64_t address = (uint64_t)(uintptr_t)ptr;
+
     if (ptr == NULL || dsm_rt_get() == NULL) {
         return;
     }
     /* As dsm_finalize, for one allocation: each node ends its transactions
      * on it (read-ahead may still be in flight) and stops using it; after
-     * the barrier nobody starts one, and each node frees it once those it
-     * serves as home have ended. Nobody allocates again before all freed. */
-    if (dsm_rt_drain((uint64_t)(uintptr_t)ptr) == DSM_OK && dsm_barrier() == DSM_OK &&
-        dsm_rt_simple_command(DSM_RT_CMD_FREE, (uint64_t)(uintptr_t)ptr, NULL) == DSM_OK) {
-        dsm_barrier();
+     * the first round nobody starts one, and each node frees it once those it
+     * serves as home have ended. Nobody allocates again before all freed.
+     * The rounds are the allocation's own barriers (rt_sync.c), not
+     * dsm_barrier: threads of a node may free different allocations at once. */
+    if (dsm_rt_drain(address) == DSM_OK &&
+        dsm_rt_simple_command(DSM_RT_CMD_FREE_ROUND, address, NULL) == DSM_OK &&
+        dsm_rt_simple_command(DSM_RT_CMD_FREE, address, NULL) == DSM_OK) {
+        dsm_rt_simple_command(DSM_RT_CMD_FREE_ROUND, address + 1, NULL);
     }
 }
 

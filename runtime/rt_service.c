@@ -58,6 +58,9 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     case DSM_RT_CMD_BARRIER:
         dsm_rt_sync_barrier_start(rt, cmd);
         break;
+    case DSM_RT_CMD_FREE_ROUND:
+        dsm_rt_sync_free_round_start(rt, cmd);
+        break;
     case DSM_RT_CMD_LOCK_CREATE:
         dsm_rt_sync_lock_create(rt, cmd);
         break;
@@ -79,6 +82,7 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
          * one (a program that finalizes while another thread waits) ends. */
         dsm_rt_page_waits_cancel(rt, DSM_ERR_CANCELED);
         dsm_rt_settle_cancel(rt);
+        dsm_rt_sync_free_rounds_cancel(rt, DSM_ERR_CANCELED);
         rt->service.stopping = 1;
         dsm_rt_command_complete(cmd, DSM_OK);
         break;

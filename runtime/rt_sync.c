@@ -10,7 +10,14 @@
  * waiting nodes, so acquisitions are granted in arrival order (fair). A node's
  * own waiting acquisitions are matched to grants in the order they were sent.
  *
- * Neither needs to flush memory: the coherence protocol makes every store
+ * Free rounds: dsm_free's two barriers, one pair per allocation. ENTER(round)
+ * to node 0, which counts each round apart and sends RELEASE(round) to every
+ * node when all N entered; a round is the allocation's address, plus 1 for
+ * the second. Unlike the epochs of dsm_barrier, rounds of different
+ * allocations may be in progress at once, in any order across nodes: threads
+ * of one node may free different allocations at the same time.
+ *
+ * None needs to flush memory: the coherence protocol makes every store
  * visible to a later load on any node (sequential consistency per page), so
  * ordering the synchronisation itself orders the data.
  */
@@ -25,7 +32,9 @@ typedef enum {
     DSM_RT_SYNC_BARRIER_RELEASE,
     DSM_RT_SYNC_LOCK_ACQUIRE,
     DSM_RT_SYNC_LOCK_GRANT,
-    DSM_RT_SYNC_LOCK_RELEASE
+    DSM_RT_SYNC_LOCK_RELEASE,
+    DSM_RT_SYNC_FREE_ENTER,
+    DSM_RT_SYNC_FREE_RELEASE
 } dsm_rt_sync_type_t;
 
 /* Wire format, little-endian: type (1), reserved (7, zero), argument (8). */
@@ -48,7 +57,7 @@ static int dsm_rt_sync_decode(const uint8_t *bytes, size_t length, dsm_rt_sync_t
     uint64_t arg = 0;
 
     if (length != DSM_RT_SYNC_MSG_SIZE || bytes[0] < DSM_RT_SYNC_BARRIER_ENTER ||
-        bytes[0] > DSM_RT_SYNC_LOCK_RELEASE) {
+        bytes[0] > DSM_RT_SYNC_FREE_RELEASE) {
         return -1;
     }
     for (int i = 1; i < 8; i++) {
@@ -92,6 +101,35 @@ static void dsm_rt_sync_malformed(dsm_rt_t *rt, int src, const char *why)
     dsm_warn("dropped a synchronisation message from node %d: %s", src, why);
 }
 
+/* Send type(arg) to every node, this one included. */
+static void dsm_rt_sync_send_all(dsm_rt_t *rt, dsm_rt_sync_type_t type, uint64_t arg)
+{
+    for (int node = 0; node < rt->nnodes; node++) {
+        dsm_rt_sync_send(rt, node, type, arg);
+    }
+}
+
+/* Take the first command of list whose arg is arg out of it, or NULL. */
+static dsm_rt_cmd_t *dsm_rt_sync_waiting_take(dsm_rt_cmd_list_t *list, uint64_t arg)
+{
+    dsm_rt_cmd_t *prev = NULL;
+
+    for (dsm_rt_cmd_t *cmd = list->head; cmd != NULL; prev = cmd, cmd = cmd->next) {
+        if (cmd->arg == arg) {
+            if (prev != NULL) {
+                prev->next = cmd->next;
+            } else {
+                list->head = cmd->next;
+            }
+            if (list->tail == cmd) {
+                list->tail = prev;
+            }
+            return cmd;
+        }
+    }
+    return NULL;
+}
+
 /* ---- barrier ---------------------------------------------------------------- */
 
 void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
@@ -116,9 +154,7 @@ static void dsm_rt_barrier_enter(dsm_rt_t *rt, int src, uint64_t epoch)
         return;
     }
     *arrived = 0;
-    for (int node = 0; node < rt->nnodes; node++) {
-        dsm_rt_sync_send(rt, node, DSM_RT_SYNC_BARRIER_RELEASE, epoch);
-    }
+    dsm_rt_sync_send_all(rt, DSM_RT_SYNC_BARRIER_RELEASE, epoch);
 }
 
 static void dsm_rt_barrier_release(dsm_rt_t *rt, int src, uint64_t epoch)
@@ -188,25 +224,14 @@ static void dsm_rt_lock_home_release(dsm_rt_t *rt, int src, uint64_t lock)
 
 static void dsm_rt_lock_granted(dsm_rt_t *rt, int src, uint64_t lock)
 {
-    dsm_rt_cmd_t **link = &rt->sync.lock_waiting.head;
-    dsm_rt_cmd_t *prev = NULL;
+    dsm_rt_cmd_t *cmd = dsm_rt_sync_waiting_take(&rt->sync.lock_waiting, lock);
 
-    for (dsm_rt_cmd_t *cmd = *link; cmd != NULL; prev = cmd, cmd = cmd->next) {
-        if (cmd->arg == lock) {
-            if (prev != NULL) {
-                prev->next = cmd->next;
-            } else {
-                rt->sync.lock_waiting.head = cmd->next;
-            }
-            if (rt->sync.lock_waiting.tail == cmd) {
-                rt->sync.lock_waiting.tail = prev;
-            }
-            rt->sync.lock_acquires++;
-            dsm_rt_command_complete(cmd, DSM_OK);
-            return;
-        }
+    if (cmd == NULL) {
+        dsm_rt_sync_malformed(rt, src, "lock grant nobody waits for");
+        return;
     }
-    dsm_rt_sync_malformed(rt, src, "lock grant nobody waits for");
+    rt->sync.lock_acquires++;
+    dsm_rt_command_complete(cmd, DSM_OK);
 }
 
 static int dsm_rt_lock_valid(const dsm_rt_t *rt, uint64_t lock)
@@ -251,6 +276,66 @@ void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     dsm_rt_command_complete(cmd, DSM_OK);
 }
 
+/* ---- free rounds ---------------------------------------------------------------- */
+
+/* A round names an allocation's first page address, plus 0 or 1. */
+static int dsm_rt_free_round_valid(const dsm_rt_t *rt, uint64_t round)
+{
+    uint64_t address = round & ~UINT64_C(1);
+
+    return address >= rt->arena.base && (address - rt->arena.base) % DSM_RT_PAGE_SIZE == 0 &&
+           (address - rt->arena.base) / DSM_RT_PAGE_SIZE < rt->arena.pages;
+}
+
+void dsm_rt_sync_free_round_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
+{
+    if (!dsm_rt_free_round_valid(rt, cmd->arg)) {
+        dsm_rt_command_complete(cmd, DSM_ERR_INVALID_PARAM);
+        return;
+    }
+    dsm_rt_cmd_list_push(&rt->sync.free_waiting, cmd);
+    dsm_rt_sync_send(rt, 0, DSM_RT_SYNC_FREE_ENTER, cmd->arg);
+}
+
+static void dsm_rt_free_round_enter(dsm_rt_t *rt, int src, uint64_t round)
+{
+    uint64_t arrived = 0;
+
+    if (rt->node != 0 || !dsm_rt_free_round_valid(rt, round)) {
+        dsm_rt_sync_malformed(rt, src, "free round entry for an impossible round");
+        return;
+    }
+    dsm_rt_pagemap_take(&rt->sync.free_arrived, round, &arrived);
+    if (++arrived < (uint64_t)rt->nnodes) {
+        if (dsm_rt_pagemap_put(&rt->sync.free_arrived, round, arrived) != DSM_OK) {
+            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory counting a free round");
+        }
+        return;
+    }
+    dsm_rt_sync_send_all(rt, DSM_RT_SYNC_FREE_RELEASE, round);
+}
+
+static void dsm_rt_free_round_release(dsm_rt_t *rt, int src, uint64_t round)
+{
+    dsm_rt_cmd_t *cmd = src == 0 ? dsm_rt_sync_waiting_take(&rt->sync.free_waiting, round)
+                                 : NULL;
+
+    if (cmd == NULL) {
+        dsm_rt_sync_malformed(rt, src, "free round release nobody waits for");
+        return;
+    }
+    dsm_rt_command_complete(cmd, DSM_OK);
+}
+
+void dsm_rt_sync_free_rounds_cancel(dsm_rt_t *rt, dsm_status_t status)
+{
+    dsm_rt_cmd_t *cmd;
+
+    while ((cmd = dsm_rt_cmd_list_pop(&rt->sync.free_waiting)) != NULL) {
+        dsm_rt_command_complete(cmd, status);
+    }
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 static void dsm_rt_sync_handle(dsm_rt_t *rt, int src, dsm_rt_sync_type_t type, uint64_t arg)
@@ -277,6 +362,12 @@ static void dsm_rt_sync_handle(dsm_rt_t *rt, int src, dsm_rt_sync_type_t type, u
     case DSM_RT_SYNC_LOCK_GRANT:
         dsm_rt_lock_granted(rt, src, arg);
         break;
+    case DSM_RT_SYNC_FREE_ENTER:
+        dsm_rt_free_round_enter(rt, src, arg);
+        break;
+    case DSM_RT_SYNC_FREE_RELEASE:
+        dsm_rt_free_round_release(rt, src, arg);
+        break;
     }
 }
 
@@ -297,6 +388,11 @@ static void dsm_rt_sync_am(void *arg, int src_node, const void *header, size_t h
 
 dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt)
 {
+    dsm_status_t status = dsm_rt_pagemap_init(&rt->sync.free_arrived, 16);
+
+    if (status != DSM_OK) {
+        return status;
+    }
     return dsm_tp_am_register(rt->tp, DSM_RT_AM_SYNC, dsm_rt_sync_am, rt);
 }
 
@@ -308,6 +404,7 @@ void dsm_rt_sync_fini(dsm_rt_t *rt)
     free(rt->sync.lock_homes);
     rt->sync.lock_homes = NULL;
     rt->sync.lock_home_count = 0;
+    dsm_rt_pagemap_fini(&rt->sync.free_arrived);
 }
 
 void dsm_rt_sync_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
