@@ -381,6 +381,8 @@ int dsm_rt_commands_take(dsm_rt_t *rt, dsm_rt_cmd_list_t *posted_p);
 int dsm_rt_commands_waiting(const dsm_rt_t *rt);
 /* Service thread: finish cmd with status and wake its thread. */
 void dsm_rt_command_complete(dsm_rt_cmd_t *cmd, dsm_status_t status);
+/* Service thread: finish every command of list with status (shutdown). */
+void dsm_rt_cmd_list_complete(dsm_rt_cmd_list_t *list, dsm_status_t status);
 /*
  * Stop this node because the job cannot go on: log why, and exit. status is
  * the failure behind it: DSM_ERR_PEER_LOST names every lost node and exits

@@ -61,6 +61,15 @@ dsm_rt_cmd_t *dsm_rt_cmd_list_pop(dsm_rt_cmd_list_t *list)
     return cmd;
 }
 
+void dsm_rt_cmd_list_complete(dsm_rt_cmd_list_t *list, dsm_status_t status)
+{
+    dsm_rt_cmd_t *cmd;
+
+    while ((cmd = dsm_rt_cmd_list_pop(list)) != NULL) {
+        dsm_rt_command_complete(cmd, status);
+    }
+}
+
 void dsm_rt_command_complete(dsm_rt_cmd_t *cmd, dsm_status_t status)
 {
     /* Counted down here, not when the caller returns: a service thread that

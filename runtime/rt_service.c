@@ -21,16 +21,6 @@
 
 #include "dsm_rt.h"
 
-/* Shutdown: a FREE or DRAIN of another thread still waiting ends. */
-static void dsm_rt_settle_cancel(dsm_rt_t *rt)
-{
-    dsm_rt_cmd_t *cmd;
-
-    while ((cmd = dsm_rt_cmd_list_pop(&rt->service.settle_waiting)) != NULL) {
-        dsm_rt_command_complete(cmd, DSM_ERR_CANCELED);
-    }
-}
-
 /* Only pages of allocations can be waited on; the page path says how this
  * node holds the page. */
 static void dsm_rt_page_wait_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
@@ -79,9 +69,10 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         break;
     case DSM_RT_CMD_STOP:
         /* Nothing will change pages any more: a thread still waiting on
-         * one (a program that finalizes while another thread waits) ends. */
+         * one (a program that finalizes while another thread waits) ends,
+         * as does a dsm_free of another thread. */
         dsm_rt_page_waits_cancel(rt, DSM_ERR_CANCELED);
-        dsm_rt_settle_cancel(rt);
+        dsm_rt_cmd_list_complete(&rt->service.settle_waiting, DSM_ERR_CANCELED);
         dsm_rt_sync_free_rounds_cancel(rt, DSM_ERR_CANCELED);
         rt->service.stopping = 1;
         dsm_rt_command_complete(cmd, DSM_OK);

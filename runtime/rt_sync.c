@@ -329,11 +329,7 @@ static void dsm_rt_free_round_release(dsm_rt_t *rt, int src, uint64_t round)
 
 void dsm_rt_sync_free_rounds_cancel(dsm_rt_t *rt, dsm_status_t status)
 {
-    dsm_rt_cmd_t *cmd;
-
-    while ((cmd = dsm_rt_cmd_list_pop(&rt->sync.free_waiting)) != NULL) {
-        dsm_rt_command_complete(cmd, status);
-    }
+    dsm_rt_cmd_list_complete(&rt->sync.free_waiting, status);
 }
 
 /* ---- dispatch ------------------------------------------------------------------ */

@@ -134,9 +134,5 @@ uint64_t dsm_rt_page_waits_expire(dsm_rt_t *rt)
 
 void dsm_rt_page_waits_cancel(dsm_rt_t *rt, dsm_status_t status)
 {
-    dsm_rt_cmd_t *cmd;
-
-    while ((cmd = dsm_rt_cmd_list_pop(&rt->wait.waiting)) != NULL) {
-        dsm_rt_command_complete(cmd, status);
-    }
+    dsm_rt_cmd_list_complete(&rt->wait.waiting, status);
 }
