@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench_common.h"
 #include "dsm_common.h"
@@ -111,10 +110,7 @@ void dsm_bench_die(const char *what, dsm_status_t status)
 
 double dsm_bench_now_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+    return (double)dsm_now_ns() / 1e3;
 }
 
 static int dsm_bench_compare_double(const void *a, const void *b)

@@ -1,11 +1,12 @@
 /*
- * common/ - services every layer may use: status conversion and logging.
+ * common/ - services every layer may use: status conversion, logging, the clock.
  * Lowest layer: includes nothing of dsm but the public header.
  */
 #ifndef DSM_COMMON_H
 #define DSM_COMMON_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "dsm.h"
@@ -42,6 +43,9 @@ void dsm_log_set_node(int node);
 void dsm_log_write(dsm_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void dsm_log_vwrite(dsm_log_level_t level, const char *fmt, va_list ap);
+
+/* Monotonic time (CLOCK_MONOTONIC) in ns: for intervals and deadlines. */
+uint64_t dsm_now_ns(void);
 
 /* The integer at the start of a file (e.g. a /proc/sys value), or -1. */
 long dsm_file_read_long(const char *path);

@@ -20,7 +20,7 @@
 
 #define DSM_RT_PAGE_SIZE   4096u
 #define DSM_RT_SPIN_US_MAX 1000000u
-/* DSM_SPIN_US=auto (rt_api.c's dsm_rt_spin_policy says why 50 µs everywhere). */
+/* DSM_SPIN_US=auto (rt_service.c's dsm_rt_spin_policy says why 50 µs everywhere). */
 #define DSM_RT_SPIN_US_DEFAULT 50u
 #define DSM_RT_READAHEAD_MAX   64u
 /* time slice the service thread asks for: short enough to preempt on wake-up */
@@ -75,8 +75,6 @@ uint64_t dsm_rt_placement_index(const dsm_rt_placement_t *pl, uint64_t page);
 /* How many pages of the allocation node is home of (its segment's length). */
 uint64_t dsm_rt_placement_count(const dsm_rt_placement_t *pl, int node);
 
-#endif /* DSM_RT_H */
-
 /* ---- page-keyed map (pagemap.c) ----------------------------------------------
  * Open addressing, linear probing, tombstone-free deletion (backward shift):
  * the service thread's small per-page tables (fault start times, staging slots).
@@ -129,7 +127,18 @@ void dsm_rt_hist_add(dsm_rt_hist_t *hist, uint64_t ns);
 /* The value (µs) below which pct percent of the samples lie; 0 when empty. */
 double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
 
-/* ---- the runtime proper (rt_*.c) ---------------------------------------------- */
+/* ---- the runtime proper (rt_*.c) ----------------------------------------------
+ *
+ * One runtime, dsm_rt_t, made of one part per file: each part's fields are
+ * changed only by the file that owns it; the other files read them (const)
+ * or call that file's functions. The files call each other downwards only:
+ *
+ *   rt_api.c -> rt_service.c -> rt_pages.c -> rt_alloc.c -> rt_arena.c
+ *                            -> rt_sync.c     rt_pages.c -> rt_wait.c
+ *   every one of them        -> rt_core.c (commands, fatal stops)
+ *
+ * (rt_api.c also calls the init/fini functions of each part.)
+ */
 
 /* Active message ids used by the runtime. */
 enum {
@@ -141,31 +150,9 @@ enum {
 /* Exit status of a node that stops because another node of the job was lost. */
 #define DSM_RT_EXIT_PEER_LOST 3
 
-/* A key that arrived before this node started its allocation (rt_alloc.c). */
-typedef struct dsm_rt_early_key {
-    struct dsm_rt_early_key *next;
-    uint64_t                 seq;
-    int                      node;
-    size_t                   size;
-    unsigned char            key[];
-} dsm_rt_early_key_t;
+struct dsm_rt;
 
-struct dsm_rt_cmd;
-
-/* One collective allocation: a range of arena pages and its backing segments. */
-typedef struct {
-    uint64_t           seq;        /* the allocation's number, the same on every node */
-    uint64_t           first_page;
-    uint64_t           npages;
-    dsm_rt_placement_t placement;
-    dsm_tp_mem_t      *backing;    /* this node's segment (pages it homes)     */
-    dsm_tp_rmem_t     *rmem;       /* every node's segment, for RMA           */
-    void              *key;        /* this node's segment key, as sent        */
-    size_t             key_size;   /* 0: this node failed to make its segment  */
-    unsigned           keys_missing; /* other nodes' keys not yet received    */
-    int                failed;     /* some node could not make its segment    */
-    struct dsm_rt_cmd *waiting;    /* the ALLOC command, until complete       */
-} dsm_rt_region_t;
+/* ---- commands (rt_core.c) ------------------------------------------------------ */
 
 /* A request from an application thread to the service thread. */
 typedef enum {
@@ -178,6 +165,7 @@ typedef enum {
     DSM_RT_CMD_STATS,
     DSM_RT_CMD_PAGE_WAIT,
     DSM_RT_CMD_DRAIN,
+    DSM_RT_CMD_FREE_ROUND,
     DSM_RT_CMD_STOP
 } dsm_rt_cmd_type_t;
 
@@ -187,7 +175,7 @@ typedef struct dsm_rt_cmd {
     dsm_rt_cmd_type_t  type;
     uint64_t           arg;    /* ALLOC: bytes; FREE: address; LOCK_*: lock;
                                   PAGE_WAIT: page; DRAIN: address, 0: every
-                                  page                                        */
+                                  page; FREE_ROUND: the round (rt_sync.c)     */
     uint64_t           result; /* ALLOC: address; LOCK_CREATE: lock           */
     uint64_t           changes;  /* PAGE_WAIT: the page's change count, read
                                     before the caller's load (rt_wait.c)     */
@@ -204,6 +192,92 @@ typedef struct {
     dsm_rt_cmd_t *tail;
 } dsm_rt_cmd_list_t;
 
+/* Commands from application threads: posted under lock, then the eventfd is
+ * written; pending lets the spinning service loop skip the lock. */
+typedef struct {
+    pthread_mutex_t   lock;
+    dsm_rt_cmd_list_t posted;
+    atomic_int        pending;
+    atomic_int        waiters;  /* commands posted and not yet complete */
+    int               event_fd;
+} dsm_rt_cmds_t;
+
+/* ---- the arena (rt_arena.c) ------------------------------------------------------ */
+
+typedef struct {
+    uintptr_t base;
+    uint64_t  pages;
+    int       mapped;
+} dsm_rt_arena_t;
+
+/* ---- allocations (rt_alloc.c) ------------------------------------------------------ */
+
+/* A key that arrived before this node started its allocation. */
+typedef struct dsm_rt_early_key {
+    struct dsm_rt_early_key *next;
+    uint64_t                 seq;
+    int                      node;
+    size_t                   size;
+    unsigned char            key[];
+} dsm_rt_early_key_t;
+
+/* One collective allocation: a range of arena pages and its backing segments. */
+typedef struct {
+    uint64_t           seq;        /* the allocation's number, the same on every node */
+    uint64_t           first_page;
+    uint64_t           npages;
+    dsm_rt_placement_t placement;
+    dsm_tp_mem_t      *backing;    /* this node's segment (pages it homes)     */
+    dsm_tp_rmem_t     *rmem;       /* every node's segment, for RMA           */
+    void              *key;        /* this node's segment key, as sent        */
+    size_t             key_size;   /* 0: this node failed to make its segment  */
+    unsigned           keys_missing; /* other nodes' keys not yet received    */
+    int                failed;     /* some node could not make its segment    */
+    dsm_rt_cmd_t      *waiting;    /* the ALLOC command, until complete       */
+} dsm_rt_region_t;
+
+/* The allocation table, sorted by first_page. Service thread only. */
+typedef struct {
+    dsm_rt_region_t    *regions;
+    size_t              count, capacity;
+    uint64_t            seq;          /* allocations this node has started     */
+    dsm_rt_early_key_t *early_keys;   /* keys for allocations not started yet  */
+    uint64_t            malformed;    /* key messages refused                  */
+} dsm_rt_alloc_t;
+
+/* ---- page waits (rt_wait.c) ----------------------------------------------------------- */
+
+typedef struct {
+    dsm_rt_cmd_list_t    waiting;     /* PAGE_WAITs until their page changes */
+    /* Changes of pages' local copies that a waiter must see: written by the
+     * service thread, read by application threads. */
+    atomic_uint_fast64_t changes[DSM_RT_PAGE_CHANGE_BUCKETS];
+} dsm_rt_wait_t;
+
+/* ---- barrier and locks (rt_sync.c) ------------------------------------------------------ */
+
+/* Lock state at the lock's home node. */
+typedef struct {
+    int           holder;  /* node holding it, -1 when free */
+    dsm_rt_fifo_t waiters; /* of int: nodes waiting          */
+} dsm_rt_lock_home_t;
+
+typedef struct {
+    dsm_rt_cmd_list_t   barrier_waiting; /* commands waiting for the release   */
+    uint64_t            barrier_epoch;   /* barriers this node has entered      */
+    unsigned            barrier_arrived[2]; /* node 0: entries per epoch parity */
+    uint64_t            locks_created;
+    dsm_rt_lock_home_t *lock_homes;      /* locks homed here, by lock / nnodes   */
+    size_t              lock_home_count;
+    dsm_rt_cmd_list_t   lock_waiting;    /* ACQUIREs sent, in order            */
+    dsm_rt_cmd_list_t   free_waiting;    /* FREE_ROUNDs entered, not released   */
+    dsm_rt_pagemap_t    free_arrived;    /* node 0: round -> entries so far     */
+    uint64_t            lock_acquires, barriers;
+    uint64_t            malformed;       /* messages refused                    */
+} dsm_rt_sync_t;
+
+/* ---- the page path (rt_pages.c) ------------------------------------------------------------ */
+
 /* A page transfer that completed while actions ran, fed to the engine next. */
 typedef struct {
     uint64_t      page;
@@ -219,53 +293,34 @@ typedef struct {
     int                   next_free; /* -1: end of the free list */
 } dsm_rt_slot_t;
 
-/* Lock state at the lock's home node (rt_sync.c). */
-/* A run of sequential faults of one kind (rt_pages.c): the page the run
- * faults on next, the window last requested ahead of it (0: no run), and
- * how many pages were requested ahead in all. */
+/* A run of sequential faults of one kind: the page the run faults on next,
+ * the window last requested ahead of it (0: no run), and how many pages were
+ * requested ahead in all. */
 typedef struct {
     uint64_t next;
     unsigned window;
     uint64_t pages;
 } dsm_rt_ahead_t;
 
+/* Service thread only. */
 typedef struct {
-    int           holder;  /* node holding it, -1 when free */
-    dsm_rt_fifo_t waiters; /* of int: nodes waiting          */
-} dsm_rt_lock_home_t;
-
-typedef struct dsm_rt {
-    dsm_rt_config_t    config;
-    int                node, nnodes;
-    dsm_boot_t        *boot;
-    dsm_tp_t          *tp;
-    dsm_uffd_t         uffd;
-    int                uffd_open;
-    uintptr_t          arena_base;
-    uint64_t           arena_pages;
-    int                arena_mapped;
     dsm_coh_engine_t  *coh;
-    dsm_coh_actions_t  actions;   /* the output list, reused for every input */
+    /* The engine's output: empty between inputs (dsm_rt_actions_run empties
+     * it; the engine appends nothing to it when it refuses an input). */
+    dsm_coh_actions_t  actions;
 
-    /* Allocations, sorted by first_page. Service thread only. */
-    dsm_rt_region_t   *regions;
-    size_t             region_count, region_capacity;
-    uint64_t           alloc_seq;     /* allocations this node has started     */
-    dsm_rt_early_key_t *early_keys;   /* keys for allocations not started yet  */
-
-    /* Staging pages (registered) and their slots. Service thread only. */
+    /* Staging pages (registered) and their slots. */
     void              *staging;
     dsm_tp_mem_t      *staging_mem;
     dsm_rt_slot_t     *slots;
     int                slot_count, free_slot;
     dsm_rt_pagemap_t   fetch_slot;    /* page -> slot of its fetch in flight   */
     dsm_rt_fifo_t      slot_waiters;  /* of dsm_coh_action_t: FETCH/WRITE_BACK
-                                         waiting for a slot                   */
-
+                                         waiting for a slot, started by
+                                         dsm_rt_pages_run_deferred            */
     /* Transfers completed while actions ran (dsm_rt_deferred_t). */
     dsm_rt_fifo_t      deferred;
 
-    /* Requests ahead of sequential faults (rt_pages.c). */
     dsm_rt_ahead_t     read_ahead;    /* read misses on absent pages          */
     dsm_rt_ahead_t     upgrade_ahead; /* write faults on read-only pages      */
 
@@ -273,112 +328,61 @@ typedef struct dsm_rt {
     dsm_rt_pagemap_t   fault_start;
     dsm_rt_hist_t      fault_latency;
 
-    /* Commands from application threads: posted under cmd_lock, then the
-     * eventfd is written; cmd_pending lets the spinning loop skip the lock. */
-    pthread_mutex_t    cmd_lock;
-    dsm_rt_cmd_list_t  cmd_posted;
-    atomic_int         cmd_pending;
-    atomic_int         cmd_waiters;   /* commands posted and not yet complete  */
-    int                cmd_event_fd;
-    int                epoll_fd;
-    pthread_t          service_thread;
-    int                service_running;
-    int                spin_yields;   /* more nodes than CPUs: yield while spinning */
-    int                stopping;
-
-    /* Collective operations in progress (service thread only). */
-    dsm_rt_cmd_list_t  barrier_waiting; /* commands waiting for the release   */
-    uint64_t           barrier_epoch;   /* barriers this node has entered      */
-    unsigned           barrier_arrived[2]; /* node 0: entries per epoch parity */
-    dsm_rt_cmd_list_t  settle_waiting;  /* FREEs and DRAINs until no page they
-                                           name is in a transaction here      */
-    uint64_t           locks_created;
-    dsm_rt_lock_home_t *lock_homes;     /* locks homed here, by lock / nnodes   */
-    size_t             lock_home_count;
-    dsm_rt_cmd_list_t  lock_waiting;    /* ACQUIREs sent, in order            */
-    dsm_rt_cmd_list_t  page_waiting;    /* PAGE_WAITs until their page changes */
-
-    /* Changes of pages' local copies that a waiter must see (rt_wait.c):
-     * written by the service thread, read by application threads. */
-    atomic_uint_fast64_t page_changes[DSM_RT_PAGE_CHANGE_BUCKETS];
-
-    /* Counters kept by the runtime (the engine keeps the rest); like the
-     * engine, they belong to the service thread (dsm_stats_get asks it). */
     uint64_t           bytes_fetched, bytes_written_back;
-    uint64_t           lock_acquires, barriers;
-    uint64_t           malformed_runtime; /* messages the runtime itself refused */
+    uint64_t           malformed;     /* coherence messages the runtime refused */
+} dsm_rt_pages_t;
+
+/* ---- the service thread (rt_service.c) ---------------------------------------------------- */
+
+typedef struct {
+    dsm_rt_cmd_list_t settle_waiting; /* FREEs and DRAINs until no page they
+                                         name is in a transaction here        */
+    int               epoll_fd;
+    pthread_t         thread;
+    int               running;
+    int               spin_yields;    /* more nodes than CPUs: yield while spinning */
+    int               stopping;
+} dsm_rt_service_t;
+
+/* ---- the runtime ------------------------------------------------------------------------ */
+
+typedef struct dsm_rt {
+    /* Set up by dsm_init (rt_api.c), read-only afterwards. */
+    dsm_rt_config_t  config;
+    int              node, nnodes;
+    dsm_boot_t   *boot;
+    dsm_tp_t        *tp;
+    dsm_uffd_t       uffd;
+    int              uffd_open;
+
+    dsm_rt_cmds_t    cmds;    /* rt_core.c    */
+    dsm_rt_arena_t   arena;   /* rt_arena.c   */
+    dsm_rt_alloc_t   alloc;   /* rt_alloc.c   */
+    dsm_rt_wait_t    wait;    /* rt_wait.c    */
+    dsm_rt_sync_t    sync;    /* rt_sync.c    */
+    dsm_rt_pages_t   pages;   /* rt_pages.c   */
+    dsm_rt_service_t service; /* rt_service.c */
 } dsm_rt_t;
 
-/* rt_arena.c: the arena mapping, uffd registration and the allocation table. */
-dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt);
-void dsm_rt_arena_unmap(dsm_rt_t *rt);
-void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
-/* The allocation holding page, or NULL. */
-dsm_rt_region_t *dsm_rt_region_find(dsm_rt_t *rt, uint64_t page);
-/* Index of the first allocation that ends after page. */
-size_t dsm_rt_region_lower_bound(const dsm_rt_t *rt, uint64_t page);
-/* First fit: where npages would go (first page, table index), or DSM_ERR_NO_SPACE. */
-dsm_status_t dsm_rt_region_place(const dsm_rt_t *rt, uint64_t npages, uint64_t *first_p,
-                                 size_t *index_p);
-dsm_status_t dsm_rt_region_insert(dsm_rt_t *rt, size_t index, const dsm_rt_region_t *region);
-void dsm_rt_region_remove(dsm_rt_t *rt, size_t index);
-
-/* rt_alloc.c: collective allocations (service thread). */
-dsm_status_t dsm_rt_alloc_init(dsm_rt_t *rt);
-/* Start an ALLOC command; it completes once every node's key is in. */
-void dsm_rt_region_alloc_start(dsm_rt_t *rt, struct dsm_rt_cmd *cmd);
-/* DSM_ERR_STATE while a page of the allocation at address is in a
- * transaction here (as requester, holder or home), DSM_ERR_INVALID_PARAM when
- * no allocation starts there. */
-dsm_status_t dsm_rt_region_drain(dsm_rt_t *rt, uint64_t address);
-/* Forget, zap and release the allocation at address; DSM_ERR_STATE, nothing
- * done, while one of its pages is in a transaction here. */
-dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address);
-void dsm_rt_regions_release(dsm_rt_t *rt);
-
-/* rt_service.c: the service thread. */
-dsm_status_t dsm_rt_service_start(dsm_rt_t *rt);
-void dsm_rt_service_stop(dsm_rt_t *rt);
-/* Application threads: post cmd and wait for it; returns cmd->status. */
-dsm_status_t dsm_rt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
-/* Service thread: finish cmd with status and wake its thread. */
-void dsm_rt_command_complete(dsm_rt_cmd_t *cmd, dsm_status_t status);
+/* rt_core.c: commands and fatal stops; calls no other rt_*.c file. */
+dsm_status_t dsm_rt_cmds_init(dsm_rt_t *rt);
+/* Safe on a partly initialised runtime. */
+void dsm_rt_cmds_fini(dsm_rt_t *rt);
+/* The eventfd written when a command is posted. */
+int dsm_rt_cmds_event_fd(const dsm_rt_t *rt);
 void dsm_rt_cmd_list_push(dsm_rt_cmd_list_t *list, dsm_rt_cmd_t *cmd);
 dsm_rt_cmd_t *dsm_rt_cmd_list_pop(dsm_rt_cmd_list_t *list);
-
-/* rt_pages.c: feeding the coherence engine and carrying out its actions. */
-dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt);
-void dsm_rt_pages_fini(dsm_rt_t *rt);
-/* Handle a batch of uffd events; returns how many were read. */
-size_t dsm_rt_pages_read_faults(dsm_rt_t *rt);
-/* Run deferred work until none is left; nonzero if there was any. */
-int dsm_rt_pages_run_deferred(dsm_rt_t *rt);
-uint64_t dsm_rt_now_ns(void);
-
-/* rt_sync.c: barrier and locks over active messages. */
-dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt);
-void dsm_rt_sync_fini(dsm_rt_t *rt);
-void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
-void dsm_rt_sync_lock_create(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
-void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
-void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
-
-/* rt_wait.c: dsm_wait_until_u64's sleep until a page's local copy changes. */
-/* Application threads: wait until *word <cmp> value (arguments checked). */
-dsm_status_t dsm_rt_page_wait(dsm_rt_t *rt, const volatile uint64_t *word,
-                              int (*holds)(uint64_t word, uint64_t value), uint64_t value);
-/* Service thread: the local copy of page was taken away or made writable. */
-void dsm_rt_page_changed(dsm_rt_t *rt, uint64_t page);
-void dsm_rt_page_wait_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd, uint64_t now);
-/* Completes the waits whose recheck time has come; returns the earliest
- * recheck time left (ns), 0 when none. */
-uint64_t dsm_rt_page_waits_expire(dsm_rt_t *rt);
-/* Completes every wait with status (shutdown). */
-void dsm_rt_page_waits_cancel(dsm_rt_t *rt, dsm_status_t status);
-
-/* Service thread (or after it stopped): this node's counters. */
-void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p);
-
+/* Application threads: post cmd and wait for it; returns cmd->status. */
+dsm_status_t dsm_rt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+/* Service thread: the commands posted since the last call, in order, to
+ * *posted_p; 0 (and nothing taken) when there were none. */
+int dsm_rt_commands_take(dsm_rt_t *rt, dsm_rt_cmd_list_t *posted_p);
+/* Nonzero while a command is posted and not yet complete. */
+int dsm_rt_commands_waiting(const dsm_rt_t *rt);
+/* Service thread: finish cmd with status and wake its thread. */
+void dsm_rt_command_complete(dsm_rt_cmd_t *cmd, dsm_status_t status);
+/* Service thread: finish every command of list with status (shutdown). */
+void dsm_rt_cmd_list_complete(dsm_rt_cmd_list_t *list, dsm_status_t status);
 /*
  * Stop this node because the job cannot go on: log why, and exit. status is
  * the failure behind it: DSM_ERR_PEER_LOST names every lost node and exits
@@ -387,3 +391,87 @@ void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p);
  */
 _Noreturn void dsm_rt_fatal(dsm_rt_t *rt, dsm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* rt_arena.c: the arena mapping and its uffd registration. */
+dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt);
+void dsm_rt_arena_unmap(dsm_rt_t *rt);
+void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
+
+/* rt_alloc.c: the allocation table and collective allocations (service thread). */
+dsm_status_t dsm_rt_alloc_init(dsm_rt_t *rt);
+/* Releases every allocation (after the service thread stopped). */
+void dsm_rt_alloc_fini(dsm_rt_t *rt);
+/* The allocation holding page, or NULL. */
+const dsm_rt_region_t *dsm_rt_region_find(const dsm_rt_t *rt, uint64_t page);
+/* The allocation that starts at address, or NULL. */
+const dsm_rt_region_t *dsm_rt_region_at(const dsm_rt_t *rt, uint64_t address);
+/* Start an ALLOC command; it completes once every node's key is in. */
+void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+/* Zap and release region and take it out of the table; its pages must be
+ * forgotten by the engine first (dsm_rt_pages_forget). */
+void dsm_rt_region_free(dsm_rt_t *rt, const dsm_rt_region_t *region);
+/* Adds the allocation counters to *stats_p. */
+void dsm_rt_alloc_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p);
+
+/* rt_wait.c: dsm_wait_until_u64's sleep until a page's local copy changes. */
+/* Application threads: wait until *word <cmp> value (arguments checked). */
+dsm_status_t dsm_rt_page_wait(dsm_rt_t *rt, const volatile uint64_t *word,
+                              int (*holds)(uint64_t word, uint64_t value), uint64_t value);
+/* Service thread: the local copy of page was taken away or made writable. */
+void dsm_rt_page_changed(dsm_rt_t *rt, uint64_t page);
+/* Service thread: a PAGE_WAIT on a page of an allocation, which this node
+ * holds in state now. */
+void dsm_rt_page_wait_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd, dsm_coh_node_state_t state,
+                            uint64_t now);
+/* Completes the waits whose recheck time has come; returns the earliest
+ * recheck time left (ns), 0 when none. */
+uint64_t dsm_rt_page_waits_expire(dsm_rt_t *rt);
+/* Completes every wait with status (shutdown). */
+void dsm_rt_page_waits_cancel(dsm_rt_t *rt, dsm_status_t status);
+
+/* rt_sync.c: barrier and locks over active messages. */
+dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt);
+void dsm_rt_sync_fini(dsm_rt_t *rt);
+void dsm_rt_sync_barrier_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+/* One of dsm_free's two barriers, for the allocation it names (cmd->arg). */
+void dsm_rt_sync_free_round_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+/* Completes every free round still waiting with status (shutdown). */
+void dsm_rt_sync_free_rounds_cancel(dsm_rt_t *rt, dsm_status_t status);
+void dsm_rt_sync_lock_create(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
+/* Adds the barrier and lock counters to *stats_p. */
+void dsm_rt_sync_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p);
+
+/* rt_pages.c: feeding the coherence engine and carrying out its actions. */
+dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt);
+/* Safe on a partly initialised runtime. */
+void dsm_rt_pages_fini(dsm_rt_t *rt);
+/* Handle a batch of uffd events; returns how many were read. */
+size_t dsm_rt_pages_read_faults(dsm_rt_t *rt);
+/* Run deferred work (transfers waiting for a staging slot, completed
+ * transfers) until none is left; nonzero if there was any. */
+int dsm_rt_pages_run_deferred(dsm_rt_t *rt);
+/* Nonzero while a fault read on this node is not yet resolved. */
+int dsm_rt_pages_faults_pending(const dsm_rt_t *rt);
+/* This node's state of page. */
+dsm_coh_node_state_t dsm_rt_pages_state(const dsm_rt_t *rt, uint64_t page);
+/* Nonzero when no page of [first_page, +npages) is in a transaction here,
+ * as requester, holder or home. */
+int dsm_rt_pages_settled(const dsm_rt_t *rt, uint64_t first_page, uint64_t npages);
+/* Nonzero when no page at all is. */
+int dsm_rt_pages_quiescent(const dsm_rt_t *rt);
+/* The engine forgets the pages; DSM_ERR_STATE, nothing done, while one of
+ * them is in a transaction here. */
+dsm_status_t dsm_rt_pages_forget(dsm_rt_t *rt, uint64_t first_page, uint64_t npages);
+/* Adds the page path's and the engine's counters to *stats_p. */
+void dsm_rt_pages_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p);
+
+/* rt_service.c: the service thread. */
+dsm_status_t dsm_rt_service_start(dsm_rt_t *rt);
+/* Safe on a partly initialised runtime. */
+void dsm_rt_service_stop(dsm_rt_t *rt);
+/* Service thread (or after it stopped): this node's counters. */
+void dsm_rt_stats_fill(const dsm_rt_t *rt, dsm_stats_t *stats_p);
+
+#endif /* DSM_RT_H */

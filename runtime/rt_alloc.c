@@ -1,5 +1,6 @@
 /*
- * Collective allocations: dsm_alloc and dsm_free on the service thread.
+ * Collective allocations: the table of them (sorted by first page), and
+ * dsm_alloc and dsm_free on the service thread.
  *
  * Every node runs the same allocations in the same order, so every node picks
  * the same range of the arena by itself (first fit). What must travel is each
@@ -49,12 +50,93 @@ static uint64_t dsm_rt_key_header_decode(const uint8_t *bytes)
     return seq;
 }
 
+/* ---- the table -------------------------------------------------------------- */
+
+/* Index of the first region whose end is beyond page (binary search). */
+static size_t dsm_rt_region_lower_bound(const dsm_rt_t *rt, uint64_t page)
+{
+    size_t low = 0, high = rt->alloc.count;
+
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        const dsm_rt_region_t *region = &rt->alloc.regions[mid];
+
+        if (region->first_page + region->npages <= page) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return low;
+}
+
+const dsm_rt_region_t *dsm_rt_region_find(const dsm_rt_t *rt, uint64_t page)
+{
+    size_t index = dsm_rt_region_lower_bound(rt, page);
+
+    if (index < rt->alloc.count && rt->alloc.regions[index].first_page <= page) {
+        return &rt->alloc.regions[index];
+    }
+    return NULL;
+}
+
+/*
+ * First fit over the sorted table. Every node runs the same allocations in
+ * the same order, so every node picks the same range without messages.
+ */
+static dsm_status_t dsm_rt_region_place(const dsm_rt_t *rt, uint64_t npages,
+                                        uint64_t *first_p, size_t *index_p)
+{
+    uint64_t candidate = 0;
+
+    for (size_t i = 0; i <= rt->alloc.count; i++) {
+        uint64_t limit = i < rt->alloc.count ? rt->alloc.regions[i].first_page : rt->arena.pages;
+
+        if (limit >= candidate && limit - candidate >= npages) {
+            *first_p = candidate;
+            *index_p = i;
+            return DSM_OK;
+        }
+        if (i < rt->alloc.count) {
+            candidate = rt->alloc.regions[i].first_page + rt->alloc.regions[i].npages;
+        }
+    }
+    return DSM_ERR_NO_SPACE;
+}
+
+static dsm_status_t dsm_rt_region_insert(dsm_rt_t *rt, size_t index,
+                                         const dsm_rt_region_t *region)
+{
+    if (rt->alloc.count == rt->alloc.capacity) {
+        size_t capacity = rt->alloc.capacity ? 2 * rt->alloc.capacity : 16;
+        dsm_rt_region_t *regions = realloc(rt->alloc.regions, capacity * sizeof(*regions));
+
+        if (regions == NULL) {
+            return DSM_ERR_NO_MEMORY;
+        }
+        rt->alloc.regions = regions;
+        rt->alloc.capacity = capacity;
+    }
+    memmove(&rt->alloc.regions[index + 1], &rt->alloc.regions[index],
+            (rt->alloc.count - index) * sizeof(*rt->alloc.regions));
+    rt->alloc.regions[index] = *region;
+    rt->alloc.count++;
+    return DSM_OK;
+}
+
+static void dsm_rt_region_remove(dsm_rt_t *rt, size_t index)
+{
+    rt->alloc.count--;
+    memmove(&rt->alloc.regions[index], &rt->alloc.regions[index + 1],
+            (rt->alloc.count - index) * sizeof(*rt->alloc.regions));
+}
+
 /* The allocation with sequence number seq, or NULL. */
 static dsm_rt_region_t *dsm_rt_region_by_seq(dsm_rt_t *rt, uint64_t seq)
 {
-    for (size_t i = 0; i < rt->region_count; i++) {
-        if (rt->regions[i].seq == seq) {
-            return &rt->regions[i];
+    for (size_t i = 0; i < rt->alloc.count; i++) {
+        if (rt->alloc.regions[i].seq == seq) {
+            return &rt->alloc.regions[i];
         }
     }
     return NULL;
@@ -136,7 +218,7 @@ static void dsm_rt_region_try_complete(dsm_rt_t *rt, uint64_t seq)
         dsm_error("dsm_alloc(%" PRIu64 "): a node could not make its backing segment",
                   cmd->arg);
         dsm_rt_region_release(region);
-        dsm_rt_region_remove(rt, (size_t)(region - rt->regions));
+        dsm_rt_region_remove(rt, (size_t)(region - rt->alloc.regions));
         dsm_rt_command_complete(cmd, DSM_ERR_NO_MEMORY);
         return;
     }
@@ -157,13 +239,13 @@ static void dsm_rt_key_stash(dsm_rt_t *rt, uint64_t seq, int node, const void *k
     early->node = node;
     early->size = size;
     memcpy(early->key, key, size);
-    early->next = rt->early_keys;
-    rt->early_keys = early;
+    early->next = rt->alloc.early_keys;
+    rt->alloc.early_keys = early;
 }
 
 static void dsm_rt_key_unstash(dsm_rt_t *rt, dsm_rt_region_t *region)
 {
-    dsm_rt_early_key_t **link = &rt->early_keys;
+    dsm_rt_early_key_t **link = &rt->alloc.early_keys;
 
     while (*link != NULL) {
         dsm_rt_early_key_t *early = *link;
@@ -186,18 +268,18 @@ static void dsm_rt_key_am(void *arg, int src_node, const void *header, size_t he
     uint64_t seq;
 
     if (header_len != DSM_RT_KEY_HEADER_SIZE || src_node == rt->node) {
-        rt->malformed_runtime++;
+        rt->alloc.malformed++;
         dsm_warn("dropped a malformed allocation key from node %d", src_node);
         return;
     }
     seq = dsm_rt_key_header_decode(header);
-    if (seq >= rt->alloc_seq) {
+    if (seq >= rt->alloc.seq) {
         dsm_rt_key_stash(rt, seq, src_node, data, length);
         return;
     }
     region = dsm_rt_region_by_seq(rt, seq);
     if (region == NULL || region->keys_missing == 0) {
-        rt->malformed_runtime++;
+        rt->alloc.malformed++;
         dsm_warn("dropped an allocation key from node %d for allocation %" PRIu64
                  " that is not being made", src_node, seq);
         return;
@@ -248,7 +330,7 @@ void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     /* Rounded up without adding PAGE_SIZE - 1 first: that wraps to 0 pages for
      * the largest sizes, and first fit would accept the empty range. */
     uint64_t npages = cmd->arg / DSM_RT_PAGE_SIZE + (cmd->arg % DSM_RT_PAGE_SIZE != 0);
-    dsm_rt_region_t region = { .seq = rt->alloc_seq };
+    dsm_rt_region_t region = { .seq = rt->alloc.seq };
     size_t index;
     dsm_status_t status;
 
@@ -275,76 +357,50 @@ void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     if (dsm_rt_region_insert(rt, index, &region) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory for the allocation table");
     }
-    rt->alloc_seq++;
-    dsm_rt_key_publish(rt, &rt->regions[index]);
-    dsm_rt_key_unstash(rt, &rt->regions[index]);
+    rt->alloc.seq++;
+    dsm_rt_key_publish(rt, &rt->alloc.regions[index]);
+    dsm_rt_key_unstash(rt, &rt->alloc.regions[index]);
     dsm_rt_region_try_complete(rt, region.seq);
 }
 
-/* The allocation that starts at address (and its table index), or NULL. */
-static dsm_rt_region_t *dsm_rt_region_at(dsm_rt_t *rt, uint64_t address, size_t *index_p)
+const dsm_rt_region_t *dsm_rt_region_at(const dsm_rt_t *rt, uint64_t address)
 {
     uint64_t page;
     size_t index;
 
-    if (address < rt->arena_base || (address - rt->arena_base) % DSM_RT_PAGE_SIZE != 0 ||
-        (page = (address - rt->arena_base) / DSM_RT_PAGE_SIZE) >= rt->arena_pages) {
+    if (address < rt->arena.base || (address - rt->arena.base) % DSM_RT_PAGE_SIZE != 0 ||
+        (page = (address - rt->arena.base) / DSM_RT_PAGE_SIZE) >= rt->arena.pages) {
         return NULL;
     }
     index = dsm_rt_region_lower_bound(rt, page);
-    if (index >= rt->region_count || rt->regions[index].first_page != page) {
+    if (index >= rt->alloc.count || rt->alloc.regions[index].first_page != page) {
         return NULL;
     }
-    *index_p = index;
-    return &rt->regions[index];
+    return &rt->alloc.regions[index];
 }
 
-dsm_status_t dsm_rt_region_drain(dsm_rt_t *rt, uint64_t address)
+void dsm_rt_region_free(dsm_rt_t *rt, const dsm_rt_region_t *region)
 {
-    size_t index;
-    const dsm_rt_region_t *region = dsm_rt_region_at(rt, address, &index);
+    size_t index = (size_t)(region - rt->alloc.regions);
 
-    if (region == NULL) {
-        return DSM_ERR_INVALID_PARAM;
-    }
-    return dsm_coh_engine_settled(rt->coh, region->first_page, region->npages) ? DSM_OK
-                                                                               : DSM_ERR_STATE;
-}
-
-dsm_status_t dsm_rt_region_free(dsm_rt_t *rt, uint64_t address)
-{
-    size_t index;
-    dsm_rt_region_t *region = dsm_rt_region_at(rt, address, &index);
-    dsm_status_t status;
-
-    if (region == NULL) {
-        return DSM_ERR_INVALID_PARAM;
-    }
-    /* Refused while a page is in a transaction: its backing may still be
-     * read or written by RMA, and its messages still arrive. */
-    status = dsm_coh_engine_forget(rt->coh, region->first_page, region->npages);
-    if (status != DSM_OK) {
-        return status;
-    }
     dsm_uffd_zap(dsm_rt_page_address(rt, region->first_page),
                  region->npages * DSM_RT_PAGE_SIZE);
-    dsm_rt_region_release(region);
+    dsm_rt_region_release(&rt->alloc.regions[index]);
     dsm_rt_region_remove(rt, index);
-    return DSM_OK;
 }
 
-void dsm_rt_regions_release(dsm_rt_t *rt)
+void dsm_rt_alloc_fini(dsm_rt_t *rt)
 {
-    for (size_t i = 0; i < rt->region_count; i++) {
-        dsm_rt_region_release(&rt->regions[i]);
+    for (size_t i = 0; i < rt->alloc.count; i++) {
+        dsm_rt_region_release(&rt->alloc.regions[i]);
     }
-    free(rt->regions);
-    rt->regions = NULL;
-    rt->region_count = rt->region_capacity = 0;
-    while (rt->early_keys != NULL) {
-        dsm_rt_early_key_t *early = rt->early_keys;
+    free(rt->alloc.regions);
+    rt->alloc.regions = NULL;
+    rt->alloc.count = rt->alloc.capacity = 0;
+    while (rt->alloc.early_keys != NULL) {
+        dsm_rt_early_key_t *early = rt->alloc.early_keys;
 
-        rt->early_keys = early->next;
+        rt->alloc.early_keys = early->next;
         free(early);
     }
 }
@@ -352,4 +408,9 @@ void dsm_rt_regions_release(dsm_rt_t *rt)
 dsm_status_t dsm_rt_alloc_init(dsm_rt_t *rt)
 {
     return dsm_tp_am_register(rt->tp, DSM_RT_AM_REGION, dsm_rt_key_am, rt);
+}
+
+void dsm_rt_alloc_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
+{
+    stats_p->malformed_messages += rt->alloc.malformed;
 }

@@ -2,8 +2,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "dsm_rt.h"
 
@@ -25,34 +23,11 @@ static void dsm_rt_peer_lost(void *arg, int node)
     dsm_rt_fatal(arg, DSM_ERR_PEER_LOST, "the transport reported node %d lost", node);
 }
 
-/*
- * How the service thread spins (DSM_SPIN_US; measurements: docs/performance.md).
- * It spins only while an application thread of its node is blocked on it, so
- * the spin takes the CPU that blocked thread left: `auto` is 50 µs (2 unbound
- * nodes on 2 CPUs, against not spinning: read miss 220 -> 11.5 µs, Jacobi
- * 2046² 4.1-4.3 -> 3.0-3.6 s). Where this host has more nodes than CPUs, a
- * spinning thread can hold the CPU another node's thread needs (4 nodes: an
- * upgrade with 3 sharers 153 -> 312 µs), so there it yields the CPU between
- * polls (26 µs; 4 nodes' Jacobi 1.6-1.7 s not spinning, 2.9-3.2 spinning,
- * 1.2 yielding); where they fit, yielding costs (2 nodes' Jacobi 3.6-4.0 ->
- * 4.6-4.7 s), so it does not.
- */
-static void dsm_rt_spin_policy(dsm_rt_t *rt)
-{
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    long nodes_here = dsm_tp_nodes_on_this_host(rt->tp);
-
-    rt->spin_yields = nodes_here > online;
-    dsm_info("service thread: spins up to %u us while a thread of this node waits%s "
-             "(%ld nodes on this host, %ld CPUs online)", rt->config.spin_us,
-             rt->spin_yields ? ", yielding the CPU between polls" : "", nodes_here, online);
-}
-
 static void dsm_rt_destroy(dsm_rt_t *rt)
 {
     dsm_rt_service_stop(rt);
     dsm_rt_sync_fini(rt);
-    dsm_rt_regions_release(rt);
+    dsm_rt_alloc_fini(rt);
     dsm_rt_pages_fini(rt);
     dsm_tp_destroy(rt->tp);
     dsm_rt_arena_unmap(rt);
@@ -60,7 +35,7 @@ static void dsm_rt_destroy(dsm_rt_t *rt)
         dsm_uffd_close(&rt->uffd);
     }
     dsm_boot_fini(rt->boot);
-    pthread_mutex_destroy(&rt->cmd_lock);
+    dsm_rt_cmds_fini(rt);
     free(rt);
 }
 
@@ -73,9 +48,8 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
     if (rt == NULL) {
         return DSM_ERR_NO_MEMORY;
     }
-    rt->epoll_fd = rt->cmd_event_fd = -1;
-    pthread_mutex_init(&rt->cmd_lock, NULL);
-    if ((status = dsm_rt_config_load(user, &rt->config)) != DSM_OK) {
+    if ((status = dsm_rt_cmds_init(rt)) != DSM_OK ||
+        (status = dsm_rt_config_load(user, &rt->config)) != DSM_OK) {
         goto err;
     }
     dsm_log_set_level(rt->config.log_level);
@@ -110,7 +84,6 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         (status = dsm_tp_connect(rt->tp)) != DSM_OK) {
         goto err;
     }
-    dsm_rt_spin_policy(rt);
     if ((status = dsm_rt_service_start(rt)) != DSM_OK) {
         goto err;
     }
@@ -237,16 +210,21 @@ void *dsm_alloc(size_t size)
 
 void dsm_free(void *ptr)
 {
+    uint64_t address = (uint64_t)(uintptr_t)ptr;
+
     if (ptr == NULL || dsm_rt_get() == NULL) {
         return;
     }
     /* As dsm_finalize, for one allocation: each node ends its transactions
      * on it (read-ahead may still be in flight) and stops using it; after
-     * the barrier nobody starts one, and each node frees it once those it
-     * serves as home have ended. Nobody allocates again before all freed. */
-    if (dsm_rt_drain((uint64_t)(uintptr_t)ptr) == DSM_OK && dsm_barrier() == DSM_OK &&
-        dsm_rt_simple_command(DSM_RT_CMD_FREE, (uint64_t)(uintptr_t)ptr, NULL) == DSM_OK) {
-        dsm_barrier();
+     * the first round nobody starts one, and each node frees it once those it
+     * serves as home have ended. Nobody allocates again before all freed.
+     * The rounds are the allocation's own barriers (rt_sync.c), not
+     * dsm_barrier: threads of a node may free different allocations at once. */
+    if (dsm_rt_drain(address) == DSM_OK &&
+        dsm_rt_simple_command(DSM_RT_CMD_FREE_ROUND, address, NULL) == DSM_OK &&
+        dsm_rt_simple_command(DSM_RT_CMD_FREE, address, NULL) == DSM_OK) {
+        dsm_rt_simple_command(DSM_RT_CMD_FREE_ROUND, address + 1, NULL);
     }
 }
 
@@ -303,8 +281,8 @@ dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, ui
         return dsm_rt_result(DSM_ERR_NOT_INITIALIZED);
     }
     if ((unsigned)cmp > DSM_CMP_LE || address % sizeof(uint64_t) != 0 ||
-        address < rt->arena_base ||
-        (address - rt->arena_base) / DSM_RT_PAGE_SIZE >= rt->arena_pages) {
+        address < rt->arena.base ||
+        (address - rt->arena.base) / DSM_RT_PAGE_SIZE >= rt->arena.pages) {
         return dsm_rt_result(DSM_ERR_INVALID_PARAM);
     }
     return dsm_rt_result(dsm_rt_page_wait(rt, addr, holds[cmp], value));
@@ -313,32 +291,6 @@ dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, ui
 dsm_status_t dsm_last_error(void)
 {
     return dsm_rt_last_error;
-}
-
-void dsm_rt_stats_fill(dsm_rt_t *rt, dsm_stats_t *stats_p)
-{
-    dsm_coh_stats_t coh;
-
-    dsm_coh_engine_stats(rt->coh, &coh);
-    memset(stats_p, 0, sizeof(*stats_p));
-    /* The engine counts every request; those sent ahead were no fault. */
-    stats_p->read_misses = coh.read_misses - rt->read_ahead.pages;
-    stats_p->pages_read_ahead = rt->read_ahead.pages;
-    stats_p->write_misses = coh.write_misses;
-    stats_p->upgrades = coh.upgrades - rt->upgrade_ahead.pages;
-    stats_p->pages_upgraded_ahead = rt->upgrade_ahead.pages;
-    stats_p->invalidations_sent = coh.inv_sent + coh.dg_sent;
-    stats_p->invalidations_received = coh.inv_received + coh.dg_received;
-    stats_p->messages_sent = coh.msgs_sent;
-    stats_p->messages_received = coh.msgs_received;
-    stats_p->malformed_messages = coh.malformed + rt->malformed_runtime;
-    stats_p->bytes_fetched = rt->bytes_fetched;
-    stats_p->bytes_written_back = rt->bytes_written_back;
-    stats_p->lock_acquires = rt->lock_acquires;
-    stats_p->barriers = rt->barriers;
-    stats_p->faults_resolved = rt->fault_latency.total;
-    stats_p->fault_latency_p50_us = dsm_rt_hist_percentile_us(&rt->fault_latency, 50);
-    stats_p->fault_latency_p99_us = dsm_rt_hist_percentile_us(&rt->fault_latency, 99);
 }
 
 dsm_status_t dsm_stats_get(dsm_stats_t *stats_p)

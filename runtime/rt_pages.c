@@ -3,12 +3,15 @@
  * the actions it returns are carried out here through kernel/ and transport/.
  * Everything in this file runs on the service thread.
  *
- * Re-entrancy: actions never feed the engine directly. A transfer that
- * completes while actions run (an RMA that finished at once, a local copy
- * standing in for RMA at the home) is queued as deferred work and fed to the
- * engine by dsm_rt_pages_run_deferred, so an input's actions are always
- * carried out completely before the next input. (Messages to itself the
- * engine handles inside the input that produced them.)
+ * Re-entrancy: actions never feed the engine nor start other actions. A
+ * transfer that completes while actions run (an RMA that finished at once, a
+ * local copy standing in for RMA at the home) is queued as deferred work and
+ * fed to the engine by dsm_rt_pages_run_deferred; a transfer that finds no
+ * free staging slot is queued too, and started there once an install or a
+ * finished write-back returned one. So an input's actions are always carried
+ * out completely before the next input, and nothing here calls itself back.
+ * (Messages to itself the engine handles inside the input that produced
+ * them.)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dsm_rt.h"
@@ -27,21 +29,13 @@
 
 static void dsm_rt_actions_run(dsm_rt_t *rt);
 
-uint64_t dsm_rt_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- deferred work ------------------------------------------------------ */
 
 static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
 {
     dsm_rt_deferred_t work = { .page = page, .op = op };
 
-    if (dsm_rt_fifo_push(&rt->deferred, &work) != DSM_OK) {
+    if (dsm_rt_fifo_push(&rt->pages.deferred, &work) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing protocol work");
     }
 }
@@ -61,9 +55,9 @@ static void dsm_rt_engine_checked(dsm_rt_t *rt, dsm_status_t status, const char 
 
 static void dsm_rt_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
 {
-    rt->actions.count = 0;
-    dsm_rt_engine_checked(rt, dsm_coh_engine_rma_done(rt->coh, page, op, &rt->actions),
-                          "an RMA completion", page);
+    dsm_status_t status = dsm_coh_engine_rma_done(rt->pages.coh, page, op, &rt->pages.actions);
+
+    dsm_rt_engine_checked(rt, status, "an RMA completion", page);
 }
 
 /* A coherence message from src (possibly this node). Invalid ones are dropped. */
@@ -75,15 +69,14 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
     /* The engine validates the format; the runtime adds that the page must
      * belong to an allocation, since only allocations have backing. */
     if (dsm_coh_msg_decode(bytes, length, (uint32_t)src, (uint32_t)rt->nnodes,
-                           rt->arena_pages, &msg) == DSM_OK &&
+                           rt->arena.pages, &msg) == DSM_OK &&
         dsm_rt_region_find(rt, msg.page) == NULL) {
-        rt->malformed_runtime++;
+        rt->pages.malformed++;
         dsm_warn("dropped a coherence message from node %d for page %" PRIu64
                  " outside every allocation", src, msg.page);
         return;
     }
-    rt->actions.count = 0;
-    status = dsm_coh_engine_recv(rt->coh, (uint32_t)src, bytes, length, &rt->actions);
+    status = dsm_coh_engine_recv(rt->pages.coh, (uint32_t)src, bytes, length, &rt->pages.actions);
     if (status == DSM_ERR_MALFORMED) {
         dsm_warn("dropped a malformed coherence message from node %d (%zu bytes)", src,
                  length);
@@ -99,24 +92,12 @@ static void dsm_rt_coherence_am(void *arg, int src_node, const void *header, siz
     if (length != 0) {
         dsm_rt_t *rt = arg;
 
-        rt->malformed_runtime++;
+        rt->pages.malformed++;
         dsm_warn("dropped a coherence message from node %d with %zu unexpected data bytes",
                  src_node, length);
         return;
     }
     dsm_rt_coherence_recv(arg, src_node, header, header_len);
-}
-
-int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
-{
-    dsm_rt_deferred_t work;
-    int any = 0;
-
-    while (dsm_rt_fifo_pop(&rt->deferred, &work)) {
-        dsm_rt_rma_done(rt, work.page, work.op);
-        any = 1;
-    }
-    return any;
 }
 
 /* ---- faults ------------------------------------------------------------------ */
@@ -166,12 +147,11 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
     ahead->window = window;
     ahead->next = page + 1 + window;
     for (uint64_t next = page + 1; next < page + 1 + window && next < end; next++) {
-        if (dsm_coh_engine_node_state(rt->coh, next) != candidate) {
+        if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate) {
             continue;
         }
-        rt->actions.count = 0;
-        status = write ? dsm_coh_engine_write_fault(rt->coh, next, &rt->actions)
-                       : dsm_coh_engine_read_fault(rt->coh, next, &rt->actions);
+        status = write ? dsm_coh_engine_write_fault(rt->pages.coh, next, &rt->pages.actions)
+                       : dsm_coh_engine_read_fault(rt->pages.coh, next, &rt->pages.actions);
         dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", next);
         ahead->pages++;
     }
@@ -179,7 +159,7 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
 
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
 {
-    uint64_t page = (event->address - rt->arena_base) / DSM_RT_PAGE_SIZE;
+    uint64_t page = (event->address - rt->arena.base) / DSM_RT_PAGE_SIZE;
     int write = (event->flags & (DSM_UFFD_EVENT_WRITE | DSM_UFFD_EVENT_WP)) != 0;
     const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
     dsm_coh_node_state_t state;
@@ -190,19 +170,18 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
         dsm_rt_fault_unallocated(rt, event);
         return;
     }
-    state = dsm_coh_engine_node_state(rt->coh, page);
-    if (!dsm_rt_pagemap_get(&rt->fault_start, page, &unused) &&
-        dsm_rt_pagemap_put(&rt->fault_start, page, now) != DSM_OK) {
+    state = dsm_coh_engine_node_state(rt->pages.coh, page);
+    if (!dsm_rt_pagemap_get(&rt->pages.fault_start, page, &unused) &&
+        dsm_rt_pagemap_put(&rt->pages.fault_start, page, now) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fault");
     }
-    rt->actions.count = 0;
-    status = write ? dsm_coh_engine_write_fault(rt->coh, page, &rt->actions)
-                   : dsm_coh_engine_read_fault(rt->coh, page, &rt->actions);
+    status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
+                   : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
     dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
     if (!write && state == DSM_COH_N_I) {
-        dsm_rt_ahead(rt, &rt->read_ahead, region, page, 0);
+        dsm_rt_ahead(rt, &rt->pages.read_ahead, region, page, 0);
     } else if (write && state == DSM_COH_N_S) {
-        dsm_rt_ahead(rt, &rt->upgrade_ahead, region, page, 1);
+        dsm_rt_ahead(rt, &rt->pages.upgrade_ahead, region, page, 1);
     }
 }
 
@@ -216,7 +195,7 @@ size_t dsm_rt_pages_read_faults(dsm_rt_t *rt)
     if (status != DSM_OK) {
         dsm_rt_fatal(rt, status, "reading fault events failed: %s", dsm_strerror(status));
     }
-    now = count ? dsm_rt_now_ns() : 0;
+    now = count ? dsm_now_ns() : 0;
     for (size_t i = 0; i < count; i++) {
         dsm_rt_fault(rt, &events[i], now);
     }
@@ -228,8 +207,8 @@ static void dsm_rt_fault_resolved(dsm_rt_t *rt, uint64_t page)
 {
     uint64_t start;
 
-    if (dsm_rt_pagemap_take(&rt->fault_start, page, &start)) {
-        dsm_rt_hist_add(&rt->fault_latency, dsm_rt_now_ns() - start);
+    if (dsm_rt_pagemap_take(&rt->pages.fault_start, page, &start)) {
+        dsm_rt_hist_add(&rt->pages.fault_latency, dsm_now_ns() - start);
     }
 }
 
@@ -237,39 +216,26 @@ static void dsm_rt_fault_resolved(dsm_rt_t *rt, uint64_t page)
 
 static void *dsm_rt_slot_address(const dsm_rt_t *rt, int slot)
 {
-    return (char *)rt->staging + (size_t)slot * DSM_RT_PAGE_SIZE;
+    return (char *)rt->pages.staging + (size_t)slot * DSM_RT_PAGE_SIZE;
 }
 
 static int dsm_rt_slot_get(dsm_rt_t *rt)
 {
-    int slot = rt->free_slot;
+    int slot = rt->pages.free_slot;
 
     if (slot >= 0) {
-        rt->free_slot = rt->slots[slot].next_free;
+        rt->pages.free_slot = rt->pages.slots[slot].next_free;
     }
     return slot;
 }
 
-static void dsm_rt_slot_wait(dsm_rt_t *rt, const dsm_coh_action_t *action)
-{
-    if (dsm_rt_fifo_push(&rt->slot_waiters, action) != DSM_OK) {
-        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing page transfers");
-    }
-}
-
-static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, int slot);
-
-/* Return slot to the pool and give it to the oldest transfer waiting for one. */
+/* Return slot to the pool. A transfer waiting for one is not started here
+ * (inside an install, or a transfer's completion): dsm_rt_pages_run_deferred
+ * starts it. */
 static void dsm_rt_slot_put(dsm_rt_t *rt, int slot)
 {
-    dsm_coh_action_t action;
-
-    if (dsm_rt_fifo_pop(&rt->slot_waiters, &action)) {
-        dsm_rt_transfer_start(rt, &action, slot);
-        return;
-    }
-    rt->slots[slot].next_free = rt->free_slot;
-    rt->free_slot = slot;
+    rt->pages.slots[slot].next_free = rt->pages.free_slot;
+    rt->pages.free_slot = slot;
 }
 
 /* ---- page transfers (FETCH and WRITE_BACK) --------------------------------------- */
@@ -278,7 +244,7 @@ static void dsm_rt_transfer_done(void *arg, dsm_status_t status)
 {
     dsm_rt_slot_t *slot = arg;
     dsm_rt_t *rt = slot->rt;
-    int index = (int)(slot - rt->slots);
+    int index = (int)(slot - rt->pages.slots);
 
     if (status != DSM_OK) {
         dsm_rt_fatal(rt, status,
@@ -309,12 +275,12 @@ static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
 
 static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, int slot)
 {
-    dsm_rt_region_t *region = dsm_rt_region_find(rt, action->page);
+    const dsm_rt_region_t *region = dsm_rt_region_find(rt, action->page);
     uint64_t index = dsm_rt_placement_index(&region->placement, action->page);
     size_t offset = index * DSM_RT_PAGE_SIZE;
     void *local = dsm_rt_slot_address(rt, slot);
     void *arena = dsm_rt_page_address(rt, action->page);
-    dsm_rt_slot_t *record = &rt->slots[slot];
+    dsm_rt_slot_t *record = &rt->pages.slots[slot];
     int home = (int)action->node;
     dsm_status_t status;
 
@@ -323,10 +289,10 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
     record->op = action->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
 
     if (action->type == DSM_COH_ACT_FETCH) {
-        if (dsm_rt_pagemap_put(&rt->fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
+        if (dsm_rt_pagemap_put(&rt->pages.fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
             dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fetch");
         }
-        rt->bytes_fetched += DSM_RT_PAGE_SIZE;
+        rt->pages.bytes_fetched += DSM_RT_PAGE_SIZE;
         if (home == rt->node) { /* the home reads its own backing */
             memcpy(local, (char *)dsm_tp_mem_address(region->backing) + offset,
                    DSM_RT_PAGE_SIZE);
@@ -334,7 +300,7 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
             return;
         }
         status = dsm_tp_get(rt->tp, region->rmem, home, offset, local, DSM_RT_PAGE_SIZE,
-                            rt->staging_mem, dsm_rt_transfer_done, record);
+                            rt->pages.staging_mem, dsm_rt_transfer_done, record);
         if (status != DSM_INPROGRESS) {
             dsm_rt_transfer_done(record, status);
         }
@@ -342,7 +308,7 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
     }
     /* WRITE_BACK: the page is write-protected (SET_WP came first), so the
      * service thread reads a stable copy through the arena mapping. */
-    rt->bytes_written_back += DSM_RT_PAGE_SIZE;
+    rt->pages.bytes_written_back += DSM_RT_PAGE_SIZE;
     if (home == rt->node) {
         memcpy((char *)dsm_tp_mem_address(region->backing) + offset, arena, DSM_RT_PAGE_SIZE);
         dsm_rt_transfer_done(record, DSM_OK);
@@ -350,21 +316,38 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
     }
     memcpy(local, arena, DSM_RT_PAGE_SIZE);
     status = dsm_tp_put(rt->tp, region->rmem, home, offset, local, DSM_RT_PAGE_SIZE,
-                        rt->staging_mem, dsm_rt_write_back_put_done, record);
+                        rt->pages.staging_mem, dsm_rt_write_back_put_done, record);
     if (status != DSM_INPROGRESS) {
         dsm_rt_write_back_put_done(record, status);
     }
 }
 
+/* Started at once when a slot is free and no transfer waits for one (they
+ * start in order), else queued for dsm_rt_pages_run_deferred. */
 static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
-    int slot = dsm_rt_slot_get(rt);
+    int slot = rt->pages.slot_waiters.count == 0 ? dsm_rt_slot_get(rt) : -1;
 
-    if (slot < 0) {
-        dsm_rt_slot_wait(rt, action); /* started when a slot frees */
-        return;
+    if (slot >= 0) {
+        dsm_rt_transfer_start(rt, action, slot);
+    } else if (dsm_rt_fifo_push(&rt->pages.slot_waiters, action) != DSM_OK) {
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing page transfers");
     }
-    dsm_rt_transfer_start(rt, action, slot);
+}
+
+/* The oldest transfer waiting for a slot, started if one is free; nonzero
+ * if it was. */
+static int dsm_rt_transfer_start_waiting(dsm_rt_t *rt)
+{
+    dsm_coh_action_t action;
+    int slot;
+
+    if (rt->pages.slot_waiters.count == 0 || (slot = dsm_rt_slot_get(rt)) < 0) {
+        return 0;
+    }
+    dsm_rt_fifo_pop(&rt->pages.slot_waiters, &action);
+    dsm_rt_transfer_start(rt, &action, slot);
+    return 1;
 }
 
 /* ---- the other actions --------------------------------------------------------- */
@@ -376,7 +359,7 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, unsigned flags)
     size_t done;
     dsm_status_t status;
 
-    if (!dsm_rt_pagemap_take(&rt->fetch_slot, page, &slot)) {
+    if (!dsm_rt_pagemap_take(&rt->pages.fetch_slot, page, &slot)) {
         dsm_rt_fatal(rt, DSM_ERR_STATE, "install of page %" PRIu64 " without fetched data", page);
     }
     /* AGAIN: the address space is changing under us (fork, mremap): retry,
@@ -463,12 +446,38 @@ static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
     }
 }
 
+/* The one place the action list is emptied. */
 static void dsm_rt_actions_run(dsm_rt_t *rt)
 {
-    for (size_t i = 0; i < rt->actions.count; i++) {
-        dsm_rt_action_run(rt, &rt->actions.actions[i]);
+    for (size_t i = 0; i < rt->pages.actions.count; i++) {
+        dsm_rt_action_run(rt, &rt->pages.actions.actions[i]);
     }
-    rt->actions.count = 0;
+    rt->pages.actions.count = 0;
+}
+
+/* ---- the deferred-work step --------------------------------------------------------- */
+
+/*
+ * Transfers waiting for a staging slot and transfers completed while actions
+ * ran, one at a time, until neither is left: an RMA completion fed to the
+ * engine may install a page (returning its slot) or ask for more transfers,
+ * and a transfer started may complete at once.
+ */
+int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
+{
+    dsm_rt_deferred_t work;
+    int any = 0;
+
+    for (;;) {
+        if (dsm_rt_transfer_start_waiting(rt)) {
+            any = 1;
+        } else if (dsm_rt_fifo_pop(&rt->pages.deferred, &work)) {
+            dsm_rt_rma_done(rt, work.page, work.op);
+            any = 1;
+        } else {
+            return any;
+        }
+    }
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -476,7 +485,7 @@ static void dsm_rt_actions_run(dsm_rt_t *rt)
 static uint32_t dsm_rt_home_of(uint64_t page, void *arg)
 {
     dsm_rt_t *rt = arg;
-    dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
+    const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
 
     /* Pages outside allocations never reach the engine (checked before every
      * input); the fallback only keeps the engine's contract (home < nnodes). */
@@ -486,57 +495,111 @@ static uint32_t dsm_rt_home_of(uint64_t page, void *arg)
 
 dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
 {
+    dsm_rt_pages_t *pages = &rt->pages;
     dsm_coh_params_t params = {
         .self = (uint32_t)rt->node, .nnodes = (uint32_t)rt->nnodes,
-        .npages = rt->arena_pages, .home_policy = DSM_COH_HOME_FUNC,
+        .npages = rt->arena.pages, .home_policy = DSM_COH_HOME_FUNC,
         .home_of = dsm_rt_home_of, .home_arg = rt,
     };
     size_t staging_bytes = (size_t)DSM_RT_STAGING_SLOTS * DSM_RT_PAGE_SIZE;
     dsm_status_t status;
 
-    status = dsm_coh_engine_create(&params, &rt->coh);
+    status = dsm_coh_engine_create(&params, &pages->coh);
     if (status != DSM_OK) {
         return status;
     }
-    dsm_rt_fifo_init(&rt->deferred, sizeof(dsm_rt_deferred_t));
-    dsm_rt_fifo_init(&rt->slot_waiters, sizeof(dsm_coh_action_t));
-    rt->actions.capacity = dsm_coh_engine_max_actions(rt->coh);
-    rt->actions.actions = calloc(rt->actions.capacity, sizeof(*rt->actions.actions));
-    rt->slots = calloc(DSM_RT_STAGING_SLOTS, sizeof(*rt->slots));
-    if (rt->actions.actions == NULL || rt->slots == NULL ||
-        dsm_rt_pagemap_init(&rt->fetch_slot, 64) != DSM_OK ||
-        dsm_rt_pagemap_init(&rt->fault_start, 64) != DSM_OK) {
+    dsm_rt_fifo_init(&pages->deferred, sizeof(dsm_rt_deferred_t));
+    dsm_rt_fifo_init(&pages->slot_waiters, sizeof(dsm_coh_action_t));
+    pages->actions.capacity = dsm_coh_engine_max_actions(pages->coh);
+    pages->actions.actions = calloc(pages->actions.capacity, sizeof(*pages->actions.actions));
+    pages->slots = calloc(DSM_RT_STAGING_SLOTS, sizeof(*pages->slots));
+    if (pages->actions.actions == NULL || pages->slots == NULL ||
+        dsm_rt_pagemap_init(&pages->fetch_slot, 64) != DSM_OK ||
+        dsm_rt_pagemap_init(&pages->fault_start, 64) != DSM_OK) {
         return DSM_ERR_NO_MEMORY;
     }
-    status = dsm_tp_mem_map(rt->tp, NULL, staging_bytes, &rt->staging_mem);
+    status = dsm_tp_mem_map(rt->tp, NULL, staging_bytes, &pages->staging_mem);
     if (status != DSM_OK) {
         return status;
     }
-    rt->staging = dsm_tp_mem_address(rt->staging_mem);
-    rt->slot_count = DSM_RT_STAGING_SLOTS;
-    for (int i = 0; i < rt->slot_count; i++) {
-        rt->slots[i].rt = rt;
-        rt->slots[i].next_free = i + 1 < rt->slot_count ? i + 1 : -1;
+    pages->staging = dsm_tp_mem_address(pages->staging_mem);
+    pages->slot_count = DSM_RT_STAGING_SLOTS;
+    for (int i = 0; i < pages->slot_count; i++) {
+        pages->slots[i].rt = rt;
+        pages->slots[i].next_free = i + 1 < pages->slot_count ? i + 1 : -1;
     }
-    rt->free_slot = 0;
+    pages->free_slot = 0;
     return dsm_tp_am_register(rt->tp, DSM_RT_AM_COHERENCE, dsm_rt_coherence_am, rt);
 }
 
 /* Safe on a partly initialised runtime. */
 void dsm_rt_pages_fini(dsm_rt_t *rt)
 {
-    if (rt->staging_mem != NULL) {
-        dsm_tp_mem_unmap(rt->staging_mem);
-        rt->staging_mem = NULL;
+    dsm_rt_pages_t *pages = &rt->pages;
+
+    if (pages->staging_mem != NULL) {
+        dsm_tp_mem_unmap(pages->staging_mem);
+        pages->staging_mem = NULL;
     }
-    dsm_coh_engine_destroy(rt->coh);
-    rt->coh = NULL;
-    free(rt->actions.actions);
-    free(rt->slots);
-    rt->actions.actions = NULL;
-    rt->slots = NULL;
-    dsm_rt_fifo_fini(&rt->slot_waiters);
-    dsm_rt_fifo_fini(&rt->deferred);
-    dsm_rt_pagemap_fini(&rt->fetch_slot);
-    dsm_rt_pagemap_fini(&rt->fault_start);
+    dsm_coh_engine_destroy(pages->coh);
+    pages->coh = NULL;
+    free(pages->actions.actions);
+    free(pages->slots);
+    pages->actions.actions = NULL;
+    pages->slots = NULL;
+    dsm_rt_fifo_fini(&pages->slot_waiters);
+    dsm_rt_fifo_fini(&pages->deferred);
+    dsm_rt_pagemap_fini(&pages->fetch_slot);
+    dsm_rt_pagemap_fini(&pages->fault_start);
+}
+
+/* ---- what the other parts ask ------------------------------------------------------- */
+
+int dsm_rt_pages_faults_pending(const dsm_rt_t *rt)
+{
+    return rt->pages.fault_start.count > 0;
+}
+
+dsm_coh_node_state_t dsm_rt_pages_state(const dsm_rt_t *rt, uint64_t page)
+{
+    return dsm_coh_engine_node_state(rt->pages.coh, page);
+}
+
+int dsm_rt_pages_settled(const dsm_rt_t *rt, uint64_t first_page, uint64_t npages)
+{
+    return dsm_coh_engine_settled(rt->pages.coh, first_page, npages);
+}
+
+int dsm_rt_pages_quiescent(const dsm_rt_t *rt)
+{
+    return dsm_coh_engine_quiescent(rt->pages.coh);
+}
+
+dsm_status_t dsm_rt_pages_forget(dsm_rt_t *rt, uint64_t first_page, uint64_t npages)
+{
+    return dsm_coh_engine_forget(rt->pages.coh, first_page, npages);
+}
+
+void dsm_rt_pages_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
+{
+    const dsm_rt_pages_t *pages = &rt->pages;
+    dsm_coh_stats_t coh;
+
+    dsm_coh_engine_stats(pages->coh, &coh);
+    /* The engine counts every request; those sent ahead were no fault. */
+    stats_p->read_misses = coh.read_misses - pages->read_ahead.pages;
+    stats_p->pages_read_ahead = pages->read_ahead.pages;
+    stats_p->write_misses = coh.write_misses;
+    stats_p->upgrades = coh.upgrades - pages->upgrade_ahead.pages;
+    stats_p->pages_upgraded_ahead = pages->upgrade_ahead.pages;
+    stats_p->invalidations_sent = coh.inv_sent + coh.dg_sent;
+    stats_p->invalidations_received = coh.inv_received + coh.dg_received;
+    stats_p->messages_sent = coh.msgs_sent;
+    stats_p->messages_received = coh.msgs_received;
+    stats_p->malformed_messages += coh.malformed + pages->malformed;
+    stats_p->bytes_fetched = pages->bytes_fetched;
+    stats_p->bytes_written_back = pages->bytes_written_back;
+    stats_p->faults_resolved = pages->fault_latency.total;
+    stats_p->fault_latency_p50_us = dsm_rt_hist_percentile_us(&pages->fault_latency, 50);
+    stats_p->fault_latency_p99_us = dsm_rt_hist_percentile_us(&pages->fault_latency, 99);
 }

@@ -11,12 +11,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -24,69 +21,15 @@
 
 #include "dsm_rt.h"
 
-void dsm_rt_cmd_list_push(dsm_rt_cmd_list_t *list, dsm_rt_cmd_t *cmd)
+/* Only pages of allocations can be waited on; the page path says how this
+ * node holds the page. */
+static void dsm_rt_page_wait_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 {
-    cmd->next = NULL;
-    if (list->tail != NULL) {
-        list->tail->next = cmd;
-    } else {
-        list->head = cmd;
+    if (dsm_rt_region_find(rt, cmd->arg) == NULL) {
+        dsm_rt_command_complete(cmd, DSM_ERR_INVALID_PARAM);
+        return;
     }
-    list->tail = cmd;
-}
-
-dsm_rt_cmd_t *dsm_rt_cmd_list_pop(dsm_rt_cmd_list_t *list)
-{
-    dsm_rt_cmd_t *cmd = list->head;
-
-    if (cmd != NULL) {
-        list->head = cmd->next;
-        if (list->head == NULL) {
-            list->tail = NULL;
-        }
-    }
-    return cmd;
-}
-
-void dsm_rt_command_complete(dsm_rt_cmd_t *cmd, dsm_status_t status)
-{
-    /* Counted down here, not when the caller returns: a service thread that
-     * went on spinning until then would hold the CPU the caller needs. */
-    atomic_fetch_sub_explicit(&cmd->rt->cmd_waiters, 1, memory_order_relaxed);
-    cmd->status = status;
-    sem_post(&cmd->done);
-}
-
-dsm_status_t dsm_rt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
-{
-    uint64_t one = 1;
-
-    sem_init(&cmd->done, 0, 0);
-    cmd->rt = rt;
-    atomic_fetch_add_explicit(&rt->cmd_waiters, 1, memory_order_relaxed);
-    pthread_mutex_lock(&rt->cmd_lock);
-    dsm_rt_cmd_list_push(&rt->cmd_posted, cmd);
-    /* Release: the command's fields are visible before the flag is seen. */
-    atomic_store_explicit(&rt->cmd_pending, 1, memory_order_release);
-    pthread_mutex_unlock(&rt->cmd_lock);
-    if (write(rt->cmd_event_fd, &one, sizeof(one)) != sizeof(one)) {
-        dsm_rt_fatal(rt, dsm_status_from_errno(errno), "waking the service thread failed: %s",
-                     strerror(errno));
-    }
-    while (sem_wait(&cmd->done) != 0 && errno == EINTR) {
-    }
-    sem_destroy(&cmd->done);
-    return cmd->status;
-}
-
-/* Shutdown: a FREE or DRAIN of another thread still waiting ends. */
-static void dsm_rt_settle_cancel(dsm_rt_t *rt)
-{
-    dsm_rt_cmd_t *cmd;
-
-    while ((cmd = dsm_rt_cmd_list_pop(&rt->settle_waiting)) != NULL) {
-        dsm_rt_command_complete(cmd, DSM_ERR_CANCELED);
-    }
+    dsm_rt_page_wait_start(rt, cmd, dsm_rt_pages_state(rt, cmd->arg), dsm_now_ns());
 }
 
 static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
@@ -100,10 +43,13 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         /* Complete once no page they name is in a transaction here, tried
          * every loop (dsm_rt_settle_try): traffic on other allocations does
          * not delay a free, as waiting for a quiescent engine could. */
-        dsm_rt_cmd_list_push(&rt->settle_waiting, cmd);
+        dsm_rt_cmd_list_push(&rt->service.settle_waiting, cmd);
         break;
     case DSM_RT_CMD_BARRIER:
         dsm_rt_sync_barrier_start(rt, cmd);
+        break;
+    case DSM_RT_CMD_FREE_ROUND:
+        dsm_rt_sync_free_round_start(rt, cmd);
         break;
     case DSM_RT_CMD_LOCK_CREATE:
         dsm_rt_sync_lock_create(rt, cmd);
@@ -119,14 +65,16 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         dsm_rt_command_complete(cmd, DSM_OK);
         break;
     case DSM_RT_CMD_PAGE_WAIT:
-        dsm_rt_page_wait_start(rt, cmd, dsm_rt_now_ns());
+        dsm_rt_page_wait_run(rt, cmd);
         break;
     case DSM_RT_CMD_STOP:
         /* Nothing will change pages any more: a thread still waiting on
-         * one (a program that finalizes while another thread waits) ends. */
+         * one (a program that finalizes while another thread waits) ends,
+         * as does a dsm_free of another thread. */
         dsm_rt_page_waits_cancel(rt, DSM_ERR_CANCELED);
-        dsm_rt_settle_cancel(rt);
-        rt->stopping = 1;
+        dsm_rt_cmd_list_complete(&rt->service.settle_waiting, DSM_ERR_CANCELED);
+        dsm_rt_sync_free_rounds_cancel(rt, DSM_ERR_CANCELED);
+        rt->service.stopping = 1;
         dsm_rt_command_complete(cmd, DSM_OK);
         break;
     }
@@ -136,21 +84,9 @@ static int dsm_rt_commands_run(dsm_rt_t *rt)
 {
     dsm_rt_cmd_list_t posted;
     dsm_rt_cmd_t *cmd;
-    uint64_t count;
 
-    /* Acquire: pairs with the release in dsm_rt_command. */
-    if (!atomic_load_explicit(&rt->cmd_pending, memory_order_acquire)) {
+    if (!dsm_rt_commands_take(rt, &posted)) {
         return 0;
-    }
-    pthread_mutex_lock(&rt->cmd_lock);
-    posted = rt->cmd_posted;
-    rt->cmd_posted.head = rt->cmd_posted.tail = NULL;
-    atomic_store_explicit(&rt->cmd_pending, 0, memory_order_relaxed);
-    pthread_mutex_unlock(&rt->cmd_lock);
-    /* Drain the eventfd; the flag, not its counter, says what is pending. */
-    if (read(rt->cmd_event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
-        dsm_rt_fatal(rt, dsm_status_from_errno(errno), "reading the command eventfd failed: %s",
-                     strerror(errno));
     }
     while ((cmd = dsm_rt_cmd_list_pop(&posted)) != NULL) {
         dsm_rt_command_run(rt, cmd);
@@ -162,26 +98,40 @@ static int dsm_rt_commands_run(dsm_rt_t *rt)
  * here (try again later). */
 static dsm_status_t dsm_rt_settle_one(dsm_rt_t *rt, const dsm_rt_cmd_t *cmd)
 {
-    if (cmd->type == DSM_RT_CMD_FREE) {
-        return dsm_rt_region_free(rt, cmd->arg);
+    const dsm_rt_region_t *region;
+    dsm_status_t status;
+
+    if (cmd->type == DSM_RT_CMD_DRAIN && cmd->arg == 0) {
+        return dsm_rt_pages_quiescent(rt) ? DSM_OK : DSM_ERR_STATE;
     }
-    if (cmd->arg == 0) {
-        return dsm_coh_engine_quiescent(rt->coh) ? DSM_OK : DSM_ERR_STATE;
+    region = dsm_rt_region_at(rt, cmd->arg);
+    if (region == NULL) {
+        return DSM_ERR_INVALID_PARAM;
     }
-    return dsm_rt_region_drain(rt, cmd->arg);
+    if (cmd->type == DSM_RT_CMD_DRAIN) {
+        return dsm_rt_pages_settled(rt, region->first_page, region->npages) ? DSM_OK
+                                                                            : DSM_ERR_STATE;
+    }
+    /* Refused while a page is in a transaction: its backing may still be
+     * read or written by RMA, and its messages still arrive. */
+    status = dsm_rt_pages_forget(rt, region->first_page, region->npages);
+    if (status == DSM_OK) {
+        dsm_rt_region_free(rt, region);
+    }
+    return status;
 }
 
 static void dsm_rt_settle_try(dsm_rt_t *rt)
 {
-    dsm_rt_cmd_list_t waiting = rt->settle_waiting;
+    dsm_rt_cmd_list_t waiting = rt->service.settle_waiting;
     dsm_rt_cmd_t *cmd;
     dsm_status_t status;
 
-    rt->settle_waiting.head = rt->settle_waiting.tail = NULL;
+    rt->service.settle_waiting.head = rt->service.settle_waiting.tail = NULL;
     while ((cmd = dsm_rt_cmd_list_pop(&waiting)) != NULL) {
         status = dsm_rt_settle_one(rt, cmd);
         if (status == DSM_ERR_STATE) {
-            dsm_rt_cmd_list_push(&rt->settle_waiting, cmd);
+            dsm_rt_cmd_list_push(&rt->service.settle_waiting, cmd);
         } else {
             dsm_rt_command_complete(cmd, status);
         }
@@ -212,7 +162,7 @@ static struct timespec dsm_rt_service_sleep_time(uint64_t recheck)
     uint64_t now;
 
     if (recheck != 0) {
-        now = dsm_rt_now_ns();
+        now = dsm_now_ns();
         ns = recheck <= now ? 0 : (recheck - now < ns ? recheck - now : ns);
     }
     return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u),
@@ -233,7 +183,7 @@ static void dsm_rt_service_sleep(dsm_rt_t *rt, uint64_t recheck)
     if (status != DSM_OK) {
         dsm_rt_fatal(rt, status, "arming the transport failed: %s", dsm_strerror(status));
     }
-    if (epoll_pwait2(rt->epoll_fd, events, 3, &timeout, NULL) < 0 && errno != EINTR) {
+    if (epoll_pwait2(rt->service.epoll_fd, events, 3, &timeout, NULL) < 0 && errno != EINTR) {
         dsm_rt_fatal(rt, dsm_status_from_errno(errno), "epoll_pwait2 failed: %s", strerror(errno));
     }
 }
@@ -246,8 +196,7 @@ static void dsm_rt_service_sleep(dsm_rt_t *rt, uint64_t recheck)
  */
 static int dsm_rt_application_waits(const dsm_rt_t *rt)
 {
-    return rt->fault_start.count > 0 ||
-           atomic_load_explicit(&rt->cmd_waiters, memory_order_relaxed) > 0;
+    return dsm_rt_pages_faults_pending(rt) || dsm_rt_commands_waiting(rt);
 }
 
 /*
@@ -304,18 +253,18 @@ static void *dsm_rt_service_main(void *arg)
 {
     dsm_rt_t *rt = arg;
     uint64_t spin_ns = (uint64_t)rt->config.spin_us * 1000u;
-    uint64_t idle_since = dsm_rt_now_ns();
+    uint64_t idle_since = dsm_now_ns();
     uint64_t recheck;
 
     dsm_rt_service_set_scheduling(rt);
-    while (!rt->stopping) {
+    while (!rt->service.stopping) {
         if (dsm_rt_service_poll(rt, &recheck)) {
-            idle_since = dsm_rt_now_ns();
+            idle_since = dsm_now_ns();
         } else if (!dsm_rt_application_waits(rt) ||
-                   dsm_rt_now_ns() - idle_since >= spin_ns) {
+                   dsm_now_ns() - idle_since >= spin_ns) {
             dsm_rt_service_sleep(rt, recheck);
-            idle_since = dsm_rt_now_ns();
-        } else if (rt->spin_yields) {
+            idle_since = dsm_now_ns();
+        } else if (rt->service.spin_yields) {
             sched_yield(); /* another node's thread may need this CPU */
         }
     }
@@ -333,69 +282,77 @@ static dsm_status_t dsm_rt_epoll_add(int epoll_fd, int fd)
     return DSM_OK;
 }
 
+/*
+ * How the service thread spins (DSM_SPIN_US; measurements: docs/performance.md).
+ * It spins only while an application thread of its node is blocked on it, so
+ * the spin takes the CPU that blocked thread left: `auto` is 50 µs (2 unbound
+ * nodes on 2 CPUs, against not spinning: read miss 220 -> 11.5 µs, Jacobi
+ * 2046² 4.1-4.3 -> 3.0-3.6 s). Where this host has more nodes than CPUs, a
+ * spinning thread can hold the CPU another node's thread needs (4 nodes: an
+ * upgrade with 3 sharers 153 -> 312 µs), so there it yields the CPU between
+ * polls (26 µs; 4 nodes' Jacobi 1.6-1.7 s not spinning, 2.9-3.2 spinning,
+ * 1.2 yielding); where they fit, yielding costs (2 nodes' Jacobi 3.6-4.0 ->
+ * 4.6-4.7 s), so it does not.
+ */
+static void dsm_rt_spin_policy(dsm_rt_t *rt)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    long nodes_here = dsm_tp_nodes_on_this_host(rt->tp);
+
+    rt->service.spin_yields = nodes_here > online;
+    dsm_info("service thread: spins up to %u us while a thread of this node waits%s "
+             "(%ld nodes on this host, %ld CPUs online)", rt->config.spin_us,
+             rt->service.spin_yields ? ", yielding the CPU between polls" : "", nodes_here,
+             online);
+}
+
 dsm_status_t dsm_rt_service_start(dsm_rt_t *rt)
 {
     dsm_status_t status;
     int err;
 
-    rt->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    rt->cmd_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (rt->epoll_fd < 0 || rt->cmd_event_fd < 0) {
-        dsm_error("creating the service thread's epoll/eventfd failed: %s", strerror(errno));
+    dsm_rt_spin_policy(rt);
+    rt->service.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (rt->service.epoll_fd < 0) {
+        dsm_error("creating the service thread's epoll fd failed: %s", strerror(errno));
         return dsm_status_from_errno(errno);
     }
-    if ((status = dsm_rt_epoll_add(rt->epoll_fd, rt->uffd.fd)) != DSM_OK ||
-        (status = dsm_rt_epoll_add(rt->epoll_fd, dsm_tp_event_fd(rt->tp))) != DSM_OK ||
-        (status = dsm_rt_epoll_add(rt->epoll_fd, rt->cmd_event_fd)) != DSM_OK) {
-        return status;
+    if ((status = dsm_rt_epoll_add(rt->service.epoll_fd, rt->uffd.fd)) != DSM_OK ||
+        (status = dsm_rt_epoll_add(rt->service.epoll_fd, dsm_tp_event_fd(rt->tp))) != DSM_OK ||
+        (status = dsm_rt_epoll_add(rt->service.epoll_fd, dsm_rt_cmds_event_fd(rt))) != DSM_OK) {
+        goto err_epoll;
     }
-    err = pthread_create(&rt->service_thread, NULL, dsm_rt_service_main, rt);
+    err = pthread_create(&rt->service.thread, NULL, dsm_rt_service_main, rt);
     if (err != 0) {
         dsm_error("starting the service thread failed: %s", strerror(err));
-        return dsm_status_from_errno(err);
+        status = dsm_status_from_errno(err);
+        goto err_epoll;
     }
-    rt->service_running = 1;
+    rt->service.running = 1;
     return DSM_OK;
+
+err_epoll:
+    close(rt->service.epoll_fd);
+    return status;
 }
 
 void dsm_rt_service_stop(dsm_rt_t *rt)
 {
-    if (rt->service_running) {
-        dsm_rt_cmd_t stop = { .type = DSM_RT_CMD_STOP };
+    dsm_rt_cmd_t stop = { .type = DSM_RT_CMD_STOP };
 
-        dsm_rt_command(rt, &stop);
-        pthread_join(rt->service_thread, NULL);
-        rt->service_running = 0;
+    if (!rt->service.running) {
+        return;
     }
-    if (rt->epoll_fd >= 0) {
-        close(rt->epoll_fd);
-    }
-    if (rt->cmd_event_fd >= 0) {
-        close(rt->cmd_event_fd);
-    }
-    rt->epoll_fd = rt->cmd_event_fd = -1;
+    dsm_rt_command(rt, &stop);
+    pthread_join(rt->service.thread, NULL);
+    close(rt->service.epoll_fd);
+    rt->service.running = 0;
 }
 
-_Noreturn void dsm_rt_fatal(dsm_rt_t *rt, dsm_status_t status, const char *fmt, ...)
+void dsm_rt_stats_fill(const dsm_rt_t *rt, dsm_stats_t *stats_p)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
-    dsm_log_vwrite(DSM_LOG_LEVEL_ERROR, fmt, ap);
-    va_end(ap);
-    if (status == DSM_ERR_PEER_LOST) {
-        /* Name every node the transport knows is gone: the first failure seen
-         * here may be a survivor that already stopped, not the node that died. */
-        for (int node = 0; node < rt->nnodes; node++) {
-            if (rt->tp != NULL && dsm_tp_peer_is_lost(rt->tp, node)) {
-                dsm_log_write(DSM_LOG_LEVEL_ERROR, "node %d was lost (died or unreachable)",
-                              node);
-            }
-        }
-    }
-    dsm_log_write(DSM_LOG_LEVEL_ERROR, "stopping this node: the shared arena can no longer "
-                                       "be kept coherent");
-    fflush(NULL);
-    /* _exit: other threads may be blocked in faults only this thread could serve. */
-    _exit(status == DSM_ERR_PEER_LOST ? DSM_RT_EXIT_PEER_LOST : 1);
+    memset(stats_p, 0, sizeof(*stats_p));
+    dsm_rt_pages_stats(rt, stats_p);
+    dsm_rt_sync_stats(rt, stats_p);
+    dsm_rt_alloc_stats(rt, stats_p);
 }

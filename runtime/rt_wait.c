@@ -29,7 +29,7 @@
 
 static atomic_uint_fast64_t *dsm_rt_page_change_counter(dsm_rt_t *rt, uint64_t page)
 {
-    return &rt->page_changes[page % DSM_RT_PAGE_CHANGE_BUCKETS];
+    return &rt->wait.changes[page % DSM_RT_PAGE_CHANGE_BUCKETS];
 }
 
 static uint64_t dsm_rt_page_changes(dsm_rt_t *rt, uint64_t page)
@@ -41,7 +41,7 @@ static uint64_t dsm_rt_page_changes(dsm_rt_t *rt, uint64_t page)
 dsm_status_t dsm_rt_page_wait(dsm_rt_t *rt, const volatile uint64_t *word,
                               int (*holds)(uint64_t word, uint64_t value), uint64_t value)
 {
-    uint64_t page = ((uintptr_t)word - rt->arena_base) / DSM_RT_PAGE_SIZE;
+    uint64_t page = ((uintptr_t)word - rt->arena.base) / DSM_RT_PAGE_SIZE;
     uint64_t recheck = DSM_RT_PAGE_WAIT_RECHECK_MIN_NS;
 
     for (;;) {
@@ -73,14 +73,14 @@ static void dsm_rt_page_waits_complete_if(dsm_rt_t *rt,
     dsm_rt_cmd_list_t keep = { NULL, NULL };
     dsm_rt_cmd_t *cmd;
 
-    while ((cmd = dsm_rt_cmd_list_pop(&rt->page_waiting)) != NULL) {
+    while ((cmd = dsm_rt_cmd_list_pop(&rt->wait.waiting)) != NULL) {
         if (done(cmd, arg)) {
             dsm_rt_command_complete(cmd, status);
         } else {
             dsm_rt_cmd_list_push(&keep, cmd);
         }
     }
-    rt->page_waiting = keep;
+    rt->wait.waiting = keep;
 }
 
 static int dsm_rt_page_wait_on(const dsm_rt_cmd_t *cmd, uint64_t page)
@@ -97,41 +97,34 @@ void dsm_rt_page_changed(dsm_rt_t *rt, uint64_t page)
 {
     /* Release: the change itself (a system call) comes before the count. */
     atomic_fetch_add_explicit(dsm_rt_page_change_counter(rt, page), 1, memory_order_release);
-    if (rt->page_waiting.head != NULL) {
+    if (rt->wait.waiting.head != NULL) {
         dsm_rt_page_waits_complete_if(rt, dsm_rt_page_wait_on, page, DSM_OK);
     }
 }
 
-void dsm_rt_page_wait_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd, uint64_t now)
+void dsm_rt_page_wait_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd, dsm_coh_node_state_t state,
+                            uint64_t now)
 {
-    uint64_t page = cmd->arg;
-    dsm_coh_node_state_t state;
-
-    if (dsm_rt_region_find(rt, page) == NULL) {
-        dsm_rt_command_complete(cmd, DSM_ERR_INVALID_PARAM);
-        return;
-    }
-    state = dsm_coh_engine_node_state(rt->coh, page);
     /* Changed since the caller's load, or in a transaction: look again. */
-    if (cmd->changes != dsm_rt_page_changes(rt, page) ||
+    if (cmd->changes != dsm_rt_page_changes(rt, cmd->arg) ||
         (state != DSM_COH_N_S && state != DSM_COH_N_M)) {
         dsm_rt_command_complete(cmd, DSM_OK);
         return;
     }
     cmd->deadline = state == DSM_COH_N_M ? now + cmd->recheck : 0;
-    dsm_rt_cmd_list_push(&rt->page_waiting, cmd);
+    dsm_rt_cmd_list_push(&rt->wait.waiting, cmd);
 }
 
 uint64_t dsm_rt_page_waits_expire(dsm_rt_t *rt)
 {
     uint64_t earliest = 0;
 
-    if (rt->page_waiting.head == NULL) {
+    if (rt->wait.waiting.head == NULL) {
         return 0;
     }
     /* TIMEOUT tells the caller the word may be unchanged: it backs off. */
-    dsm_rt_page_waits_complete_if(rt, dsm_rt_page_wait_due, dsm_rt_now_ns(), DSM_ERR_TIMEOUT);
-    for (const dsm_rt_cmd_t *cmd = rt->page_waiting.head; cmd != NULL; cmd = cmd->next) {
+    dsm_rt_page_waits_complete_if(rt, dsm_rt_page_wait_due, dsm_now_ns(), DSM_ERR_TIMEOUT);
+    for (const dsm_rt_cmd_t *cmd = rt->wait.waiting.head; cmd != NULL; cmd = cmd->next) {
         if (cmd->deadline != 0 && (earliest == 0 || cmd->deadline < earliest)) {
             earliest = cmd->deadline;
         }
@@ -141,9 +134,5 @@ uint64_t dsm_rt_page_waits_expire(dsm_rt_t *rt)
 
 void dsm_rt_page_waits_cancel(dsm_rt_t *rt, dsm_status_t status)
 {
-    dsm_rt_cmd_t *cmd;
-
-    while ((cmd = dsm_rt_cmd_list_pop(&rt->page_waiting)) != NULL) {
-        dsm_rt_command_complete(cmd, status);
-    }
+    dsm_rt_cmd_list_complete(&rt->wait.waiting, status);
 }

@@ -9,17 +9,8 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <time.h>
 
 #include "tp_ucx.h"
-
-static double dsm_tp_now_us(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1e6 + (double)now.tv_nsec / 1e3;
-}
 
 int dsm_tp_progress(dsm_tp_t *tp)
 {
@@ -82,7 +73,7 @@ static dsm_status_t dsm_tp_sleep(dsm_tp_t *tp, int timeout_ms)
 
 dsm_status_t dsm_tp_wait(dsm_tp_t *tp, int timeout_ms)
 {
-    double start_us = dsm_tp_now_us();
+    double start_us = dsm_now_ns() / 1e3;
     double spin_end_us = start_us + tp->config.spin_us;
     double end_us = timeout_ms < 0 ? -1.0 : start_us + 1e3 * timeout_ms;
     double now_us;
@@ -93,7 +84,7 @@ dsm_status_t dsm_tp_wait(dsm_tp_t *tp, int timeout_ms)
         if (dsm_tp_progress(tp)) {
             return DSM_OK;
         }
-        now_us = dsm_tp_now_us();
+        now_us = dsm_now_ns() / 1e3;
     } while (now_us < spin_end_us && (end_us < 0 || now_us < end_us));
 
     while (end_us < 0 || now_us < end_us) {
@@ -118,7 +109,7 @@ dsm_status_t dsm_tp_wait(dsm_tp_t *tp, int timeout_ms)
         if (dsm_tp_progress(tp)) {
             return DSM_OK;
         }
-        now_us = dsm_tp_now_us();
+        now_us = dsm_now_ns() / 1e3;
     }
     return DSM_ERR_TIMEOUT;
 }

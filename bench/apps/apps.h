@@ -16,16 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "dsm_common.h"
 
 #include "example_arg.h" /* example_arg: the examples' parser */
 
 static inline double apps_seconds(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)dsm_now_ns() * 1e-9;
 }
 
 /* Rows [begin, end) of 0..rows-1 owned by part of parts (contiguous blocks). */

@@ -846,6 +846,63 @@ static int case_free_inflight(long iterations)
     return 0;
 }
 
+/*
+ * Two threads of every node free two different allocations at once, while
+ * read-ahead requests on both may be in flight: each dsm_free must succeed,
+ * and no message may outlive its allocation.
+ */
+typedef struct {
+    uint64_t    *pages;
+    dsm_status_t status;
+} free_arg_t;
+
+static void *free_thread(void *arg)
+{
+    free_arg_t *f = arg;
+
+    dsm_free(f->pages);
+    f->status = dsm_last_error();
+    return NULL;
+}
+
+static int case_free_concurrent(long iterations)
+{
+    dsm_stats_t stats;
+
+    for (long round = 0; round < iterations; round++) {
+        free_arg_t frees[2];
+        pthread_t threads[2];
+
+        for (int i = 0; i < 2; i++) {
+            frees[i] = (free_arg_t){ alloc_or_die((size_t)INFLIGHT_PAGES * PAGE), DSM_OK };
+            if (inflight_phase(frees[i].pages, round) != 0) {
+                return 1;
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            if (pthread_create(&threads[i], NULL, free_thread, &frees[i]) != 0) {
+                FAIL("pthread_create failed");
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            pthread_join(threads[i], NULL);
+        }
+        for (int i = 0; i < 2; i++) {
+            if (frees[i].status != DSM_OK) {
+                FAIL("round %ld: dsm_free of allocation %d: %s", round, i,
+                     dsm_strerror(frees[i].status));
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        CHECK_OK(dsm_stats_get(&stats));
+        if (stats.malformed_messages != 0) {
+            FAIL("round %ld: %llu messages dropped", round,
+                 (unsigned long long)stats.malformed_messages);
+        }
+    }
+    return 0;
+}
+
 /* dsm_finalize while read-ahead requests are in flight, then dsm_init again:
  * finalize must drain every transaction at every node before it unmaps
  * anything (a get landing in unmapped memory crashed 7 runs in 20). */
@@ -910,6 +967,7 @@ static const test_case_t cases[] = {
     { "peer_loss", case_peer_loss, 1, 0 },
     { "free_inflight", case_free_inflight, 20, 0 },
     { "finalize_inflight", case_finalize_inflight, 20, 0 },
+    { "free_concurrent", case_free_concurrent, 20, 0 },
 };
 
 int main(int argc, char **argv)
