@@ -66,17 +66,18 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
     dsm_coh_msg_t msg;
     dsm_status_t status;
 
-    /* The engine validates the format; the runtime adds that the page must
-     * belong to an allocation, since only allocations have backing. */
-    if (dsm_coh_msg_decode(bytes, length, (uint32_t)src, (uint32_t)rt->nnodes,
-                           rt->arena.pages, &msg) == DSM_OK &&
-        dsm_rt_region_find(rt, msg.page) == NULL) {
+    /* Parsed once, by the engine; the runtime adds that the page must belong
+     * to an allocation, since only allocations have backing. */
+    status = dsm_coh_engine_decode(rt->pages.coh, (uint32_t)src, bytes, length, &msg);
+    if (status == DSM_OK && dsm_rt_region_find(rt, msg.page) == NULL) {
         rt->pages.malformed++;
         dsm_warn("dropped a coherence message from node %d for page %" PRIu64
                  " outside every allocation", src, msg.page);
         return;
     }
-    status = dsm_coh_engine_recv(rt->pages.coh, (uint32_t)src, bytes, length, &rt->pages.actions);
+    if (status == DSM_OK) {
+        status = dsm_coh_engine_recv_msg(rt->pages.coh, &msg, &rt->pages.actions);
+    }
     if (status == DSM_ERR_MALFORMED) {
         dsm_warn("dropped a malformed coherence message from node %d (%zu bytes)", src,
                  length);
