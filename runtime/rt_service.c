@@ -5,7 +5,7 @@
  * While an application thread of this node waits on it (a fault or a
  * command in flight) it busy-polls for up to DSM_SPIN_US once work stops
  * arriving before it sleeps: a sleeping thread on the other CPU costs ~50 µs
- * to wake (LIMITS.md), a fault served while spinning much less. When nothing
+ * to wake (docs/costs.md), a fault served while spinning much less. When nothing
  * local waits it sleeps at once, leaving the CPU to the application.
  */
 #include <errno.h>
