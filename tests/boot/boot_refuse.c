@@ -165,6 +165,26 @@ static int boot_refuse_connect(int port)
     return -1;
 }
 
+/*
+ * Node 0 of a 2-node job, listening on port, has met a stranger: it must log
+ * that it dropped the connection, then form the job with the real node 1
+ * (both exit 0), and its log must name the reason (because_of).
+ */
+static dsm_test_result_t boot_refuse_job_after_drop(boot_refuse_node_t *coord, int port,
+                                                    const char *because_of)
+{
+    boot_refuse_node_t node;
+
+    DSM_CHECK(boot_refuse_wait_log(coord, "dropped"));
+    DSM_CHECK(boot_refuse_start(&node, 1, 2, port, KEY_A, "30") == 0);
+    boot_refuse_finish(&node);
+    boot_refuse_finish(coord);
+    DSM_CHECKF(coord->exit_code == 0 && node.exit_code == 0, "node 0 ended with %d, node 1 "
+               "with %d", coord->exit_code, node.exit_code);
+    DSM_CHECK(strstr(coord->log, because_of) != NULL);
+    return DSM_TEST_PASS;
+}
+
 /* The wrong-key node fails; node 0 drops it and forms the job with the right one. */
 static dsm_test_result_t boot_refuse_wrong_key(void)
 {
@@ -255,23 +275,18 @@ static dsm_test_result_t boot_refuse_listen_address(void)
  */
 static dsm_test_result_t boot_refuse_raw(const void *bytes, size_t len, const char *because_of)
 {
-    boot_refuse_node_t coord, node;
+    boot_refuse_node_t coord;
     int port = boot_refuse_free_port(), fd;
+    dsm_test_result_t result;
 
     DSM_CHECK(port > 0);
     DSM_CHECK(boot_refuse_start(&coord, 0, 2, port, KEY_A, "30") == 0);
     fd = boot_refuse_connect(port);
     DSM_CHECK(fd >= 0);
     DSM_CHECK(write(fd, bytes, len) == (ssize_t)len);
-    DSM_CHECK(boot_refuse_wait_log(&coord, "dropped"));
-    DSM_CHECK(boot_refuse_start(&node, 1, 2, port, KEY_A, "30") == 0);
-    boot_refuse_finish(&node);
-    boot_refuse_finish(&coord);
+    result = boot_refuse_job_after_drop(&coord, port, because_of);
     close(fd);
-    DSM_CHECKF(coord.exit_code == 0 && node.exit_code == 0, "node 0 ended with %d, node 1 "
-               "with %d", coord.exit_code, node.exit_code);
-    DSM_CHECK(strstr(coord.log, because_of) != NULL);
-    return DSM_TEST_PASS;
+    return result;
 }
 
 static dsm_test_result_t boot_refuse_garbage(void)
@@ -322,9 +337,10 @@ static int boot_refuse_recv_frame(int fd, uint32_t type, size_t len)
  * refuses it (REFUSE, then the connection closes), drops it and forms the job. */
 static dsm_test_result_t boot_refuse_bad_proof(void)
 {
-    boot_refuse_node_t coord, node;
+    boot_refuse_node_t coord;
     uint8_t hello[DSM_BOOT_HELLO_LEN] = {0}, proof[DSM_BOOT_PROOF_LEN] = {0}, byte;
     int port = boot_refuse_free_port(), fd;
+    dsm_test_result_t result;
 
     DSM_CHECK(port > 0);
     DSM_CHECK(boot_refuse_start(&coord, 0, 2, port, KEY_A, "30") == 0);
@@ -338,15 +354,9 @@ static dsm_test_result_t boot_refuse_bad_proof(void)
     DSM_CHECK(boot_refuse_send_frame(fd, DSM_BOOT_FRAME_PROOF, proof, sizeof(proof)));
     DSM_CHECK(boot_refuse_recv_frame(fd, DSM_BOOT_FRAME_REFUSE, 4));
     DSM_CHECK(recv(fd, &byte, 1, 0) == 0);
-    DSM_CHECK(boot_refuse_wait_log(&coord, "dropped"));
-    DSM_CHECK(boot_refuse_start(&node, 1, 2, port, KEY_A, "30") == 0);
-    boot_refuse_finish(&node);
-    boot_refuse_finish(&coord);
+    result = boot_refuse_job_after_drop(&coord, port, "did not prove the job key");
     close(fd);
-    DSM_CHECKF(coord.exit_code == 0 && node.exit_code == 0, "node 0 ended with %d, node 1 "
-               "with %d", coord.exit_code, node.exit_code);
-    DSM_CHECK(strstr(coord.log, "did not prove the job key") != NULL);
-    return DSM_TEST_PASS;
+    return result;
 }
 
 /*
