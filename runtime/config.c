@@ -63,8 +63,12 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .choices = dsm_rt_transport_names,
         DSM_RT_CONFIG_FIELD(transport), DSM_RT_CONFIG_USER(TRANSPORT, transport),
         .help = "the UCX transports used: `auto` is UCX's own choice (and `UCX_TLS` if set), "
-                "`shm` shared memory between the processes of one host, `tcp`, `rdma` verbs "
-                "(InfiniBand/RoCE)",
+                "without tcp when every node shares one host and pid namespace (shared memory "
+                "reaches them all; a tcp port is open to every user of the host), `shm` shared "
+                "memory between the processes of one host, `tcp`, `rdma` verbs "
+                "(InfiniBand/RoCE). Whatever the choice (and whatever `UCX_TLS` says), UCX's "
+                "`sysv` transport is never used: its segments are open to the owner's group "
+                "(docs/design.md, \"Security and threat model\")",
     },
     {
         .name = "DSM_SPIN_US", .default_text = "auto", .type = DSM_CONFIG_TYPE_UINT,
