@@ -250,7 +250,8 @@ def summary_rows(results, app_table):
     app_target = {2: ("ratio", "≤", 2, "x"), 4: ("ratio", "≤", 4, "x")}
     for app in PAIR_APPS:
         dsm = app_entry(app_table, app, 2, "dsm")
-        size = " (n %d, %d iterations)" % (dsm["n"], dsm["iters"]) if dsm else ""
+        size = " (n %d, %d iteration%s)" % (dsm["n"], dsm["iters"], "s" if dsm["iters"] > 1 else "") \
+            if dsm else ""
         for base in ("threads", "mpi"):
             b = app_entry(app_table, app, 2, base)
             add("%s%s, 2 nodes" % (app, size), "s", dsm and dsm["time_s"], b and b["time_s"],
