@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# run_all.sh - the benchmarks of docs/performance.md on this host, in about 5 minutes
-# on 2 CPUs: bench-results/*.json (one file per run), bench-results/apps.txt,
+# run_all.sh - the benchmarks of docs/performance.md on this host, in 2-5 minutes on
+# 2 CPUs: bench-results/*.json (one file per run), bench-results/apps.txt,
 # bench-results/*.png (gnuplot), bench-results/commands.txt (the run's header and
-# every command, in order); then the generated section of docs/performance.md and
+# every command, in order); then the generated sections of docs/performance.md and
 # its plots, docs/perf/*.png.
 #
 # usage: bench/run_all.sh [-B builddir] [--reps N] [--no-doc]
@@ -173,7 +173,8 @@ else
 fi
 if ((doc)); then
     python3 "$repo/bench/report.py" "$out" "$repo/docs/performance.md" || failed+=(doc)
-    mkdir -p "$repo/docs/perf"
+    # a plot this run did not draw must not stay behind from an earlier one
+    mkdir -p "$repo/docs/perf" && rm -f "$repo"/docs/perf/*.png
     cp "$out"/*.png "$repo/docs/perf/" 2> /dev/null || failed+=(plots-copy)
 fi
 echo "run_all.sh: $(($(date +%s) - started)) s, results in $out${failed[*]:+; FAILED: ${failed[*]}}" >&2
