@@ -81,7 +81,7 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
                 "host with more nodes than CPUs online the spinning service thread yields "
                 "the CPU between polls, since it may hold a CPU that another node's thread "
                 "needs; with fewer it does not, since there yielding costs more than it "
-                "saves (docs/performance.md)",
+                "saves (docs/design.md, \"Threads\")",
     },
     {
         .name = "DSM_READAHEAD", .default_text = "64", .type = DSM_CONFIG_TYPE_UINT,
@@ -105,7 +105,7 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
                 "ready to preempt an application that computes on its CPU (Jacobi 2046² x "
                 "1000, 2 bound nodes: 4.1 s at 0, 3.2 s at -10) at the price of a sleep and "
                 "wake per isolated fault (read miss 7 -> 12 µs): `0` for fault-bound codes "
-                "(docs/performance.md)",
+                "(docs/design.md, \"Threads\")",
     },
     {
         .name = "DSM_STATS", .default_text = "0", .type = DSM_CONFIG_TYPE_BOOL,

@@ -226,7 +226,7 @@ struct dsm_rt_sched_attr {
  * Both go in one sched_setattr(2). Where the nice value is refused, the slice
  * is asked for again with the thread's current nice value and the refusal is
  * logged at info level; the runtime works the same, only slower.
- * Measurements: docs/performance.md.
+ * Measurements: docs/design.md ("Threads").
  */
 static void dsm_rt_service_set_scheduling(const dsm_rt_t *rt)
 {
@@ -283,7 +283,7 @@ static dsm_status_t dsm_rt_epoll_add(int epoll_fd, int fd)
 }
 
 /*
- * How the service thread spins (DSM_SPIN_US; measurements: docs/performance.md).
+ * How the service thread spins (DSM_SPIN_US; measurements: docs/design.md, "Threads").
  * It spins only while an application thread of its node is blocked on it, so
  * the spin takes the CPU that blocked thread left: `auto` is 50 µs (2 unbound
  * nodes on 2 CPUs, against not spinning: read miss 220 -> 11.5 µs, Jacobi

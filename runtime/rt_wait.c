@@ -4,7 +4,7 @@
  *
  * Why: a thread that polls keeps its CPU, so this node's service thread
  * sleeps and every message for it costs a wake-up from another CPU (~25 µs on
- * this VM, docs/performance.md). A thread blocked in a PAGE_WAIT command counts
+ * this VM, docs/costs.md). A thread blocked in a PAGE_WAIT command counts
  * as waiting, so the service thread spins (DSM_SPIN_US) and answers at once.
  *
  * When can the word change? While this node holds the page read-only, only
