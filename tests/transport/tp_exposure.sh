@@ -88,7 +88,9 @@ for pid in "${pids[@]}"; do
         targets+=("file:$fd")
         [ -e "${target% (deleted)}" ] && targets+=("file:${target% (deleted)}")
     done
-    while read -r range _ _ _ _ path; do
+    while read -r range perms _ _ _ path; do
+        # Private mappings (program images, copy-on-write) never share the job's data.
+        [[ $perms == *s ]] || continue
         shared_path "$path" || continue
         check_mode "$path (mapped by pid $pid)" "$(stat -L -c %a "/proc/$pid/map_files/$range")"
         [ -e "${path% (deleted)}" ] && targets+=("file:${path% (deleted)}")
