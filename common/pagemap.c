@@ -10,7 +10,7 @@
 /* Fibonacci hashing: consecutive pages (the common pattern) spread evenly. */
 static size_t dsm_pagemap_home(const dsm_pagemap_t *map, uint64_t key)
 {
-    return (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & map->mask;
+    return (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & map->mask;
 }
 
 /* The slot holding key, or the empty slot where it would go. */
