@@ -87,10 +87,10 @@ dsm_status_t dsm_coh_entries_init(dsm_coh_engine_t *engine)
     if (engine->home_idle == NULL) {
         goto err;
     }
-    if (dsm_coh_map_init(&engine->nodes) != DSM_OK) {
+    if (dsm_pagemap_init(&engine->nodes, 0) != DSM_OK) {
         goto err_idle;
     }
-    if (dsm_coh_map_init(&engine->homes) != DSM_OK) {
+    if (dsm_pagemap_init(&engine->homes, 0) != DSM_OK) {
         goto err_nodes;
     }
     dsm_coh_pool_init(&engine->nentries, sizeof(dsm_coh_nentry_t));
@@ -99,7 +99,7 @@ dsm_status_t dsm_coh_entries_init(dsm_coh_engine_t *engine)
     return DSM_OK;
 
 err_nodes:
-    dsm_coh_map_fini(&engine->nodes);
+    dsm_pagemap_fini(&engine->nodes);
 err_idle:
     free(engine->home_idle);
 err:
@@ -112,8 +112,8 @@ void dsm_coh_entries_fini(dsm_coh_engine_t *engine)
     dsm_coh_pool_fini(&engine->qitems);
     dsm_coh_pool_fini(&engine->hentries);
     dsm_coh_pool_fini(&engine->nentries);
-    dsm_coh_map_fini(&engine->homes);
-    dsm_coh_map_fini(&engine->nodes);
+    dsm_pagemap_fini(&engine->homes);
+    dsm_pagemap_fini(&engine->nodes);
     free(engine->home_idle);
 }
 
@@ -123,30 +123,53 @@ dsm_status_t dsm_coh_entries_reserve(dsm_coh_engine_t *engine)
     if (dsm_coh_pool_fill(&engine->nentries, DSM_COH_RESERVE) != DSM_OK ||
         dsm_coh_pool_fill(&engine->hentries, DSM_COH_RESERVE) != DSM_OK ||
         dsm_coh_pool_fill(&engine->qitems, DSM_COH_RESERVE) != DSM_OK ||
-        dsm_coh_map_reserve(&engine->nodes) != DSM_OK ||
-        dsm_coh_map_reserve(&engine->homes) != DSM_OK) {
+        dsm_pagemap_reserve(&engine->nodes) != DSM_OK ||
+        dsm_pagemap_reserve(&engine->homes) != DSM_OK) {
         return DSM_ERR_NO_MEMORY;
     }
     return DSM_OK;
 }
 
-/* Move every entry of map to pool; the map is empty after. */
-static void dsm_coh_map_drain(dsm_coh_map_t *map, dsm_coh_pool_t *pool)
+/* The entry in slot i of map, or NULL: for walks over every entry. */
+static void *dsm_coh_map_entry(const dsm_pagemap_t *map, size_t i)
 {
+    return dsm_pagemap_used(map, i) ? (void *)(uintptr_t)map->slots[i].value : NULL;
+}
+
+/* Move the entries of pages [first, end) from map to pool. */
+static void dsm_coh_map_forget(dsm_pagemap_t *map, dsm_coh_pool_t *pool, uint64_t first,
+                               uint64_t end)
+{
+    /* Removing an entry shifts later entries of its probe run back into the
+     * freed slot: look at the same slot again until nothing of the range is there. */
     for (size_t i = 0; i <= map->mask; i++) {
-        if (map->slots[i] != NULL) {
-            dsm_coh_pool_put(pool, map->slots[i]);
-            map->slots[i] = NULL;
+        void *entry;
+
+        while ((entry = dsm_coh_map_entry(map, i)) != NULL &&
+               dsm_coh_entry_page(entry) >= first && dsm_coh_entry_page(entry) < end) {
+            dsm_coh_entry_free(map, pool, entry);
         }
     }
-    map->count = 0;
+}
+
+/* Move every entry of map to pool; the map is empty after. */
+static void dsm_coh_map_drain(dsm_pagemap_t *map, dsm_coh_pool_t *pool)
+{
+    for (size_t i = 0; i <= map->mask; i++) {
+        void *entry = dsm_coh_map_entry(map, i);
+
+        if (entry != NULL) {
+            dsm_coh_pool_put(pool, entry);
+        }
+    }
+    dsm_pagemap_clear(map);
 }
 
 /* Every entry, and the requests queued at the homes, back to the pools. */
 void dsm_coh_entries_release(dsm_coh_engine_t *engine)
 {
     for (size_t i = 0; i <= engine->homes.mask; i++) {
-        dsm_coh_hentry_t *h = engine->homes.slots[i];
+        dsm_coh_hentry_t *h = dsm_coh_map_entry(&engine->homes, i);
 
         while (h != NULL && h->q_head != NULL) {
             dsm_coh_qitem_t *qi = h->q_head;
@@ -160,18 +183,18 @@ void dsm_coh_entries_release(dsm_coh_engine_t *engine)
 }
 
 /* A new entry of page in map: zeroed, so in the default state (I, U are 0). */
-void *dsm_coh_entry_new(dsm_coh_map_t *map, dsm_coh_pool_t *pool, uint64_t page)
+void *dsm_coh_entry_new(dsm_pagemap_t *map, dsm_coh_pool_t *pool, uint64_t page)
 {
     void *entry = dsm_coh_pool_take(pool);
 
     memcpy(entry, &page, sizeof(page));
-    dsm_coh_map_insert(map, entry);
+    dsm_pagemap_insert(map, page, (uintptr_t)entry);
     return entry;
 }
 
-void dsm_coh_entry_free(dsm_coh_map_t *map, dsm_coh_pool_t *pool, void *entry)
+void dsm_coh_entry_free(dsm_pagemap_t *map, dsm_coh_pool_t *pool, void *entry)
 {
-    dsm_coh_map_remove(map, dsm_coh_entry_page(entry));
+    dsm_pagemap_take(map, dsm_coh_entry_page(entry), NULL);
     dsm_coh_pool_put(pool, entry);
 }
 
@@ -191,11 +214,11 @@ static bool dsm_coh_hentry_settled(const void *entry)
     return dsm_coh_home_table.states[h->state].stable && h->q_head == NULL;
 }
 
-static bool dsm_coh_map_settled(const dsm_coh_map_t *map, uint64_t first, uint64_t end,
+static bool dsm_coh_map_settled(const dsm_pagemap_t *map, uint64_t first, uint64_t end,
                                 bool (*settled)(const void *entry))
 {
     for (size_t i = 0; i <= map->mask; i++) {
-        const void *entry = map->slots[i];
+        const void *entry = dsm_coh_map_entry(map, i);
 
         if (entry != NULL && dsm_coh_entry_page(entry) >= first &&
             dsm_coh_entry_page(entry) < end && !settled(entry)) {
@@ -220,22 +243,6 @@ bool dsm_coh_engine_settled(const dsm_coh_engine_t *engine, uint64_t first, uint
 bool dsm_coh_engine_quiescent(const dsm_coh_engine_t *engine)
 {
     return engine->selfq_count == 0 && dsm_coh_range_settled(engine, 0, engine->params.npages);
-}
-
-/* Move the entries of pages [first, end) from map to pool. */
-static void dsm_coh_map_forget(dsm_coh_map_t *map, dsm_coh_pool_t *pool, uint64_t first,
-                               uint64_t end)
-{
-    /* Removing an entry shifts later entries of its probe run back into the
-     * freed slot: look at the same slot again until nothing of the range is there. */
-    for (size_t i = 0; i <= map->mask; i++) {
-        void *entry;
-
-        while ((entry = map->slots[i]) != NULL && dsm_coh_entry_page(entry) >= first &&
-               dsm_coh_entry_page(entry) < end) {
-            dsm_coh_entry_free(map, pool, entry);
-        }
-    }
 }
 
 dsm_status_t dsm_coh_engine_forget(dsm_coh_engine_t *engine, uint64_t first, uint64_t count)

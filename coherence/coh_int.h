@@ -5,8 +5,7 @@
  *   coh_engine.c input dispatch, reservation, row lookup, output, lifecycle
  *   coh_node.c   the node (cache) side: its guard and its ops
  *   coh_home.c   the home (directory) side: its guards, its ops, the queue
- *   coh_entry.c  per-page entries, their pools, settledness and forget
- *   coh_map.c    the sparse page map
+ *   coh_entry.c  per-page entries, their pools, their maps, settledness and forget
  *   coh_msg.c    the wire format
  */
 #ifndef DSM_COH_INT_H
@@ -15,6 +14,7 @@
 #include <stddef.h>
 
 #include "dsm_coh.h"
+#include "dsm_pagemap.h"
 
 /* ---- the protocol (coh_table.c) ------------------------------------------ */
 
@@ -157,9 +157,9 @@ typedef struct {
 
 extern const dsm_coh_route_t dsm_coh_routes[DSM_COH_MSG_TYPE_MAX + 1];
 
-/* ---- sparse per-page entries (coh_entry.c, coh_map.c) --------------------- */
+/* ---- sparse per-page entries (coh_entry.c) -------------------------------- */
 
-/* Node side of one page not in I. Starts with its page (the map's key). */
+/* Node side of one page not in I. Starts with its page (its key in the map). */
 typedef struct {
     uint64_t page;
     uint32_t req_id; /* our outstanding request (IS_AD..SM_A, IS_D, IM_D) */
@@ -212,21 +212,17 @@ static inline void dsm_coh_bit_set(uint64_t *bits, uint32_t node, bool value)
     }
 }
 
-/* Open addressing (linear probing, backward-shift deletion), page -> entry. */
-typedef struct {
-    void   **slots;
-    size_t   mask;  /* capacity - 1, capacity a power of two */
-    size_t   count;
-} dsm_coh_map_t;
+/*
+ * The engine's sparse maps, page -> entry, are page maps (common/dsm_pagemap.h,
+ * pure like this layer) whose values are the entries' addresses. Reserved
+ * before each input (dsm_coh_entries_reserve), so an insert cannot fail.
+ */
+static inline void *dsm_coh_map_find(const dsm_pagemap_t *map, uint64_t page)
+{
+    uint64_t entry;
 
-dsm_status_t dsm_coh_map_init(dsm_coh_map_t *map);
-void dsm_coh_map_fini(dsm_coh_map_t *map);
-/* The entry for page, or NULL. */
-void *dsm_coh_map_find(const dsm_coh_map_t *map, uint64_t page);
-/* Make room for one more entry so that the next insert cannot fail. */
-dsm_status_t dsm_coh_map_reserve(dsm_coh_map_t *map);
-void dsm_coh_map_insert(dsm_coh_map_t *map, void *entry);
-void dsm_coh_map_remove(dsm_coh_map_t *map, uint64_t page);
+    return dsm_pagemap_find(map, page, &entry) ? (void *)(uintptr_t)entry : NULL;
+}
 
 /* Free objects of one size, recycled (coh_entry.c fills them before each input). */
 typedef struct {
@@ -249,8 +245,8 @@ void dsm_coh_pool_put(dsm_coh_pool_t *pool, void *object);
 struct dsm_coh_engine {
     dsm_coh_params_t   params;
     size_t             nwords;  /* uint64_t words of a node bitmap */
-    dsm_coh_map_t      nodes;   /* page -> dsm_coh_nentry_t */
-    dsm_coh_map_t      homes;   /* page -> dsm_coh_hentry_t */
+    dsm_pagemap_t      nodes;   /* page -> dsm_coh_nentry_t */
+    dsm_pagemap_t      homes;   /* page -> dsm_coh_hentry_t */
     dsm_coh_pool_t     nentries;
     dsm_coh_pool_t     hentries;
     dsm_coh_pool_t     qitems;
@@ -301,8 +297,8 @@ dsm_status_t dsm_coh_entries_init(dsm_coh_engine_t *engine);
 void dsm_coh_entries_fini(dsm_coh_engine_t *engine);
 dsm_status_t dsm_coh_entries_reserve(dsm_coh_engine_t *engine);
 void dsm_coh_entries_release(dsm_coh_engine_t *engine);
-void *dsm_coh_entry_new(dsm_coh_map_t *map, dsm_coh_pool_t *pool, uint64_t page);
-void dsm_coh_entry_free(dsm_coh_map_t *map, dsm_coh_pool_t *pool, void *entry);
+void *dsm_coh_entry_new(dsm_pagemap_t *map, dsm_coh_pool_t *pool, uint64_t page);
+void dsm_coh_entry_free(dsm_pagemap_t *map, dsm_coh_pool_t *pool, void *entry);
 
 /* coh_msg.c: the field checks of dsm_coh_msg_decode, on a decoded message. */
 dsm_status_t dsm_coh_msg_check(const dsm_coh_msg_t *msg, uint32_t nnodes, uint64_t npages);

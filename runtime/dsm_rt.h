@@ -15,6 +15,7 @@
 #include "dsm_coh.h"
 #include "dsm_common.h"
 #include "dsm_config_table.h"
+#include "dsm_pagemap.h"
 #include "dsm_tp.h"
 #include "dsm_uffd.h"
 
@@ -74,26 +75,6 @@ int dsm_rt_placement_home(const dsm_rt_placement_t *pl, uint64_t page);
 uint64_t dsm_rt_placement_index(const dsm_rt_placement_t *pl, uint64_t page);
 /* How many pages of the allocation node is home of (its segment's length). */
 uint64_t dsm_rt_placement_count(const dsm_rt_placement_t *pl, int node);
-
-/* ---- page-keyed map (pagemap.c) ----------------------------------------------
- * Open addressing, linear probing, tombstone-free deletion (backward shift):
- * the service thread's small per-page tables (fault start times, staging slots).
- */
-typedef struct {
-    uint64_t *keys;   /* key + 1; 0 marks an empty slot */
-    uint64_t *values;
-    size_t    capacity; /* power of two */
-    size_t    count;
-} dsm_rt_pagemap_t;
-
-dsm_status_t dsm_rt_pagemap_init(dsm_rt_pagemap_t *map, size_t initial_capacity);
-void dsm_rt_pagemap_fini(dsm_rt_pagemap_t *map);
-/* Insert or overwrite. */
-dsm_status_t dsm_rt_pagemap_put(dsm_rt_pagemap_t *map, uint64_t key, uint64_t value);
-/* 1 and *value_p when present, else 0. */
-int dsm_rt_pagemap_get(const dsm_rt_pagemap_t *map, uint64_t key, uint64_t *value_p);
-/* 1 and *value_p (may be NULL) when it was present and is now removed, else 0. */
-int dsm_rt_pagemap_take(dsm_rt_pagemap_t *map, uint64_t key, uint64_t *value_p);
 
 /* ---- FIFO (fifo.c) ----------------------------------------------------------
  * A growable ring of fixed-size elements: the service thread's queues.
@@ -271,7 +252,7 @@ typedef struct {
     size_t              lock_home_count;
     dsm_rt_cmd_list_t   lock_waiting;    /* ACQUIREs sent, in order            */
     dsm_rt_cmd_list_t   free_waiting;    /* FREE_ROUNDs entered, not released   */
-    dsm_rt_pagemap_t    free_arrived;    /* node 0: round -> entries so far     */
+    dsm_pagemap_t       free_arrived;    /* node 0: round -> entries so far     */
     uint64_t            lock_acquires, barriers;
     uint64_t            malformed;       /* messages refused                    */
 } dsm_rt_sync_t;
@@ -314,7 +295,7 @@ typedef struct {
     dsm_tp_mem_t      *staging_mem;
     dsm_rt_slot_t     *slots;
     int                slot_count, free_slot;
-    dsm_rt_pagemap_t   fetch_slot;    /* page -> slot of its fetch in flight   */
+    dsm_pagemap_t      fetch_slot;    /* page -> slot of its fetch in flight   */
     dsm_rt_fifo_t      slot_waiters;  /* of dsm_coh_action_t: FETCH/WRITE_BACK
                                          waiting for a slot, started by
                                          dsm_rt_pages_run_deferred            */
@@ -325,7 +306,7 @@ typedef struct {
     dsm_rt_ahead_t     upgrade_ahead; /* write faults on read-only pages      */
 
     /* Fault latency: page -> time the first fault on it was read (ns). */
-    dsm_rt_pagemap_t   fault_start;
+    dsm_pagemap_t      fault_start;
     dsm_rt_hist_t      fault_latency;
 
     uint64_t           bytes_fetched, bytes_written_back;

@@ -164,7 +164,6 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     int write = (event->flags & (DSM_UFFD_EVENT_WRITE | DSM_UFFD_EVENT_WP)) != 0;
     const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
     dsm_coh_node_state_t state;
-    uint64_t unused;
     dsm_status_t status;
 
     if (region == NULL) {
@@ -172,8 +171,8 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
         return;
     }
     state = dsm_coh_engine_node_state(rt->pages.coh, page);
-    if (!dsm_rt_pagemap_get(&rt->pages.fault_start, page, &unused) &&
-        dsm_rt_pagemap_put(&rt->pages.fault_start, page, now) != DSM_OK) {
+    if (!dsm_pagemap_find(&rt->pages.fault_start, page, NULL) &&
+        dsm_pagemap_put(&rt->pages.fault_start, page, now) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fault");
     }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
@@ -208,7 +207,7 @@ static void dsm_rt_fault_resolved(dsm_rt_t *rt, uint64_t page)
 {
     uint64_t start;
 
-    if (dsm_rt_pagemap_take(&rt->pages.fault_start, page, &start)) {
+    if (dsm_pagemap_take(&rt->pages.fault_start, page, &start)) {
         dsm_rt_hist_add(&rt->pages.fault_latency, dsm_now_ns() - start);
     }
 }
@@ -290,7 +289,7 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, 
     record->op = action->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
 
     if (action->type == DSM_COH_ACT_FETCH) {
-        if (dsm_rt_pagemap_put(&rt->pages.fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
+        if (dsm_pagemap_put(&rt->pages.fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
             dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fetch");
         }
         rt->pages.bytes_fetched += DSM_RT_PAGE_SIZE;
@@ -360,7 +359,7 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, unsigned flags)
     size_t done;
     dsm_status_t status;
 
-    if (!dsm_rt_pagemap_take(&rt->pages.fetch_slot, page, &slot)) {
+    if (!dsm_pagemap_take(&rt->pages.fetch_slot, page, &slot)) {
         dsm_rt_fatal(rt, DSM_ERR_STATE, "install of page %" PRIu64 " without fetched data", page);
     }
     /* AGAIN: the address space is changing under us (fork, mremap): retry,
@@ -515,8 +514,8 @@ dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
     pages->actions.actions = calloc(pages->actions.capacity, sizeof(*pages->actions.actions));
     pages->slots = calloc(DSM_RT_STAGING_SLOTS, sizeof(*pages->slots));
     if (pages->actions.actions == NULL || pages->slots == NULL ||
-        dsm_rt_pagemap_init(&pages->fetch_slot, 64) != DSM_OK ||
-        dsm_rt_pagemap_init(&pages->fault_start, 64) != DSM_OK) {
+        dsm_pagemap_init(&pages->fetch_slot, 64) != DSM_OK ||
+        dsm_pagemap_init(&pages->fault_start, 64) != DSM_OK) {
         return DSM_ERR_NO_MEMORY;
     }
     status = dsm_tp_mem_map(rt->tp, NULL, staging_bytes, &pages->staging_mem);
@@ -550,8 +549,8 @@ void dsm_rt_pages_fini(dsm_rt_t *rt)
     pages->slots = NULL;
     dsm_rt_fifo_fini(&pages->slot_waiters);
     dsm_rt_fifo_fini(&pages->deferred);
-    dsm_rt_pagemap_fini(&pages->fetch_slot);
-    dsm_rt_pagemap_fini(&pages->fault_start);
+    dsm_pagemap_fini(&pages->fetch_slot);
+    dsm_pagemap_fini(&pages->fault_start);
 }
 
 /* ---- what the other parts ask ------------------------------------------------------- */

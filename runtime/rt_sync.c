@@ -305,9 +305,9 @@ static void dsm_rt_free_round_enter(dsm_rt_t *rt, int src, uint64_t round)
         dsm_rt_sync_malformed(rt, src, "free round entry for an impossible round");
         return;
     }
-    dsm_rt_pagemap_take(&rt->sync.free_arrived, round, &arrived);
+    dsm_pagemap_take(&rt->sync.free_arrived, round, &arrived);
     if (++arrived < (uint64_t)rt->nnodes) {
-        if (dsm_rt_pagemap_put(&rt->sync.free_arrived, round, arrived) != DSM_OK) {
+        if (dsm_pagemap_put(&rt->sync.free_arrived, round, arrived) != DSM_OK) {
             dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory counting a free round");
         }
         return;
@@ -384,7 +384,7 @@ static void dsm_rt_sync_am(void *arg, int src_node, const void *header, size_t h
 
 dsm_status_t dsm_rt_sync_init(dsm_rt_t *rt)
 {
-    dsm_status_t status = dsm_rt_pagemap_init(&rt->sync.free_arrived, 16);
+    dsm_status_t status = dsm_pagemap_init(&rt->sync.free_arrived, 16);
 
     if (status != DSM_OK) {
         return status;
@@ -400,7 +400,7 @@ void dsm_rt_sync_fini(dsm_rt_t *rt)
     free(rt->sync.lock_homes);
     rt->sync.lock_homes = NULL;
     rt->sync.lock_home_count = 0;
-    dsm_rt_pagemap_fini(&rt->sync.free_arrived);
+    dsm_pagemap_fini(&rt->sync.free_arrived);
 }
 
 void dsm_rt_sync_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)

@@ -1,4 +1,5 @@
-/* Unit tests of common/: status strings, errno mapping, config value parsers, name distance. */
+/* Unit tests of common/: status strings, errno mapping, config value parsers, name distance,
+ * the page map. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "dsm_common.h"
 #include "dsm_config_parse.h"
 #include "dsm_config_table.h"
+#include "dsm_pagemap.h"
 #include "dsm_test.h"
 
 static dsm_test_result_t test_status_strings(void)
@@ -134,6 +136,68 @@ static dsm_test_result_t test_log_level_parse(void)
     return DSM_TEST_PASS;
 }
 
+/* The page map agrees with a reference array through inserts, overwrites and
+ * removals that force growth and backward shifts over wrapped probe runs. */
+static dsm_test_result_t test_pagemap_against_reference(void)
+{
+    enum { KEYS = 5000 };
+    static uint64_t reference[KEYS]; /* 0: absent, else value + 1 */
+    dsm_pagemap_t map;
+    uint64_t state = 12345, value;
+
+    DSM_CHECK(dsm_pagemap_init(&map, 4) == DSM_OK);
+    for (int step = 0; step < 200000; step++) {
+        uint64_t key;
+
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        key = (state >> 33) % KEYS;
+        if ((state >> 20) & 1) {
+            DSM_CHECK(dsm_pagemap_put(&map, key * 4096, (uint64_t)step) == DSM_OK);
+            reference[key] = (uint64_t)step + 1;
+        } else {
+            bool present = dsm_pagemap_take(&map, key * 4096, &value);
+
+            DSM_CHECK(present == (reference[key] != 0));
+            DSM_CHECK(!present || value == reference[key] - 1);
+            reference[key] = 0;
+        }
+    }
+    for (uint64_t key = 0; key < KEYS; key++) {
+        bool present = dsm_pagemap_find(&map, key * 4096, &value);
+
+        DSM_CHECK(present == (reference[key] != 0));
+        DSM_CHECK(!present || value == reference[key] - 1);
+    }
+    dsm_pagemap_clear(&map);
+    DSM_CHECK(map.count == 0 && !dsm_pagemap_find(&map, 0, NULL));
+    dsm_pagemap_fini(&map);
+    return DSM_TEST_PASS;
+}
+
+/* A reserve is what may grow (and fail): the insert after it leaves the slot
+ * array where it is, so a caller can reserve before changing anything else. */
+static dsm_test_result_t test_pagemap_reserve_then_insert(void)
+{
+    dsm_pagemap_t map;
+    uint64_t value;
+
+    DSM_CHECK(dsm_pagemap_init(&map, 0) == DSM_OK);
+    for (uint64_t page = 0; page < 1000; page++) {
+        const dsm_pagemap_slot_t *slots;
+
+        DSM_CHECK(dsm_pagemap_reserve(&map) == DSM_OK);
+        DSM_CHECK((map.count + 1) * 2 <= map.mask + 1);
+        slots = map.slots;
+        dsm_pagemap_insert(&map, page, page * 3);
+        DSM_CHECK(map.slots == slots && map.count == page + 1);
+    }
+    /* Overwriting an existing key takes no room. */
+    dsm_pagemap_insert(&map, 7, 1);
+    DSM_CHECK(map.count == 1000 && dsm_pagemap_find(&map, 7, &value) && value == 1);
+    dsm_pagemap_fini(&map);
+    return DSM_TEST_PASS;
+}
+
 static const dsm_test_case_t cases[] = {
     { "status_strings", NULL, test_status_strings, 0 },
     { "errno_mapping", NULL, test_errno_mapping, 0 },
@@ -143,6 +207,8 @@ static const dsm_test_case_t cases[] = {
     { "parse_bool_and_choice", NULL, test_parse_bool_and_choice, 0 },
     { "log_level_parse", NULL, test_log_level_parse, 0 },
     { "config_distance", NULL, test_config_distance, 0 },
+    { "pagemap_against_reference", NULL, test_pagemap_against_reference, 0 },
+    { "pagemap_reserve_then_insert", NULL, test_pagemap_reserve_then_insert, 0 },
 };
 
 int main(int argc, char **argv)

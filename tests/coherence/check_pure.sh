@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The coherence layer is pure: its objects may call only libc's memory
-# functions (and assert, and sanitizer hooks in sanitizer builds). A system
-# call, stdio, a clock or a thread primitive here fails this test.
-#   check_pure.sh OBJECT...
+# The coherence layer is pure: its objects, with common/'s page map that they
+# call, may call only libc's memory functions (and assert, and sanitizer hooks
+# in sanitizer builds). A system call, stdio, a clock or a thread primitive
+# here, or a call into any other part of common/, fails this test.
+#   check_pure.sh OBJECT...   (coherence's objects and common/pagemap.c's)
 set -euo pipefail
 # libgcc's __popcountdi2 is the compiler's helper for __builtin_popcountll.
 allowed='^(calloc|malloc|free|memset|memcpy|__assert_fail|__stack_chk_fail|__popcountdi2|_GLOBAL_OFFSET_TABLE_)$|^__(asan|ubsan|sanitizer|tsan|msan)_'

@@ -252,42 +252,6 @@ static dsm_test_result_t test_placement_partition(void)
     return DSM_TEST_PASS;
 }
 
-/* The map agrees with a reference array through inserts, overwrites and
- * removals that force growth and backward shifts over wrapped probe runs. */
-static dsm_test_result_t test_pagemap_against_reference(void)
-{
-    enum { KEYS = 5000 };
-    static uint64_t reference[KEYS]; /* 0: absent, else value + 1 */
-    dsm_rt_pagemap_t map;
-    uint64_t state = 12345, value;
-
-    DSM_CHECK(dsm_rt_pagemap_init(&map, 4) == DSM_OK);
-    for (int step = 0; step < 200000; step++) {
-        uint64_t key;
-
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        key = (state >> 33) % KEYS;
-        if ((state >> 20) & 1) {
-            DSM_CHECK(dsm_rt_pagemap_put(&map, key * 4096, (uint64_t)step) == DSM_OK);
-            reference[key] = (uint64_t)step + 1;
-        } else {
-            int present = dsm_rt_pagemap_take(&map, key * 4096, &value);
-
-            DSM_CHECK(present == (reference[key] != 0));
-            DSM_CHECK(!present || value == reference[key] - 1);
-            reference[key] = 0;
-        }
-    }
-    for (uint64_t key = 0; key < KEYS; key++) {
-        int present = dsm_rt_pagemap_get(&map, key * 4096, &value);
-
-        DSM_CHECK(present == (reference[key] != 0));
-        DSM_CHECK(!present || value == reference[key] - 1);
-    }
-    dsm_rt_pagemap_fini(&map);
-    return DSM_TEST_PASS;
-}
-
 /* FIFO order survives wrap-around and growth with elements in flight. */
 static dsm_test_result_t test_fifo_order(void)
 {
@@ -334,7 +298,6 @@ static dsm_test_result_t test_hist_percentiles(void)
 }
 
 static const dsm_test_case_t cases[] = {
-    { "pagemap_against_reference", NULL, test_pagemap_against_reference, 0 },
     { "fifo_order", NULL, test_fifo_order, 0 },
     { "hist_percentiles", NULL, test_hist_percentiles, 0 },
     { "config_defaults", NULL, test_config_defaults, 0 },
