@@ -165,6 +165,20 @@ static int boot_refuse_connect(int port)
     return -1;
 }
 
+/* Node 0 of an nnodes job on a free port (*port_p), and a stranger connected to
+ * it; returns the stranger's socket, or -1. */
+static int boot_refuse_stranger(boot_refuse_node_t *coord, int nnodes, const char *timeout,
+                                int *port_p)
+{
+    int port = boot_refuse_free_port();
+
+    if (port <= 0 || boot_refuse_start(coord, 0, nnodes, port, KEY_A, timeout) != 0) {
+        return -1;
+    }
+    *port_p = port;
+    return boot_refuse_connect(port);
+}
+
 /*
  * Node 0 of a 2-node job, listening on port, has met a stranger: it must log
  * that it dropped the connection, then form the job with the real node 1
@@ -276,12 +290,9 @@ static dsm_test_result_t boot_refuse_listen_address(void)
 static dsm_test_result_t boot_refuse_raw(const void *bytes, size_t len, const char *because_of)
 {
     boot_refuse_node_t coord;
-    int port = boot_refuse_free_port(), fd;
+    int port, fd = boot_refuse_stranger(&coord, 2, "30", &port);
     dsm_test_result_t result;
 
-    DSM_CHECK(port > 0);
-    DSM_CHECK(boot_refuse_start(&coord, 0, 2, port, KEY_A, "30") == 0);
-    fd = boot_refuse_connect(port);
     DSM_CHECK(fd >= 0);
     DSM_CHECK(write(fd, bytes, len) == (ssize_t)len);
     result = boot_refuse_job_after_drop(&coord, port, because_of);
@@ -339,12 +350,9 @@ static dsm_test_result_t boot_refuse_bad_proof(void)
 {
     boot_refuse_node_t coord;
     uint8_t hello[DSM_BOOT_HELLO_LEN] = {0}, proof[DSM_BOOT_PROOF_LEN] = {0}, byte;
-    int port = boot_refuse_free_port(), fd;
+    int port, fd = boot_refuse_stranger(&coord, 2, "30", &port);
     dsm_test_result_t result;
 
-    DSM_CHECK(port > 0);
-    DSM_CHECK(boot_refuse_start(&coord, 0, 2, port, KEY_A, "30") == 0);
-    fd = boot_refuse_connect(port);
     DSM_CHECK(fd >= 0);
     hello[3] = DSM_BOOT_VERSION; /* version 1, rank 1 of 2, a zero nonce */
     hello[7] = 1;
@@ -368,12 +376,9 @@ static dsm_test_result_t boot_refuse_bad_proof(void)
 static dsm_test_result_t boot_refuse_silent(void)
 {
     boot_refuse_node_t coord, nodes[2];
-    int port = boot_refuse_free_port(), fd;
+    int port, fd = boot_refuse_stranger(&coord, 3, "20", &port);
     char byte;
 
-    DSM_CHECK(port > 0);
-    DSM_CHECK(boot_refuse_start(&coord, 0, 3, port, KEY_A, "20") == 0);
-    fd = boot_refuse_connect(port);
     DSM_CHECK(fd >= 0);
     for (int i = 0; i < 2; i++) {
         DSM_CHECK(boot_refuse_start(&nodes[i], i + 1, 3, port, KEY_A, "20") == 0);
@@ -395,23 +400,15 @@ static dsm_test_result_t boot_refuse_silent(void)
  * (well within DSM_BOOT_TIMEOUT), before the job forms; then the job forms. */
 static dsm_test_result_t boot_refuse_silent_dropped(void)
 {
-    boot_refuse_node_t coord, node;
-    int port = boot_refuse_free_port(), fd;
+    boot_refuse_node_t coord;
+    int port, fd = boot_refuse_stranger(&coord, 2, "30", &port);
     char byte;
 
-    DSM_CHECK(port > 0);
-    DSM_CHECK(boot_refuse_start(&coord, 0, 2, port, KEY_A, "30") == 0);
-    fd = boot_refuse_connect(port);
     DSM_CHECK(fd >= 0);
     DSM_CHECK(boot_refuse_wait_log(&coord, "did not complete its handshake"));
     DSM_CHECK(read(fd, &byte, 1) == 0);
     close(fd);
-    DSM_CHECK(boot_refuse_start(&node, 1, 2, port, KEY_A, "30") == 0);
-    boot_refuse_finish(&node);
-    boot_refuse_finish(&coord);
-    DSM_CHECKF(coord.exit_code == 0 && node.exit_code == 0, "node 0 ended with %d, node 1 "
-               "with %d", coord.exit_code, node.exit_code);
-    return DSM_TEST_PASS;
+    return boot_refuse_job_after_drop(&coord, port, "did not complete its handshake");
 }
 
 static dsm_test_result_t boot_refuse_nnodes_mismatch(void)
