@@ -331,10 +331,13 @@ int dsm_bench_home(const void *base, size_t bytes, const void *addr)
     if (dsm_bench_placement >= 0) {
         config.placement = (dsm_placement_t)dsm_bench_placement;
     }
+    if (config.placement == DSM_PLACEMENT_FIRST_TOUCH) {
+        return -1; /* decided at run time by the first access */
+    }
     first = ((uintptr_t)base - config.arena_address) / DSM_RT_PAGE_SIZE;
     pl = (dsm_rt_placement_t){ config.placement, first,
                                (bytes + DSM_RT_PAGE_SIZE - 1) / DSM_RT_PAGE_SIZE,
-                               dsm_num_nodes() };
+                               dsm_num_nodes(), NULL };
     return dsm_rt_placement_home(&pl, ((uintptr_t)addr - config.arena_address) / DSM_RT_PAGE_SIZE);
 }
 

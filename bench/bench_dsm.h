@@ -65,7 +65,8 @@ void dsm_bench_floor_ops(const dsm_bench_floor_t *floor, dsm_bench_floor_ops_t *
 /* dsm_init with the given placement, or the environment's when placement < 0. */
 void dsm_bench_dsm_init(int placement);
 
-/* The home node of the page holding addr, in the allocation [base, base + bytes). */
+/* The home node of the page holding addr, in the allocation [base, base + bytes);
+ * -1 under first-touch placement, where the first access decides it. */
 int dsm_bench_home(const void *base, size_t bytes, const void *addr);
 
 /*

@@ -15,7 +15,7 @@
 #define DSM_RT_ADDRESS_LIMIT   (UINT64_C(0x7f0000000000))
 #define DSM_RT_ARENA_SIZE_MAX  (UINT64_C(64) << 40) /* 64 TiB */
 
-static const char *const dsm_rt_placement_names[] = { "cyclic", "blocked", NULL };
+static const char *const dsm_rt_placement_names[] = { "cyclic", "blocked", "first-touch", NULL };
 static const char *const dsm_rt_transport_names[] = { "auto", "shm", "tcp", "rdma", NULL };
 
 /* The member of dsm_rt_config_t a row sets, and the dsm_config_t one that overrides it. */
@@ -56,7 +56,8 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .choices = dsm_rt_placement_names,
         DSM_RT_CONFIG_FIELD(placement), DSM_RT_CONFIG_USER(PLACEMENT, placement),
         .help = "home of each page: `cyclic` homes page p at node p mod N; `blocked` splits "
-                "each allocation into N contiguous blocks",
+                "each allocation into N contiguous blocks; `first-touch` homes each 64 KiB chunk "
+                "at the first node that touches it (as OpenMP codes expect of NUMA memory)",
     },
     {
         .name = "DSM_TRANSPORT", .default_text = "auto", .type = DSM_CONFIG_TYPE_CHOICE,

@@ -67,14 +67,30 @@ typedef struct {
     uint64_t        first_page;
     uint64_t        npages;
     int             nnodes;
+    /* First touch only (else NULL): the home of each chunk, DSM_RT_HOME_UNKNOWN
+     * until this node learns it. Written by rt_home.c through set_home. */
+    int            *chunk_home;
 } dsm_rt_placement_t;
 
-/* The home node of page (which must lie in the allocation). */
+/* First-touch placement homes pages by chunks of this many (64 KiB). */
+#define DSM_RT_CHUNK_PAGES  16u
+#define DSM_RT_HOME_UNKNOWN (-1)
+
+/* The home node of page (which must lie in the allocation); under first touch
+ * DSM_RT_HOME_UNKNOWN when this node has not learnt it yet. */
 int dsm_rt_placement_home(const dsm_rt_placement_t *pl, uint64_t page);
 /* The page's index in its home's backing segment for this allocation. */
 uint64_t dsm_rt_placement_index(const dsm_rt_placement_t *pl, uint64_t page);
 /* How many pages of the allocation node is home of (its segment's length). */
 uint64_t dsm_rt_placement_count(const dsm_rt_placement_t *pl, int node);
+/* The chunk table of a first-touch allocation (nothing for the others). */
+dsm_status_t dsm_rt_placement_chunks_make(dsm_rt_placement_t *pl);
+void dsm_rt_placement_chunks_free(dsm_rt_placement_t *pl);
+/* First touch: the first page of page's chunk, the node that decides the
+ * chunk's home, and recording the home. */
+uint64_t dsm_rt_placement_chunk_first(const dsm_rt_placement_t *pl, uint64_t page);
+int dsm_rt_placement_manager(const dsm_rt_placement_t *pl, uint64_t page);
+void dsm_rt_placement_set_home(const dsm_rt_placement_t *pl, uint64_t page, int node);
 
 /* ---- FIFO (fifo.c) ----------------------------------------------------------
  * A growable ring of fixed-size elements: the service thread's queues.
@@ -116,6 +132,7 @@ double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
  *
  *   rt_api.c -> rt_service.c -> rt_pages.c -> rt_alloc.c -> rt_arena.c
  *                            -> rt_sync.c     rt_pages.c -> rt_wait.c
+ *                                             rt_pages.c -> rt_home.c -> rt_alloc.c
  *   every one of them        -> rt_core.c (commands, fatal stops)
  *
  * (rt_api.c also calls the init/fini functions of each part.)
@@ -125,7 +142,8 @@ double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
 enum {
     DSM_RT_AM_COHERENCE = 0, /* coherence engine messages (dsm_coh_msg_*)  */
     DSM_RT_AM_SYNC      = 1, /* barrier and lock messages (rt_sync.c)      */
-    DSM_RT_AM_REGION    = 2  /* allocation keys (rt_alloc.c)               */
+    DSM_RT_AM_REGION    = 2, /* allocation keys (rt_alloc.c)               */
+    DSM_RT_AM_HOME      = 3  /* first-touch homes (rt_home.c)              */
 };
 
 /* Exit status of a node that stops because another node of the job was lost. */
@@ -313,6 +331,28 @@ typedef struct {
     uint64_t           malformed;     /* coherence messages the runtime refused */
 } dsm_rt_pages_t;
 
+/* ---- first-touch homes (rt_home.c) ------------------------------------------------------ */
+
+/* Work that waits for the home of its page's chunk: a fault, or a coherence
+ * message that reached the home before the home learnt it is one. */
+typedef struct {
+    uint64_t         page;
+    int              is_fault;
+    dsm_uffd_event_t event;                    /* is_fault */
+    int              src;                      /* a message: its sender and bytes */
+    size_t           length;
+    uint8_t          msg[DSM_COH_MSG_SIZE];
+} dsm_rt_held_t;
+
+/* Service thread only. */
+typedef struct {
+    dsm_rt_fifo_t held;     /* of dsm_rt_held_t: their chunk's home unknown   */
+    dsm_rt_fifo_t ready;    /* of dsm_rt_held_t: home learnt, to run again    */
+    dsm_pagemap_t claiming; /* chunk's first page -> 1: CLAIM sent, no answer */
+    uint64_t      claims_sent, chunks_homed_here;
+    uint64_t      malformed; /* home messages refused                         */
+} dsm_rt_homes_t;
+
 /* ---- the service thread (rt_service.c) ---------------------------------------------------- */
 
 typedef struct {
@@ -342,6 +382,7 @@ typedef struct dsm_rt {
     dsm_rt_wait_t    wait;    /* rt_wait.c    */
     dsm_rt_sync_t    sync;    /* rt_sync.c    */
     dsm_rt_pages_t   pages;   /* rt_pages.c   */
+    dsm_rt_homes_t   homes;   /* rt_home.c    */
     dsm_rt_service_t service; /* rt_service.c */
 } dsm_rt_t;
 
@@ -423,6 +464,21 @@ void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 /* Adds the barrier and lock counters to *stats_p. */
 void dsm_rt_sync_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p);
+
+/* rt_home.c: who homes each chunk under first-touch placement. */
+dsm_status_t dsm_rt_homes_init(dsm_rt_t *rt);
+/* Safe on a partly initialised runtime. */
+void dsm_rt_homes_fini(dsm_rt_t *rt);
+/* Nonzero when the home of page (in region) is unknown here: the fault is held
+ * until it is known (a CLAIM is on its way to the chunk's manager). When this
+ * node is the manager of an unclaimed chunk, it homes it and returns 0. */
+int dsm_rt_home_hold_fault(dsm_rt_t *rt, const dsm_rt_region_t *region,
+                           const dsm_uffd_event_t *event, uint64_t page);
+/* The same for a coherence message (bytes, length) from src about page. */
+int dsm_rt_home_hold_msg(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page, int src,
+                         const void *bytes, size_t length);
+/* 1 and the oldest held work whose home is now known, or 0. */
+int dsm_rt_home_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p);
 
 /* rt_pages.c: feeding the coherence engine and carrying out its actions. */
 dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt);

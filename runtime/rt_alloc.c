@@ -184,6 +184,7 @@ static void dsm_rt_region_release(dsm_rt_region_t *region)
     dsm_tp_rmem_free(region->rmem);
     region->rmem = NULL;
     dsm_rt_backing_unmap(region);
+    dsm_rt_placement_chunks_free(&region->placement);
     free(region->key);
     region->key = NULL;
 }
@@ -315,7 +316,8 @@ static void dsm_rt_key_publish(dsm_rt_t *rt, dsm_rt_region_t *region)
 /* Map the backing and describe it; on failure the region is marked failed. */
 static void dsm_rt_region_prepare(dsm_rt_t *rt, dsm_rt_region_t *region)
 {
-    if (dsm_rt_backing_map(rt, region) != DSM_OK ||
+    if (dsm_rt_placement_chunks_make(&region->placement) != DSM_OK ||
+        dsm_rt_backing_map(rt, region) != DSM_OK ||
         dsm_tp_rmem_create(rt->tp, &region->rmem) != DSM_OK ||
         dsm_tp_mem_pack(rt->tp, region->backing, &region->key, &region->key_size) != DSM_OK ||
         dsm_tp_rmem_set(rt->tp, region->rmem, rt->node, region->key, region->key_size) !=
@@ -348,7 +350,7 @@ void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     }
     region.npages = npages;
     region.placement = (dsm_rt_placement_t){ rt->config.placement, region.first_page, npages,
-                                             rt->nnodes };
+                                             rt->nnodes, NULL };
     region.keys_missing = (unsigned)rt->nnodes - 1;
     region.waiting = cmd;
     dsm_rt_region_prepare(rt, &region);

@@ -27,6 +27,7 @@ static void dsm_rt_destroy(dsm_rt_t *rt)
 {
     dsm_rt_service_stop(rt);
     dsm_rt_sync_fini(rt);
+    dsm_rt_homes_fini(rt);
     dsm_rt_alloc_fini(rt);
     dsm_rt_pages_fini(rt);
     dsm_tp_destroy(rt->tp);
@@ -80,6 +81,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
     if ((status = dsm_tp_create(rt->boot, &tp_config, &rt->tp)) != DSM_OK ||
         (status = dsm_rt_pages_init(rt)) != DSM_OK ||
         (status = dsm_rt_sync_init(rt)) != DSM_OK ||
+        (status = dsm_rt_homes_init(rt)) != DSM_OK ||
         (status = dsm_rt_alloc_init(rt)) != DSM_OK ||
         (status = dsm_tp_connect(rt->tp)) != DSM_OK) {
         goto err;

@@ -75,6 +75,11 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
                  " outside every allocation", src, msg.page);
         return;
     }
+    /* First touch: a request can arrive before this node learns it is the home. */
+    if (status == DSM_OK &&
+        dsm_rt_home_hold_msg(rt, dsm_rt_region_find(rt, msg.page), msg.page, src, bytes, length)) {
+        return;
+    }
     if (status == DSM_OK) {
         status = dsm_coh_engine_recv_msg(rt->pages.coh, &msg, &rt->pages.actions);
     }
@@ -148,7 +153,8 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
     ahead->window = window;
     ahead->next = page + 1 + window;
     for (uint64_t next = page + 1; next < page + 1 + window && next < end; next++) {
-        if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate) {
+        if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
+            dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN) {
             continue;
         }
         status = write ? dsm_coh_engine_write_fault(rt->pages.coh, next, &rt->pages.actions)
@@ -174,6 +180,9 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     if (!dsm_pagemap_find(&rt->pages.fault_start, page, NULL) &&
         dsm_pagemap_put(&rt->pages.fault_start, page, now) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fault");
+    }
+    if (dsm_rt_home_hold_fault(rt, region, event, page)) {
+        return; /* runs again once the chunk's home is known */
     }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
                    : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
@@ -457,15 +466,26 @@ static void dsm_rt_actions_run(dsm_rt_t *rt)
 
 /* ---- the deferred-work step --------------------------------------------------------- */
 
+/* Work held for its chunk's first-touch home, which is now known. */
+static void dsm_rt_held_run(dsm_rt_t *rt, const dsm_rt_held_t *held)
+{
+    if (held->is_fault) {
+        dsm_rt_fault(rt, &held->event, dsm_now_ns());
+    } else {
+        dsm_rt_coherence_recv(rt, held->src, held->msg, held->length);
+    }
+}
+
 /*
- * Transfers waiting for a staging slot and transfers completed while actions
- * ran, one at a time, until neither is left: an RMA completion fed to the
+ * Transfers waiting for a staging slot, transfers completed while actions
+ * ran and work that waited for a first-touch home, one at a time, until neither is left: an RMA completion fed to the
  * engine may install a page (returning its slot) or ask for more transfers,
  * and a transfer started may complete at once.
  */
 int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
 {
     dsm_rt_deferred_t work;
+    dsm_rt_held_t held;
     int any = 0;
 
     for (;;) {
@@ -473,6 +493,9 @@ int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
             any = 1;
         } else if (dsm_rt_fifo_pop(&rt->pages.deferred, &work)) {
             dsm_rt_rma_done(rt, work.page, work.op);
+            any = 1;
+        } else if (dsm_rt_home_ready_pop(rt, &held)) {
+            dsm_rt_held_run(rt, &held);
             any = 1;
         } else {
             return any;
@@ -487,10 +510,12 @@ static uint32_t dsm_rt_home_of(uint64_t page, void *arg)
     dsm_rt_t *rt = arg;
     const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
 
-    /* Pages outside allocations never reach the engine (checked before every
-     * input); the fallback only keeps the engine's contract (home < nnodes). */
-    return region ? (uint32_t)dsm_rt_placement_home(&region->placement, page)
-                  : (uint32_t)(page % (uint64_t)rt->nnodes);
+    /* Pages outside allocations, and first-touch pages whose home this node
+     * has not learnt, never reach the engine (checked before every input);
+     * the fallback only keeps the engine's contract (home < nnodes). */
+    int home = region ? dsm_rt_placement_home(&region->placement, page) : DSM_RT_HOME_UNKNOWN;
+
+    return home != DSM_RT_HOME_UNKNOWN ? (uint32_t)home : (uint32_t)(page % (uint64_t)rt->nnodes);
 }
 
 dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)

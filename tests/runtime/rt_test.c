@@ -946,6 +946,67 @@ static int case_peer_loss(long iterations)
     }
 }
 
+/*
+ * First-touch placement (run with DSM_PLACEMENT=first-touch; chunks are 16
+ * pages). Each node writes the block of the next node, whose chunks that next
+ * node manages: the claims cross nodes, the writer becomes the home, and
+ * writing sends no coherence message. Every node then reads every block. Last,
+ * all nodes write their own word of every page of fresh chunks at once, round
+ * after round: concurrent claims of one chunk, and requests that can reach a
+ * home before it learns it is one.
+ */
+static int case_first_touch(long iterations)
+{
+    const uint64_t chunk_words = 16 * PAGE / 8;
+    const uint64_t block_words = 4 * chunk_words;
+    uint64_t *blocks = alloc_or_die(block_words * 8 * (uint64_t)nnodes);
+    uint64_t *shared = alloc_or_die(2 * chunk_words * 8);
+    uint64_t mine = (uint64_t)(me + 1) % (uint64_t)nnodes;
+    dsm_stats_t before, after;
+
+    CHECK_OK(dsm_stats_get(&before));
+    for (uint64_t w = 0; w < block_words; w++) {
+        blocks[mine * block_words + w] = stamp(me, w, 0);
+    }
+    CHECK_OK(dsm_stats_get(&after));
+    if (after.messages_sent != before.messages_sent) {
+        FAIL("writing the chunks this node touched first sent %llu coherence messages: "
+             "they are homed elsewhere",
+             (unsigned long long)(after.messages_sent - before.messages_sent));
+    }
+    CHECK_OK(dsm_barrier());
+    for (uint64_t b = 0; b < (uint64_t)nnodes; b++) {
+        int writer = (int)((b + (uint64_t)nnodes - 1) % (uint64_t)nnodes);
+
+        for (uint64_t w = 0; w < block_words; w++) {
+            if (blocks[b * block_words + w] != stamp(writer, w, 0)) {
+                FAIL("block %llu word %llu: got %#llx, want %#llx", (unsigned long long)b,
+                     (unsigned long long)w, (unsigned long long)blocks[b * block_words + w],
+                     (unsigned long long)stamp(writer, w, 0));
+            }
+        }
+    }
+    for (long round = 0; round < iterations; round++) {
+        for (uint64_t p = 0; p < 2 * chunk_words; p += PAGE / 8) {
+            shared[p + (uint64_t)me] = stamp(me, p, (uint64_t)round);
+        }
+        CHECK_OK(dsm_barrier());
+        for (uint64_t p = 0; p < 2 * chunk_words; p += PAGE / 8) {
+            for (int node = 0; node < nnodes; node++) {
+                if (shared[p + (uint64_t)node] != stamp(node, p, (uint64_t)round)) {
+                    FAIL("round %ld page %llu word of node %d: got %#llx", round,
+                         (unsigned long long)(p / (PAGE / 8)), node,
+                         (unsigned long long)shared[p + (uint64_t)node]);
+                }
+            }
+        }
+        CHECK_OK(dsm_barrier());
+    }
+    dsm_free(shared);
+    dsm_free(blocks);
+    return 0;
+}
+
 typedef struct {
     const char *name;
     int (*run)(long iterations);
@@ -973,6 +1034,7 @@ static const test_case_t cases[] = {
     { "free_inflight", case_free_inflight, 20, 0 },
     { "finalize_inflight", case_finalize_inflight, 20, 0 },
     { "free_concurrent", case_free_concurrent, 20, 0 },
+    { "first_touch", case_first_touch, 5, 0 },
 };
 
 int main(int argc, char **argv)

@@ -225,7 +225,7 @@ static dsm_test_result_t test_placement_partition(void)
         for (int nnodes = 1; nnodes <= 9; nnodes++) {
             for (uint64_t first = 0; first < 11; first += 5) {
                 for (uint64_t npages = 1; npages <= 40; npages++) {
-                    dsm_rt_placement_t pl = { policies[p], first, npages, nnodes };
+                    dsm_rt_placement_t pl = { policies[p], first, npages, nnodes, NULL };
                     uint64_t seen[9][40];
                     uint64_t count[9] = { 0 }, total = 0;
 

@@ -1,0 +1,280 @@
+/*
+ * First-touch homes: the node that first touches a chunk of a first-touch
+ * allocation becomes its home (placement.c has the chunk arithmetic).
+ *
+ * Each chunk has a manager, fixed by arithmetic (the chunks are split over
+ * the nodes in blocks), that decides its home once. A node that needs the
+ * home of a chunk it has not learnt yet holds the fault (or the coherence
+ * message) that needs it and sends CLAIM(page) to the manager; the manager
+ * homes the chunk at the claimer if nobody claimed it before and answers
+ * HOME(page, home) either way. A manager that faults on one of its own
+ * unclaimed chunks homes it at once, without messages. Every answer comes
+ * from the one node that decided, so all nodes learn the same home; a node
+ * asks at most once per chunk (the claiming map), and what it held runs
+ * again, in order, once the answer is in.
+ *
+ * A coherence request can reach the new home before the manager's answer
+ * does (the requester learnt the home from the manager too, on another
+ * path): the home holds it like a fault. Other messages about a page name a
+ * transaction the node itself started, so it knows that page's home.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "dsm_rt.h"
+
+typedef enum {
+    DSM_RT_HOME_CLAIM  = 1, /* node -> manager: who homes this chunk? me, if nobody */
+    DSM_RT_HOME_ANSWER = 2  /* manager -> node: the chunk's home                    */
+} dsm_rt_home_type_t;
+
+/* Wire format, little-endian: type (1), reserved (3, zero), home (4; 0 in a
+ * CLAIM), page (8, any page of the chunk). */
+#define DSM_RT_HOME_MSG_SIZE 16u
+
+typedef struct {
+    dsm_rt_home_type_t type;
+    uint32_t           home;
+    uint64_t           page;
+} dsm_rt_home_msg_t;
+
+static void dsm_rt_home_encode(const dsm_rt_home_msg_t *msg, uint8_t *bytes)
+{
+    memset(bytes, 0, DSM_RT_HOME_MSG_SIZE);
+    bytes[0] = (uint8_t)msg->type;
+    for (int i = 0; i < 4; i++) {
+        bytes[4 + i] = (uint8_t)(msg->home >> (8 * i));
+    }
+    for (int i = 0; i < 8; i++) {
+        bytes[8 + i] = (uint8_t)(msg->page >> (8 * i));
+    }
+}
+
+static int dsm_rt_home_decode(const uint8_t *bytes, size_t length, dsm_rt_home_msg_t *msg_p)
+{
+    dsm_rt_home_msg_t msg = { 0 };
+
+    if (length != DSM_RT_HOME_MSG_SIZE ||
+        (bytes[0] != DSM_RT_HOME_CLAIM && bytes[0] != DSM_RT_HOME_ANSWER) || bytes[1] != 0 ||
+        bytes[2] != 0 || bytes[3] != 0) {
+        return -1;
+    }
+    msg.type = (dsm_rt_home_type_t)bytes[0];
+    for (int i = 0; i < 4; i++) {
+        msg.home |= (uint32_t)bytes[4 + i] << (8 * i);
+    }
+    for (int i = 0; i < 8; i++) {
+        msg.page |= (uint64_t)bytes[8 + i] << (8 * i);
+    }
+    *msg_p = msg;
+    return 0;
+}
+
+static void dsm_rt_home_send(dsm_rt_t *rt, int dst, const dsm_rt_home_msg_t *msg)
+{
+    uint8_t bytes[DSM_RT_HOME_MSG_SIZE];
+    dsm_status_t status;
+
+    dsm_rt_home_encode(msg, bytes);
+    status = dsm_tp_am_send(rt->tp, dst, DSM_RT_AM_HOME, bytes, sizeof(bytes), NULL, 0, NULL,
+                            NULL);
+    if (status != DSM_OK && status != DSM_INPROGRESS) {
+        dsm_rt_fatal(rt, status, "sending a first-touch home message to node %d failed: %s",
+                     dst, dsm_strerror(status));
+    }
+}
+
+static void dsm_rt_home_malformed(dsm_rt_t *rt, int src, const char *why, uint64_t page)
+{
+    rt->homes.malformed++;
+    dsm_warn("dropped a first-touch home message from node %d about page %" PRIu64 ": %s", src,
+             page, why);
+}
+
+static void dsm_rt_home_hold(dsm_rt_t *rt, const dsm_rt_held_t *held)
+{
+    if (dsm_rt_fifo_push(&rt->homes.held, held) != DSM_OK) {
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory holding work for a first-touch home");
+    }
+}
+
+/* Ask the chunk's manager for its home, once per chunk. */
+static void dsm_rt_home_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
+{
+    uint64_t first = dsm_rt_placement_chunk_first(&region->placement, page);
+    dsm_rt_home_msg_t claim = { .type = DSM_RT_HOME_CLAIM, .page = first };
+
+    if (dsm_pagemap_find(&rt->homes.claiming, first, NULL)) {
+        return;
+    }
+    if (dsm_pagemap_put(&rt->homes.claiming, first, 1) != DSM_OK) {
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a first-touch claim");
+    }
+    rt->homes.claims_sent++;
+    dsm_rt_home_send(rt, dsm_rt_placement_manager(&region->placement, page), &claim);
+}
+
+/* Move the held work whose chunk's home is now known to the ready queue, in order. */
+static void dsm_rt_home_release(dsm_rt_t *rt)
+{
+    size_t count = rt->homes.held.count;
+    dsm_rt_held_t held;
+
+    for (size_t i = 0; i < count && dsm_rt_fifo_pop(&rt->homes.held, &held); i++) {
+        const dsm_rt_region_t *region = dsm_rt_region_find(rt, held.page);
+        int known = region == NULL ||
+                    dsm_rt_placement_home(&region->placement, held.page) != DSM_RT_HOME_UNKNOWN;
+        dsm_rt_fifo_t *queue = known ? &rt->homes.ready : &rt->homes.held;
+
+        /* A freed allocation's work runs again too: it then finds no allocation. */
+        if (dsm_rt_fifo_push(queue, &held) != DSM_OK) {
+            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory releasing held work");
+        }
+    }
+}
+
+/* Record home as the home of page's chunk (region's), learnt or decided here. */
+static void dsm_rt_home_learn(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page,
+                              int home)
+{
+    dsm_rt_placement_set_home(&region->placement, page, home);
+    if (home == rt->node) {
+        rt->homes.chunks_homed_here++;
+    }
+    dsm_rt_home_release(rt);
+}
+
+int dsm_rt_home_hold_fault(dsm_rt_t *rt, const dsm_rt_region_t *region,
+                           const dsm_uffd_event_t *event, uint64_t page)
+{
+    const dsm_rt_placement_t *pl = &region->placement;
+    dsm_rt_held_t held = { .page = page, .is_fault = 1, .event = *event };
+
+    if (pl->policy != DSM_PLACEMENT_FIRST_TOUCH ||
+        dsm_rt_placement_home(pl, page) != DSM_RT_HOME_UNKNOWN) {
+        return 0;
+    }
+    if (dsm_rt_placement_manager(pl, page) == rt->node) {
+        dsm_rt_home_learn(rt, region, page, rt->node);
+        return 0;
+    }
+    dsm_rt_home_hold(rt, &held);
+    dsm_rt_home_claim(rt, region, page);
+    return 1;
+}
+
+int dsm_rt_home_hold_msg(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page, int src,
+                         const void *bytes, size_t length)
+{
+    const dsm_rt_placement_t *pl = &region->placement;
+    dsm_rt_held_t held = { .page = page, .src = src, .length = length };
+
+    if (pl->policy != DSM_PLACEMENT_FIRST_TOUCH ||
+        dsm_rt_placement_home(pl, page) != DSM_RT_HOME_UNKNOWN) {
+        return 0;
+    }
+    if (length > sizeof(held.msg)) { /* decoded already: cannot happen */
+        return 0;
+    }
+    if (dsm_rt_placement_manager(pl, page) == rt->node) {
+        /* The manager knows every home there is: nobody homes this page. */
+        rt->homes.malformed++;
+        dsm_warn("dropped a coherence message from node %d about page %" PRIu64
+                 ", which no node homes yet", src, page);
+        return 1;
+    }
+    memcpy(held.msg, bytes, length);
+    dsm_rt_home_hold(rt, &held);
+    dsm_rt_home_claim(rt, region, page);
+    return 1;
+}
+
+int dsm_rt_home_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p)
+{
+    return dsm_rt_fifo_pop(&rt->homes.ready, held_p);
+}
+
+/* At the manager: home the chunk at the claimer unless it has a home, and answer. */
+static void dsm_rt_home_claim_serve(dsm_rt_t *rt, const dsm_rt_region_t *region, int src,
+                                    uint64_t page)
+{
+    dsm_rt_home_msg_t answer = { .type = DSM_RT_HOME_ANSWER, .page = page };
+    int home = dsm_rt_placement_home(&region->placement, page);
+
+    if (home == DSM_RT_HOME_UNKNOWN) {
+        home = src;
+        dsm_rt_home_learn(rt, region, page, home);
+    }
+    answer.home = (uint32_t)home;
+    dsm_rt_home_send(rt, src, &answer);
+}
+
+static void dsm_rt_home_answer_take(dsm_rt_t *rt, const dsm_rt_region_t *region, int src,
+                                    const dsm_rt_home_msg_t *msg)
+{
+    uint64_t first = dsm_rt_placement_chunk_first(&region->placement, msg->page);
+    int known = dsm_rt_placement_home(&region->placement, msg->page);
+
+    if (msg->home >= (uint32_t)rt->nnodes) {
+        dsm_rt_home_malformed(rt, src, "home out of range", msg->page);
+        return;
+    }
+    if (!dsm_pagemap_take(&rt->homes.claiming, first, NULL)) {
+        dsm_rt_home_malformed(rt, src, "an answer to no claim", msg->page);
+        return;
+    }
+    if (known != DSM_RT_HOME_UNKNOWN) { /* cannot differ: only the manager decides */
+        return;
+    }
+    dsm_rt_home_learn(rt, region, msg->page, (int)msg->home);
+}
+
+static void dsm_rt_home_am(void *arg, int src_node, const void *header, size_t header_len,
+                           const void *data, size_t length)
+{
+    dsm_rt_t *rt = arg;
+    dsm_rt_home_msg_t msg;
+    const dsm_rt_region_t *region;
+
+    (void)data;
+    if (length != 0 || dsm_rt_home_decode(header, header_len, &msg) != 0) {
+        dsm_rt_home_malformed(rt, src_node, "bad format", 0);
+        return;
+    }
+    region = dsm_rt_region_find(rt, msg.page);
+    if (region == NULL || region->placement.policy != DSM_PLACEMENT_FIRST_TOUCH) {
+        dsm_rt_home_malformed(rt, src_node, "not in a first-touch allocation", msg.page);
+        return;
+    }
+    if (msg.type == DSM_RT_HOME_CLAIM) {
+        if (dsm_rt_placement_manager(&region->placement, msg.page) != rt->node) {
+            dsm_rt_home_malformed(rt, src_node, "a claim sent to a node not its manager",
+                                  msg.page);
+            return;
+        }
+        dsm_rt_home_claim_serve(rt, region, src_node, msg.page);
+        return;
+    }
+    if (dsm_rt_placement_manager(&region->placement, msg.page) != src_node) {
+        dsm_rt_home_malformed(rt, src_node, "an answer from a node not its manager", msg.page);
+        return;
+    }
+    dsm_rt_home_answer_take(rt, region, src_node, &msg);
+}
+
+dsm_status_t dsm_rt_homes_init(dsm_rt_t *rt)
+{
+    dsm_rt_fifo_init(&rt->homes.held, sizeof(dsm_rt_held_t));
+    dsm_rt_fifo_init(&rt->homes.ready, sizeof(dsm_rt_held_t));
+    if (dsm_pagemap_init(&rt->homes.claiming, 16) != DSM_OK) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    return dsm_tp_am_register(rt->tp, DSM_RT_AM_HOME, dsm_rt_home_am, rt);
+}
+
+void dsm_rt_homes_fini(dsm_rt_t *rt)
+{
+    dsm_rt_fifo_fini(&rt->homes.held);
+    dsm_rt_fifo_fini(&rt->homes.ready);
+    dsm_pagemap_fini(&rt->homes.claiming);
+}
