@@ -532,6 +532,36 @@ static dsm_test_result_t test_run_refused(void)
     return DSM_TEST_PASS;
 }
 
+/*
+ * Merged actions keep each page's order: page 0 (S) and page 1 (SM_A) both
+ * invalidated by one INV run. Page 1's ZAP joins page 0's, but its ACK comes
+ * after its WAKE, so it cannot join page 0's ACK, which is before that WAKE.
+ */
+static dsm_test_result_t test_run_page_order(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(1, 2, 512);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+
+    DSM_CHECK(engine != NULL);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 2, &out) == DSM_OK);
+    unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 2, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 2, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_write_fault(engine, 1, &out) == DSM_OK); /* upgrade: SM_A */
+    out.count = 0;
+    unit_run(DSM_COH_MSG_INV, 0, 0, 9, 0, 2, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECKF(out.count == 4 && unit_act(&out, 0, DSM_COH_ACT_ZAP, 0, 2) &&
+               unit_sent(&out, 1, 0, DSM_COH_MSG_ACK, 0, 1) &&
+               unit_act(&out, 2, DSM_COH_ACT_WAKE, 1, 1) &&
+               unit_sent(&out, 3, 0, DSM_COH_MSG_ACK, 1, 1), "%zu actions", out.count);
+    DSM_CHECK(dsm_coh_engine_node_state(engine, 0) == DSM_COH_N_I &&
+              dsm_coh_engine_node_state(engine, 1) == DSM_COH_N_IM_AD);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
 static const dsm_test_case_t cases[] = {
     {"msg_validation", NULL, test_msg_validation, 0},
     {"malformed_no_effect", NULL, test_malformed_no_effect, 0},
@@ -546,6 +576,7 @@ static const dsm_test_case_t cases[] = {
     {"run_invalidate", NULL, test_run_invalidate, 0},
     {"run_split", NULL, test_run_split, 0},
     {"run_refused", NULL, test_run_refused, 0},
+    {"run_page_order", NULL, test_run_page_order, 0},
 };
 
 int main(int argc, char **argv)
