@@ -9,6 +9,11 @@
  * its own copy) never become SEND actions: they wait in selfq and are handled
  * after the handler that produced them, within the same input, through the
  * same tables as a remote message.
+ *
+ * Runs (design.md 4.7): an input or message naming several pages is handled
+ * page by page, as that many inputs would be, after checking that every page
+ * of it is legal (all or nothing). Only the output is shared: an action or a
+ * message for a page extends the same one of the page before it.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -16,7 +21,7 @@
 
 #include "coh_int.h"
 
-/* Per input: at most one INV broadcast (nnodes - 1 sends) plus a short chain. */
+/* Per page of an input: at most one INV broadcast (nnodes - 1 sends) plus a short chain. */
 #define DSM_COH_ACTIONS_SLACK 16u
 
 /* Every counter is a uint64_t, so an offset + 1 fits the tables' uint8_t. */
@@ -66,43 +71,148 @@ void dsm_coh_transition(dsm_coh_engine_t *engine, uint8_t *state, const dsm_coh_
 
 /* ---- output ---------------------------------------------------------------- */
 
-void dsm_coh_emit(dsm_coh_actions_t *out, dsm_coh_action_type_t type, uint32_t node,
-                  uint64_t page)
+/* Extend prev by next when next is the same action on the pages right after prev's. */
+static bool dsm_coh_action_extend(dsm_coh_action_t *prev, const dsm_coh_action_t *next)
 {
-    dsm_coh_action_t *a;
+    if (prev->type != next->type || prev->node != next->node ||
+        prev->page + prev->count != next->page || prev->count + next->count > DSM_COH_RUN_MAX) {
+        return false;
+    }
+    if (prev->type == DSM_COH_ACT_SEND && !dsm_coh_msg_extend(prev->msg, next->msg)) {
+        return false;
+    }
+    prev->count += next->count;
+    return true;
+}
 
-    /* dsm_coh_engine_max_actions bounds every input; checked on entry. */
+/*
+ * Append a, or extend with it an action of this handler (from merge_from on)
+ * that ends right before it. merge_from then moves past the action used, so
+ * that the actions of one page keep their order; those of different pages
+ * may interleave (pages are independent). Searching forward finds the one
+ * candidate of an invalidation broadcast at once. True when a is a new action.
+ */
+static bool dsm_coh_actions_append(dsm_coh_engine_t *engine, dsm_coh_actions_t *out,
+                                   const dsm_coh_action_t *a)
+{
+    for (size_t i = engine->merge_from; i < out->count; i++) {
+        if (dsm_coh_action_extend(&out->actions[i], a)) {
+            engine->merge_from = i + 1;
+            return false;
+        }
+    }
+    /* dsm_coh_engine_run_actions bounds every input; checked on entry. */
     assert(out->count < out->capacity);
-    a = &out->actions[out->count++];
-    a->type = type;
-    a->node = node;
-    a->page = page;
+    out->actions[out->count++] = *a;
+    engine->merge_from = out->count;
+    return true;
+}
+
+void dsm_coh_emit(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, dsm_coh_action_type_t type,
+                  uint32_t node, uint64_t page)
+{
+    dsm_coh_action_t a = {.type = type, .node = node, .page = page, .count = 1};
+
+    dsm_coh_actions_append(engine, out, &a);
+}
+
+/* Queue msg to self, as part of the last queued message when it continues it. */
+static void dsm_coh_selfq_push(dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg)
+{
+    dsm_coh_msg_t *tail;
+
+    if (engine->selfq_count > 0) {
+        tail = &engine->selfq[(engine->selfq_head + engine->selfq_count - 1) % DSM_COH_SELFQ_SIZE];
+        if (tail->type == msg->type && tail->flags == msg->flags &&
+            tail->req_id == msg->req_id && tail->page + tail->count == msg->page &&
+            tail->count + msg->count <= DSM_COH_RUN_MAX) {
+            tail->count += msg->count;
+            return;
+        }
+    }
+    /* Each handler queues at most one message to self per page (see design.md 4.4, 4.7). */
+    assert(engine->selfq_count < DSM_COH_SELFQ_SIZE);
+    engine->selfq[(engine->selfq_head + engine->selfq_count) % DSM_COH_SELFQ_SIZE] = *msg;
+    engine->selfq_count++;
 }
 
 void dsm_coh_send(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, uint32_t dest,
                   dsm_coh_msg_type_t type, uint8_t flags, uint32_t req_id, uint64_t page)
 {
     dsm_coh_msg_t msg = {
-        .type = type, .flags = flags, .sender = engine->params.self, .req_id = req_id, .page = page,
+        .type = type, .flags = flags, .sender = engine->params.self, .req_id = req_id,
+        .page = page, .count = 1,
     };
+    dsm_coh_action_t a = {.type = DSM_COH_ACT_SEND, .node = dest, .page = page, .count = 1};
 
     if (dest == engine->params.self) {
-        /* Each handler queues at most one message to self (see design.md 4.4). */
-        assert(engine->selfq_count < DSM_COH_SELFQ_SIZE);
-        engine->selfq[(engine->selfq_head + engine->selfq_count) % DSM_COH_SELFQ_SIZE] = msg;
-        engine->selfq_count++;
+        dsm_coh_selfq_push(engine, &msg);
         return;
     }
-    dsm_coh_emit(out, DSM_COH_ACT_SEND, dest, page);
-    dsm_coh_msg_encode(&msg, out->actions[out->count - 1].msg);
-    engine->stats.msgs_sent++;
+    dsm_coh_msg_encode(&msg, a.msg);
+    engine->stats.msgs_sent += dsm_coh_actions_append(engine, out, &a);
+    engine->stats.msg_pages_sent++;
 }
 
 /* ---- inputs ---------------------------------------------------------------- */
 
+/* Every page of the run has a row on its side for in: the run is legal as a whole. */
+static bool dsm_coh_run_legal(dsm_coh_engine_t *engine, bool to_home, uint64_t first,
+                              uint32_t count, const dsm_coh_input_t *in)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        if (!(to_home ? dsm_coh_home_legal(engine, first + i, in)
+                      : dsm_coh_node_legal(engine, first + i, in))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Each page of a legal run through its side's table, in page order. */
+static void dsm_coh_run_apply(dsm_coh_engine_t *engine, bool to_home, uint64_t first,
+                              uint32_t count, const dsm_coh_input_t *in, dsm_coh_actions_t *out)
+{
+    engine->merge_base = out->count;
+    for (uint32_t i = 0; i < count; i++) {
+        engine->merge_from = engine->merge_base;
+        if (to_home) {
+            dsm_coh_home_input(engine, first + i, in, out);
+        } else {
+            dsm_coh_node_input(engine, first + i, in, out);
+        }
+    }
+}
+
+static void dsm_coh_run_note(dsm_coh_engine_t *engine, uint32_t count)
+{
+    if (count > 1) {
+        engine->stats.run_inputs++;
+        engine->stats.run_pages += count;
+    }
+}
+
 /*
- * A valid message to its side (dsm_coh_routes). Illegal in the page's state,
- * or at the wrong node: DSM_ERR_MALFORMED, counted, nothing changed.
+ * Whether every page of msg's run may go to its side (dsm_coh_routes): one
+ * home for the whole run, and it is this node for a home-side message, the
+ * sender for a node-side one.
+ */
+static bool dsm_coh_run_routed(const dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg,
+                               bool to_home)
+{
+    uint32_t home = dsm_coh_engine_home(engine, msg->page);
+
+    for (uint32_t i = 1; i < msg->count; i++) {
+        if (dsm_coh_engine_home(engine, msg->page + i) != home) {
+            return false;
+        }
+    }
+    return to_home ? home == engine->params.self : msg->sender == home;
+}
+
+/*
+ * A valid message to its side (dsm_coh_routes). Illegal in a page's state, or
+ * at the wrong node: DSM_ERR_MALFORMED, counted, nothing changed.
  */
 static dsm_status_t dsm_coh_dispatch(dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg,
                                      dsm_coh_actions_t *out)
@@ -110,19 +220,16 @@ static dsm_status_t dsm_coh_dispatch(dsm_coh_engine_t *engine, const dsm_coh_msg
     const dsm_coh_route_t *route = &dsm_coh_routes[msg->type];
     dsm_coh_input_t in = {.event = route->event[msg->flags], .sender = msg->sender,
                           .id = msg->req_id};
-    uint32_t home = dsm_coh_engine_home(engine, msg->page);
-    bool handled;
 
-    if (route->to_home) {
-        handled = home == engine->params.self && dsm_coh_home_input(engine, msg->page, &in, out);
-    } else {
-        handled = msg->sender == home && dsm_coh_node_input(engine, msg->page, &in, out);
-    }
-    if (!handled) {
+    if (!dsm_coh_run_routed(engine, msg, route->to_home) ||
+        !dsm_coh_run_legal(engine, route->to_home, msg->page, msg->count, &in)) {
         engine->stats.malformed++;
         return DSM_ERR_MALFORMED;
     }
-    dsm_coh_stat_bump(engine, route->stat);
+    dsm_coh_run_apply(engine, route->to_home, msg->page, msg->count, &in, out);
+    for (uint32_t i = 0; i < msg->count; i++) {
+        dsm_coh_stat_bump(engine, route->stat);
+    }
     engine->stats.msgs_received++;
     return DSM_OK;
 }
@@ -143,56 +250,84 @@ static void dsm_coh_drain_self(dsm_coh_engine_t *engine, dsm_coh_actions_t *out)
     }
 }
 
-static dsm_status_t dsm_coh_prepare(dsm_coh_engine_t *engine, dsm_coh_actions_t *out)
+/* Room for an input naming count pages: list slots, entries, map room. */
+static dsm_status_t dsm_coh_prepare(dsm_coh_engine_t *engine, dsm_coh_actions_t *out,
+                                    uint32_t count)
 {
     if (out == NULL || out->capacity < out->count ||
-        out->capacity - out->count < dsm_coh_engine_max_actions(engine)) {
+        out->capacity - out->count < dsm_coh_engine_run_actions(engine, count)) {
         return DSM_ERR_INVALID_PARAM;
     }
-    return dsm_coh_entries_reserve(engine);
+    engine->input_req_id = 0;
+    engine->merge_base = out->count;
+    engine->merge_from = out->count;
+    return dsm_coh_entries_reserve(engine, count);
 }
 
-static dsm_status_t dsm_coh_local_input(dsm_coh_engine_t *engine, uint64_t page,
-                                        dsm_coh_node_event_t event, dsm_coh_actions_t *out)
+static dsm_status_t dsm_coh_local_input(dsm_coh_engine_t *engine, uint64_t first,
+                                        uint32_t count, dsm_coh_node_event_t event,
+                                        dsm_coh_actions_t *out)
 {
     dsm_coh_input_t in = {.event = (uint8_t)event, .sender = engine->params.self, .id = 0};
     dsm_status_t status;
 
-    if (page >= engine->params.npages) {
+    if (count == 0 || count > DSM_COH_RUN_MAX || first >= engine->params.npages ||
+        count > engine->params.npages - first) {
         return DSM_ERR_INVALID_PARAM;
     }
-    status = dsm_coh_prepare(engine, out);
+    status = dsm_coh_prepare(engine, out, count);
     if (status != DSM_OK) {
         return status;
     }
-    if (!dsm_coh_node_input(engine, page, &in, out)) {
+    if (!dsm_coh_run_legal(engine, false, first, count, &in)) {
         return DSM_ERR_STATE;
     }
+    dsm_coh_run_apply(engine, false, first, count, &in, out);
+    dsm_coh_run_note(engine, count);
     dsm_coh_drain_self(engine, out);
     return DSM_OK;
+}
+
+dsm_status_t dsm_coh_engine_read_fault_run(dsm_coh_engine_t *engine, uint64_t first,
+                                           uint32_t count, dsm_coh_actions_t *out)
+{
+    return dsm_coh_local_input(engine, first, count, DSM_COH_NE_LOCAL_READ, out);
+}
+
+dsm_status_t dsm_coh_engine_write_fault_run(dsm_coh_engine_t *engine, uint64_t first,
+                                            uint32_t count, dsm_coh_actions_t *out)
+{
+    return dsm_coh_local_input(engine, first, count, DSM_COH_NE_LOCAL_WRITE, out);
 }
 
 dsm_status_t dsm_coh_engine_read_fault(dsm_coh_engine_t *engine, uint64_t page,
                                        dsm_coh_actions_t *out)
 {
-    return dsm_coh_local_input(engine, page, DSM_COH_NE_LOCAL_READ, out);
+    return dsm_coh_engine_read_fault_run(engine, page, 1, out);
 }
 
 dsm_status_t dsm_coh_engine_write_fault(dsm_coh_engine_t *engine, uint64_t page,
                                         dsm_coh_actions_t *out)
 {
-    return dsm_coh_local_input(engine, page, DSM_COH_NE_LOCAL_WRITE, out);
+    return dsm_coh_engine_write_fault_run(engine, page, 1, out);
+}
+
+dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t first,
+                                         uint32_t count, dsm_coh_rma_t op,
+                                         dsm_coh_actions_t *out)
+{
+    if (op != DSM_COH_RMA_FETCH && op != DSM_COH_RMA_WRITE_BACK) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    return dsm_coh_local_input(engine, first, count,
+                               op == DSM_COH_RMA_FETCH ? DSM_COH_NE_FETCH_DONE : DSM_COH_NE_WB_DONE,
+                               out);
 }
 
 dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_rma_t op,
                                      dsm_coh_actions_t *out)
 {
-    if (op != DSM_COH_RMA_FETCH && op != DSM_COH_RMA_WRITE_BACK) {
-        return DSM_ERR_INVALID_PARAM;
-    }
-    return dsm_coh_local_input(engine, page,
-                               op == DSM_COH_RMA_FETCH ? DSM_COH_NE_FETCH_DONE : DSM_COH_NE_WB_DONE,
-                               out);
+    return dsm_coh_engine_rma_done_run(engine, page, 1, op, out);
 }
 
 dsm_status_t dsm_coh_engine_decode(dsm_coh_engine_t *engine, uint32_t src, const void *bytes,
@@ -208,12 +343,18 @@ dsm_status_t dsm_coh_engine_decode(dsm_coh_engine_t *engine, uint32_t src, const
     return DSM_OK;
 }
 
+/* A message that passed the format checks: room for its run, then its handling. */
 static dsm_status_t dsm_coh_recv_decoded(dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg,
                                          dsm_coh_actions_t *out)
 {
-    dsm_status_t status = dsm_coh_dispatch(engine, msg, out);
+    dsm_status_t status = dsm_coh_prepare(engine, out, msg->count);
 
+    if (status != DSM_OK) {
+        return status;
+    }
+    status = dsm_coh_dispatch(engine, msg, out);
     if (status == DSM_OK) {
+        dsm_coh_run_note(engine, msg->count);
         dsm_coh_drain_self(engine, out);
     }
     return status;
@@ -222,11 +363,6 @@ static dsm_status_t dsm_coh_recv_decoded(dsm_coh_engine_t *engine, const dsm_coh
 dsm_status_t dsm_coh_engine_recv_msg(dsm_coh_engine_t *engine, const dsm_coh_msg_t *msg,
                                      dsm_coh_actions_t *out)
 {
-    dsm_status_t status = dsm_coh_prepare(engine, out);
-
-    if (status != DSM_OK) {
-        return status;
-    }
     if (msg == NULL || msg->sender == engine->params.self ||
         dsm_coh_msg_check(msg, engine->params.nnodes, engine->params.npages) != DSM_OK) {
         engine->stats.malformed++;
@@ -239,12 +375,8 @@ dsm_status_t dsm_coh_engine_recv(dsm_coh_engine_t *engine, uint32_t src, const v
                                  size_t length, dsm_coh_actions_t *out)
 {
     dsm_coh_msg_t msg;
-    dsm_status_t status = dsm_coh_prepare(engine, out);
+    dsm_status_t status = dsm_coh_engine_decode(engine, src, bytes, length, &msg);
 
-    if (status != DSM_OK) {
-        return status;
-    }
-    status = dsm_coh_engine_decode(engine, src, bytes, length, &msg);
     if (status != DSM_OK) {
         return status;
     }
@@ -301,9 +433,14 @@ void dsm_coh_engine_destroy(dsm_coh_engine_t *engine)
     free(engine);
 }
 
+size_t dsm_coh_engine_run_actions(const dsm_coh_engine_t *engine, uint32_t count)
+{
+    return (size_t)count * (engine->params.nnodes + DSM_COH_ACTIONS_SLACK);
+}
+
 size_t dsm_coh_engine_max_actions(const dsm_coh_engine_t *engine)
 {
-    return engine->params.nnodes + DSM_COH_ACTIONS_SLACK;
+    return dsm_coh_engine_run_actions(engine, DSM_COH_RUN_MAX);
 }
 
 uint32_t dsm_coh_engine_home(const dsm_coh_engine_t *engine, uint64_t page)

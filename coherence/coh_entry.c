@@ -9,7 +9,7 @@
 
 #include "coh_int.h"
 
-/* Per input: entries of each kind one page can need (see dsm_coh_entries_reserve). */
+/* Per page of an input: entries of each kind one page can need (see dsm_coh_entries_reserve). */
 #define DSM_COH_RESERVE 2u
 
 /* ---- pools ------------------------------------------------------------------ */
@@ -117,14 +117,19 @@ void dsm_coh_entries_fini(dsm_coh_engine_t *engine)
     free(engine->home_idle);
 }
 
-/* Fill the pools and map room so that handlers never allocate-and-fail. */
-dsm_status_t dsm_coh_entries_reserve(dsm_coh_engine_t *engine)
+/*
+ * Fill the pools and map room so that handlers never allocate-and-fail, for an
+ * input naming count pages (each page is handled as alone).
+ */
+dsm_status_t dsm_coh_entries_reserve(dsm_coh_engine_t *engine, uint32_t count)
 {
-    if (dsm_coh_pool_fill(&engine->nentries, DSM_COH_RESERVE) != DSM_OK ||
-        dsm_coh_pool_fill(&engine->hentries, DSM_COH_RESERVE) != DSM_OK ||
-        dsm_coh_pool_fill(&engine->qitems, DSM_COH_RESERVE) != DSM_OK ||
-        dsm_pagemap_reserve(&engine->nodes) != DSM_OK ||
-        dsm_pagemap_reserve(&engine->homes) != DSM_OK) {
+    size_t need = (size_t)count * DSM_COH_RESERVE;
+
+    if (dsm_coh_pool_fill(&engine->nentries, need) != DSM_OK ||
+        dsm_coh_pool_fill(&engine->hentries, need) != DSM_OK ||
+        dsm_coh_pool_fill(&engine->qitems, need) != DSM_OK ||
+        dsm_pagemap_reserve_n(&engine->nodes, count) != DSM_OK ||
+        dsm_pagemap_reserve_n(&engine->homes, count) != DSM_OK) {
         return DSM_ERR_NO_MEMORY;
     }
     return DSM_OK;

@@ -3,6 +3,7 @@
  * run (coh_table.c says which, and when) and the FIFO of requests that found
  * the page busy.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "coh_int.h"
@@ -199,18 +200,23 @@ static void dsm_coh_serve_next(dsm_coh_engine_t *engine, dsm_coh_hentry_t *h,
     }
 }
 
-bool dsm_coh_home_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in,
+bool dsm_coh_home_legal(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in)
+{
+    dsm_coh_hentry_t *h = dsm_coh_map_find(&engine->homes, page);
+
+    return dsm_coh_home_row(engine, h != NULL ? h : engine->home_idle, in) != NULL;
+}
+
+void dsm_coh_home_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in,
                         dsm_coh_actions_t *out)
 {
     dsm_coh_hentry_t *h = dsm_coh_map_find(&engine->homes, page);
     const dsm_coh_row_t *row = dsm_coh_home_row(engine, h != NULL ? h : engine->home_idle, in);
 
-    if (row == NULL) {
-        return false;
-    }
+    /* The caller checked dsm_coh_home_legal. */
+    assert(row != NULL);
     if (h == NULL) {
         h = dsm_coh_entry_new(&engine->homes, &engine->hentries, page);
     }
     dsm_coh_home_apply(engine, h, row, in, out);
-    return true;
 }

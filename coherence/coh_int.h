@@ -236,8 +236,12 @@ void dsm_coh_pool_put(dsm_coh_pool_t *pool, void *object);
 
 /* ---- the engine ---------------------------------------------------------- */
 
-/* Messages to self wait here until the input that produced them returns. */
-#define DSM_COH_SELFQ_SIZE 8
+/*
+ * Messages to self wait here until the input that produced them returns. A
+ * handler queues at most one per page it handles, and the pages of one input
+ * are at most DSM_COH_RUN_MAX (design.md 4.7), so at most that many wait.
+ */
+#define DSM_COH_SELFQ_SIZE DSM_COH_RUN_MAX
 
 /* First row of each (state, event) in a table; rows of one pair are adjacent. */
 #define DSM_COH_NO_ROW 0xffffu
@@ -252,6 +256,9 @@ struct dsm_coh_engine {
     dsm_coh_pool_t     qitems;
     dsm_coh_hentry_t  *home_idle; /* what an absent home entry reads as: U, no bits */
     uint32_t           next_req_id;
+    uint32_t           input_req_id; /* the id the requests of this input share; 0: none yet */
+    size_t             merge_base;   /* first action of this handler: older ones are not extended */
+    size_t             merge_from;   /* first action the current page may extend (keeps its order) */
     dsm_coh_stats_t    stats;
     dsm_coh_msg_t      selfq[DSM_COH_SELFQ_SIZE];
     unsigned           selfq_head;
@@ -281,26 +288,37 @@ static inline uint64_t *dsm_coh_queued(const dsm_coh_engine_t *engine, dsm_coh_h
 const dsm_coh_row_t *dsm_coh_row_find(const dsm_coh_table_t *table, const uint16_t *index,
                                       uint8_t state, uint8_t event, unsigned holds);
 void dsm_coh_transition(dsm_coh_engine_t *engine, uint8_t *state, const dsm_coh_row_t *row);
-void dsm_coh_emit(dsm_coh_actions_t *out, dsm_coh_action_type_t type, uint32_t node,
-                  uint64_t page);
+void dsm_coh_emit(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, dsm_coh_action_type_t type,
+                  uint32_t node, uint64_t page);
 void dsm_coh_send(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, uint32_t dest,
                   dsm_coh_msg_type_t type, uint8_t flags, uint32_t req_id, uint64_t page);
 
-/* coh_node.c, coh_home.c: false when no row fits, with nothing changed. */
-bool dsm_coh_node_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in,
+/*
+ * coh_node.c, coh_home.c: _legal says whether a row fits in on page (nothing
+ * changes); _input applies the row that fits (the caller checked _legal).
+ */
+bool dsm_coh_node_legal(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in);
+void dsm_coh_node_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in,
                         dsm_coh_actions_t *out);
-bool dsm_coh_home_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in,
+bool dsm_coh_home_legal(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in);
+void dsm_coh_home_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in,
                         dsm_coh_actions_t *out);
 
 /* coh_entry.c */
 dsm_status_t dsm_coh_entries_init(dsm_coh_engine_t *engine);
 void dsm_coh_entries_fini(dsm_coh_engine_t *engine);
-dsm_status_t dsm_coh_entries_reserve(dsm_coh_engine_t *engine);
+dsm_status_t dsm_coh_entries_reserve(dsm_coh_engine_t *engine, uint32_t count);
 void dsm_coh_entries_release(dsm_coh_engine_t *engine);
 void *dsm_coh_entry_new(dsm_pagemap_t *map, dsm_coh_pool_t *pool, uint64_t page);
 void dsm_coh_entry_free(dsm_pagemap_t *map, dsm_coh_pool_t *pool, void *entry);
 
 /* coh_msg.c: the field checks of dsm_coh_msg_decode, on a decoded message. */
 dsm_status_t dsm_coh_msg_check(const dsm_coh_msg_t *msg, uint32_t nnodes, uint64_t npages);
+/*
+ * Extend the encoded message bytes by the encoded message next when next is
+ * the same message (type, flags, sender, request id) on the pages right after
+ * (and the sum stays within DSM_COH_RUN_MAX); false, bytes unchanged, if not.
+ */
+bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next);
 
 #endif /* DSM_COH_INT_H */

@@ -2,6 +2,8 @@
  * Message encoding and format validation. Byte by byte, little-endian: the
  * wire format never depends on the compiler's struct layout or padding.
  */
+#include <string.h>
+
 #include "coh_int.h"
 
 static void dsm_coh_put32(uint8_t *p, uint32_t v)
@@ -47,6 +49,22 @@ void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes)
     dsm_coh_put32(bytes + 4, msg->sender);
     dsm_coh_put32(bytes + 8, msg->req_id);
     dsm_coh_put64(bytes + 12, msg->page);
+    dsm_coh_put32(bytes + 20, msg->count);
+}
+
+bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next)
+{
+    uint64_t page = dsm_coh_get64(bytes + 12);
+    uint32_t count = dsm_coh_get32(bytes + 20);
+    uint32_t more = dsm_coh_get32(next + 20);
+
+    /* Same version, type, flags, sender and request id: bytes 0..11. */
+    if (memcmp(bytes, next, 12) != 0 || page + count != dsm_coh_get64(next + 12) ||
+        count + more > DSM_COH_RUN_MAX) {
+        return false;
+    }
+    dsm_coh_put32(bytes + 20, count + more);
+    return true;
 }
 
 static bool dsm_coh_flags_valid(uint8_t type, uint8_t flags)
@@ -64,7 +82,8 @@ dsm_status_t dsm_coh_msg_check(const dsm_coh_msg_t *msg, uint32_t nnodes, uint64
     /* Request ids are never 0, so a zeroed field cannot match an outstanding one. */
     if ((unsigned)msg->type == 0 || (unsigned)msg->type > DSM_COH_MSG_TYPE_MAX ||
         !dsm_coh_flags_valid((uint8_t)msg->type, msg->flags) || msg->sender >= nnodes ||
-        msg->page >= npages || msg->req_id == 0) {
+        msg->req_id == 0 || msg->count == 0 || msg->count > DSM_COH_RUN_MAX ||
+        msg->page >= npages || msg->count > npages - msg->page) {
         return DSM_ERR_MALFORMED;
     }
     return DSM_OK;
@@ -85,6 +104,7 @@ dsm_status_t dsm_coh_msg_decode(const void *bytes, size_t length, uint32_t src,
     msg.sender = dsm_coh_get32(b + 4);
     msg.req_id = dsm_coh_get32(b + 8);
     msg.page = dsm_coh_get64(b + 12);
+    msg.count = dsm_coh_get32(b + 20);
     if (msg.sender != src || dsm_coh_msg_check(&msg, nnodes, npages) != DSM_OK) {
         return DSM_ERR_MALFORMED;
     }

@@ -47,17 +47,23 @@ typedef enum {
 /*
  * Wire format, little-endian, no padding, exactly DSM_COH_MSG_SIZE bytes:
  *   0 version (1)   1 type   2 flags   3 reserved (0)
- *   4 sender (u32)  8 request id (u32)  12 page (u64)
+ *   4 sender (u32)  8 request id (u32)  12 page (u64)  20 count (u32)
+ * A message names the run of pages [page, page + count): one message per
+ * page, sharing one envelope (docs/design.md section 4.7).
  */
-#define DSM_COH_MSG_VERSION 1u
-#define DSM_COH_MSG_SIZE    20u
+#define DSM_COH_MSG_VERSION 2u
+#define DSM_COH_MSG_SIZE    24u
+
+/* Most pages one message, input or action names. */
+#define DSM_COH_RUN_MAX 256u
 
 typedef struct {
     dsm_coh_msg_type_t type;
     uint8_t            flags;
     uint32_t           sender;
     uint32_t           req_id; /* the requester's id; INV/DOWNGRADE/ACK carry the served one */
-    uint64_t           page;
+    uint64_t           page;   /* first page of the run */
+    uint32_t           count;  /* pages in the run, 1..DSM_COH_RUN_MAX */
 } dsm_coh_msg_t;
 
 /* Encode msg into exactly DSM_COH_MSG_SIZE bytes. */
@@ -65,7 +71,8 @@ void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes);
 
 /*
  * Decode and validate the format (version, type, flags, reserved, exact length,
- * page < npages, sender < nnodes and equal to src). State-dependent checks
+ * count 1..DSM_COH_RUN_MAX, the run inside npages, sender < nnodes and equal
+ * to src). The run's pages sharing one home, and the state-dependent checks
  * (request ids, legal in this state) are done by dsm_coh_engine_recv.
  */
 dsm_status_t dsm_coh_msg_decode(const void *bytes, size_t length, uint32_t src,
@@ -115,19 +122,27 @@ typedef enum {
     DSM_COH_ACT_COUNT
 } dsm_coh_action_type_t;
 
+/*
+ * An action on the run [page, page + count): the engine appends one per page
+ * and extends the action it appended before when they are the same action on
+ * adjacent pages (docs/design.md section 4.7), so a caller carries out a run
+ * at once or page by page, in either case in list order.
+ */
 typedef struct {
     dsm_coh_action_type_t type;
     uint32_t              node; /* SEND: destination; FETCH, WRITE_BACK: the page's home */
-    uint64_t              page;
+    uint64_t              page; /* first page; for SEND the message's page */
+    uint32_t              count; /* pages, 1..DSM_COH_RUN_MAX; for SEND the message's count */
     uint8_t               msg[DSM_COH_MSG_SIZE]; /* SEND only */
 } dsm_coh_action_t;
 
 /*
  * The caller's output list. Every input appends to it; the caller executes the
  * actions in order. FETCH and WRITE_BACK complete asynchronously: report them
- * with dsm_coh_engine_rma_done; nothing that depends on them is emitted before.
- * An input needs at most dsm_coh_engine_max_actions() free slots, checked
- * before any state changes.
+ * with dsm_coh_engine_rma_done (page by page) or _rma_done_run (any run of
+ * them); nothing that depends on them is emitted before. An input naming n
+ * pages needs at most dsm_coh_engine_run_actions(n) free slots, any input at
+ * most dsm_coh_engine_max_actions(), checked before any state changes.
  */
 typedef struct {
     dsm_coh_action_t *actions;
@@ -178,6 +193,9 @@ typedef struct {
     uint64_t msgs_sent;       /* SEND actions (messages to self are not counted)    */
     uint64_t msgs_received;   /* valid messages handled, including to self         */
     uint64_t malformed;       /* messages rejected: format, ids or state           */
+    uint64_t msg_pages_sent;  /* pages the SEND actions name (/ msgs_sent: batching) */
+    uint64_t run_inputs;      /* inputs naming more than one page (faults, messages, completions) */
+    uint64_t run_pages;       /* pages those inputs named                          */
 } dsm_coh_stats_t;
 
 typedef struct dsm_coh_engine dsm_coh_engine_t;
@@ -188,25 +206,46 @@ void dsm_coh_engine_destroy(dsm_coh_engine_t *engine);
 /* Back to the state after create (all pages default, counters zero); keeps its memory. */
 void dsm_coh_engine_reset(dsm_coh_engine_t *engine);
 
-/* The free slots an output list needs for any one input of this engine. */
+/*
+ * The free slots an output list needs for an input naming count pages of this
+ * engine (count * (nnodes + 16): per page one invalidation broadcast plus a
+ * short chain, in the worst case of a run whose pages all differ), and for
+ * any input (count = DSM_COH_RUN_MAX: a message may name that many).
+ */
+size_t dsm_coh_engine_run_actions(const dsm_coh_engine_t *engine, uint32_t count);
 size_t dsm_coh_engine_max_actions(const dsm_coh_engine_t *engine);
 
 uint32_t dsm_coh_engine_home(const dsm_coh_engine_t *engine, uint64_t page);
 
 /*
  * Inputs. Each validates, then changes state and appends actions, or returns
- * an error with nothing changed: DSM_ERR_INVALID_PARAM (page out of range, list
- * too small), DSM_ERR_NO_MEMORY, DSM_ERR_MALFORMED (recv: counted),
- * DSM_ERR_STATE (an RMA completion nobody waits for: a runtime bug).
+ * an error with nothing changed: DSM_ERR_INVALID_PARAM (page out of range, run
+ * of 0 or more than DSM_COH_RUN_MAX pages, list too small), DSM_ERR_NO_MEMORY,
+ * DSM_ERR_MALFORMED (recv: counted), DSM_ERR_STATE (an RMA completion nobody
+ * waits for: a runtime bug).
+ *
+ * The _run forms take the run [first, first + count) as one input: each page
+ * goes through the tables as alone, and the messages and actions of adjacent
+ * pages that are the same (type, node, request id) go out as one. A fault run
+ * requests only the pages that need it (those already requested are absorbed,
+ * the others split the run), one request per home. A completion run is
+ * refused as a whole (DSM_ERR_STATE) unless every page of it waits for one.
  */
 dsm_status_t dsm_coh_engine_read_fault(dsm_coh_engine_t *engine, uint64_t page,
                                        dsm_coh_actions_t *out);
 dsm_status_t dsm_coh_engine_write_fault(dsm_coh_engine_t *engine, uint64_t page,
                                         dsm_coh_actions_t *out);
+dsm_status_t dsm_coh_engine_read_fault_run(dsm_coh_engine_t *engine, uint64_t first,
+                                           uint32_t count, dsm_coh_actions_t *out);
+dsm_status_t dsm_coh_engine_write_fault_run(dsm_coh_engine_t *engine, uint64_t first,
+                                            uint32_t count, dsm_coh_actions_t *out);
 dsm_status_t dsm_coh_engine_recv(dsm_coh_engine_t *engine, uint32_t src, const void *bytes,
                                  size_t length, dsm_coh_actions_t *out);
 dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_rma_t op,
                                      dsm_coh_actions_t *out);
+dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t first,
+                                         uint32_t count, dsm_coh_rma_t op,
+                                         dsm_coh_actions_t *out);
 
 /*
  * dsm_coh_engine_recv in two steps, for a caller that looks at the message

@@ -37,6 +37,8 @@ void dsm_pagemap_fini(dsm_pagemap_t *map);
 /* Make room for one more key, so that the next insert cannot fail: a caller
  * that must not change anything on failure reserves before any change. */
 dsm_status_t dsm_pagemap_reserve(dsm_pagemap_t *map);
+/* Make room for n more keys (the next n inserts of new keys cannot fail). */
+dsm_status_t dsm_pagemap_reserve_n(dsm_pagemap_t *map, size_t n);
 /* Insert or overwrite; a new key needs a reserve since the last insert. */
 void dsm_pagemap_insert(dsm_pagemap_t *map, uint64_t key, uint64_t value);
 /* Reserve, then insert. */

@@ -54,20 +54,24 @@ void dsm_pagemap_clear(dsm_pagemap_t *map)
 }
 
 /* Keep the load at most 1/2 so that probes stay short. */
-dsm_status_t dsm_pagemap_reserve(dsm_pagemap_t *map)
+dsm_status_t dsm_pagemap_reserve_n(dsm_pagemap_t *map, size_t n)
 {
     size_t old_cap = map->mask + 1;
+    size_t new_cap = old_cap;
     dsm_pagemap_slot_t *old = map->slots;
 
-    if ((map->count + 1) * 2 <= old_cap) {
+    while ((map->count + n) * 2 > new_cap) {
+        new_cap *= 2;
+    }
+    if (new_cap == old_cap) {
         return DSM_OK;
     }
-    map->slots = calloc(old_cap * 2, sizeof(*map->slots));
+    map->slots = calloc(new_cap, sizeof(*map->slots));
     if (map->slots == NULL) {
         map->slots = old;
         return DSM_ERR_NO_MEMORY;
     }
-    map->mask = old_cap * 2 - 1;
+    map->mask = new_cap - 1;
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].key != 0) {
             map->slots[dsm_pagemap_slot(map, old[i].key - 1)] = old[i];
@@ -89,6 +93,11 @@ void dsm_pagemap_insert(dsm_pagemap_t *map, uint64_t key, uint64_t value)
         map->count++;
     }
     map->slots[i].value = value;
+}
+
+dsm_status_t dsm_pagemap_reserve(dsm_pagemap_t *map)
+{
+    return dsm_pagemap_reserve_n(map, 1);
 }
 
 dsm_status_t dsm_pagemap_put(dsm_pagemap_t *map, uint64_t key, uint64_t value)

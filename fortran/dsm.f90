@@ -110,6 +110,7 @@ module dsm
     real(c_double)     :: fault_latency_p99_us
     integer(c_int64_t) :: pages_read_ahead
     integer(c_int64_t) :: pages_upgraded_ahead
+    integer(c_int64_t) :: message_pages_sent
   end type dsm_stats_t
 
   public :: dsm_init, dsm_finalize, dsm_node_id, dsm_num_nodes

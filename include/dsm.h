@@ -110,6 +110,7 @@ typedef struct dsm_stats {
     double   fault_latency_p99_us;
     uint64_t pages_read_ahead;       /* read requests issued ahead of any fault      */
     uint64_t pages_upgraded_ahead;   /* upgrades issued ahead of any fault           */
+    uint64_t message_pages_sent;     /* pages the messages sent name (runs: > messages_sent) */
 } dsm_stats_t;
 
 /* ---------------------------------------------------------------------------

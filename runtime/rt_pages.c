@@ -66,13 +66,15 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
     dsm_coh_msg_t msg;
     dsm_status_t status;
 
-    /* Parsed once, by the engine; the runtime adds that the page must belong
-     * to an allocation, since only allocations have backing. */
+    /* Parsed once, by the engine; the runtime adds that the run of pages must
+     * lie in one allocation, since only allocations have backing. */
     status = dsm_coh_engine_decode(rt->pages.coh, (uint32_t)src, bytes, length, &msg);
-    if (status == DSM_OK && dsm_rt_region_find(rt, msg.page) == NULL) {
+    if (status == DSM_OK && (dsm_rt_region_find(rt, msg.page) == NULL ||
+                             dsm_rt_region_find(rt, msg.page + msg.count - 1) !=
+                                 dsm_rt_region_find(rt, msg.page))) {
         rt->pages.malformed++;
-        dsm_warn("dropped a coherence message from node %d for page %" PRIu64
-                 " outside every allocation", src, msg.page);
+        dsm_warn("dropped a coherence message from node %d for pages %" PRIu64 "..+%" PRIu32
+                 " outside one allocation", src, msg.page, msg.count);
         return;
     }
     /* First touch: a request can arrive before this node learns it is the home. */
@@ -411,14 +413,12 @@ static void dsm_rt_kernel_checked(dsm_rt_t *rt, dsm_status_t status, const char 
     }
 }
 
-static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
+/* One page of an action (a SEND is carried out once, by dsm_rt_action_run). */
+static void dsm_rt_action_page_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
     void *address = dsm_rt_page_address(rt, action->page);
 
     switch (action->type) {
-    case DSM_COH_ACT_SEND:
-        dsm_rt_send(rt, action);
-        break;
     case DSM_COH_ACT_FETCH:
     case DSM_COH_ACT_WRITE_BACK:
         dsm_rt_transfer(rt, action);
@@ -452,6 +452,22 @@ static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
         break;
     default:
         dsm_rt_fatal(rt, DSM_ERR_STATE, "unknown coherence action %d", (int)action->type);
+    }
+}
+
+/* An action names a run of pages: the message goes once, the rest page by page. */
+static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    dsm_coh_action_t page = *action;
+
+    if (action->type == DSM_COH_ACT_SEND) {
+        dsm_rt_send(rt, action);
+        return;
+    }
+    page.count = 1;
+    for (uint32_t i = 0; i < action->count; i++) {
+        page.page = action->page + i;
+        dsm_rt_action_page_run(rt, &page);
     }
 }
 
@@ -620,6 +636,7 @@ void dsm_rt_pages_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
     stats_p->invalidations_sent = coh.inv_sent + coh.dg_sent;
     stats_p->invalidations_received = coh.inv_received + coh.dg_received;
     stats_p->messages_sent = coh.msgs_sent;
+    stats_p->message_pages_sent = coh.msg_pages_sent;
     stats_p->messages_received = coh.msgs_received;
     stats_p->malformed_messages += coh.malformed + pages->malformed;
     stats_p->bytes_fetched = pages->bytes_fetched;

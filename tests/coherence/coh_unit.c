@@ -31,13 +31,51 @@ static dsm_coh_engine_t *unit_engine(uint32_t self, uint32_t nnodes, uint64_t np
     return dsm_coh_engine_create(&params, &engine) == DSM_OK ? engine : NULL;
 }
 
+static dsm_coh_engine_t *unit_engine_blocked(uint32_t self, uint32_t nnodes, uint64_t npages)
+{
+    dsm_coh_params_t params = {.self = self, .nnodes = nnodes, .npages = npages,
+                               .home_policy = DSM_COH_HOME_BLOCKED};
+    dsm_coh_engine_t *engine = NULL;
+
+    return dsm_coh_engine_create(&params, &engine) == DSM_OK ? engine : NULL;
+}
+
+/* A message naming the run [page, page + count). */
+static void unit_run(dsm_coh_msg_type_t type, uint8_t flags, uint32_t sender, uint32_t req_id,
+                     uint64_t page, uint32_t count, uint8_t *bytes)
+{
+    dsm_coh_msg_t msg = {.type = type, .flags = flags, .sender = sender, .req_id = req_id,
+                         .page = page, .count = count};
+
+    dsm_coh_msg_encode(&msg, bytes);
+}
+
 static void unit_msg(dsm_coh_msg_type_t type, uint8_t flags, uint32_t sender, uint32_t req_id,
                      uint64_t page, uint8_t *bytes)
 {
-    dsm_coh_msg_t msg = {.type = type, .flags = flags, .sender = sender, .req_id = req_id,
-                         .page = page};
+    unit_run(type, flags, sender, req_id, page, 1, bytes);
+}
 
-    dsm_coh_msg_encode(&msg, bytes);
+/* Whether action i of out is a SEND to dest of a type message naming [page, page + count). */
+static bool unit_sent(const dsm_coh_actions_t *out, size_t i, uint32_t dest,
+                      dsm_coh_msg_type_t type, uint64_t page, uint32_t count)
+{
+    const dsm_coh_action_t *a = &out->actions[i];
+    dsm_coh_msg_t msg;
+
+    return i < out->count && a->type == DSM_COH_ACT_SEND && a->node == dest &&
+           a->page == page && a->count == count &&
+           dsm_coh_msg_decode(a->msg, DSM_COH_MSG_SIZE, a->msg[4], 1024, 1ull << 40, &msg) ==
+               DSM_OK &&
+           msg.type == type && msg.page == page && msg.count == count;
+}
+
+/* Whether action i of out is type on [page, page + count). */
+static bool unit_act(const dsm_coh_actions_t *out, size_t i, dsm_coh_action_type_t type,
+                     uint64_t page, uint32_t count)
+{
+    return i < out->count && out->actions[i].type == type && out->actions[i].page == page &&
+           out->actions[i].count == count;
 }
 
 static dsm_test_result_t test_msg_validation(void)
@@ -63,10 +101,10 @@ static dsm_test_result_t test_msg_validation(void)
     DSM_CHECK(dsm_coh_msg_decode(b, DSM_COH_MSG_SIZE, 3, 4, 0x1122334455ull, &msg) ==
               DSM_ERR_MALFORMED); /* page outside the arena */
     for (unsigned i = 0; i < 4; i++) {
-        static const uint8_t corrupt[4][2] = {{0, 2}, {1, 0}, {1, 8}, {3, 1}};
+        static const uint8_t corrupt[4][2] = {{0, 1}, {1, 0}, {1, 8}, {3, 1}};
 
         memcpy(bad, b, sizeof(bad));
-        bad[corrupt[i][0]] = corrupt[i][1]; /* version, type 0, type 8, reserved */
+        bad[corrupt[i][0]] = corrupt[i][1]; /* version 1, type 0, type 8, reserved */
         DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 1ull << 40, &msg) ==
                   DSM_ERR_MALFORMED);
     }
@@ -76,6 +114,22 @@ static dsm_test_result_t test_msg_validation(void)
     DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 16, &msg) == DSM_ERR_MALFORMED);
     unit_msg(DSM_COH_MSG_INV, 0, 3, 0, 0, bad); /* request id 0 */
     DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 16, &msg) == DSM_ERR_MALFORMED);
+    /* Runs: the count is the last field; 1..DSM_COH_RUN_MAX pages, all in the arena. */
+    unit_run(DSM_COH_MSG_INV, 0, 3, 1, 10, 0x0100, bad);
+    DSM_CHECK(bad[20] == 0x00 && bad[21] == 0x01 && bad[23] == 0);
+    DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 1000, &msg) == DSM_OK);
+    DSM_CHECK(msg.page == 10 && msg.count == 0x0100);
+    DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 10 + 0x00ff, &msg) ==
+              DSM_ERR_MALFORMED); /* leaves the arena by one page */
+    DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 10 + 0x0100, &msg) == DSM_OK);
+    unit_run(DSM_COH_MSG_INV, 0, 3, 1, 0, 0, bad);
+    DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 1000, &msg) == DSM_ERR_MALFORMED);
+    unit_run(DSM_COH_MSG_INV, 0, 3, 1, 0, DSM_COH_RUN_MAX, bad);
+    DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 1000, &msg) == DSM_OK);
+    unit_run(DSM_COH_MSG_INV, 0, 3, 1, 0, DSM_COH_RUN_MAX + 1, bad);
+    DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 1000, &msg) == DSM_ERR_MALFORMED);
+    unit_run(DSM_COH_MSG_INV, 0, 3, 1, UINT64_MAX, 2, bad); /* page + count wraps */
+    DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, UINT64_MAX, &msg) == DSM_ERR_MALFORMED);
     return DSM_TEST_PASS;
 }
 
@@ -217,7 +271,7 @@ static dsm_test_result_t test_1024_nodes(void)
     size_t invs = 0;
     bool holder;
 
-    DSM_CHECK(engine != NULL && dsm_coh_engine_max_actions(engine) <= UNIT_ACTIONS);
+    DSM_CHECK(engine != NULL && dsm_coh_engine_run_actions(engine, 1) <= UNIT_ACTIONS);
     for (uint32_t n = 1; n < nnodes; n++) {
         out.count = 0;
         unit_msg(DSM_COH_MSG_REQ_READ, 0, n, 7, 0, b);
@@ -294,6 +348,220 @@ static dsm_test_result_t test_forget(void)
     return DSM_TEST_PASS;
 }
 
+/*
+ * A read run at a remote home: one request, one grant, one fetch, one install,
+ * one DONE, whatever the number of pages. Blocked homes over 512 pages and 2
+ * nodes: pages 0..255 at node 0, 256..511 at node 1 (us).
+ */
+static dsm_test_result_t test_run_read_miss(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(1, 2, 512);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+    dsm_coh_stats_t st;
+
+    DSM_CHECK(engine != NULL);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 64, &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_sent(&out, 0, 0, DSM_COH_MSG_REQ_READ, 0, 64));
+    out.count = 0;
+    unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 64, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_act(&out, 0, DSM_COH_ACT_FETCH, 0, 64) &&
+              out.actions[0].node == 0);
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 64, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 2 && unit_act(&out, 0, DSM_COH_ACT_INSTALL_RO, 0, 64) &&
+               unit_sent(&out, 1, 0, DSM_COH_MSG_DONE, 0, 64), "%zu actions", out.count);
+    DSM_CHECK(dsm_coh_engine_node_state(engine, 63) == DSM_COH_N_S &&
+              dsm_coh_engine_node_state(engine, 64) == DSM_COH_N_I);
+    dsm_coh_engine_stats(engine, &st);
+    DSM_CHECK(st.msgs_sent == 2 && st.msg_pages_sent == 128 && st.read_misses == 64 &&
+              st.fetches == 64 && st.run_inputs == 3 && st.run_pages == 192);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
+/*
+ * A recall of 64 pages Modified at node 1 by their home (node 0) reading them:
+ * one DOWNGRADE, one ACK in, one grant to self, one FETCH, one install.
+ */
+static dsm_test_result_t test_run_recall(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(0, 2, 512);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+    dsm_coh_stats_t st;
+    bool holder;
+
+    DSM_CHECK(engine != NULL);
+    unit_run(DSM_COH_MSG_REQ_WRITE, 0, 1, 7, 0, 64, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_sent(&out, 0, 1, DSM_COH_MSG_GRANT, 0, 64));
+    unit_run(DSM_COH_MSG_DONE, 0, 1, 7, 0, 64, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_home_state(engine, 40, 1, &holder) == DSM_COH_H_M && holder);
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 64, &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_sent(&out, 0, 1, DSM_COH_MSG_DOWNGRADE, 0, 64));
+    out.count = 0;
+    unit_run(DSM_COH_MSG_ACK, 0, 1, 1, 0, 64, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_act(&out, 0, DSM_COH_ACT_FETCH, 0, 64));
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 64, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_act(&out, 0, DSM_COH_ACT_INSTALL_RO, 0, 64));
+    DSM_CHECK(dsm_coh_engine_home_state(engine, 63, 1, &holder) == DSM_COH_H_S && holder);
+    DSM_CHECK(dsm_coh_engine_quiescent(engine));
+    dsm_coh_engine_stats(engine, &st);
+    DSM_CHECK(st.msgs_sent == 2 && st.dg_sent == 64 && st.grants_sent == 128);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
+/* A write run on pages two nodes share: one INV per sharer, one grant after both ACKs. */
+static dsm_test_result_t test_run_invalidate(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(0, 4, 1024);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+
+    DSM_CHECK(engine != NULL);
+    for (uint32_t n = 1; n <= 2; n++) {
+        unit_run(DSM_COH_MSG_REQ_READ, 0, n, 3, 8, 16, b);
+        DSM_CHECK(dsm_coh_engine_recv(engine, n, b, sizeof(b), &out) == DSM_OK);
+        unit_run(DSM_COH_MSG_DONE, 0, n, 3, 8, 16, b);
+        DSM_CHECK(dsm_coh_engine_recv(engine, n, b, sizeof(b), &out) == DSM_OK);
+    }
+    out.count = 0;
+    unit_run(DSM_COH_MSG_REQ_WRITE, 0, 3, 4, 8, 16, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 3, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECKF(out.count == 2 && unit_sent(&out, 0, 1, DSM_COH_MSG_INV, 8, 16) &&
+               unit_sent(&out, 1, 2, DSM_COH_MSG_INV, 8, 16), "%zu actions", out.count);
+    out.count = 0;
+    unit_run(DSM_COH_MSG_ACK, 0, 1, 4, 8, 16, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK && out.count == 0);
+    unit_run(DSM_COH_MSG_ACK, 0, 2, 4, 8, 16, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 2, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_sent(&out, 0, 3, DSM_COH_MSG_GRANT, 8, 16));
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
+/*
+ * A run on pages in mixed states splits: pages already requested are absorbed,
+ * pages of another home get their own request (here our own: served inside
+ * the input), and a busy page at the home waits in its queue alone.
+ */
+static dsm_test_result_t test_run_split(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(1, 2, 512);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+    dsm_coh_stats_t st;
+
+    DSM_CHECK(engine != NULL);
+    DSM_CHECK(dsm_coh_engine_read_fault(engine, 2, &out) == DSM_OK);
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 8, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 2 && unit_sent(&out, 0, 0, DSM_COH_MSG_REQ_READ, 0, 2) &&
+               unit_sent(&out, 1, 0, DSM_COH_MSG_REQ_READ, 3, 5), "%zu actions", out.count);
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 253, 6, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 2 && unit_sent(&out, 0, 0, DSM_COH_MSG_REQ_READ, 253, 3) &&
+               unit_act(&out, 1, DSM_COH_ACT_FETCH, 256, 3) && out.actions[1].node == 1,
+               "%zu actions", out.count);
+    dsm_coh_engine_stats(engine, &st);
+    DSM_CHECK(st.faults_absorbed == 1 && st.read_misses == 1 + 7 + 6);
+    /* Node 0 writes 256..259 while 256..258 wait for our DONE: page 259 is served
+     * at once, the others queue one by one and are served page by page. */
+    out.count = 0;
+    unit_run(DSM_COH_MSG_REQ_WRITE, 0, 0, 9, 256, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_sent(&out, 0, 0, DSM_COH_MSG_GRANT, 259, 1));
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 256, 3, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    /* Installed, then each DONE (to self) serves node 0's queued write: INV to self
+     * (zap, ack, to self) then the grant, merged into one message. */
+    DSM_CHECK(unit_act(&out, 0, DSM_COH_ACT_INSTALL_RO, 256, 3));
+    DSM_CHECKF(out.count == 3 && unit_act(&out, 1, DSM_COH_ACT_ZAP, 256, 3) &&
+               unit_sent(&out, 2, 0, DSM_COH_MSG_GRANT, 256, 3), "%zu actions", out.count);
+    dsm_coh_engine_stats(engine, &st);
+    DSM_CHECK(st.requests_queued == 3);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
+/* Runs refused as a whole: bad counts, a run over two homes, one illegal page. */
+static dsm_test_result_t test_run_refused(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(1, 2, 512);
+    dsm_coh_actions_t out = unit_out(), small = {unit_buf, 0, 40};
+    uint8_t b[DSM_COH_MSG_SIZE];
+    dsm_coh_stats_t st;
+
+    DSM_CHECK(engine != NULL);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 0, &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, DSM_COH_RUN_MAX + 1, &out) ==
+              DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 510, 3, &out) == DSM_ERR_INVALID_PARAM);
+    /* The list must hold the worst case of the whole run: 3 pages x (2 + 16). */
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 3, &small) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 4, &out) == DSM_OK);
+    out.count = 0;
+    unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 5, b); /* page 4 asked nothing */
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_ERR_MALFORMED);
+    unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 254, 4, b); /* two homes */
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_ERR_MALFORMED);
+    unit_run(DSM_COH_MSG_REQ_READ, 0, 0, 1, 250, 8, b); /* half of it not ours to serve */
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_ERR_MALFORMED);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 4, DSM_COH_RMA_FETCH, &out) ==
+              DSM_ERR_STATE);
+    DSM_CHECK(out.count == 0 && dsm_coh_engine_node_state(engine, 0) == DSM_COH_N_IS_AD);
+    unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_act(&out, 0, DSM_COH_ACT_FETCH, 0, 4));
+    /* Completions page by page end the run's pages one by one. */
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_rma_done(engine, 1, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECK(out.count == 2 && unit_sent(&out, 1, 0, DSM_COH_MSG_DONE, 1, 1));
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 2, DSM_COH_RMA_FETCH, &out) ==
+              DSM_ERR_STATE);
+    dsm_coh_engine_stats(engine, &st);
+    DSM_CHECK(st.malformed == 3);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
+/*
+ * Merged actions keep each page's order: page 0 (S) and page 1 (SM_A) both
+ * invalidated by one INV run. Page 1's ZAP joins page 0's, but its ACK comes
+ * after its WAKE, so it cannot join page 0's ACK, which is before that WAKE.
+ */
+static dsm_test_result_t test_run_page_order(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(1, 2, 512);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+
+    DSM_CHECK(engine != NULL);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 2, &out) == DSM_OK);
+    unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 2, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 2, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_write_fault(engine, 1, &out) == DSM_OK); /* upgrade: SM_A */
+    out.count = 0;
+    unit_run(DSM_COH_MSG_INV, 0, 0, 9, 0, 2, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECKF(out.count == 4 && unit_act(&out, 0, DSM_COH_ACT_ZAP, 0, 2) &&
+               unit_sent(&out, 1, 0, DSM_COH_MSG_ACK, 0, 1) &&
+               unit_act(&out, 2, DSM_COH_ACT_WAKE, 1, 1) &&
+               unit_sent(&out, 3, 0, DSM_COH_MSG_ACK, 1, 1), "%zu actions", out.count);
+    DSM_CHECK(dsm_coh_engine_node_state(engine, 0) == DSM_COH_N_I &&
+              dsm_coh_engine_node_state(engine, 1) == DSM_COH_N_IM_AD);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
 static const dsm_test_case_t cases[] = {
     {"msg_validation", NULL, test_msg_validation, 0},
     {"malformed_no_effect", NULL, test_malformed_no_effect, 0},
@@ -303,6 +571,12 @@ static const dsm_test_case_t cases[] = {
     {"nodes_1024_invalidate", NULL, test_1024_nodes, 0},
     {"capacity_checked", NULL, test_capacity_checked, 0},
     {"forget", NULL, test_forget, 0},
+    {"run_read_miss", NULL, test_run_read_miss, 0},
+    {"run_recall", NULL, test_run_recall, 0},
+    {"run_invalidate", NULL, test_run_invalidate, 0},
+    {"run_split", NULL, test_run_split, 0},
+    {"run_refused", NULL, test_run_refused, 0},
+    {"run_page_order", NULL, test_run_page_order, 0},
 };
 
 int main(int argc, char **argv)

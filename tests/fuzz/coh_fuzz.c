@@ -3,13 +3,15 @@
  *
  * The first bytes choose the job (nodes, which one we are, pages, placement);
  * the rest is a program of inputs: local faults and RMA completions (also on
- * pages out of range and with bogus ops), raw messages of any length from any
- * source, and structured messages (valid headers with fuzzed type, flags,
- * sender, request id and page, often from the right source) that get past the
+ * pages out of range and with bogus ops), fault and completion runs (of 0 to
+ * 9 pages, also past the arena), raw messages of any length from any source,
+ * and structured messages (valid headers with fuzzed type, flags, sender,
+ * request id, page and count, often from the right source) that get past the
  * format checks and into the state-dependent ones (through dsm_coh_engine_recv
- * or through _decode and _recv_msg). After every input, every
- * action the engine emitted must be well-formed (page in range, messages that
- * decode, never a message to self). ASan/UBSan and the leak checker do the rest.
+ * or through _decode and _recv_msg). After every input, every action the
+ * engine emitted must be well-formed (a run of 1.. pages in the arena,
+ * messages that decode and name the action's run, never a message to self).
+ * ASan/UBSan and the leak checker do the rest.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,19 +49,30 @@ static void fuzz_check(const dsm_coh_engine_t *engine, const dsm_coh_params_t *p
         const dsm_coh_action_t *a = &out->actions[i];
         dsm_coh_msg_t msg;
 
-        if (a->page >= params->npages || (unsigned)a->type >= DSM_COH_ACT_COUNT) {
+        if (a->page >= params->npages || a->count == 0 || a->count > DSM_COH_RUN_MAX ||
+            a->count > params->npages - a->page || (unsigned)a->type >= DSM_COH_ACT_COUNT) {
             abort();
         }
         if (a->type == DSM_COH_ACT_SEND &&
             (a->node == params->self || a->node >= params->nnodes ||
              dsm_coh_msg_decode(a->msg, DSM_COH_MSG_SIZE, params->self, params->nnodes,
                                 params->npages, &msg) != DSM_OK ||
-             msg.page != a->page)) {
+             msg.page != a->page || msg.count != a->count)) {
             abort();
         }
-        if ((a->type == DSM_COH_ACT_FETCH || a->type == DSM_COH_ACT_WRITE_BACK) &&
-            a->node != dsm_coh_engine_home(engine, a->page)) {
-            abort();
+        if (a->type == DSM_COH_ACT_FETCH || a->type == DSM_COH_ACT_WRITE_BACK ||
+            a->type == DSM_COH_ACT_SEND) {
+            uint32_t home = dsm_coh_engine_home(engine, a->page);
+
+            /* One home for the run: the action's node, or we send as that home. */
+            if (a->node != home && !(a->type == DSM_COH_ACT_SEND && home == params->self)) {
+                abort();
+            }
+            for (uint32_t k = 1; k < a->count; k++) {
+                if (dsm_coh_engine_home(engine, a->page + k) != home) {
+                    abort();
+                }
+            }
         }
     }
 }
@@ -74,7 +87,8 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
     size_t len;
 
     out->count = 0;
-    switch (fuzz_byte(in) % 5) {
+    /* 0..4 as before runs existed, so that the older seeds keep their meaning. */
+    switch (fuzz_byte(in) % 7) {
     case 0:
         dsm_coh_engine_read_fault(engine, fuzz_byte(in) % (params->npages + 1), out);
         break;
@@ -100,6 +114,14 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
         id_byte = fuzz_byte(in);
         msg.req_id = 1 + id_byte % 16;
         msg.page = fuzz_byte(in) % params->npages;
+        /* Bits 4-5 of the id byte: 1 page (so older seeds keep their meaning),
+         * 2, 1..8 or any byte (0, and past the arena, are refused). */
+        switch ((id_byte >> 4) & 3) {
+        case 0: msg.count = 1; break;
+        case 1: msg.count = 2; break;
+        case 2: msg.count = 1 + fuzz_byte(in) % 8u; break;
+        default: msg.count = fuzz_byte(in); break;
+        }
         dsm_coh_msg_encode(&msg, bytes);
         if (id_byte & 0x80) { /* decoded once, then handed in, as the runtime may */
             if (dsm_coh_engine_decode(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, &msg) ==
@@ -110,6 +132,26 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
             dsm_coh_engine_recv(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, out);
         }
         break;
+    case 5: { /* a fault run: a read-ahead or upgrade window */
+        uint8_t kind = fuzz_byte(in);
+        uint64_t first = fuzz_byte(in) % (params->npages + 1);
+        uint32_t count = fuzz_byte(in) % 10u;
+
+        if (kind & 1) {
+            dsm_coh_engine_write_fault_run(engine, first, count, out);
+        } else {
+            dsm_coh_engine_read_fault_run(engine, first, count, out);
+        }
+        break;
+    }
+    case 6: { /* a completion run */
+        uint64_t first = fuzz_byte(in) % (params->npages + 1);
+        uint32_t count = fuzz_byte(in) % 10u;
+
+        dsm_coh_engine_rma_done_run(engine, first, count, (dsm_coh_rma_t)(fuzz_byte(in) % 3),
+                                    out);
+        break;
+    }
     }
     fuzz_check(engine, params, out);
 }

@@ -9,7 +9,17 @@
  *
  * The network is a bag: any message in flight may be delivered next (no
  * ordering between any pair), and so may any RMA completion or a thread's
- * pending fault event. Messages a home sends to itself also go through the
+ * pending fault event.
+ *
+ * Runs (docs/design.md 4.7), with RUN = 2: pages are homed by blocks of RUN,
+ * a fault event may reach the engine as the run of its whole block, an RMA
+ * completion may end the runs' two pages at once, and messages carry a count
+ * of 1 or 2. A step handles each page of its run in page order through the
+ * same rows, and a message a step sends for page p + 1 merges into the same
+ * message (type, sender, destination, flags) the step sent for page p, as
+ * the C engine coalesces them; a message with count 2 is handled page by
+ * page. With RUN = 1 (the default) pages are homed cyclically and nothing
+ * merges. Messages a home sends to itself also go through the
  * bag (the C engine handles them at once: one of the interleavings here).
  *
  * Checked in every state: SWMR (a writable copy excludes every other copy),
@@ -34,6 +44,10 @@
 /* Node 0 does OPS + OPS0_EXTRA accesses (to reach upgrades in cheap configurations). */
 #ifndef OPS0_EXTRA
 #define OPS0_EXTRA 0
+#endif
+/* Pages per run (1: no runs; 2: runs of 2 pages, homed together). */
+#ifndef RUN
+#define RUN 1
 #endif
 #define NSLOT 8
 
@@ -80,7 +94,7 @@
 #define FETCH_DONE       7
 #define WB_DONE          8
 
-#define HOME(p)  ((p) % NN)
+#define HOME(p)  (((p) / RUN) % NN)
 #define IX(n, p) ((n) * NP + (p))
 #define BIT(n)   (1 << (n))
 
@@ -112,12 +126,13 @@ byte hacks[NP];
  * after every step so that the same bag in another slot order is the same
  * state (the order of slots means nothing: any message may go next).
  */
-#define MSG(t, s, d, pg, f) (((((t) * 4 + (s)) * 4 + (d)) * 4 + (pg)) * 4 + (f))
-#define M_TYPE(m)  ((m) / 256)
-#define M_SRC(m)   (((m) / 64) % 4)
-#define M_DST(m)   (((m) / 16) % 4)
-#define M_PAGE(m)  (((m) / 4) % 4)
-#define M_FLAGS(m) ((m) % 4)
+#define MSG(t, s, d, pg, f, c) ((((((t) * 4 + (s)) * 4 + (d)) * 4 + (pg)) * 4 + (f)) * 2 + (c) - 1)
+#define M_TYPE(m)  ((m) / 512)
+#define M_SRC(m)   (((m) / 128) % 4)
+#define M_DST(m)   (((m) / 32) % 4)
+#define M_PAGE(m)  (((m) / 8) % 4)
+#define M_FLAGS(m) (((m) / 2) % 4)
+#define M_COUNT(m) ((m) % 2 + 1)
 short net[NSLOT];
 short gm;
 
@@ -139,14 +154,36 @@ byte gp;
 byte gcnt;
 byte gt;
 byte gq;
+byte gb; /* first slot of the messages this step sent (those it may merge into) */
+byte gd; /* the run a step handles: node, sender, first page, pages left, type, event */
+byte gs;
+byte gv;
+byte gc;
+byte gy;
+byte ge;
+
+/* Whether net[i] is the message this step sent for the page before pg (same run). */
+#define MERGES(i, t, s, d, pg, f) \
+    ((pg) % RUN != 0 && (i) >= gb && net[i] == MSG(t, s, d, (pg) - 1, f, 1))
 
 inline send(t, s, d, pg, f) {
-    /* Sorted descending, so the first free slot is after the last message. */
+    /* Sorted descending, so the first free slot is after the last message;
+     * the messages of this step are from gb on (design.md 4.7: coalescing). */
     gi = 0;
     do
-    :: gi < NSLOT && net[gi] == 0 -> net[gi] = MSG(t, s, d, pg, f); break
-    :: gi < NSLOT && net[gi] != 0 -> gi++
+    :: gi < NSLOT && MERGES(gi, t, s, d, pg, f) -> net[gi] = MSG(t, s, d, (pg) - 1, f, 2); break
+    :: gi < NSLOT && net[gi] == 0 -> net[gi] = MSG(t, s, d, pg, f, 1); break
+    :: gi < NSLOT && net[gi] != 0 && !MERGES(gi, t, s, d, pg, f) -> gi++
     :: gi == NSLOT -> assert(false) /* NSLOT too small */
+    od
+}
+
+/* gb: the first free slot when a step begins. */
+inline net_base() {
+    gb = 0;
+    do
+    :: gb < NSLOT && net[gb] != 0 -> gb++
+    :: else -> break
     od
 }
 
@@ -411,7 +448,8 @@ inline check() {
     :: gp == NP -> break
     od;
     sort_net();
-    gi = 0; gk = 0; gn = 0; gp = 0; gcnt = 0; gt = 0; gq = 0
+    gi = 0; gk = 0; gn = 0; gp = 0; gcnt = 0; gt = 0; gq = 0;
+    gb = 0; gd = 0; gs = 0; gv = 0; gc = 0; gy = 0; ge = 0
 }
 
 /* Insertion sort, descending: canonical bag (see net). */
@@ -447,23 +485,24 @@ inline deliver_step() {
         od;
         gm = net[gt];
         net[gt] = 0;
-        gn = M_DST(gm); gp = M_PAGE(gm); gk = M_SRC(gm);
-        if
-        :: M_TYPE(gm) == REQ_READ || M_TYPE(gm) == REQ_WRITE ->
-            gcnt = M_TYPE(gm); gm = 0;
-            home_request(gp, gk, gcnt)
-        :: M_TYPE(gm) == ACK -> gm = 0; home_ack(gp, gk)
-        :: M_TYPE(gm) == DONE -> gm = 0; home_done(gp, gk)
-        :: M_TYPE(gm) == GRANT ->
-            gcnt = (M_FLAGS(gm) == F_DATA -> GRANT_S :
-                    (M_FLAGS(gm) == F_EXCL -> GRANT_M_UPGRADE : GRANT_M_DATA));
-            gm = 0;
-            node_event(gn, gp, gcnt)
-        :: M_TYPE(gm) == INV || M_TYPE(gm) == DOWNGRADE ->
-            gcnt = (M_TYPE(gm) == INV -> EV_INV : EV_DOWNGRADE);
-            gm = 0;
-            node_event(gn, gp, gcnt)
-        fi;
+        gb = gt;
+        gd = M_DST(gm); gs = M_SRC(gm); gv = M_PAGE(gm); gc = M_COUNT(gm); gy = M_TYPE(gm);
+        ge = (gy == GRANT -> (M_FLAGS(gm) == F_DATA -> GRANT_S :
+                              (M_FLAGS(gm) == F_EXCL -> GRANT_M_UPGRADE : GRANT_M_DATA)) :
+              (gy == INV -> EV_INV : EV_DOWNGRADE));
+        gm = 0;
+        /* A run: each page in page order, as that many messages. */
+        do
+        :: gc > 0 ->
+            if
+            :: gy == REQ_READ || gy == REQ_WRITE -> home_request(gv, gs, gy)
+            :: gy == ACK -> home_ack(gv, gs)
+            :: gy == DONE -> home_done(gv, gs)
+            :: else -> node_event(gd, gv, ge)
+            fi;
+            gv++; gc--
+        :: gc == 0 -> break
+        od;
         check()
     }
 }
@@ -545,10 +584,20 @@ inline fault_step() {
     atomic {
         ANY_NODE(F_READY) ->
         PICK(F_READY, NN);
-        tfault[gt] = 0; gq = fpage[gt];
+        net_base();
+        tfault[gt] = 0; gv = fpage[gt]; gc = 1;
         fpage[gt] = 0;
-        node_event(gt, gq, (fwrite[gt] -> LOCAL_WRITE : LOCAL_READ));
+        ge = (fwrite[gt] -> LOCAL_WRITE : LOCAL_READ);
         fwrite[gt] = 0;
+        /* As a window: the run of the fault's whole block. */
+        if
+        :: RUN > 1 -> gv = gv - gv % RUN; gc = RUN
+        :: true -> skip
+        fi;
+        do
+        :: gc > 0 -> node_event(gt, gv, ge); gv++; gc--
+        :: gc == 0 -> break
+        od;
         check()
     }
 }
@@ -558,21 +607,35 @@ inline rma_step() {
     atomic {
         rma_inflight > 0 ->
         PICK(R_READY, NN * NP);
-        gq = gt % NP;
+        net_base();
+        gv = gt % NP;
         gt = gt / NP;
-        rma_inflight--;
+        gc = 1;
+        /* The next page of the run in the same transfer: maybe completed with it. */
         if
-        :: fetching[IX(gt, gq)] ->
-            assert(bk[gq] == fsnap[IX(gt, gq)]); /* backing stable during a fetch */
-            fetching[IX(gt, gq)] = 0; fsnap[IX(gt, gq)] = 0;
-            stg[IX(gt, gq)] = bk[gq];
-            node_event(gt, gq, FETCH_DONE)
-        :: else ->
-            assert(present[IX(gt, gq)]);
-            wbing[IX(gt, gq)] = 0;
-            bk[gq] = val[IX(gt, gq)];
-            node_event(gt, gq, WB_DONE)
+        :: gv % RUN == 0 && gv + 1 < NP && RUN > 1 &&
+           (fetching[IX(gt, gv)] && fetching[IX(gt, gv + 1)] ||
+            wbing[IX(gt, gv)] && wbing[IX(gt, gv + 1)]) -> gc = 2
+        :: true -> skip
         fi;
+        do
+        :: gc > 0 ->
+            rma_inflight--;
+            if
+            :: fetching[IX(gt, gv)] ->
+                assert(bk[gv] == fsnap[IX(gt, gv)]); /* backing stable during a fetch */
+                fetching[IX(gt, gv)] = 0; fsnap[IX(gt, gv)] = 0;
+                stg[IX(gt, gv)] = bk[gv];
+                node_event(gt, gv, FETCH_DONE)
+            :: else ->
+                assert(present[IX(gt, gv)]);
+                wbing[IX(gt, gv)] = 0;
+                bk[gv] = val[IX(gt, gv)];
+                node_event(gt, gv, WB_DONE)
+            fi;
+            gv++; gc--
+        :: gc == 0 -> break
+        od;
         check()
     }
 }

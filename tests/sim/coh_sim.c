@@ -7,6 +7,11 @@
  * system could do next: a thread's access, a fault event reaching its engine
  * (late, possibly stale), an active message (any order; in half the seeds
  * FIFO per pair of nodes instead), an RMA completion (unordered with messages).
+ * Runs (docs/design.md 4.7): half the faults reach the engine as a run of 1..8
+ * pages around the faulting one (at a random offset, like a read-ahead or
+ * upgrade window, so over pages in any state and of several homes); messages
+ * and actions name runs; an RMA of a run completes whole, or a prefix of it
+ * at a time (as a runtime that moves pages one by one reports them).
  *
  * Modelled: every node's arena copy of every page (present, writable, value),
  * staging buffers, the homes' backing store. After every step: SWMR (one
@@ -36,6 +41,9 @@
 #define SIM_MAX_THREADS 3
 #define SIM_MAX_EVENTS  4096
 #define SIM_MAX_STEPS   200000
+#define SIM_MAX_RUN     8    /* pages of a fault run */
+/* Any input of an engine of the job: a message may name every page. */
+#define SIM_MAX_ACTIONS (DSM_COH_RUN_MAX * (SIM_MAX_NODES + 16))
 
 typedef struct {
     uint64_t s;
@@ -75,11 +83,12 @@ typedef struct {
     sim_ev_kind_t kind;
     uint32_t      src, dst;  /* MSG */
     uint32_t      node;      /* RMA, FAULT */
-    uint64_t      page;
+    uint64_t      page;      /* RMA, FAULT: first page of the run */
+    uint32_t      count;     /* RMA, FAULT: pages of the run */
     int           op;        /* RMA: dsm_coh_rma_t; FAULT: 1 = write */
-    uint64_t      snapshot;  /* RMA fetch: backing when issued */
     uint64_t      seq;       /* MSG: send order, for FIFO-per-pair seeds */
     uint8_t       msg[DSM_COH_MSG_SIZE];
+    uint64_t      snapshot[SIM_MAX_PAGES]; /* RMA: per page, backing (fetch) or copy when issued */
 } sim_event_t;
 
 typedef struct {
@@ -96,17 +105,18 @@ typedef struct {
     uint64_t          ref[SIM_MAX_PAGES];
     uint64_t          next_value;
     sim_thread_t      threads[SIM_MAX_NODES][SIM_MAX_THREADS];
-    sim_event_t       events[SIM_MAX_EVENTS];
     unsigned          nevents;
     uint64_t          msg_seq;
     uint64_t          steps;
     char              failure[256];
-    dsm_coh_action_t  action_buf[SIM_MAX_NODES + 64];
+    /* Not cleared per seed (large): an event is cleared when added. */
+    sim_event_t       events[SIM_MAX_EVENTS];
+    dsm_coh_action_t  action_buf[SIM_MAX_ACTIONS];
 } sim_t;
 
 typedef struct {
     uint64_t seeds, steps, msgs, queued, upgrades_lost, absorbed, spurious, upgrades,
-        inv_sent, dg_sent, write_backs;
+        inv_sent, dg_sent, write_backs, msg_pages, run_inputs, run_pages;
 } sim_totals_t;
 
 static void sim_trace(sim_t *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -147,9 +157,9 @@ static const char *sim_msg_text(const uint8_t *bytes, uint32_t src, const sim_t 
         snprintf(buf, size, "<undecodable>");
         return buf;
     }
-    snprintf(buf, size, "%s%s%s p%" PRIu64 " r%" PRIu32, dsm_coh_msg_type_name(msg.type),
-             (msg.flags & DSM_COH_GRANT_EXCL) ? " EXCL" : "",
-             (msg.flags & DSM_COH_GRANT_DATA) ? " DATA" : "", msg.page, msg.req_id);
+    snprintf(buf, size, "%s%s%s p%" PRIu64 "+%" PRIu32 " r%" PRIu32,
+             dsm_coh_msg_type_name(msg.type), (msg.flags & DSM_COH_GRANT_EXCL) ? " EXCL" : "",
+             (msg.flags & DSM_COH_GRANT_DATA) ? " DATA" : "", msg.page, msg.count, msg.req_id);
     return buf;
 }
 
@@ -178,14 +188,88 @@ static void sim_wake(sim_t *sim, uint32_t node, uint64_t page)
     }
 }
 
+/* A FETCH or WRITE_BACK of a run: one RMA event, completed whole or by prefixes. */
+static int sim_execute_rma(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
+{
+    sim_event_t *ev;
+
+    sim_trace(sim, "    n%u: %s p%" PRIu64 "+%" PRIu32 " (home n%u)\n", node,
+              dsm_coh_action_name(a->type), a->page, a->count, a->node);
+    ev = sim_event_add(sim, SIM_EV_RMA);
+    if (ev == NULL) {
+        return -1;
+    }
+    ev->node = node;
+    ev->page = a->page;
+    ev->count = a->count;
+    ev->op = a->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
+    for (uint32_t i = 0; i < a->count; i++) {
+        uint64_t page = a->page + i;
+        const sim_copy_t *copy = &sim->arena[node][page];
+
+        if (a->node != dsm_coh_engine_home(sim->engines[node], page)) {
+            return sim_fail(sim, "n%u: %s p%" PRIu64 " names n%u, not its home", node,
+                            dsm_coh_action_name(a->type), page, a->node);
+        }
+        if (a->type == DSM_COH_ACT_WRITE_BACK && (!copy->present || copy->writable)) {
+            return sim_fail(sim, "n%u: WRITE_BACK p%" PRIu64 " of a copy not write-protected",
+                            node, page);
+        }
+        ev->snapshot[i] = a->type == DSM_COH_ACT_FETCH ? sim->backing[page] : copy->value;
+    }
+    return 0;
+}
+
+/* One page of a local action (install, write protection, zap, wake). */
+static int sim_execute_page(sim_t *sim, uint32_t node, dsm_coh_action_type_t type,
+                            uint64_t page)
+{
+    sim_copy_t *copy = &sim->arena[node][page];
+
+    switch (type) {
+    case DSM_COH_ACT_INSTALL_RO:
+    case DSM_COH_ACT_INSTALL_RW:
+        if (copy->present) {
+            return sim_fail(sim, "n%u: install p%" PRIu64 " over a mapped copy", node, page);
+        }
+        copy->present = 1;
+        copy->writable = type == DSM_COH_ACT_INSTALL_RW;
+        copy->value = sim->staging[node][page];
+        sim_wake(sim, node, page);
+        break;
+    case DSM_COH_ACT_CLEAR_WP:
+        if (!copy->present) {
+            return sim_fail(sim, "n%u: CLEAR_WP p%" PRIu64 " of an absent page", node, page);
+        }
+        copy->writable = 1;
+        sim_wake(sim, node, page);
+        break;
+    case DSM_COH_ACT_SET_WP:
+        copy->writable = 0;
+        break;
+    case DSM_COH_ACT_ZAP:
+        copy->present = 0;
+        copy->writable = 0;
+        break;
+    case DSM_COH_ACT_WAKE:
+        sim_wake(sim, node, page);
+        break;
+    default:
+        return sim_fail(sim, "n%u: unknown action %d", node, (int)type);
+    }
+    return 0;
+}
+
 /* Carry out one action of node's engine, as the runtime would. */
 static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
 {
-    sim_copy_t *copy = &sim->arena[node][a->page];
-    uint32_t home = dsm_coh_engine_home(sim->engines[node], a->page);
     sim_event_t *ev;
     char text[96];
 
+    if (a->count == 0 || a->count > sim->npages || a->page > sim->npages - a->count) {
+        return sim_fail(sim, "n%u: %s on p%" PRIu64 "+%" PRIu32 " outside the arena", node,
+                        dsm_coh_action_name(a->type), a->page, a->count);
+    }
     switch (a->type) {
     case DSM_COH_ACT_SEND:
         sim_trace(sim, "    n%u: SEND -> n%u %s\n", node, a->node,
@@ -204,68 +288,26 @@ static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
         return 0;
     case DSM_COH_ACT_FETCH:
     case DSM_COH_ACT_WRITE_BACK:
-        sim_trace(sim, "    n%u: %s p%" PRIu64 " (home n%u)\n", node, dsm_coh_action_name(a->type),
-                  a->page, a->node);
-        if (a->node != home) {
-            return sim_fail(sim, "n%u: %s p%" PRIu64 " names n%u, home is n%u", node,
-                            dsm_coh_action_name(a->type), a->page, a->node, home);
-        }
-        if (a->type == DSM_COH_ACT_WRITE_BACK && (!copy->present || copy->writable)) {
-            return sim_fail(sim, "n%u: WRITE_BACK p%" PRIu64 " of a copy not write-protected",
-                            node, a->page);
-        }
-        ev = sim_event_add(sim, SIM_EV_RMA);
-        if (ev == NULL) {
-            return -1;
-        }
-        ev->node = node;
-        ev->page = a->page;
-        ev->op = a->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
-        ev->snapshot = a->type == DSM_COH_ACT_FETCH ? sim->backing[a->page] : copy->value;
-        return 0;
+        return sim_execute_rma(sim, node, a);
     default:
         break;
     }
-    sim_trace(sim, "    n%u: %s p%" PRIu64 "\n", node, dsm_coh_action_name(a->type), a->page);
-    switch (a->type) {
-    case DSM_COH_ACT_INSTALL_RO:
-    case DSM_COH_ACT_INSTALL_RW:
-        if (copy->present) {
-            return sim_fail(sim, "n%u: install p%" PRIu64 " over a mapped copy", node, a->page);
+    sim_trace(sim, "    n%u: %s p%" PRIu64 "+%" PRIu32 "\n", node, dsm_coh_action_name(a->type),
+              a->page, a->count);
+    for (uint32_t i = 0; i < a->count; i++) {
+        if (sim_execute_page(sim, node, a->type, a->page + i) != 0) {
+            return -1;
         }
-        copy->present = 1;
-        copy->writable = a->type == DSM_COH_ACT_INSTALL_RW;
-        copy->value = sim->staging[node][a->page];
-        sim_wake(sim, node, a->page);
-        break;
-    case DSM_COH_ACT_CLEAR_WP:
-        if (!copy->present) {
-            return sim_fail(sim, "n%u: CLEAR_WP p%" PRIu64 " of an absent page", node, a->page);
-        }
-        copy->writable = 1;
-        sim_wake(sim, node, a->page);
-        break;
-    case DSM_COH_ACT_SET_WP:
-        copy->writable = 0;
-        break;
-    case DSM_COH_ACT_ZAP:
-        copy->present = 0;
-        copy->writable = 0;
-        break;
-    case DSM_COH_ACT_WAKE:
-        sim_wake(sim, node, a->page);
-        break;
-    default:
-        return sim_fail(sim, "n%u: unknown action %d", node, (int)a->type);
     }
     return 0;
 }
 
 typedef enum { SIM_IN_READ, SIM_IN_WRITE, SIM_IN_RMA, SIM_IN_MSG } sim_input_t;
 
-/* Feed one input to node's engine and carry out the actions it returns. */
+/* Feed one input (on the run [page, page + count)) to node's engine and carry
+ * out the actions it returns. */
 static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_event_t *ev,
-                     uint64_t page)
+                     uint64_t page, uint32_t count)
 {
     dsm_coh_actions_t out = {sim->action_buf, 0, sizeof(sim->action_buf) / sizeof(sim->action_buf[0])};
     dsm_coh_engine_t *engine = sim->engines[node];
@@ -273,13 +315,13 @@ static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_even
 
     switch (kind) {
     case SIM_IN_READ:
-        status = dsm_coh_engine_read_fault(engine, page, &out);
+        status = dsm_coh_engine_read_fault_run(engine, page, count, &out);
         break;
     case SIM_IN_WRITE:
-        status = dsm_coh_engine_write_fault(engine, page, &out);
+        status = dsm_coh_engine_write_fault_run(engine, page, count, &out);
         break;
     case SIM_IN_RMA:
-        status = dsm_coh_engine_rma_done(engine, page, (dsm_coh_rma_t)ev->op, &out);
+        status = dsm_coh_engine_rma_done_run(engine, page, count, (dsm_coh_rma_t)ev->op, &out);
         break;
     case SIM_IN_MSG:
         status = dsm_coh_engine_recv(engine, ev->src, ev->msg, DSM_COH_MSG_SIZE, &out);
@@ -336,7 +378,15 @@ static int sim_thread_step(sim_t *sim, uint32_t node, uint32_t t)
     }
     ev->node = node;
     ev->page = th->page;
+    ev->count = 1;
     ev->op = th->write;
+    if (sim_below(&sim->rng, 2)) { /* a window around the fault, at a random offset */
+        uint32_t count = 1 + sim_below(&sim->rng, SIM_MAX_RUN);
+        uint32_t back = sim_below(&sim->rng, count);
+
+        ev->page = th->page >= back ? th->page - back : 0;
+        ev->count = count < sim->npages - ev->page ? count : (uint32_t)(sim->npages - ev->page);
+    }
     return 0;
 }
 
@@ -356,6 +406,60 @@ static unsigned sim_fifo_pick(const sim_t *sim, unsigned i)
     return best;
 }
 
+/* One page of an RMA completes: the data moves, checked against its snapshot. */
+static int sim_rma_page(sim_t *sim, const sim_event_t *ev, uint32_t i)
+{
+    uint64_t page = ev->page + i;
+
+    if (ev->op == DSM_COH_RMA_FETCH) {
+        if (sim->backing[page] != ev->snapshot[i]) {
+            return sim_fail(sim, "n%u: backing of p%" PRIu64 " changed during its fetch",
+                            ev->node, page);
+        }
+        sim->staging[ev->node][page] = sim->backing[page];
+    } else {
+        if (!sim->arena[ev->node][page].present ||
+            sim->arena[ev->node][page].value != ev->snapshot[i]) {
+            return sim_fail(sim, "n%u: copy of p%" PRIu64 " changed during its write-back",
+                            ev->node, page);
+        }
+        sim->backing[page] = ev->snapshot[i];
+    }
+    return 0;
+}
+
+/*
+ * The RMA ev (taken out of the events in flight) completes: all of it, or in half the cases
+ * a prefix of it, the rest going back in flight.
+ */
+static int sim_rma_complete(sim_t *sim, sim_event_t *ev)
+{
+    uint32_t done = ev->count;
+    sim_event_t *rest;
+
+    if (ev->count > 1 && sim_below(&sim->rng, 2)) {
+        done = 1 + sim_below(&sim->rng, ev->count - 1);
+    }
+    for (uint32_t k = 0; k < done; k++) {
+        if (sim_rma_page(sim, ev, k) != 0) {
+            return -1;
+        }
+    }
+    sim_trace(sim, "  n%u %s p%" PRIu64 "+%" PRIu32 " completes (of %" PRIu32 ")\n", ev->node,
+              ev->op == DSM_COH_RMA_FETCH ? "FETCH" : "WRITE_BACK", ev->page, done, ev->count);
+    if (done < ev->count) {
+        rest = sim_event_add(sim, SIM_EV_RMA);
+        if (rest == NULL) {
+            return -1;
+        }
+        *rest = *ev;
+        rest->page = ev->page + done;
+        rest->count = ev->count - done;
+        memmove(rest->snapshot, ev->snapshot + done, rest->count * sizeof(rest->snapshot[0]));
+    }
+    return sim_input(sim, ev->node, SIM_IN_RMA, ev, ev->page, done);
+}
+
 static int sim_event_run(sim_t *sim, unsigned i)
 {
     sim_event_t ev;
@@ -370,29 +474,14 @@ static int sim_event_run(sim_t *sim, unsigned i)
     case SIM_EV_MSG:
         sim_trace(sim, "  deliver n%u -> n%u %s\n", ev.src, ev.dst,
                   sim_msg_text(ev.msg, ev.src, sim, text, sizeof(text)));
-        return sim_input(sim, ev.dst, SIM_IN_MSG, &ev, 0);
+        return sim_input(sim, ev.dst, SIM_IN_MSG, &ev, 0, 0);
     case SIM_EV_FAULT:
-        sim_trace(sim, "  n%u engine sees %s fault p%" PRIu64 "\n", ev.node,
-                  ev.op ? "write" : "read", ev.page);
-        return sim_input(sim, ev.node, ev.op ? SIM_IN_WRITE : SIM_IN_READ, &ev, ev.page);
+        sim_trace(sim, "  n%u engine sees %s fault p%" PRIu64 "+%" PRIu32 "\n", ev.node,
+                  ev.op ? "write" : "read", ev.page, ev.count);
+        return sim_input(sim, ev.node, ev.op ? SIM_IN_WRITE : SIM_IN_READ, &ev, ev.page,
+                         ev.count);
     case SIM_EV_RMA:
-        if (ev.op == DSM_COH_RMA_FETCH) {
-            if (sim->backing[ev.page] != ev.snapshot) {
-                return sim_fail(sim, "n%u: backing of p%" PRIu64 " changed during its fetch",
-                                ev.node, ev.page);
-            }
-            sim->staging[ev.node][ev.page] = sim->backing[ev.page];
-        } else {
-            if (!sim->arena[ev.node][ev.page].present ||
-                sim->arena[ev.node][ev.page].value != ev.snapshot) {
-                return sim_fail(sim, "n%u: copy of p%" PRIu64 " changed during its write-back",
-                                ev.node, ev.page);
-            }
-            sim->backing[ev.page] = ev.snapshot;
-        }
-        sim_trace(sim, "  n%u %s p%" PRIu64 " completes (value %" PRIu64 ")\n", ev.node,
-                  ev.op == DSM_COH_RMA_FETCH ? "FETCH" : "WRITE_BACK", ev.page, ev.snapshot);
-        return sim_input(sim, ev.node, SIM_IN_RMA, &ev, ev.page);
+        return sim_rma_complete(sim, &ev);
     }
     return 0;
 }
@@ -453,7 +542,7 @@ static int sim_setup(sim_t *sim, uint64_t seed, int trace)
     static const uint32_t page_counts[] = {1, 1, 2, 2, 3, 4, 8, 16, 64};
     dsm_coh_params_t params = {0};
 
-    memset(sim, 0, offsetof(sim_t, action_buf));
+    memset(sim, 0, offsetof(sim_t, events));
     sim->seed = seed;
     sim->trace = trace;
     sim->rng.s = seed;
@@ -500,6 +589,9 @@ static void sim_teardown(sim_t *sim, sim_totals_t *totals)
         totals->inv_sent += st.inv_sent;
         totals->dg_sent += st.dg_sent;
         totals->write_backs += st.write_backs;
+        totals->msg_pages += st.msg_pages_sent;
+        totals->run_inputs += st.run_inputs;
+        totals->run_pages += st.run_pages;
         dsm_coh_engine_destroy(sim->engines[n]);
         sim->engines[n] = NULL;
     }
@@ -604,6 +696,9 @@ int main(int argc, char **argv)
            " DOWNGRADE, %" PRIu64 " write-backs\n",
            totals.steps, totals.msgs, totals.queued, totals.upgrades, totals.upgrades_lost,
            totals.absorbed, totals.spurious, totals.inv_sent, totals.dg_sent, totals.write_backs);
+    printf("sim: runs: %" PRIu64 " inputs named %" PRIu64 " pages; %" PRIu64
+           " messages named %" PRIu64 " pages\n",
+           totals.run_inputs, totals.run_pages, totals.msgs, totals.msg_pages);
     printf("sim: %" PRIu64 " seeds passed (%" PRIu64 "..%" PRIu64 ") in %.2f s, %.0f seeds/s\n",
            totals.seeds, first, first + count - 1, elapsed,
            elapsed > 0 ? (double)totals.seeds / elapsed : 0.0);
