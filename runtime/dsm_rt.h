@@ -49,6 +49,7 @@ typedef struct {
     int                service_nice; /* the service thread's nice value           */
     dsm_log_level_t    log_level;
     int                stats;
+    const char        *restart_dir; /* DSM_RESTART: the image to start from, or NULL */
 } dsm_rt_config_t;
 
 /* Every DSM_* variable dsm knows, the bootstrap's too (docs/config.md is printed from it). */
@@ -132,6 +133,7 @@ enum {
 #define DSM_RT_EXIT_PEER_LOST 3
 
 struct dsm_rt;
+struct dsm_rt_ckpt; /* rt_ckpt.c: checkpoint and restart (rt_ckpt.h) */
 
 /* ---- commands (rt_core.c) ------------------------------------------------------ */
 
@@ -147,6 +149,7 @@ typedef enum {
     DSM_RT_CMD_PAGE_WAIT,
     DSM_RT_CMD_DRAIN,
     DSM_RT_CMD_FREE_ROUND,
+    DSM_RT_CMD_CKPT,       /* arg: DSM_RT_CKPT_CUT or _END (rt_ckpt.h)   */
     DSM_RT_CMD_STOP
 } dsm_rt_cmd_type_t;
 
@@ -343,6 +346,7 @@ typedef struct dsm_rt {
     dsm_rt_sync_t    sync;    /* rt_sync.c    */
     dsm_rt_pages_t   pages;   /* rt_pages.c   */
     dsm_rt_service_t service; /* rt_service.c */
+    struct dsm_rt_ckpt *ckpt; /* rt_ckpt.c    */
 } dsm_rt_t;
 
 /* rt_core.c: commands and fatal stops; calls no other rt_*.c file. */
