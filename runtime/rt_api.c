@@ -352,8 +352,10 @@ dsm_status_t dsm_checkpoint_wait(void)
     }
     /* Every node's file is complete and fsync'd before node 0 commits, and
      * the commit is done before any node looks at its outcome. */
-    local = dsm_rt_first_error(dsm_rt_ckpt_finish(rt), dsm_barrier());
-    commit = dsm_rt_first_error(dsm_rt_ckpt_commit(rt), dsm_barrier());
+    local = dsm_rt_ckpt_finish(rt);
+    local = dsm_rt_first_error(local, dsm_barrier());
+    commit = dsm_rt_ckpt_commit(rt);
+    commit = dsm_rt_first_error(commit, dsm_barrier());
     return dsm_rt_result(dsm_rt_ckpt_result(rt, local, commit));
 }
 

@@ -603,7 +603,7 @@ static dsm_status_t dsm_ckpt_manifest_read(const char *dir, dsm_ckpt_manifest_t 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         dsm_error("restart: no checkpoint image in %s (%s: %m)", dir, path);
-        return DSM_ERR_NO_ENTRY;
+        return DSM_ERR_CONFIG;
     }
     if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(head) + sizeof(crc) ||
         dsm_ckpt_read_all(fd, &head, sizeof(head), 0, path) != DSM_OK ||
