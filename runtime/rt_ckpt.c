@@ -6,8 +6,8 @@
  * other page by its home, from its backing segment. Each allocation gets a
  * claim byte per page (calloc: the kernel zero-fills lazily, so the cost does
  * not follow the allocation's size); the only pages visited are the engine's
- * Modified entries: this node's own are marked OWNER and write-protected (one
- * ioctl per contiguous run), those homed here but Modified elsewhere SKIP.
+ * Modified entries: this node's own are marked OWNER, those homed here but
+ * Modified elsewhere SKIP; then each allocation is write-protected (one ioctl).
  *
  * Copy-before-write: a page's data changes only after an engine input on it
  * at the node that saves it (a write fault, a request reaching the home that
@@ -273,57 +273,39 @@ static dsm_status_t dsm_rt_ckpt_regions_take(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *
     return DSM_OK;
 }
 
-typedef struct {
-    dsm_rt_ckpt_epoch_t *epoch;
-    uint64_t            *owned;   /* pages Modified here */
-    size_t               count;
-    int                  failed;
-} dsm_rt_ckpt_marks_t;
-
+/* The engine's Modified entries: this node's own are saved from its arena,
+ * those homed here and Modified elsewhere by their owner. */
 static void dsm_rt_ckpt_mark(void *arg, uint64_t page, bool here)
 {
-    dsm_rt_ckpt_marks_t *marks = arg;
-    dsm_rt_ckpt_region_t *region = dsm_rt_ckpt_region_find(marks->epoch, page);
-    _Atomic uint8_t *claim;
+    dsm_rt_ckpt_epoch_t *epoch = arg;
+    dsm_rt_ckpt_region_t *region = dsm_rt_ckpt_region_find(epoch, page);
 
-    if (region == NULL) {
-        return;
-    }
-    claim = &region->claim[page - region->first_page];
-    if (here && atomic_load(claim) != DSM_RT_CLAIM_OWNER) {
-        atomic_store(claim, DSM_RT_CLAIM_OWNER);
-        marks->owned[marks->count++] = page;
-    } else if (!here) {
-        atomic_store(claim, DSM_RT_CLAIM_SKIP);
+    if (region != NULL) {
+        atomic_store(&region->claim[page - region->first_page],
+                     here ? DSM_RT_CLAIM_OWNER : DSM_RT_CLAIM_SKIP);
     }
 }
 
-static int dsm_rt_ckpt_page_cmp(const void *a, const void *b)
+/*
+ * Write-protect every allocation, one ioctl each: only the pages Modified
+ * here were writable, and the kernel visits present pages only, so this
+ * costs what protecting those pages one run at a time would, without
+ * collecting and sorting them (pages held read-only stay so; absent pages
+ * are installed later as the engine says).
+ */
+static dsm_status_t dsm_rt_ckpt_protect(dsm_rt_t *rt, const dsm_rt_ckpt_epoch_t *epoch)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    for (size_t r = 0; r < epoch->count; r++) {
+        const dsm_rt_ckpt_region_t *region = &epoch->regions[r];
+        dsm_status_t status = dsm_uffd_wp_set(&rt->uffd,
+                                              dsm_rt_page_address(rt, region->first_page),
+                                              region->npages * DSM_RT_PAGE_SIZE);
 
-    return (x > y) - (x < y);
-}
-
-/* Write-protect the pages Modified here, one ioctl per run of neighbours. */
-static dsm_status_t dsm_rt_ckpt_protect(dsm_rt_t *rt, uint64_t *pages, size_t count)
-{
-    qsort(pages, count, sizeof(*pages), dsm_rt_ckpt_page_cmp);
-    for (size_t i = 0; i < count;) {
-        size_t run = 1;
-        dsm_status_t status;
-
-        while (i + run < count && pages[i + run] == pages[i] + run) {
-            run++;
-        }
-        status = dsm_uffd_wp_set(&rt->uffd, dsm_rt_page_address(rt, pages[i]),
-                                 run * DSM_RT_PAGE_SIZE);
         if (status != DSM_OK) {
-            dsm_error("checkpoint: write-protecting %zu pages from page %" PRIu64 " failed: %s",
-                      run, pages[i], dsm_strerror(status));
+            dsm_error("checkpoint: write-protecting allocation %" PRIu64 " failed: %s",
+                      region->seq, dsm_strerror(status));
             return status;
         }
-        i += run;
     }
     return DSM_OK;
 }
@@ -332,8 +314,6 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
 {
     dsm_rt_ckpt_t *ckpt = rt->ckpt;
     dsm_rt_ckpt_epoch_t *epoch = calloc(1, sizeof(*epoch));
-    dsm_rt_ckpt_marks_t marks = { .epoch = epoch };
-    size_t node_entries, home_entries;
     dsm_status_t status;
 
     if (epoch == NULL) {
@@ -345,18 +325,14 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
         goto err;
     }
     epoch->index = calloc(epoch->total_pages ? epoch->total_pages : 1, sizeof(uint64_t));
-    dsm_coh_engine_entries(rt->pages.coh, &node_entries, &home_entries);
-    marks.owned = malloc((node_entries + home_entries + 1) * sizeof(uint64_t));
-    if (epoch->index == NULL || marks.owned == NULL) {
+    if (epoch->index == NULL) {
         status = DSM_ERR_NO_MEMORY;
         goto err;
     }
-    dsm_coh_engine_modified_foreach(rt->pages.coh, dsm_rt_ckpt_mark, &marks);
-    if ((status = dsm_rt_ckpt_protect(rt, marks.owned, marks.count)) != DSM_OK) {
+    dsm_coh_engine_modified_foreach(rt->pages.coh, dsm_rt_ckpt_mark, epoch);
+    if ((status = dsm_rt_ckpt_protect(rt, epoch)) != DSM_OK) {
         goto err;
     }
-    free(marks.owned);
-    marks.owned = NULL;
     if (pthread_create(&epoch->writer, NULL, dsm_rt_ckpt_writer, epoch) != 0) {
         dsm_error("checkpoint: cannot start the writer thread");
         status = DSM_ERR_NO_MEMORY;
@@ -369,7 +345,6 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
 
 err:
     /* Pages already protected fault once and are let go (dsm_rt_ckpt_before_input). */
-    free(marks.owned);
     epoch->fd = -1;
     dsm_rt_ckpt_epoch_free(epoch);
     return status;
