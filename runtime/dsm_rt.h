@@ -118,6 +118,7 @@ double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
  *   rt_api.c -> rt_service.c -> rt_pages.c -> rt_alloc.c -> rt_arena.c
  *                            -> rt_sync.c     rt_pages.c -> rt_wait.c
  *   every one of them        -> rt_core.c (commands, fatal stops)
+ *   rt_api.c, rt_service.c, rt_pages.c, rt_alloc.c -> rt_ckpt.c (rt_ckpt.h)
  *
  * (rt_api.c also calls the init/fini functions of each part.)
  */
