@@ -144,6 +144,22 @@ static const char *dsm_config_user_text(const dsm_config_var_t *var, const dsm_c
     return buffer;
 }
 
+/* A PATH row's text as it came (the user's string or the environment's,
+ * which outlive the load); NULL for an empty one or a NULL member. */
+static void dsm_config_path_store(const dsm_config_var_t *var, const dsm_config_t *user,
+                                  const char *text, void *fields)
+{
+    const char *path = text;
+
+    if (user != NULL && (user->field_mask & var->user_bit)) {
+        memcpy(&path, (const char *)user + var->user.offset, sizeof(path));
+    }
+    if (path != NULL && path[0] == '\0') {
+        path = NULL;
+    }
+    memcpy((char *)fields + var->field.offset, &path, sizeof(path));
+}
+
 dsm_status_t dsm_config_table_load(const dsm_config_table_t *table, const dsm_config_t *user,
                                    void *fields)
 {
@@ -165,6 +181,10 @@ dsm_status_t dsm_config_table_load(const dsm_config_table_t *table, const dsm_co
             text = dsm_config_user_text(var, user, user_text, sizeof(user_text));
         } else if ((env = dsm_config_getenv(var->name)) != NULL) {
             text = env;
+        }
+        if (var->type == DSM_CONFIG_TYPE_PATH) {
+            dsm_config_path_store(var, user, text, fields);
+            continue;
         }
         status = dsm_config_var_parse(var, text, &value);
         if (status != DSM_OK) {
@@ -313,6 +333,9 @@ static void dsm_config_print_accepted(FILE *out, const dsm_config_var_t *var)
     case DSM_CONFIG_TYPE_BOOL:
         fputs("`1`/`0`, `yes`/`no`, `on`/`off`, `true`/`false`", out);
         break;
+    case DSM_CONFIG_TYPE_PATH:
+        fputs("a directory path", out);
+        break;
     case DSM_CONFIG_TYPE_CHOICE:
         dsm_config_print_names(out, var->choices);
         break;
@@ -343,8 +366,12 @@ void dsm_config_table_print_markdown(const dsm_config_table_t *table, FILE *out)
         if (var->type == DSM_CONFIG_TYPE_RESERVED) {
             continue;
         }
-        fprintf(out, dsm_config_var_is_loaded(var) ? "| `%s` | `%s` | " : "| `%s` | %s | ",
-                var->name, var->default_text);
+        if (var->default_text[0] == '\0') {
+            fprintf(out, "| `%s` | (none) | ", var->name);
+        } else {
+            fprintf(out, dsm_config_var_is_loaded(var) ? "| `%s` | `%s` | " : "| `%s` | %s | ",
+                    var->name, var->default_text);
+        }
         dsm_config_print_accepted(out, var);
         fprintf(out, " | %s |\n", var->help);
     }

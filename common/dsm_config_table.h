@@ -22,6 +22,8 @@ typedef enum {
     DSM_CONFIG_TYPE_CHOICE,    /* one of choices, stored as its index                     */
     DSM_CONFIG_TYPE_LOG_LEVEL, /* a dsm_log_level_names entry or its number; a bad value
                                 * warns and the default is used (the job goes on)         */
+    DSM_CONFIG_TYPE_PATH,      /* a file system path, kept as the string it came as (a
+                                * const char * member; NULL when empty or unset)          */
     DSM_CONFIG_TYPE_BOOTSTRAP, /* read and checked by the bootstrap (boot/) as the
                                 * node joins; listed so it is known and documented        */
     DSM_CONFIG_TYPE_RESERVED   /* read by a test script, never by dsm; listed so it is

@@ -17,7 +17,7 @@
 ! through dsm_wait_until_u64 or be declared volatile, or the compiler may keep
 ! it in a register.
 module dsm
-  use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_size_t, c_double, c_char, &
+  use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_size_t, c_double, c_char, c_null_char, &
                                           c_ptr, c_null_ptr, c_loc, c_f_pointer
   use, intrinsic :: iso_fortran_env, only: error_unit
   implicit none
@@ -69,6 +69,7 @@ module dsm
   integer(c_int64_t), parameter, public :: DSM_CONFIG_FIELD_STATS         = 64_c_int64_t
   integer(c_int64_t), parameter, public :: DSM_CONFIG_FIELD_READAHEAD     = 128_c_int64_t
   integer(c_int64_t), parameter, public :: DSM_CONFIG_FIELD_SERVICE_NICE  = 256_c_int64_t
+  integer(c_int64_t), parameter, public :: DSM_CONFIG_FIELD_RESTART_DIR   = 512_c_int64_t
 
   ! The kind of a lock handle (dsm_lock_t, the same value on every node).
   integer, parameter, public :: DSM_LOCK_KIND = c_int64_t
@@ -89,6 +90,7 @@ module dsm
     integer(c_int)     :: stats = 0
     integer(c_int)     :: readahead = 0
     integer(c_int)     :: service_nice = 0
+    type(c_ptr)        :: restart_dir = c_null_ptr ! like transport; DSM_RESTART
   end type dsm_config_t
 
   ! dsm_stats_t: this node's counters since dsm_init (dsm_stats_get).
@@ -117,6 +119,7 @@ module dsm
   public :: dsm_alloc, dsm_free, dsm_barrier
   public :: dsm_lock_create, dsm_lock_acquire, dsm_lock_release
   public :: dsm_wait_until_u64, dsm_last_error, dsm_stats_get, dsm_strerror
+  public :: dsm_checkpoint, dsm_checkpoint_wait, dsm_restarted
 
   ! The C functions of include/dsm.h. Enums (dsm_status_t, dsm_cmp_t) are int.
   interface
@@ -199,6 +202,22 @@ module dsm
       type(dsm_stats_t), intent(out) :: stats_p
       integer(c_int) :: c_dsm_stats_get
     end function c_dsm_stats_get
+
+    function c_dsm_checkpoint(dir) bind(C, name="dsm_checkpoint")
+      import :: c_int, c_char
+      character(kind=c_char), intent(in) :: dir(*)
+      integer(c_int) :: c_dsm_checkpoint
+    end function c_dsm_checkpoint
+
+    function c_dsm_checkpoint_wait() bind(C, name="dsm_checkpoint_wait")
+      import :: c_int
+      integer(c_int) :: c_dsm_checkpoint_wait
+    end function c_dsm_checkpoint_wait
+
+    function c_dsm_restarted() bind(C, name="dsm_restarted")
+      import :: c_int
+      integer(c_int) :: c_dsm_restarted
+    end function c_dsm_restarted
 
     ! libc, to find the end of dsm_strerror's string.
     function c_strlen(s) bind(C, name="strlen")
@@ -294,6 +313,27 @@ contains
 
     call dsm_result('dsm_barrier', c_dsm_barrier(), ierr)
   end subroutine dsm_barrier
+
+  ! Collective: a consistent image of every allocation into the directory dir,
+  ! written in the background (docs/checkpoint.md).
+  subroutine dsm_checkpoint(dir, ierr)
+    character(len=*), intent(in) :: dir
+    integer, intent(out), optional :: ierr
+
+    call dsm_result('dsm_checkpoint', c_dsm_checkpoint(trim(dir) // c_null_char), ierr)
+  end subroutine dsm_checkpoint
+
+  ! Collective: the last image is on disk and committed, or the error that stopped it.
+  subroutine dsm_checkpoint_wait(ierr)
+    integer, intent(out), optional :: ierr
+
+    call dsm_result('dsm_checkpoint_wait', c_dsm_checkpoint_wait(), ierr)
+  end subroutine dsm_checkpoint_wait
+
+  ! True when this job started from an image (DSM_RESTART, dsmrun --restart).
+  logical function dsm_restarted()
+    dsm_restarted = c_dsm_restarted() /= 0
+  end function dsm_restarted
 
   ! Collective: the same handle on every node.
   subroutine dsm_lock_create(lock, ierr)

@@ -72,7 +72,8 @@ enum {
     DSM_CONFIG_FIELD_LOG_LEVEL     = 1u << 5,
     DSM_CONFIG_FIELD_STATS         = 1u << 6,
     DSM_CONFIG_FIELD_READAHEAD     = 1u << 7,
-    DSM_CONFIG_FIELD_SERVICE_NICE  = 1u << 8
+    DSM_CONFIG_FIELD_SERVICE_NICE  = 1u << 8,
+    DSM_CONFIG_FIELD_RESTART_DIR   = 1u << 9
 };
 
 typedef struct dsm_config {
@@ -86,6 +87,7 @@ typedef struct dsm_config {
     int             stats;         /* print statistics at finalize (DSM_STATS)        */
     unsigned        readahead;     /* most pages requested ahead (DSM_READAHEAD)      */
     int             service_nice;  /* service thread's nice value (DSM_SERVICE_NICE)  */
+    const char     *restart_dir;   /* image to restart from, NULL: none (DSM_RESTART) */
 } dsm_config_t;
 
 /* A lock in the arena's lock space: the same handle on every node. */
@@ -177,6 +179,28 @@ typedef enum {
 } dsm_cmp_t;
 
 dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, uint64_t value);
+
+/*
+ * Checkpoint and restart (docs/checkpoint.md). dsm_checkpoint is collective:
+ * it takes a consistent image of every allocation (their state at one cut,
+ * between two barriers) into the directory dir, which every node must see (a
+ * shared file system), and returns as soon as the cut is taken; the image is
+ * written in the background while the job goes on (a page written after the
+ * cut is saved before the write proceeds). Call it from one thread per node
+ * while the node's other threads leave the arena alone. It waits for the
+ * previous image first, as dsm_finalize does.
+ * dsm_checkpoint_wait (collective) returns once every node's part of the last
+ * image is on disk (fsync'd) and the image is committed in dir, atomically (a
+ * crash before leaves the previous image there, whole), or the error that
+ * stopped it; DSM_OK at once when no image is being written.
+ * A job started with DSM_RESTART=dir (or restart_dir) takes the image's
+ * contents for its allocations made in the same order with the same sizes,
+ * loaded on first access; dsm_restarted() then returns 1 (else 0, and 0
+ * outside dsm_init..dsm_finalize).
+ */
+dsm_status_t dsm_checkpoint(const char *dir);
+dsm_status_t dsm_checkpoint_wait(void);
+int          dsm_restarted(void);
 
 /* The status of this thread's last failed dsm call. */
 dsm_status_t dsm_last_error(void);

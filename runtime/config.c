@@ -114,6 +114,16 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .help = "print this node's statistics (misses, upgrades, invalidations, bytes, fault "
                 "latency p50/p99) at `dsm_finalize`",
     },
+    {
+        .name = "DSM_RESTART", .default_text = "", .type = DSM_CONFIG_TYPE_PATH,
+        DSM_RT_CONFIG_FIELD(restart_dir), DSM_RT_CONFIG_USER(RESTART_DIR, restart_dir),
+        .help = "start from the checkpoint image in this directory (`dsm_checkpoint`; "
+                "`dsmrun --restart DIR` sets it): `dsm_init` checks the image (format "
+                "version, node count, arena address and size, checksums) and refuses a wrong "
+                "or damaged one naming what differs; allocations made in the same order with "
+                "the same sizes get their saved contents, loaded lazily; `dsm_restarted()` "
+                "returns 1 (docs/checkpoint.md). Empty: a fresh start",
+    },
     /* Read by the bootstrap (boot/boot.c, boot_tcp.c) as the node joins. */
     {
         .name = "DSM_RANK", .default_text = "set by `dsmrun`", .type = DSM_CONFIG_TYPE_BOOTSTRAP,

@@ -49,6 +49,7 @@ typedef struct {
     int                service_nice; /* the service thread's nice value           */
     dsm_log_level_t    log_level;
     int                stats;
+    const char        *restart_dir; /* DSM_RESTART: the image to start from, or NULL */
 } dsm_rt_config_t;
 
 /* Every DSM_* variable dsm knows, the bootstrap's too (docs/config.md is printed from it). */
@@ -134,6 +135,7 @@ double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
  *                            -> rt_sync.c     rt_pages.c -> rt_wait.c
  *                                             rt_pages.c -> rt_home.c -> rt_alloc.c
  *   every one of them        -> rt_core.c (commands, fatal stops)
+ *   rt_api.c, rt_service.c, rt_pages.c, rt_alloc.c -> rt_ckpt.c (rt_ckpt.h)
  *
  * (rt_api.c also calls the init/fini functions of each part.)
  */
@@ -150,6 +152,7 @@ enum {
 #define DSM_RT_EXIT_PEER_LOST 3
 
 struct dsm_rt;
+struct dsm_rt_ckpt; /* rt_ckpt.c: checkpoint and restart (rt_ckpt.h) */
 
 /* ---- commands (rt_core.c) ------------------------------------------------------ */
 
@@ -165,6 +168,7 @@ typedef enum {
     DSM_RT_CMD_PAGE_WAIT,
     DSM_RT_CMD_DRAIN,
     DSM_RT_CMD_FREE_ROUND,
+    DSM_RT_CMD_CKPT,       /* arg: DSM_RT_CKPT_CUT or _END (rt_ckpt.h)   */
     DSM_RT_CMD_STOP
 } dsm_rt_cmd_type_t;
 
@@ -384,6 +388,7 @@ typedef struct dsm_rt {
     dsm_rt_pages_t   pages;   /* rt_pages.c   */
     dsm_rt_homes_t   homes;   /* rt_home.c    */
     dsm_rt_service_t service; /* rt_service.c */
+    struct dsm_rt_ckpt *ckpt; /* rt_ckpt.c    */
 } dsm_rt_t;
 
 /* rt_core.c: commands and fatal stops; calls no other rt_*.c file. */

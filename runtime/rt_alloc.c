@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 
 #include "dsm_rt.h"
+#include "rt_ckpt.h"
 
 /* The active message header: the allocation's sequence number, little-endian. */
 #define DSM_RT_KEY_HEADER_SIZE 8u
@@ -218,6 +219,7 @@ static void dsm_rt_region_try_complete(dsm_rt_t *rt, uint64_t seq)
     if (region->failed) {
         dsm_error("dsm_alloc(%" PRIu64 "): a node could not make its backing segment",
                   cmd->arg);
+        dsm_rt_ckpt_region_removed(rt, region);
         dsm_rt_region_release(region);
         dsm_rt_region_remove(rt, (size_t)(region - rt->alloc.regions));
         dsm_rt_command_complete(cmd, DSM_ERR_NO_MEMORY);
@@ -360,6 +362,9 @@ void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory for the allocation table");
     }
     rt->alloc.seq++;
+    /* Restart: its contents come from the image; before the key leaves, so
+     * before any request for one of its pages can arrive. */
+    dsm_rt_ckpt_region_added(rt, &rt->alloc.regions[index]);
     dsm_rt_key_publish(rt, &rt->alloc.regions[index]);
     dsm_rt_key_unstash(rt, &rt->alloc.regions[index]);
     dsm_rt_region_try_complete(rt, region.seq);
@@ -385,6 +390,7 @@ void dsm_rt_region_free(dsm_rt_t *rt, const dsm_rt_region_t *region)
 {
     size_t index = (size_t)(region - rt->alloc.regions);
 
+    dsm_rt_ckpt_region_removed(rt, region); /* restart: the loader leaves it alone */
     dsm_uffd_zap(dsm_rt_page_address(rt, region->first_page),
                  region->npages * DSM_RT_PAGE_SIZE);
     dsm_rt_region_release(&rt->alloc.regions[index]);

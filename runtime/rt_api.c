@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "dsm_rt.h"
+#include "rt_ckpt.h"
 
 /* The one runtime of this process; NULL outside dsm_init..dsm_finalize. */
 static dsm_rt_t *dsm_rt_global;
@@ -26,6 +27,7 @@ static void dsm_rt_peer_lost(void *arg, int node)
 static void dsm_rt_destroy(dsm_rt_t *rt)
 {
     dsm_rt_service_stop(rt);
+    dsm_rt_ckpt_fini(rt); /* before the backing segments its threads read go */
     dsm_rt_sync_fini(rt);
     dsm_rt_homes_fini(rt);
     dsm_rt_alloc_fini(rt);
@@ -83,6 +85,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         (status = dsm_rt_sync_init(rt)) != DSM_OK ||
         (status = dsm_rt_homes_init(rt)) != DSM_OK ||
         (status = dsm_rt_alloc_init(rt)) != DSM_OK ||
+        (status = dsm_rt_ckpt_init(rt)) != DSM_OK ||
         (status = dsm_tp_connect(rt->tp)) != DSM_OK) {
         goto err;
     }
@@ -142,6 +145,21 @@ static dsm_status_t dsm_rt_drain(uint64_t address)
     return dsm_rt_simple_command(DSM_RT_CMD_DRAIN, address, NULL);
 }
 
+/* Every node: no transaction in flight anywhere (each node drains what it
+ * started, then, after the barrier, what it serves as home). */
+static dsm_status_t dsm_rt_quiesce(void)
+{
+    dsm_status_t status = dsm_rt_drain(0);
+
+    if (status == DSM_OK) {
+        status = dsm_barrier();
+    }
+    if (status == DSM_OK) {
+        status = dsm_rt_drain(0);
+    }
+    return status;
+}
+
 static void dsm_rt_stats_print(dsm_rt_t *rt)
 {
     dsm_stats_t s;
@@ -169,18 +187,17 @@ dsm_status_t dsm_finalize(void)
     if (rt == NULL) {
         return DSM_ERR_NOT_INITIALIZED;
     }
+    /* An image being written is finished first (collective, as this). */
+    status = dsm_checkpoint_wait();
+    if (status != DSM_OK) {
+        dsm_error("dsm_finalize: the last checkpoint failed: %s", dsm_strerror(status));
+    }
     /* Nothing may reach memory the tear-down unmaps: no RMA into a backing
      * segment or staging page, no message for a forgotten page. Each node
      * ends every transaction it started (read-ahead requests nobody waits
      * for included); after the barrier nobody starts one, and each node
      * waits for the transactions it serves as home to end (their DONEs). */
-    status = dsm_rt_drain(0);
-    if (status == DSM_OK) {
-        status = dsm_barrier();
-    }
-    if (status == DSM_OK) {
-        status = dsm_rt_drain(0);
-    }
+    status = dsm_rt_quiesce();
     dsm_rt_global = NULL;
     dsm_rt_service_stop(rt); /* the counters are now this thread's to read */
     if (rt->config.stats) {
@@ -217,6 +234,8 @@ void dsm_free(void *ptr)
     if (ptr == NULL || dsm_rt_get() == NULL) {
         return;
     }
+    /* The checkpoint writer may still read the allocation's pages. */
+    dsm_rt_ckpt_writer_join(dsm_rt_global);
     /* As dsm_finalize, for one allocation: each node ends its transactions
      * on it (read-ahead may still be in flight) and stops using it; after
      * the first round nobody starts one, and each node frees it once those it
@@ -288,6 +307,63 @@ dsm_status_t dsm_wait_until_u64(const volatile uint64_t *addr, dsm_cmp_t cmp, ui
         return dsm_rt_result(DSM_ERR_INVALID_PARAM);
     }
     return dsm_rt_result(dsm_rt_page_wait(rt, addr, holds[cmp], value));
+}
+
+/* The first failure of a sequence of collective steps, each run whatever
+ * the ones before returned (every node must reach every barrier). */
+static dsm_status_t dsm_rt_first_error(dsm_status_t first, dsm_status_t next)
+{
+    return first != DSM_OK ? first : next;
+}
+
+dsm_status_t dsm_checkpoint(const char *dir)
+{
+    dsm_rt_t *rt = dsm_rt_get();
+    dsm_rt_cmd_t cut = { .type = DSM_RT_CMD_CKPT, .arg = DSM_RT_CKPT_CUT };
+    dsm_status_t status;
+
+    if (rt == NULL) {
+        return DSM_ERR_NOT_INITIALIZED;
+    }
+    if (dir == NULL || dir[0] == '\0') {
+        return dsm_rt_result(DSM_ERR_INVALID_PARAM);
+    }
+    /* The previous image first; then node 0 prepares the directory, and the
+     * job is quiesced: no transaction in flight at the cut. Each node cuts
+     * (service thread), and the second barrier keeps every node from writing
+     * before all have cut. */
+    status = dsm_checkpoint_wait();
+    status = dsm_rt_first_error(status, dsm_rt_ckpt_prepare(rt, dir));
+    status = dsm_rt_first_error(status, dsm_rt_quiesce());
+    status = dsm_rt_first_error(status, dsm_rt_ckpt_open(rt));
+    status = dsm_rt_first_error(status, dsm_rt_command(rt, &cut));
+    status = dsm_rt_first_error(status, dsm_barrier());
+    return dsm_rt_result(status);
+}
+
+dsm_status_t dsm_checkpoint_wait(void)
+{
+    dsm_rt_t *rt = dsm_rt_get();
+    dsm_status_t local, commit;
+
+    if (rt == NULL) {
+        return DSM_ERR_NOT_INITIALIZED;
+    }
+    if (!dsm_rt_ckpt_pending(rt)) {
+        return DSM_OK;
+    }
+    /* Every node's file is complete and fsync'd before node 0 commits, and
+     * the commit is done before any node looks at its outcome. */
+    local = dsm_rt_ckpt_finish(rt);
+    local = dsm_rt_first_error(local, dsm_barrier());
+    commit = dsm_rt_ckpt_commit(rt);
+    commit = dsm_rt_first_error(commit, dsm_barrier());
+    return dsm_rt_result(dsm_rt_ckpt_result(rt, local, commit));
+}
+
+int dsm_restarted(void)
+{
+    return dsm_rt_global ? dsm_rt_ckpt_restarted(dsm_rt_global) : 0;
 }
 
 dsm_status_t dsm_last_error(void)

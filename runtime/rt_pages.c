@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dsm_rt.h"
+#include "rt_ckpt.h"
 
 #define DSM_RT_STAGING_SLOTS 256 /* pages in flight at once (fetch + write-back) */
 #define DSM_RT_FAULT_BATCH   64
@@ -83,6 +84,8 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
         return;
     }
     if (status == DSM_OK) {
+        /* Checkpoint: save or load the page before the message can change it. */
+        (void)dsm_rt_ckpt_before_input(rt, msg.page, 0, DSM_COH_N_I);
         status = dsm_coh_engine_recv_msg(rt->pages.coh, &msg, &rt->pages.actions);
     }
     if (status == DSM_ERR_MALFORMED) {
@@ -159,6 +162,7 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
             dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN) {
             continue;
         }
+        (void)dsm_rt_ckpt_before_input(rt, next, 0, candidate); /* as a fault */
         status = write ? dsm_coh_engine_write_fault(rt->pages.coh, next, &rt->pages.actions)
                        : dsm_coh_engine_read_fault(rt->pages.coh, next, &rt->pages.actions);
         dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", next);
@@ -179,6 +183,11 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
         return;
     }
     state = dsm_coh_engine_node_state(rt->pages.coh, page);
+    /* Checkpoint: save or load the page first; a write to a page the cut
+     * protected is let go there, and the engine never hears of it. */
+    if (dsm_rt_ckpt_before_input(rt, page, (event->flags & DSM_UFFD_EVENT_WP) != 0, state)) {
+        return;
+    }
     if (!dsm_pagemap_find(&rt->pages.fault_start, page, NULL) &&
         dsm_pagemap_put(&rt->pages.fault_start, page, now) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fault");

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dsm_rt.h"
+#include "rt_ckpt.h"
 
 /* Only pages of allocations can be waited on; the page path says how this
  * node holds the page. */
@@ -66,6 +67,9 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
         break;
     case DSM_RT_CMD_PAGE_WAIT:
         dsm_rt_page_wait_run(rt, cmd);
+        break;
+    case DSM_RT_CMD_CKPT:
+        dsm_rt_ckpt_command(rt, cmd);
         break;
     case DSM_RT_CMD_STOP:
         /* Nothing will change pages any more: a thread still waiting on

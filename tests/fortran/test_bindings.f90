@@ -92,6 +92,13 @@ program test_bindings
   call expect('stats: the barriers and lock acquires counted', ierr == DSM_OK .and. &
               stats%barriers >= 2 .and. stats%lock_acquires >= rounds)
 
+  ! An image into the test's working directory (build tree): written, committed.
+  call expect('not restarted', .not. dsm_restarted())
+  call dsm_checkpoint('fortran_bindings.image', ierr)
+  call expect('dsm_checkpoint', ierr == DSM_OK)
+  call dsm_checkpoint_wait(ierr)
+  call expect('dsm_checkpoint_wait', ierr == DSM_OK)
+
   call dsm_barrier()
   call dsm_free(words_mem)
   call dsm_free(ids_mem)
