@@ -551,10 +551,31 @@ int dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page, int wp_fault,
 
 /* ---- the steps of dsm_checkpoint and dsm_checkpoint_wait -------------------------------- */
 
+/*
+ * A restarted job loads each page at its home, found by placement
+ * arithmetic. First-touch homes are decided at run time, by whichever node
+ * touches a chunk first, and differ from one job to the next: checkpoint and
+ * restart are refused under first touch, on every node alike (the
+ * configuration is the same everywhere).
+ */
+static dsm_status_t dsm_rt_ckpt_placement_check(const dsm_rt_t *rt, const char *what)
+{
+    if (rt->config.placement == DSM_PLACEMENT_FIRST_TOUCH) {
+        dsm_error("%s needs DSM_PLACEMENT=cyclic or blocked: first-touch homes are decided "
+                  "at run time and are not in the image", what);
+        return DSM_ERR_CONFIG;
+    }
+    return DSM_OK;
+}
+
 dsm_status_t dsm_rt_ckpt_prepare(dsm_rt_t *rt, const char *dir)
 {
     dsm_rt_ckpt_t *ckpt = rt->ckpt;
+    dsm_status_t status = dsm_rt_ckpt_placement_check(rt, "dsm_checkpoint");
 
+    if (status != DSM_OK) {
+        return status;
+    }
     dsm_rt_restore_wait(ckpt);
     ckpt->pending = 1;
     ckpt->id = 0;
@@ -676,6 +697,10 @@ dsm_status_t dsm_rt_ckpt_init(dsm_rt_t *rt)
     rt->ckpt = ckpt;
     if (rt->config.restart_dir == NULL) {
         return DSM_OK;
+    }
+    status = dsm_rt_ckpt_placement_check(rt, "a restart (DSM_RESTART)");
+    if (status != DSM_OK) {
+        return status;
     }
     status = dsm_ckpt_image_open(rt->config.restart_dir, rt->nnodes, rt->config.arena_address,
                                  rt->config.arena_size, &ckpt->image);

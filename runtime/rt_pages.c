@@ -84,8 +84,10 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
         return;
     }
     if (status == DSM_OK) {
-        /* Checkpoint: save or load the page before the message can change it. */
-        (void)dsm_rt_ckpt_before_input(rt, msg.page, 0, DSM_COH_N_I);
+        /* Checkpoint: save or load the pages before the message can change them. */
+        for (uint32_t i = 0; i < msg.count; i++) {
+            (void)dsm_rt_ckpt_before_input(rt, msg.page + i, 0, DSM_COH_N_I);
+        }
         status = dsm_coh_engine_recv_msg(rt->pages.coh, &msg, &rt->pages.actions);
     }
     if (status == DSM_ERR_MALFORMED) {
