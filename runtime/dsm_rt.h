@@ -108,6 +108,8 @@ void dsm_rt_fifo_fini(dsm_rt_fifo_t *fifo);
 dsm_status_t dsm_rt_fifo_push(dsm_rt_fifo_t *fifo, const void *element);
 /* 1 and the oldest element copied to element_p, or 0 when empty. */
 int dsm_rt_fifo_pop(dsm_rt_fifo_t *fifo, void *element_p);
+/* 1 and the oldest element copied to element_p (left in the ring), or 0 when empty. */
+int dsm_rt_fifo_peek(const dsm_rt_fifo_t *fifo, void *element_p);
 
 /* ---- latency histogram (stats.c) ---------------------------------------------
  * Log-linear buckets (8 per power of two of nanoseconds): percentiles within

@@ -66,3 +66,12 @@ int dsm_rt_fifo_pop(dsm_rt_fifo_t *fifo, void *element_p)
     fifo->count--;
     return 1;
 }
+
+int dsm_rt_fifo_peek(const dsm_rt_fifo_t *fifo, void *element_p)
+{
+    if (fifo->count == 0) {
+        return 0;
+    }
+    memcpy(element_p, dsm_rt_fifo_at(fifo, 0), fifo->element_size);
+    return 1;
+}

@@ -54,11 +54,33 @@ static void dsm_rt_engine_checked(dsm_rt_t *rt, dsm_status_t status, const char 
     dsm_rt_actions_run(rt);
 }
 
-static void dsm_rt_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
+/* The transfers of op on the run [page, page + count) of one home completed. */
+static void dsm_rt_rma_done(dsm_rt_t *rt, uint64_t page, uint32_t count, dsm_coh_rma_t op)
 {
-    dsm_status_t status = dsm_coh_engine_rma_done(rt->pages.coh, page, op, &rt->pages.actions);
+    dsm_status_t status = dsm_coh_engine_rma_done_run(rt->pages.coh, page, count, op,
+                                                      &rt->pages.actions);
 
     dsm_rt_engine_checked(rt, status, "an RMA completion", page);
+}
+
+/*
+ * The completed transfer work and those queued right behind it that continue
+ * it (same kind, next page, same home), up to a run's length, taken out of
+ * the queue: fed to the engine as one input, a run's ACK or DONE goes out once.
+ */
+static uint32_t dsm_rt_deferred_run(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
+{
+    uint32_t home = dsm_coh_engine_home(rt->pages.coh, work->page);
+    dsm_rt_deferred_t next;
+    uint32_t count = 1;
+
+    while (count < DSM_COH_RUN_MAX && dsm_rt_fifo_peek(&rt->pages.deferred, &next) &&
+           next.op == work->op && next.page == work->page + count &&
+           dsm_coh_engine_home(rt->pages.coh, next.page) == home) {
+        (void)dsm_rt_fifo_pop(&rt->pages.deferred, &next);
+        count++;
+    }
+    return count;
 }
 
 /* A coherence message from src (possibly this node). Invalid ones are dropped. */
@@ -142,13 +164,32 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
  * other states are left alone, and a write to an absent page is never
  * anticipated: a wrong guess costs a transfer or a copy to fetch again later.
  */
+/* Request the run [first, first + count) ahead, as one engine input: one
+ * request per home, and the recalls and invalidations it causes go per run too. */
+static void dsm_rt_ahead_run(dsm_rt_t *rt, uint64_t first, uint32_t count, int write,
+                             dsm_coh_node_state_t candidate)
+{
+    dsm_status_t status;
+
+    if (count == 0) {
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        (void)dsm_rt_ckpt_before_input(rt, first + i, 0, candidate); /* as a fault */
+    }
+    status = write ? dsm_coh_engine_write_fault_run(rt->pages.coh, first, count, &rt->pages.actions)
+                   : dsm_coh_engine_read_fault_run(rt->pages.coh, first, count, &rt->pages.actions);
+    dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", first);
+}
+
 static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_region_t *region,
                          uint64_t page, int write)
 {
     dsm_coh_node_state_t candidate = write ? DSM_COH_N_S : DSM_COH_N_I;
     uint64_t end = region->first_page + region->npages;
+    uint64_t run_first = 0;
+    uint32_t run_count = 0;
     unsigned window;
-    dsm_status_t status;
 
     if (page != ahead->next || rt->config.readahead == 0) {
         ahead->window = 0;
@@ -159,17 +200,25 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
     window = window < rt->config.readahead ? window : rt->config.readahead;
     ahead->window = window;
     ahead->next = page + 1 + window;
+    /* The window's candidates, in maximal runs of adjacent ones. */
     for (uint64_t next = page + 1; next < page + 1 + window && next < end; next++) {
         if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
             dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN) {
+            dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
+            run_count = 0;
             continue;
         }
-        (void)dsm_rt_ckpt_before_input(rt, next, 0, candidate); /* as a fault */
-        status = write ? dsm_coh_engine_write_fault(rt->pages.coh, next, &rt->pages.actions)
-                       : dsm_coh_engine_read_fault(rt->pages.coh, next, &rt->pages.actions);
-        dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", next);
+        if (run_count == 0) {
+            run_first = next;
+        }
+        run_count++;
         ahead->pages++;
+        if (run_count == DSM_COH_RUN_MAX) {
+            dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
+            run_count = 0;
+        }
     }
+    dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
 }
 
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
@@ -505,9 +554,10 @@ static void dsm_rt_held_run(dsm_rt_t *rt, const dsm_rt_held_t *held)
 
 /*
  * Transfers waiting for a staging slot, transfers completed while actions
- * ran and work that waited for a first-touch home, one at a time, until neither is left: an RMA completion fed to the
- * engine may install a page (returning its slot) or ask for more transfers,
- * and a transfer started may complete at once.
+ * ran (adjacent ones of a home as one run) and work that waited for a
+ * first-touch home, until none is left: an RMA completion fed to the engine
+ * may install a page (returning its slot) or ask for more transfers, and a
+ * transfer started may complete at once.
  */
 int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
 {
@@ -519,7 +569,7 @@ int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
         if (dsm_rt_transfer_start_waiting(rt)) {
             any = 1;
         } else if (dsm_rt_fifo_pop(&rt->pages.deferred, &work)) {
-            dsm_rt_rma_done(rt, work.page, work.op);
+            dsm_rt_rma_done(rt, work.page, dsm_rt_deferred_run(rt, &work), work.op);
             any = 1;
         } else if (dsm_rt_home_ready_pop(rt, &held)) {
             dsm_rt_held_run(rt, &held);
