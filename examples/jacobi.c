@@ -6,28 +6,10 @@
  * only if the result matches.
  * Run: dsmrun -n 4 ./jacobi [n=256] [sweeps=100]
  */
-#include <string.h>
 #include <time.h>
 
 #include "example_util.h"
-
-static void boundary(double *grid, long width)
-{
-    for (long j = 0; j < width; j++) {
-        grid[j] = 1.0; /* top edge */
-    }
-}
-
-/* One sweep of rows [begin, end) (interior rows are 1..n) from src into dst. */
-static void sweep(const double *src, double *dst, long width, long begin, long end)
-{
-    for (long i = begin; i < end; i++) {
-        for (long j = 1; j < width - 1; j++) {
-            dst[i * width + j] = 0.25 * (src[(i - 1) * width + j] + src[(i + 1) * width + j] +
-                                         src[i * width + j - 1] + src[i * width + j + 1]);
-        }
-    }
-}
+#include "jacobi_grid.h"
 
 static double seconds(void)
 {
@@ -35,30 +17,6 @@ static double seconds(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Node 0: the serial computation, compared with the shared result. */
-static int verify(const double *shared, long n, long sweeps)
-{
-    long width = n + 2;
-    size_t bytes = (size_t)(width * width) * sizeof(double);
-    double *a = calloc(1, bytes), *b = calloc(1, bytes), *t;
-    int same;
-
-    if (a == NULL || b == NULL) {
-        fprintf(stderr, "jacobi: out of memory for the serial check\n");
-        exit(2);
-    }
-    boundary(a, width);
-    boundary(b, width);
-    for (long s = 0; s < sweeps; s++) {
-        sweep(a, b, width, 1, n + 1);
-        t = a, a = b, b = t;
-    }
-    same = memcmp(a, shared, bytes) == 0;
-    free(a);
-    free(b);
-    return same;
 }
 
 int main(int argc, char **argv)
@@ -87,7 +45,7 @@ int main(int argc, char **argv)
     }
     elapsed = seconds() - start;
     if (dsm_node_id() == 0) {
-        *verdict = verify(u, n, sweeps) ? 1 : -1;
+        *verdict = verify("jacobi", u, n, sweeps) ? 1 : -1;
     }
     CHECK_DSM(dsm_barrier());
     for (long i = begin + 1; i <= end; i++) { /* the heat in this node's rows */

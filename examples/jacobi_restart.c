@@ -10,50 +10,9 @@
  * itself (SIGKILL), as a failing node would.
  */
 #include <signal.h>
-#include <string.h>
 
 #include "example_util.h"
-
-static void boundary(double *grid, long width)
-{
-    for (long j = 0; j < width; j++) {
-        grid[j] = 1.0; /* top edge */
-    }
-}
-
-static void sweep(const double *src, double *dst, long width, long begin, long end)
-{
-    for (long i = begin; i < end; i++) {
-        for (long j = 1; j < width - 1; j++) {
-            dst[i * width + j] = 0.25 * (src[(i - 1) * width + j] + src[(i + 1) * width + j] +
-                                         src[i * width + j - 1] + src[i * width + j + 1]);
-        }
-    }
-}
-
-/* Node 0: the serial computation of every sweep, compared with the shared result. */
-static int verify(const double *shared, long n, long sweeps)
-{
-    long width = n + 2;
-    size_t bytes = (size_t)(width * width) * sizeof(double);
-    double *a = calloc(1, bytes), *b = calloc(1, bytes), *t;
-    int same;
-
-    if (a == NULL || b == NULL) {
-        fprintf(stderr, "jacobi_restart: out of memory for the serial check\n");
-        exit(2);
-    }
-    boundary(a, width);
-    boundary(b, width);
-    for (long s = 0; s < sweeps; s++) {
-        sweep(a, b, width, 1, n + 1);
-        t = a, a = b, b = t;
-    }
-    same = memcmp(a, shared, bytes) == 0;
-    free(a);
-    free(b);
-    return same;
-}
+#include "jacobi_grid.h"
 
 int main(int argc, char **argv)
 {
@@ -109,7 +68,7 @@ int main(int argc, char **argv)
     }
     CHECK_DSM(dsm_checkpoint_wait());
     if (dsm_node_id() == 0) {
-        *verdict = verify(grid[sweeps % 2], n, sweeps) ? 1 : -1;
+        *verdict = verify("jacobi_restart", grid[sweeps % 2], n, sweeps) ? 1 : -1;
     }
     CHECK_DSM(dsm_barrier());
     ok = *verdict == 1;
