@@ -66,4 +66,41 @@ void dsm_json_write_string(FILE *stream, const char *text);
 #define dsm_debug(...) dsm_log_at(DSM_LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define dsm_trace(...) dsm_log_at(DSM_LOG_LEVEL_TRACE, __VA_ARGS__)
 
+/* Wire formats are little-endian, byte by byte: they never depend on the
+ * compiler's struct layout or the host's byte order. (coherence/coh_msg.c
+ * keeps its own four: that layer includes nothing of common, test coh_pure.) */
+static inline void dsm_le_put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static inline void dsm_le_put64(uint8_t *p, uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static inline uint32_t dsm_le_get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+
+    for (unsigned i = 0; i < 4; i++) {
+        v |= (uint32_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static inline uint64_t dsm_le_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < 8; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
 #endif /* DSM_COMMON_H */

@@ -36,19 +36,12 @@
 
 static void dsm_rt_key_header_encode(uint64_t seq, uint8_t *bytes)
 {
-    for (unsigned i = 0; i < DSM_RT_KEY_HEADER_SIZE; i++) {
-        bytes[i] = (uint8_t)(seq >> (8 * i));
-    }
+    dsm_le_put64(bytes, seq);
 }
 
 static uint64_t dsm_rt_key_header_decode(const uint8_t *bytes)
 {
-    uint64_t seq = 0;
-
-    for (unsigned i = 0; i < DSM_RT_KEY_HEADER_SIZE; i++) {
-        seq |= (uint64_t)bytes[i] << (8 * i);
-    }
-    return seq;
+    return dsm_le_get64(bytes);
 }
 
 /* ---- the table -------------------------------------------------------------- */

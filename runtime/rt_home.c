@@ -42,12 +42,8 @@ static void dsm_rt_home_encode(const dsm_rt_home_msg_t *msg, uint8_t *bytes)
 {
     memset(bytes, 0, DSM_RT_HOME_MSG_SIZE);
     bytes[0] = (uint8_t)msg->type;
-    for (int i = 0; i < 4; i++) {
-        bytes[4 + i] = (uint8_t)(msg->home >> (8 * i));
-    }
-    for (int i = 0; i < 8; i++) {
-        bytes[8 + i] = (uint8_t)(msg->page >> (8 * i));
-    }
+    dsm_le_put32(bytes + 4, msg->home);
+    dsm_le_put64(bytes + 8, msg->page);
 }
 
 static int dsm_rt_home_decode(const uint8_t *bytes, size_t length, dsm_rt_home_msg_t *msg_p)
@@ -60,12 +56,8 @@ static int dsm_rt_home_decode(const uint8_t *bytes, size_t length, dsm_rt_home_m
         return -1;
     }
     msg.type = (dsm_rt_home_type_t)bytes[0];
-    for (int i = 0; i < 4; i++) {
-        msg.home |= (uint32_t)bytes[4 + i] << (8 * i);
-    }
-    for (int i = 0; i < 8; i++) {
-        msg.page |= (uint64_t)bytes[8 + i] << (8 * i);
-    }
+    msg.home = dsm_le_get32(bytes + 4);
+    msg.page = dsm_le_get64(bytes + 8);
     *msg_p = msg;
     return 0;
 }

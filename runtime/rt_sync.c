@@ -46,16 +46,12 @@ static void dsm_rt_sync_encode(dsm_rt_sync_type_t type, uint64_t arg, uint8_t *b
 {
     memset(bytes, 0, DSM_RT_SYNC_MSG_SIZE);
     bytes[0] = (uint8_t)type;
-    for (int i = 0; i < 8; i++) {
-        bytes[8 + i] = (uint8_t)(arg >> (8 * i));
-    }
+    dsm_le_put64(bytes + 8, arg);
 }
 
 static int dsm_rt_sync_decode(const uint8_t *bytes, size_t length, dsm_rt_sync_type_t *type_p,
                               uint64_t *arg_p)
 {
-    uint64_t arg = 0;
-
     if (length != DSM_RT_SYNC_MSG_SIZE || bytes[0] < DSM_RT_SYNC_BARRIER_ENTER ||
         bytes[0] > DSM_RT_SYNC_FREE_RELEASE) {
         return -1;
@@ -65,11 +61,8 @@ static int dsm_rt_sync_decode(const uint8_t *bytes, size_t length, dsm_rt_sync_t
             return -1;
         }
     }
-    for (int i = 0; i < 8; i++) {
-        arg |= (uint64_t)bytes[8 + i] << (8 * i);
-    }
     *type_p = (dsm_rt_sync_type_t)bytes[0];
-    *arg_p = arg;
+    *arg_p = dsm_le_get64(bytes + 8);
     return 0;
 }
 
