@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "rt_ckpt.h"
@@ -335,6 +336,70 @@ dsm_status_t dsm_ckpt_image_page_write(int fd, uint64_t total_pages, uint64_t g,
         *entry_p = DSM_CKPT_ENTRY_SAVED | dsm_ckpt_crc32c(0, data, DSM_CKPT_PAGE);
     }
     return status;
+}
+
+/* pwritev of iov[0..count) at offset, whole: a short write goes on from where it stopped. */
+static dsm_status_t dsm_ckpt_writev_all(int fd, struct iovec *iov, int count, uint64_t offset)
+{
+    while (count > 0) {
+        ssize_t done = pwritev(fd, iov, count, (off_t)offset);
+
+        if (done < 0 && errno == EINTR) {
+            continue;
+        }
+        if (done <= 0) {
+            dsm_error("writing checkpoint pages failed: %s",
+                      done < 0 ? strerror(errno) : "no progress");
+            return DSM_ERR_IO;
+        }
+        offset += (uint64_t)done;
+        while (count > 0 && (size_t)done >= iov->iov_len) {
+            done -= (ssize_t)iov->iov_len;
+            iov++, count--;
+        }
+        if (count > 0) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= (size_t)done;
+        }
+    }
+    return DSM_OK;
+}
+
+dsm_status_t dsm_ckpt_image_pages_write(int fd, uint64_t total_pages, uint64_t g,
+                                        const void *const *data, size_t count,
+                                        uint64_t *entries)
+{
+    struct iovec iov[DSM_CKPT_RUN_MAX];
+    uint64_t base = dsm_ckpt_data_offset(total_pages);
+    size_t run = 0; /* pages in iov, ending right before page i */
+
+    if (count > DSM_CKPT_RUN_MAX) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    for (size_t i = 0; i <= count; i++) {
+        int zero = i < count && dsm_ckpt_page_is_zero(data[i]);
+
+        /* A zero page (a hole) or the end closes the run before it. */
+        if ((i == count || zero) && run > 0) {
+            dsm_status_t status = dsm_ckpt_writev_all(fd, iov, (int)run,
+                                                      base + (g + i - run) * DSM_CKPT_PAGE);
+
+            if (status != DSM_OK) {
+                return status;
+            }
+            run = 0;
+        }
+        if (i == count) {
+            break;
+        }
+        if (zero) {
+            entries[i] = DSM_CKPT_ENTRY_SAVED | DSM_CKPT_ENTRY_ZERO;
+            continue;
+        }
+        entries[i] = DSM_CKPT_ENTRY_SAVED | dsm_ckpt_crc32c(0, data[i], DSM_CKPT_PAGE);
+        iov[run++] = (struct iovec){ .iov_base = (void *)data[i], .iov_len = DSM_CKPT_PAGE };
+    }
+    return DSM_OK;
 }
 
 /* The index, one page of entries at a time; all-zero pages of it stay holes. */
