@@ -38,14 +38,25 @@
 
 #include "rt_ckpt.h"
 
-/* A page's claim in the current image. */
+/*
+ * A page's claim in the current image. Every claim starts UNRESOLVED (the
+ * claim array is calloc'd at the cut, which costs nothing per page); only
+ * the service thread resolves one, from the engine's state of the page, which
+ * is still its state at the cut: every engine input on the page is preceded
+ * by dsm_rt_ckpt_before_input, which resolves it first.
+ */
 enum {
-    DSM_RT_CLAIM_PENDING = 0, /* this node saves it if it homes it          */
-    DSM_RT_CLAIM_OWNER,       /* Modified here at the cut: saved from the arena */
-    DSM_RT_CLAIM_SKIP,        /* homed here, Modified elsewhere: not ours    */
-    DSM_RT_CLAIM_BUSY,        /* being copied                                */
+    DSM_RT_CLAIM_UNRESOLVED = 0, /* not looked at since the cut                   */
+    DSM_RT_CLAIM_OWNER,          /* Modified here at the cut: saved from the arena */
+    DSM_RT_CLAIM_HOME,           /* homed here, Modified nowhere: from the backing */
+    DSM_RT_CLAIM_NONE,           /* another node saves it                         */
+    DSM_RT_CLAIM_BUSY,           /* being copied                                  */
     DSM_RT_CLAIM_DONE
 };
+
+/* Pages the writer has resolved per command (DSM_RT_CKPT_RESOLVE): the
+ * service thread's time per command stays short (~1024 engine lookups). */
+#define DSM_RT_CKPT_RESOLVE_PAGES 1024u
 
 /* A page's load state at restart. */
 enum { DSM_RT_LOAD_NONE = 0, DSM_RT_LOAD_BUSY, DSM_RT_LOAD_DONE };
@@ -68,6 +79,10 @@ typedef struct {
     dsm_rt_ckpt_region_t *regions;     /* sorted by first_page               */
     size_t                count;
     _Atomic int           status;      /* first failure, DSM_OK while none    */
+    /* The writer's DSM_RT_CKPT_RESOLVE request: set by the writer before it
+     * posts the command, read by the service thread (the command queue's
+     * lock orders them). */
+    uint64_t              resolve_first, resolve_count;
     pthread_t             writer;
     int                   writer_running; /* joinable; under ckpt->lock        */
 } dsm_rt_ckpt_epoch_t;
@@ -91,6 +106,7 @@ typedef struct dsm_rt_ckpt {
     int                  fd;           /* this node's file until the cut    */
     dsm_ckpt_manifest_t  manifest;     /* node 0 commits it                 */
     dsm_rt_ckpt_epoch_t *epoch;        /* service thread: CUT to END        */
+    uint64_t             t_prepared;   /* dsm_now_ns at the end of prepare   */
 
     /* Restart. */
     dsm_ckpt_image_t    *image;
@@ -147,62 +163,162 @@ static dsm_rt_ckpt_region_t *dsm_rt_ckpt_region_find(dsm_rt_ckpt_epoch_t *epoch,
     return NULL;
 }
 
-/* Whether this node saves the page whose claim is claim. */
-static int dsm_rt_ckpt_ours(const dsm_rt_t *rt, const dsm_rt_ckpt_region_t *region,
-                            uint64_t page, uint8_t claim)
+/*
+ * Service thread: the claim of page from the engine's state, unchanged since
+ * the cut (see the enum above). A page Modified here is saved from the arena;
+ * one this node homes from its backing unless another node holds it Modified
+ * (that node saves it); every other page by another node.
+ */
+static void dsm_rt_ckpt_resolve(dsm_rt_t *rt, dsm_rt_ckpt_region_t *region, uint64_t page)
 {
-    return claim == DSM_RT_CLAIM_OWNER ||
-           (claim == DSM_RT_CLAIM_PENDING &&
-            dsm_rt_placement_home(&region->placement, page) == rt->node);
+    _Atomic uint8_t *claim = &region->claim[page - region->first_page];
+    uint8_t verdict = DSM_RT_CLAIM_NONE;
+    bool holder;
+
+    if (atomic_load_explicit(claim, memory_order_relaxed) != DSM_RT_CLAIM_UNRESOLVED) {
+        return;
+    }
+    if (dsm_coh_engine_node_state(rt->pages.coh, page) == DSM_COH_N_M) {
+        verdict = DSM_RT_CLAIM_OWNER;
+    } else if (dsm_rt_placement_home(&region->placement, page) == rt->node &&
+               dsm_coh_engine_home_state(rt->pages.coh, page, (uint32_t)rt->node, &holder) !=
+                   DSM_COH_H_M) {
+        verdict = DSM_RT_CLAIM_HOME;
+    }
+    /* release: the writer that reads the verdict also sees the page as it was
+     * at the cut (only this thread resolves: a plain store suffices). */
+    atomic_store_explicit(claim, verdict, memory_order_release);
 }
 
-/* Save page if this node must and nobody has started: the caller that moves
- * its claim to BUSY copies it. Returns once the page is saved (by anyone). */
+/* Service thread: the writer's request, pages [first, first + count) of one region. */
+static void dsm_rt_ckpt_resolve_range(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *epoch)
+{
+    dsm_rt_ckpt_region_t *region = dsm_rt_ckpt_region_find(epoch, epoch->resolve_first);
+
+    for (uint64_t i = 0; region != NULL && i < epoch->resolve_count; i++) {
+        dsm_rt_ckpt_resolve(rt, region, epoch->resolve_first + i);
+    }
+}
+
+/* Image pages [g, g + count) of region, claimed BUSY by the caller: written,
+ * then DONE. A failure is the epoch's; the claims go to DONE whatever happens
+ * (nobody may wait for them forever). */
+static void dsm_rt_ckpt_run_write(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region_t *region,
+                                  uint64_t page, const uint8_t *seen, size_t count)
+{
+    const void *data[DSM_CKPT_RUN_MAX] = { NULL };
+    uint64_t g = region->base + (page - region->first_page);
+
+    if (atomic_load(&epoch->status) == DSM_OK) {
+        dsm_status_t status;
+
+        for (size_t i = 0; i < count; i++) {
+            data[i] = dsm_rt_ckpt_page_data(epoch->rt, region, page + i,
+                                            seen[i] == DSM_RT_CLAIM_OWNER);
+        }
+        status = dsm_ckpt_image_pages_write(epoch->fd, epoch->total_pages, g, data, count,
+                                            &epoch->index[g]);
+        if (status != DSM_OK) {
+            dsm_rt_ckpt_fail(epoch, status);
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        /* release: the copy is complete before anyone sees DONE. */
+        atomic_store_explicit(&region->claim[page + i - region->first_page], DSM_RT_CLAIM_DONE,
+                              memory_order_release);
+    }
+}
+
+/* Wait until whoever holds page's claim BUSY is done with it. */
+static void dsm_rt_ckpt_busy_wait(const dsm_rt_ckpt_region_t *region, uint64_t page)
+{
+    while (atomic_load_explicit(&region->claim[page - region->first_page],
+                                memory_order_acquire) == DSM_RT_CLAIM_BUSY) {
+        sched_yield();
+    }
+}
+
+/* Service thread (page resolved): save the page now if this node must and
+ * nobody has started; returns once it is saved, by anyone. */
 static void dsm_rt_ckpt_save(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region_t *region,
                              uint64_t page)
 {
     _Atomic uint8_t *claim = &region->claim[page - region->first_page];
     uint8_t seen = atomic_load_explicit(claim, memory_order_acquire);
-    uint64_t g = region->base + (page - region->first_page);
-    uint64_t entry;
 
-    if (dsm_rt_ckpt_ours(epoch->rt, region, page, seen) &&
+    if ((seen == DSM_RT_CLAIM_OWNER || seen == DSM_RT_CLAIM_HOME) &&
         atomic_compare_exchange_strong(claim, &seen, DSM_RT_CLAIM_BUSY)) {
-        if (atomic_load(&epoch->status) == DSM_OK) {
-            const void *data = dsm_rt_ckpt_page_data(epoch->rt, region, page,
-                                                     seen == DSM_RT_CLAIM_OWNER);
-            dsm_status_t status = dsm_ckpt_image_page_write(epoch->fd, epoch->total_pages, g,
-                                                            data, &entry);
-
-            if (status == DSM_OK) {
-                epoch->index[g] = entry;
-            } else {
-                dsm_rt_ckpt_fail(epoch, status);
-            }
-        }
-        /* release: the copy is complete before anyone sees DONE. */
-        atomic_store_explicit(claim, DSM_RT_CLAIM_DONE, memory_order_release);
+        dsm_rt_ckpt_run_write(epoch, region, page, &seen, 1);
         return;
     }
-    /* The other thread is copying it: the page must not change before it is done. */
-    while (atomic_load_explicit(claim, memory_order_acquire) == DSM_RT_CLAIM_BUSY) {
-        sched_yield();
+    /* The writer is copying it: the page must not change before it is done. */
+    dsm_rt_ckpt_busy_wait(region, page);
+}
+
+/* Writer: pages [first, first + count) of region, resolved; runs of pages
+ * this node saves and nobody took yet, DSM_CKPT_RUN_MAX at most, one
+ * pwritev each. */
+static void dsm_rt_ckpt_chunk_save(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region_t *region,
+                                   uint64_t first, uint64_t count)
+{
+    uint8_t seen[DSM_CKPT_RUN_MAX];
+    uint64_t run_page = first;
+    size_t run = 0;
+
+    for (uint64_t page = first; page < first + count; page++) {
+        _Atomic uint8_t *claim = &region->claim[page - region->first_page];
+        uint8_t now = atomic_load_explicit(claim, memory_order_acquire);
+        int taken = (now == DSM_RT_CLAIM_OWNER || now == DSM_RT_CLAIM_HOME) &&
+                    atomic_compare_exchange_strong(claim, &now, DSM_RT_CLAIM_BUSY);
+
+        if (run > 0 && (!taken || run == DSM_CKPT_RUN_MAX)) {
+            dsm_rt_ckpt_run_write(epoch, region, run_page, seen, run);
+            run = 0;
+        }
+        if (taken) {
+            if (run == 0) {
+                run_page = page;
+            }
+            seen[run++] = now;
+        } else if (now == DSM_RT_CLAIM_BUSY) {
+            /* The service thread saves it: done before the index is written. */
+            dsm_rt_ckpt_busy_wait(region, page);
+        }
+    }
+    if (run > 0) {
+        dsm_rt_ckpt_run_write(epoch, region, run_page, seen, run);
     }
 }
 
-/* The writer: every page this node saves and no fault has saved yet, then
- * the index and header, fsync. */
+/* The writer: every page this node saves and no fault has saved yet, chunk
+ * by chunk (the service thread resolves each chunk's claims first), then the
+ * index and header, fsync. */
 static void *dsm_rt_ckpt_writer(void *arg)
 {
     dsm_rt_ckpt_epoch_t *epoch = arg;
-    const dsm_rt_t *rt = epoch->rt;
+    dsm_rt_t *rt = epoch->rt;
+    dsm_rt_cmd_t cmd = { .type = DSM_RT_CMD_CKPT, .arg = DSM_RT_CKPT_RESOLVE };
 
     for (size_t r = 0; r < epoch->count && atomic_load(&epoch->status) == DSM_OK; r++) {
         dsm_rt_ckpt_region_t *region = &epoch->regions[r];
+        uint64_t end = region->first_page + region->npages;
 
-        for (uint64_t page = region->first_page; page < region->first_page + region->npages;
-             page++) {
-            dsm_rt_ckpt_save(epoch, region, page);
+        for (uint64_t page = region->first_page;
+             page < end && atomic_load(&epoch->status) == DSM_OK;
+             page += DSM_RT_CKPT_RESOLVE_PAGES) {
+            uint64_t count = end - page < DSM_RT_CKPT_RESOLVE_PAGES ? end - page
+                                                                    : DSM_RT_CKPT_RESOLVE_PAGES;
+            dsm_status_t status;
+
+            epoch->resolve_first = page;
+            epoch->resolve_count = count;
+            if ((status = dsm_rt_command(rt, &cmd)) != DSM_OK) {
+                dsm_error("checkpoint: the service thread did not resolve pages: %s",
+                          dsm_strerror(status));
+                dsm_rt_ckpt_fail(epoch, status);
+                break;
+            }
+            dsm_rt_ckpt_chunk_save(epoch, region, page, count);
         }
     }
     atomic_store(&epoch->status,
@@ -273,37 +389,29 @@ static dsm_status_t dsm_rt_ckpt_regions_take(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *
     return DSM_OK;
 }
 
-/* The engine's Modified entries: this node's own are saved from its arena,
- * those homed here and Modified elsewhere by their owner. */
-static void dsm_rt_ckpt_mark(void *arg, uint64_t page, bool here)
-{
-    dsm_rt_ckpt_epoch_t *epoch = arg;
-    dsm_rt_ckpt_region_t *region = dsm_rt_ckpt_region_find(epoch, page);
-
-    if (region != NULL) {
-        atomic_store(&region->claim[page - region->first_page],
-                     here ? DSM_RT_CLAIM_OWNER : DSM_RT_CLAIM_SKIP);
-    }
-}
-
 /*
- * Write-protect every allocation, one ioctl each: only the pages Modified
- * here were writable, and the kernel visits present pages only, so this
- * costs what protecting those pages one run at a time would, without
- * collecting and sorting them (pages held read-only stay so; absent pages
- * are installed later as the engine says).
+ * Write-protect every allocation, one ioctl per run of adjacent ones: only
+ * the pages Modified here were writable (pages held read-only stay so; absent
+ * pages are installed later as the engine says). This is the one cost of the
+ * cut that follows the data: the kernel visits every present page of the
+ * range (docs/checkpoint.md has its figures); the engine is not consulted.
  */
 static dsm_status_t dsm_rt_ckpt_protect(dsm_rt_t *rt, const dsm_rt_ckpt_epoch_t *epoch)
 {
-    for (size_t r = 0; r < epoch->count; r++) {
+    for (size_t r = 0; r < epoch->count;) {
         const dsm_rt_ckpt_region_t *region = &epoch->regions[r];
-        dsm_status_t status = dsm_uffd_wp_set(&rt->uffd,
-                                              dsm_rt_page_address(rt, region->first_page),
-                                              region->npages * DSM_RT_PAGE_SIZE);
+        uint64_t end = region->first_page + region->npages;
+        dsm_status_t status;
 
+        for (r++; r < epoch->count && epoch->regions[r].first_page == end; r++) {
+            end += epoch->regions[r].npages;
+        }
+        status = dsm_uffd_wp_set(&rt->uffd, dsm_rt_page_address(rt, region->first_page),
+                                 (end - region->first_page) * DSM_RT_PAGE_SIZE);
         if (status != DSM_OK) {
-            dsm_error("checkpoint: write-protecting allocation %" PRIu64 " failed: %s",
-                      region->seq, dsm_strerror(status));
+            dsm_error("checkpoint: write-protecting the allocations from %" PRIu64
+                      " (pages %" PRIu64 "-%" PRIu64 ") failed: %s", region->seq,
+                      region->first_page, end - 1, dsm_strerror(status));
             return status;
         }
     }
@@ -315,6 +423,7 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
     dsm_rt_ckpt_t *ckpt = rt->ckpt;
     dsm_rt_ckpt_epoch_t *epoch = calloc(1, sizeof(*epoch));
     dsm_status_t status;
+    uint64_t t0 = dsm_now_ns(), t1, t2;
 
     if (epoch == NULL) {
         return DSM_ERR_NO_MEMORY;
@@ -329,10 +438,16 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
         status = DSM_ERR_NO_MEMORY;
         goto err;
     }
-    dsm_coh_engine_modified_foreach(rt->pages.coh, dsm_rt_ckpt_mark, epoch);
+    /* No claim is resolved here: the engine's state is their verdict until
+     * an input changes it, and the hook resolves them before any does. */
+    t1 = dsm_now_ns();
     if ((status = dsm_rt_ckpt_protect(rt, epoch)) != DSM_OK) {
         goto err;
     }
+    t2 = dsm_now_ns();
+    dsm_debug("checkpoint cut: %" PRIu64 " pages, setup %.0f us, write-protect %.0f us; "
+              "since prepare (quiesce, open) %.0f us", epoch->total_pages, (t1 - t0) / 1e3,
+              (t2 - t1) / 1e3, (t0 - ckpt->t_prepared) / 1e3);
     if (pthread_create(&epoch->writer, NULL, dsm_rt_ckpt_writer, epoch) != 0) {
         dsm_error("checkpoint: cannot start the writer thread");
         status = DSM_ERR_NO_MEMORY;
@@ -357,6 +472,9 @@ void dsm_rt_ckpt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 
     if (cmd->arg == DSM_RT_CKPT_CUT) {
         status = ckpt->fd >= 0 ? dsm_rt_ckpt_cut(rt) : ckpt->prepared;
+    } else if (cmd->arg == DSM_RT_CKPT_RESOLVE) {
+        /* From the writer: the epoch lives until END, after the writer is joined. */
+        dsm_rt_ckpt_resolve_range(rt, ckpt->epoch);
     } else {
         /* The writer was joined: nothing reads the epoch any more. */
         dsm_rt_ckpt_epoch_free(ckpt->epoch);
@@ -530,6 +648,7 @@ int dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page, int wp_fault,
     dsm_status_t status;
 
     if (ckpt->epoch != NULL && (region = dsm_rt_ckpt_region_find(ckpt->epoch, page)) != NULL) {
+        dsm_rt_ckpt_resolve(rt, region, page);
         dsm_rt_ckpt_save(ckpt->epoch, region, page);
     }
     if (ckpt->restore_count != 0 && (restore = dsm_rt_restore_find(ckpt, page)) != NULL &&
@@ -588,6 +707,7 @@ dsm_status_t dsm_rt_ckpt_prepare(dsm_rt_t *rt, const char *dir)
     } else if (rt->node == 0) {
         ckpt->prepared = dsm_ckpt_image_prepare(dir, &ckpt->id);
     }
+    ckpt->t_prepared = dsm_now_ns();
     return ckpt->prepared;
 }
 

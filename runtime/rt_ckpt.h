@@ -56,6 +56,15 @@ dsm_status_t dsm_ckpt_image_node_create(const char *dir, int node, uint64_t tota
 /* Page g's data (entry_p: its index entry); all-zero pages write nothing. */
 dsm_status_t dsm_ckpt_image_page_write(int fd, uint64_t total_pages, uint64_t g,
                                        const void *data, uint64_t *entry_p);
+/* The most pages dsm_ckpt_image_pages_write takes at once (1 MiB, dd's bs=1M). */
+#define DSM_CKPT_RUN_MAX 256u
+/* Image pages g .. g+count-1, page i's data at data[i] (count at most
+ * DSM_CKPT_RUN_MAX): runs of non-zero pages in one pwritev each; entries[i]:
+ * page i's index entry. The caller keeps the pages unchanged meanwhile
+ * (their checksums are computed from the same memory). */
+dsm_status_t dsm_ckpt_image_pages_write(int fd, uint64_t total_pages, uint64_t g,
+                                        const void *const *data, size_t count,
+                                        uint64_t *entries);
 /* The index, then the header (status: whether every page this node saves is
  * in), fsync, close. The fd is closed whatever happens. */
 dsm_status_t dsm_ckpt_image_node_finish(int fd, const uint64_t *index, uint64_t total_pages,
@@ -112,8 +121,9 @@ dsm_status_t dsm_rt_ckpt_result(dsm_rt_t *rt, dsm_status_t local, dsm_status_t c
 /* Application thread: wait until this node's writer is done (dsm_free). */
 void dsm_rt_ckpt_writer_join(dsm_rt_t *rt);
 
-/* Service thread: DSM_RT_CMD_CKPT (arg DSM_RT_CKPT_CUT or DSM_RT_CKPT_END). */
-enum { DSM_RT_CKPT_CUT = 0, DSM_RT_CKPT_END = 1 };
+/* Service thread: DSM_RT_CMD_CKPT (arg DSM_RT_CKPT_CUT, DSM_RT_CKPT_END, or
+ * DSM_RT_CKPT_RESOLVE from the writer: the claims of its next chunk). */
+enum { DSM_RT_CKPT_CUT = 0, DSM_RT_CKPT_END = 1, DSM_RT_CKPT_RESOLVE = 2 };
 void dsm_rt_ckpt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 
 /*
