@@ -3,6 +3,8 @@
  * public API only). Two allocations; node n writes the pages p with
  * p % N == (n + 1) % N, so at the cut most pages are Modified away from their
  * home (cyclic placement), and the words of the others stay as the home has them.
+ * Every node then reads the last allocation, so its pages are Shared at the cut
+ * (saved by their homes from the backing, not by their last writer).
  *
  *   ckpt_job write DIR   values of generation 1, checkpoint, generation 2
  *                        written at once (while the image is written), wait,
@@ -45,18 +47,26 @@ static void fill(uint64_t *allocs[], uint64_t gen)
     }
 }
 
+static int check_one(uint64_t *allocs[], size_t a, uint64_t gen)
+{
+    for (size_t w = 0; w < sizes[a] / sizeof(uint64_t); w++) {
+        uint64_t want = value(a, w, gen);
+
+        if (allocs[a][w] != want) {
+            fprintf(stderr, "node %d: allocation %zu word %zu is %#llx, expected %#llx\n",
+                    dsm_node_id(), a, w, (unsigned long long)allocs[a][w],
+                    (unsigned long long)want);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int check(uint64_t *allocs[], uint64_t gen)
 {
     for (size_t a = 0; a < NALLOCS; a++) {
-        for (size_t w = 0; w < sizes[a] / sizeof(uint64_t); w++) {
-            uint64_t want = value(a, w, gen);
-
-            if (allocs[a][w] != want) {
-                fprintf(stderr, "node %d: allocation %zu word %zu is %#llx, expected %#llx\n",
-                        dsm_node_id(), a, w, (unsigned long long)allocs[a][w],
-                        (unsigned long long)want);
-                return 1;
-            }
+        if (check_one(allocs, a, gen)) {
+            return 1;
         }
     }
     return 0;
@@ -99,6 +109,12 @@ int main(int argc, char **argv)
         return 1;
     }
     fill(allocs, 1);
+    dsm_barrier();
+    /* Every node reads the last allocation: its pages are Shared at the cut,
+     * written back, and the image takes them from their homes' backing. */
+    if (check_one(allocs, NALLOCS - 1, 1)) {
+        return 1;
+    }
     dsm_barrier();
     if ((status = dsm_checkpoint(dir)) != DSM_OK) {
         return fail("dsm_checkpoint", status);
