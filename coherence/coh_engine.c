@@ -175,12 +175,17 @@ static void dsm_coh_run_apply(dsm_coh_engine_t *engine, bool to_home, uint64_t f
 {
     engine->merge_base = out->count;
     for (uint32_t i = 0; i < count; i++) {
+        /* An input changes its page's entry on its side only (what it sends
+         * to self is another input): the count of unsettled entries follows. */
+        bool was = dsm_coh_page_settled(engine, to_home, first + i);
+
         engine->merge_from = engine->merge_base;
         if (to_home) {
             dsm_coh_home_input(engine, first + i, in, out);
         } else {
             dsm_coh_node_input(engine, first + i, in, out);
         }
+        engine->unsettled += (size_t)was - (size_t)dsm_coh_page_settled(engine, to_home, first + i);
     }
 }
 
@@ -421,6 +426,7 @@ void dsm_coh_engine_reset(dsm_coh_engine_t *engine)
     engine->next_req_id = 0;
     engine->selfq_head = 0;
     engine->selfq_count = 0;
+    engine->unsettled = 0;
     memset(&engine->stats, 0, sizeof(engine->stats));
 }
 

@@ -245,9 +245,22 @@ bool dsm_coh_engine_settled(const dsm_coh_engine_t *engine, uint64_t first, uint
     return dsm_coh_range_settled(engine, first, first + count);
 }
 
+bool dsm_coh_page_settled(const dsm_coh_engine_t *engine, bool home, uint64_t page)
+{
+    const void *entry = home ? dsm_coh_map_find(&engine->homes, page)
+                             : dsm_coh_map_find(&engine->nodes, page);
+
+    /* No entry: the default state (I, U), stable with nothing queued. */
+    return entry == NULL ||
+           (home ? dsm_coh_hentry_settled(entry) : dsm_coh_nentry_settled(entry));
+}
+
+/* O(1), not a walk of the entries: dsm_checkpoint and dsm_finalize ask while
+ * the whole job waits (the unsettled count is kept by dsm_coh_run_apply; the
+ * simulator checks it against dsm_coh_engine_settled after every event). */
 bool dsm_coh_engine_quiescent(const dsm_coh_engine_t *engine)
 {
-    return engine->selfq_count == 0 && dsm_coh_range_settled(engine, 0, engine->params.npages);
+    return engine->selfq_count == 0 && engine->unsettled == 0;
 }
 
 dsm_status_t dsm_coh_engine_forget(dsm_coh_engine_t *engine, uint64_t first, uint64_t count)

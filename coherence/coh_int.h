@@ -263,6 +263,7 @@ struct dsm_coh_engine {
     dsm_coh_msg_t      selfq[DSM_COH_SELFQ_SIZE];
     unsigned           selfq_head;
     unsigned           selfq_count;
+    size_t             unsettled;    /* entries not settled (coh_entry.c): quiescent is O(1) */
     uint16_t           node_index[DSM_COH_N_COUNT][DSM_COH_NE_COUNT];
     uint16_t           home_index[DSM_COH_H_COUNT][DSM_COH_HE_COUNT];
 };
@@ -288,6 +289,9 @@ static inline uint64_t *dsm_coh_queued(const dsm_coh_engine_t *engine, dsm_coh_h
 const dsm_coh_row_t *dsm_coh_row_find(const dsm_coh_table_t *table, const uint16_t *index,
                                       uint8_t state, uint8_t event, unsigned holds);
 void dsm_coh_transition(dsm_coh_engine_t *engine, uint8_t *state, const dsm_coh_row_t *row);
+/* coh_entry.c: page's entry on one side (home or node) is settled: stable,
+ * and for a home nothing queued; an absent entry is. */
+bool dsm_coh_page_settled(const dsm_coh_engine_t *engine, bool home, uint64_t page);
 void dsm_coh_emit(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, dsm_coh_action_type_t type,
                   uint32_t node, uint64_t page);
 void dsm_coh_send(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, uint32_t dest,

@@ -486,9 +486,18 @@ static int sim_event_run(sim_t *sim, unsigned i)
     return 0;
 }
 
-/* SWMR and data-value over every modelled copy. */
+/* SWMR and data-value over every modelled copy; each engine's O(1)
+ * quiescence (its count of unsettled entries) agrees with a walk of them. */
 static int sim_check(sim_t *sim)
 {
+    for (uint32_t n = 0; n < sim->nnodes; n++) {
+        bool counted = dsm_coh_engine_quiescent(sim->engines[n]);
+
+        if (counted != dsm_coh_engine_settled(sim->engines[n], 0, sim->npages)) {
+            return sim_fail(sim, "n%u: quiescent() says %d, its entries say otherwise", n,
+                            counted);
+        }
+    }
     for (uint32_t p = 0; p < sim->npages; p++) {
         unsigned holders = 0, writers = 0;
 
