@@ -2,25 +2,38 @@
  * checkpoint: what dsm_checkpoint costs (docs/checkpoint.md), for touched data
  * of 64 MiB, 4x more each row, up to --max-mib (default 1024). Per size, a
  * fresh allocation that every node writes a share of (each page Modified at
- * its writer), then:
- *   - pause:  dsm_checkpoint's return, i.e. the cut (µs, node 0; p50 of -i);
- *   - write:  dsm_checkpoint to the end of dsm_checkpoint_wait: the whole
- *             image written, fsync'd, committed (MB/s), against `dd bs=1M
- *             conv=fsync` of the same size to the same file system, same run;
- *   - slowdown: a pass that writes one word per page of this node's share,
- *             while the image is written, against the same pass without one.
+ * its writer), then per run two images of every allocation so far:
+ *   - pause:  dsm_checkpoint's return, i.e. the cut (µs, node 0; p50 of both
+ *             images of -i runs);
+ *   - image idle: dsm_checkpoint to the end of dsm_checkpoint_wait with the
+ *             application idle: the writer alone writes, fsyncs and commits
+ *             the image (MB/s of this size), against `dd bs=1M conv=fsync` of
+ *             the same size to the same file system, same run;
+ *   - image:  the same while the application writes one word per page of
+ *             its share right after the cut (every page saved before its write);
+ *   - slowdown: that pass, while the image is written, against the same pass
+ *             without one.
+ * Every image holds the earlier sizes' allocations too (Modified, not
+ * written since their own rows): the row of size S cuts 64 + 256 + ... + S MiB.
  * The image of each size stays in DIR/<size>mib for the restart probe:
  *   dsmrun -n N --restart DIR/<size>mib -- checkpoint --probe=<size> --max-mib=M
  * prints dsm_init's time and the first access to a page of the image (a read
  * of the last page: lazily loaded), which should not depend on the size.
  * Run: dsmrun -n 2 -- checkpoint [--dir=DIR] [--max-mib=N] [-i N] [--json]
+ *
+ * checkpoint --wp-kernel [--max-mib=N] (no dsmrun, no dsm): the kernel's part
+ * of the pause alone, one UFFDIO_WRITEPROTECT over S MiB of present, writable
+ * anonymous pages registered for WP faults, per size (what the cut's
+ * write protection costs a node holding S MiB Modified).
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "bench_common.h"
+#include "dsm_uffd.h"
 
 #define PAGE 4096u
 #define MIB  (UINT64_C(1) << 20)
@@ -29,6 +42,7 @@ typedef struct {
     const char *dir;
     uint64_t    max_mib;
     uint64_t    probe_mib; /* 0: the checkpoint rows */
+    int         wp_kernel; /* the kernel's write protection alone */
 } ckpt_opts_t;
 
 static int ckpt_option(const char *name, const char *value, void *arg)
@@ -36,6 +50,10 @@ static int ckpt_option(const char *name, const char *value, void *arg)
     ckpt_opts_t *o = arg;
     char *end;
 
+    if (!strcmp(name, "wp-kernel") && value == NULL) {
+        o->wp_kernel = 1;
+        return 0;
+    }
     if (!strcmp(name, "dir") && value != NULL && value[0] != '\0') {
         o->dir = value;
         return 0;
@@ -98,19 +116,26 @@ static double ckpt_dd(const char *dir, uint64_t bytes)
     return t0;
 }
 
+static void ckpt_do(const char *what, dsm_status_t status)
+{
+    if (status != DSM_OK) {
+        dsm_bench_die(what, status);
+    }
+}
+
 static void ckpt_rows(const dsm_bench_opts_t *opts, const ckpt_opts_t *o, uint64_t mib)
 {
     uint64_t bytes = mib * MIB;
     unsigned runs = opts->iterations;
-    double *pause = calloc(runs, sizeof(double)), *write = calloc(runs, sizeof(double));
+    double *pause = calloc(2 * runs, sizeof(double)), *write = calloc(runs, sizeof(double));
+    double *idle = calloc(runs, sizeof(double));
     double *alone = calloc(runs, sizeof(double)), *during = calloc(runs, sizeof(double));
     double *dd = calloc(runs, sizeof(double));
     dsm_bench_summary_t base;
     char dir[PATH_MAX], name[64];
     uint64_t *array = dsm_alloc(bytes);
-    dsm_status_t status;
 
-    if (array == NULL || !pause || !write || !alone || !during || !dd) {
+    if (array == NULL || !pause || !write || !idle || !alone || !during || !dd) {
         dsm_bench_die("dsm_alloc", dsm_last_error());
     }
     snprintf(dir, sizeof(dir), "%s/%llumib", o->dir, (unsigned long long)mib);
@@ -121,37 +146,81 @@ static void ckpt_rows(const dsm_bench_opts_t *opts, const ckpt_opts_t *o, uint64
         dsm_barrier();
         alone[r] = ckpt_touch(array, bytes, 1000 * r + 1);
         dsm_barrier();
+        /* The image with the application idle: the writer alone. */
         t0 = dsm_bench_now_us();
-        if ((status = dsm_checkpoint(dir)) != DSM_OK) {
-            dsm_bench_die("dsm_checkpoint", status);
-        }
-        pause[r] = dsm_bench_now_us() - t0;
+        ckpt_do("dsm_checkpoint", dsm_checkpoint(dir));
+        pause[2 * r] = dsm_bench_now_us() - t0;
+        ckpt_do("dsm_checkpoint_wait", dsm_checkpoint_wait());
+        idle[r] = dsm_bench_now_us() - t0;
+        /* Writable again (each page's first write lifts the cut's protection). */
+        ckpt_touch(array, bytes, 1000 * r + 1);
+        dsm_barrier();
+        /* The image while every page is written right after the cut. */
+        t0 = dsm_bench_now_us();
+        ckpt_do("dsm_checkpoint", dsm_checkpoint(dir));
+        pause[2 * r + 1] = dsm_bench_now_us() - t0;
         during[r] = ckpt_touch(array, bytes, 1000 * r + 2);
-        if ((status = dsm_checkpoint_wait()) != DSM_OK) {
-            dsm_bench_die("dsm_checkpoint_wait", status);
-        }
+        ckpt_do("dsm_checkpoint_wait", dsm_checkpoint_wait());
         write[r] = dsm_bench_now_us() - t0;
         dsm_barrier();
         dd[r] = dsm_node_id() == 0 ? ckpt_dd(o->dir, bytes) : 1;
         dsm_barrier();
     }
-    if (dsm_node_id() != 0) { /* node 0 reports */
-        free(pause), free(write), free(alone), free(during), free(dd);
-        return;
+    if (dsm_node_id() == 0) { /* node 0 reports */
+        snprintf(name, sizeof(name), "pause %llu MiB", (unsigned long long)mib);
+        dsm_bench_row_samples(opts, name, 0, pause, 2 * runs, NULL, NULL);
+        snprintf(name, sizeof(name), "dd %llu MiB", (unsigned long long)mib);
+        dsm_bench_row_samples(opts, name, bytes, dd, runs, NULL, &base);
+        snprintf(name, sizeof(name), "image idle %llu MiB", (unsigned long long)mib);
+        dsm_bench_row_samples(opts, name, bytes, idle, runs, &base, NULL);
+        snprintf(name, sizeof(name), "image %llu MiB", (unsigned long long)mib);
+        dsm_bench_row_samples(opts, name, bytes, write, runs, &base, NULL);
+        snprintf(name, sizeof(name), "touch alone %llu MiB", (unsigned long long)mib);
+        dsm_bench_row_samples(opts, name, 0, alone, runs, NULL, &base);
+        /* (base is now the touch without an image being written) */
+        snprintf(name, sizeof(name), "touch writing %llu MiB", (unsigned long long)mib);
+        dsm_bench_row_samples(opts, name, 0, during, runs, &base, NULL);
     }
-    snprintf(name, sizeof(name), "pause %llu MiB", (unsigned long long)mib);
-    dsm_bench_row_samples(opts, name, 0, pause, runs, NULL, NULL);
-    snprintf(name, sizeof(name), "dd %llu MiB", (unsigned long long)mib);
-    dsm_bench_row_samples(opts, name, bytes, dd, runs, NULL, &base);
-    snprintf(name, sizeof(name), "image %llu MiB", (unsigned long long)mib);
-    dsm_bench_row_samples(opts, name, bytes, write, runs, &base, NULL);
-    snprintf(name, sizeof(name), "touch alone %llu MiB", (unsigned long long)mib);
-    dsm_bench_row_samples(opts, name, 0, alone, runs, NULL, &base);
-    /* (base is now the touch without an image being written) */
-    snprintf(name, sizeof(name), "touch writing %llu MiB", (unsigned long long)mib);
-    dsm_bench_row_samples(opts, name, 0, during, runs, &base, NULL);
-    free(pause), free(write), free(alone), free(during), free(dd);
+    free(pause), free(write), free(idle), free(alone), free(during), free(dd);
     /* Kept allocated: the image's allocations are every size's so far. */
+}
+
+/* The kernel's part of the cut alone: one UFFDIO_WRITEPROTECT over mib MiB of
+ * present, writable anonymous pages (registered for WP faults), -i times,
+ * the protection lifted and every page written again between runs. */
+static void ckpt_wp_kernel(const dsm_bench_opts_t *opts, const dsm_uffd_t *uffd, uint64_t mib)
+{
+    uint64_t bytes = mib * MIB;
+    unsigned runs = opts->iterations;
+    double *protect = calloc(runs, sizeof(double));
+    dsm_bench_summary_t summary;
+    char *area = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char name[64];
+
+    if (protect == NULL || area == MAP_FAILED) {
+        fprintf(stderr, "checkpoint --wp-kernel: no memory for %llu MiB\n",
+                (unsigned long long)mib);
+        exit(1);
+    }
+    ckpt_do("registering for WP faults",
+            dsm_uffd_range_register(uffd, area, bytes, DSM_UFFD_MODE_WP));
+    for (unsigned r = 0; r < runs; r++) {
+        double t0;
+
+        for (uint64_t off = 0; off < bytes; off += PAGE) {
+            area[off] = (char)r; /* present and writable */
+        }
+        t0 = dsm_bench_now_us();
+        ckpt_do("UFFDIO_WRITEPROTECT", dsm_uffd_wp_set(uffd, area, bytes));
+        protect[r] = dsm_bench_now_us() - t0;
+        ckpt_do("lifting the protection", dsm_uffd_wp_clear(uffd, area, bytes, 0));
+    }
+    snprintf(name, sizeof(name), "wp kernel %llu MiB", (unsigned long long)mib);
+    dsm_bench_row_samples(opts, name, 0, protect, runs, NULL, &summary);
+    dsm_bench_note(opts, "wp kernel %llu MiB: %.1f ns per page", (unsigned long long)mib,
+                   summary.p50_us * 1e3 / (double)(bytes / PAGE));
+    munmap(area, bytes);
+    free(protect);
 }
 
 /* Restarted from the image of probe_mib: the allocations of that run made
@@ -200,8 +269,22 @@ int main(int argc, char **argv)
     dsm_bench_parse(argc, argv, "checkpoint",
                     "  --dir=DIR       where the images go (default /tmp/dsm_checkpoint_bench)\n"
                     "  --max-mib=N     largest touched size (64, 256, 1024, ... up to N)\n"
-                    "  --probe=N       restarted from DIR/<N>mib: time to the first access\n",
+                    "  --probe=N       restarted from DIR/<N>mib: time to the first access\n"
+                    "  --wp-kernel     (no dsmrun) UFFDIO_WRITEPROTECT alone, 64 MiB to --max-mib\n",
                     ckpt_option, &o, &opts);
+    if (o.wp_kernel) {
+        dsm_uffd_t uffd;
+
+        ckpt_do("opening a userfaultfd",
+                dsm_uffd_open(DSM_UFFD_FEATURES_REQUIRED, DSM_UFFD_FEATURES_OPTIONAL,
+                              DSM_UFFD_OPEN_ALLOW_USER_MODE_ONLY, &uffd));
+        for (uint64_t mib = 64; mib <= o.max_mib; mib *= 4) {
+            ckpt_wp_kernel(&opts, &uffd, mib);
+        }
+        dsm_uffd_close(&uffd);
+        dsm_bench_finish(&opts);
+        return 0;
+    }
     t0 = dsm_bench_now_us();
     ckpt_init(o.max_mib); /* the probe passes the same --max-mib: the same arena */
     t0 = dsm_bench_now_us() - t0;
