@@ -58,6 +58,11 @@ enum {
  * service thread's time per command stays short (~1024 engine lookups). */
 #define DSM_RT_CKPT_RESOLVE_PAGES 1024u
 
+/* Pages a write-protect fault saves, from the faulting one on (256 KiB): a
+ * code writing through its data after the cut takes a fault per 64 pages,
+ * not per page. */
+#define DSM_RT_CKPT_AHEAD 64u
+
 /* A page's load state at restart. */
 enum { DSM_RT_LOAD_NONE = 0, DSM_RT_LOAD_BUSY, DSM_RT_LOAD_DONE };
 
@@ -106,6 +111,16 @@ typedef struct dsm_rt_ckpt {
     int                  fd;           /* this node's file until the cut    */
     dsm_ckpt_manifest_t  manifest;     /* node 0 commits it                 */
     dsm_rt_ckpt_epoch_t *epoch;        /* service thread: CUT to END        */
+    /* Service thread only. A bit per arena page that may have become writable
+     * since the last cut: set before every engine input on the page (every
+     * install or upgrade follows one) and when the cut's protection is
+     * lifted. The next cut protects only these pages in the allocations the
+     * last one protected (cut_seqs, ascending); others it protects whole.
+     * NULL until the first cut (or without memory for it: then every cut
+     * protects every allocation whole). */
+    uint64_t            *dirty;
+    uint64_t            *cut_seqs;
+    size_t               cut_count;
     uint64_t             t_prepared;   /* dsm_now_ns at the end of prepare   */
 
     /* Restart. */
@@ -255,6 +270,58 @@ static void dsm_rt_ckpt_save(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region_t *r
     dsm_rt_ckpt_busy_wait(region, page);
 }
 
+/*
+ * Service thread, a write-protect fault on page, which the engine holds
+ * Modified: save it, and go on over the pages after it that the engine holds
+ * Modified too (writable but for the cut's protection), DSM_RT_CKPT_AHEAD at
+ * most: those still OWNER are saved with it (runs, one pwritev each), those
+ * saved already (DONE) join the range; the first page the writer is busy
+ * with, or not Modified here, ends it. Returns how many pages from page on
+ * are saved and may lose their protection (at least 1: page itself).
+ */
+static uint64_t dsm_rt_ckpt_save_ahead(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *epoch,
+                                       dsm_rt_ckpt_region_t *region, uint64_t page)
+{
+    uint8_t seen[DSM_RT_CKPT_AHEAD];
+    uint64_t end = region->first_page + region->npages, next, run_page = page;
+    size_t run = 0;
+
+    if (end - page > DSM_RT_CKPT_AHEAD) {
+        end = page + DSM_RT_CKPT_AHEAD;
+    }
+    /* page itself: the engine holds it Modified (the caller's condition). */
+    dsm_rt_ckpt_busy_wait(region, page);
+    for (next = page; next < end; next++) {
+        _Atomic uint8_t *claim = &region->claim[next - region->first_page];
+        uint8_t now;
+
+        if (next != page && dsm_coh_engine_node_state(rt->pages.coh, next) != DSM_COH_N_M) {
+            break;
+        }
+        dsm_rt_ckpt_resolve(rt, region, next);
+        now = atomic_load_explicit(claim, memory_order_acquire);
+        if (now == DSM_RT_CLAIM_OWNER &&
+            atomic_compare_exchange_strong(claim, &now, DSM_RT_CLAIM_BUSY)) {
+            if (run == 0) {
+                run_page = next;
+            }
+            seen[run++] = now;
+            continue;
+        }
+        if (run > 0) {
+            dsm_rt_ckpt_run_write(epoch, region, run_page, seen, run);
+            run = 0;
+        }
+        if (now != DSM_RT_CLAIM_DONE) {
+            break; /* the writer has it: its fault will lift it */
+        }
+    }
+    if (run > 0) {
+        dsm_rt_ckpt_run_write(epoch, region, run_page, seen, run);
+    }
+    return next > page ? next - page : 1;
+}
+
 /* Writer: pages [first, first + count) of region, resolved; runs of pages
  * this node saves and nobody took yet, DSM_CKPT_RUN_MAX at most, one
  * pwritev each. */
@@ -298,6 +365,7 @@ static void *dsm_rt_ckpt_writer(void *arg)
     dsm_rt_ckpt_epoch_t *epoch = arg;
     dsm_rt_t *rt = epoch->rt;
     dsm_rt_cmd_t cmd = { .type = DSM_RT_CMD_CKPT, .arg = DSM_RT_CKPT_RESOLVE };
+
 
     for (size_t r = 0; r < epoch->count && atomic_load(&epoch->status) == DSM_OK; r++) {
         dsm_rt_ckpt_region_t *region = &epoch->regions[r];
@@ -389,33 +457,135 @@ static dsm_status_t dsm_rt_ckpt_regions_take(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *
     return DSM_OK;
 }
 
-/*
- * Write-protect every allocation, one ioctl per run of adjacent ones: only
- * the pages Modified here were writable (pages held read-only stay so; absent
- * pages are installed later as the engine says). This is the one cost of the
- * cut that follows the data: the kernel visits every present page of the
- * range (docs/checkpoint.md has its figures); the engine is not consulted.
- */
-static dsm_status_t dsm_rt_ckpt_protect(dsm_rt_t *rt, const dsm_rt_ckpt_epoch_t *epoch)
-{
-    for (size_t r = 0; r < epoch->count;) {
-        const dsm_rt_ckpt_region_t *region = &epoch->regions[r];
-        uint64_t end = region->first_page + region->npages;
-        dsm_status_t status;
+/* ---- which pages the cut protects ------------------------------------------------------ */
 
-        for (r++; r < epoch->count && epoch->regions[r].first_page == end; r++) {
-            end += epoch->regions[r].npages;
-        }
-        status = dsm_uffd_wp_set(&rt->uffd, dsm_rt_page_address(rt, region->first_page),
-                                 (end - region->first_page) * DSM_RT_PAGE_SIZE);
-        if (status != DSM_OK) {
-            dsm_error("checkpoint: write-protecting the allocations from %" PRIu64
-                      " (pages %" PRIu64 "-%" PRIu64 ") failed: %s", region->seq,
-                      region->first_page, end - 1, dsm_strerror(status));
-            return status;
+static void dsm_rt_ckpt_dirty_set(dsm_rt_ckpt_t *ckpt, uint64_t first, uint64_t count)
+{
+    for (uint64_t page = first; ckpt->dirty != NULL && page < first + count; page++) {
+        ckpt->dirty[page / 64] |= UINT64_C(1) << (page % 64);
+    }
+}
+
+static void dsm_rt_ckpt_dirty_clear(dsm_rt_ckpt_t *ckpt, uint64_t first, uint64_t end)
+{
+    for (uint64_t page = first; page < end;) {
+        if (page % 64 == 0 && end - page >= 64) {
+            if (ckpt->dirty[page / 64] != 0) { /* untouched words stay unwritten */
+                ckpt->dirty[page / 64] = 0;
+            }
+            page += 64;
+        } else {
+            ckpt->dirty[page / 64] &= ~(UINT64_C(1) << (page % 64));
+            page++;
         }
     }
+}
+
+/* Whether the last cut protected the allocation seq (and its pages have been
+ * tracked since). */
+static int dsm_rt_ckpt_tracked(const dsm_rt_ckpt_t *ckpt, uint64_t seq)
+{
+    size_t low = 0, high = ckpt->cut_count;
+
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+
+        if (ckpt->cut_seqs[mid] == seq) {
+            return 1;
+        }
+        if (ckpt->cut_seqs[mid] < seq) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return 0;
+}
+
+/* Protect pages [first, end) of region, then forget they were dirty. */
+static dsm_status_t dsm_rt_ckpt_protect_range(dsm_rt_t *rt, const dsm_rt_ckpt_region_t *region,
+                                              uint64_t first, uint64_t end)
+{
+    dsm_status_t status = dsm_uffd_wp_set(&rt->uffd, dsm_rt_page_address(rt, first),
+                                          (end - first) * DSM_RT_PAGE_SIZE);
+
+    if (status != DSM_OK) {
+        dsm_error("checkpoint: write-protecting pages %" PRIu64 "-%" PRIu64
+                  " of allocation %" PRIu64 " failed: %s", first, end - 1, region->seq,
+                  dsm_strerror(status));
+        return status;
+    }
+    if (rt->ckpt->dirty != NULL) {
+        dsm_rt_ckpt_dirty_clear(rt->ckpt, first, end);
+    }
     return DSM_OK;
+}
+
+/*
+ * Write-protect what may be writable: only pages Modified here are, and of
+ * an allocation the last cut protected, only those dirty since (in runs of
+ * 64-page words: a word's clean pages cost the kernel nothing if absent, its
+ * walk if present). This is the one cost of the cut that follows the data:
+ * the kernel visits every present page of each range (docs/checkpoint.md);
+ * the bitmap costs a word read per 64 pages; the engine is not consulted.
+ * Returns the pages of the ranges protected in *pages_p.
+ */
+static dsm_status_t dsm_rt_ckpt_protect(dsm_rt_t *rt, const dsm_rt_ckpt_epoch_t *epoch,
+                                        uint64_t *pages_p)
+{
+    dsm_rt_ckpt_t *ckpt = rt->ckpt;
+    uint64_t pages = 0;
+    dsm_status_t status;
+
+    if (ckpt->dirty == NULL) {
+        ckpt->dirty = calloc((rt->arena.pages + 63) / 64, sizeof(uint64_t)); /* lazily zeroed */
+    }
+    for (size_t r = 0; r < epoch->count; r++) {
+        const dsm_rt_ckpt_region_t *region = &epoch->regions[r];
+        uint64_t end = region->first_page + region->npages, run = UINT64_MAX;
+
+        if (ckpt->dirty == NULL || !dsm_rt_ckpt_tracked(ckpt, region->seq)) {
+            if ((status = dsm_rt_ckpt_protect_range(rt, region, region->first_page, end)) !=
+                DSM_OK) {
+                return status;
+            }
+            pages += region->npages;
+            continue;
+        }
+        for (uint64_t word = region->first_page / 64; word <= (end - 1) / 64 + 1; word++) {
+            int dirty = word <= (end - 1) / 64 && ckpt->dirty[word] != 0;
+
+            if (dirty && run == UINT64_MAX) {
+                run = word;
+            } else if (!dirty && run != UINT64_MAX) {
+                uint64_t lo = run * 64 > region->first_page ? run * 64 : region->first_page;
+                uint64_t hi = word * 64 < end ? word * 64 : end;
+
+                if ((status = dsm_rt_ckpt_protect_range(rt, region, lo, hi)) != DSM_OK) {
+                    return status;
+                }
+                pages += hi - lo;
+                run = UINT64_MAX;
+            }
+        }
+    }
+    *pages_p = pages;
+    return DSM_OK;
+}
+
+/* After a cut protected every allocation: they are tracked from now on. */
+static void dsm_rt_ckpt_tracked_set(dsm_rt_ckpt_t *ckpt)
+{
+    const dsm_ckpt_manifest_t *manifest = &ckpt->manifest;
+    uint64_t *seqs = calloc(manifest->alloc_count ? manifest->alloc_count : 1, sizeof(*seqs));
+
+    free(ckpt->cut_seqs);
+    ckpt->cut_seqs = seqs;
+    ckpt->cut_count = 0;
+    /* Without memory none is tracked: the next cut protects them whole. */
+    for (size_t i = 0; seqs != NULL && i < manifest->alloc_count; i++) {
+        seqs[ckpt->cut_count++] = manifest->allocs[i].seq; /* image order: ascending */
+    }
 }
 
 static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
@@ -423,7 +593,7 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
     dsm_rt_ckpt_t *ckpt = rt->ckpt;
     dsm_rt_ckpt_epoch_t *epoch = calloc(1, sizeof(*epoch));
     dsm_status_t status;
-    uint64_t t0 = dsm_now_ns(), t1, t2;
+    uint64_t t0 = dsm_now_ns(), t1, t2, protected_pages = 0;
 
     if (epoch == NULL) {
         return DSM_ERR_NO_MEMORY;
@@ -441,13 +611,15 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
     /* No claim is resolved here: the engine's state is their verdict until
      * an input changes it, and the hook resolves them before any does. */
     t1 = dsm_now_ns();
-    if ((status = dsm_rt_ckpt_protect(rt, epoch)) != DSM_OK) {
+    if ((status = dsm_rt_ckpt_protect(rt, epoch, &protected_pages)) != DSM_OK) {
         goto err;
     }
+    dsm_rt_ckpt_tracked_set(ckpt);
     t2 = dsm_now_ns();
-    dsm_debug("checkpoint cut: %" PRIu64 " pages, setup %.0f us, write-protect %.0f us; "
-              "since prepare (quiesce, open) %.0f us", epoch->total_pages, (t1 - t0) / 1e3,
-              (t2 - t1) / 1e3, (t0 - ckpt->t_prepared) / 1e3);
+    dsm_debug("checkpoint cut: %" PRIu64 " pages, setup %.0f us, write-protect %.0f us "
+              "(%" PRIu64 " pages' ranges); since prepare (quiesce, open) %.0f us",
+              epoch->total_pages, (t1 - t0) / 1e3, (t2 - t1) / 1e3, protected_pages,
+              (t0 - ckpt->t_prepared) / 1e3);
     if (pthread_create(&epoch->writer, NULL, dsm_rt_ckpt_writer, epoch) != 0) {
         dsm_error("checkpoint: cannot start the writer thread");
         status = DSM_ERR_NO_MEMORY;
@@ -646,24 +818,36 @@ int dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page, int wp_fault,
     dsm_rt_ckpt_region_t *region;
     dsm_rt_restore_t *restore;
     dsm_status_t status;
+    uint64_t saved = 1; /* pages from page on whose protection may be lifted */
+    int cut_fault = wp_fault && state == DSM_COH_N_M;
+
+    /* The input may make the page writable: the next cut protects it. */
+    dsm_rt_ckpt_dirty_set(ckpt, page, 1);
 
     if (ckpt->epoch != NULL && (region = dsm_rt_ckpt_region_find(ckpt->epoch, page)) != NULL) {
         dsm_rt_ckpt_resolve(rt, region, page);
-        dsm_rt_ckpt_save(ckpt->epoch, region, page);
+        if (cut_fault) {
+            saved = dsm_rt_ckpt_save_ahead(rt, ckpt->epoch, region, page);
+        } else {
+            dsm_rt_ckpt_save(ckpt->epoch, region, page);
+        }
     }
     if (ckpt->restore_count != 0 && (restore = dsm_rt_restore_find(ckpt, page)) != NULL &&
         dsm_rt_placement_home(&restore->placement, page) == rt->node) {
         dsm_rt_restore_load(rt, restore, page);
     }
-    if (!wp_fault || state != DSM_COH_N_M) {
+    if (!cut_fault) {
         return 0;
     }
     /* The engine holds the page writable: the protection is the cut's, and
-     * the page is saved (above, or by the writer). Lifting it wakes the writer. */
-    status = dsm_uffd_wp_clear(&rt->uffd, dsm_rt_page_address(rt, page), DSM_RT_PAGE_SIZE, 0);
+     * the page is saved (above, or by the writer), with the pages saved
+     * ahead of it. Lifting it wakes the faulting thread. */
+    dsm_rt_ckpt_dirty_set(ckpt, page, saved);
+    status = dsm_uffd_wp_clear(&rt->uffd, dsm_rt_page_address(rt, page),
+                               saved * DSM_RT_PAGE_SIZE, 0);
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status, "checkpoint: lifting the write protection of page %" PRIu64
-                     " failed: %s", page, dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "checkpoint: lifting the write protection of pages %" PRIu64
+                     "-%" PRIu64 " failed: %s", page, page + saved - 1, dsm_strerror(status));
     }
     return 1;
 }
@@ -867,6 +1051,8 @@ void dsm_rt_ckpt_fini(dsm_rt_t *rt)
     free(ckpt->restores);
     dsm_ckpt_image_close(ckpt->image);
     dsm_ckpt_manifest_free(&ckpt->manifest);
+    free(ckpt->dirty);
+    free(ckpt->cut_seqs);
     free(ckpt->dir);
     pthread_cond_destroy(&ckpt->changed);
     pthread_mutex_destroy(&ckpt->lock);
