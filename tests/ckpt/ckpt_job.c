@@ -1,17 +1,20 @@
 /*
  * One node of the checkpoint tests (ckpt_restart.sh runs it under dsmrun;
- * public API only). Two allocations; node n writes the pages p with
- * p % N == (n + 1) % N, so at the cut most pages are Modified away from their
- * home (cyclic placement), and the words of the others stay as the home has them.
+ * public API only). Two allocations; node n writes the n-th block of pages of
+ * the first, and the pages p of the second with p % N == (n + 1) % N, so at
+ * the cut most pages are Modified away from their home (cyclic placement).
  * Every node then reads the last allocation, so its pages are Shared at the cut
  * (saved by their homes from the backing, not by their last writer).
  *
  *   ckpt_job write DIR   values of generation 1, checkpoint, generation 2
- *                        written at once (while the image is written), wait,
- *                        print "committed", then the last node kills itself
- *   ckpt_job crash DIR   as write, then generation 3 and a second checkpoint,
+ *                        written at once (while the image is written), wait;
+ *                        again: checkpoint (the pages written since the first
+ *                        cut are protected again), generation 3 at once,
+ *                        wait; print "committed", then the last node kills
+ *                        itself
+ *   ckpt_job crash DIR   as write, then generation 4 and a third checkpoint,
  *                        and node 0 kills itself before waiting for it
- *   ckpt_job verify DIR  (restarted) every word holds generation 1
+ *   ckpt_job verify DIR  (restarted) every word holds generation 2
  *   ckpt_job nospace DIR the checkpoint must fail: print its error, exit 0
  */
 #include <signal.h>
@@ -23,7 +26,7 @@
 #include "dsm.h"
 
 #define PAGE 4096u
-static const size_t sizes[] = { 2u << 20, (1u << 20) + PAGE };
+static const size_t sizes[] = { 16u << 20, (1u << 20) + PAGE };
 #define NALLOCS (sizeof(sizes) / sizeof(sizes[0]))
 
 static uint64_t value(size_t alloc, size_t word, uint64_t gen)
@@ -31,16 +34,26 @@ static uint64_t value(size_t alloc, size_t word, uint64_t gen)
     return ((uint64_t)alloc << 56) ^ (word * UINT64_C(0x9E3779B97F4A7C15)) ^ gen;
 }
 
-static int mine(size_t word, int node, int nnodes)
+/* The first allocation in one block of pages per node (a write fault after
+ * the cut saves and unprotects the pages after it at once), the others page
+ * by page in turn (each faults alone). */
+static int mine(size_t alloc, size_t word, int node, int nnodes)
 {
-    return (word * sizeof(uint64_t) / PAGE) % (size_t)nnodes == (size_t)((node + 1) % nnodes);
+    size_t page = word * sizeof(uint64_t) / PAGE, pages = sizes[alloc] / PAGE;
+
+    if (alloc == 0) {
+        return page * (size_t)nnodes / pages == (size_t)node;
+    }
+    return page % (size_t)nnodes == (size_t)((node + 1) % nnodes);
 }
 
+/* Last word first: the writer thread saves from the first page on, so
+ * after a cut these writes reach pages it has not saved yet. */
 static void fill(uint64_t *allocs[], uint64_t gen)
 {
-    for (size_t a = 0; a < NALLOCS; a++) {
-        for (size_t w = 0; w < sizes[a] / sizeof(uint64_t); w++) {
-            if (mine(w, dsm_node_id(), dsm_num_nodes())) {
+    for (size_t a = NALLOCS; a-- > 0;) {
+        for (size_t w = sizes[a] / sizeof(uint64_t); w-- > 0;) {
+            if (mine(a, w, dsm_node_id(), dsm_num_nodes())) {
                 allocs[a][w] = value(a, w, gen);
             }
         }
@@ -97,7 +110,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "node %d: dsm_restarted() is 0\n", dsm_node_id());
             return 1;
         }
-        if (check(allocs, 1)) {
+        if (check(allocs, 2)) {
             return 1;
         }
         dsm_barrier();
@@ -109,41 +122,50 @@ int main(int argc, char **argv)
         return 1;
     }
     fill(allocs, 1);
+    for (uint64_t gen = 1; gen <= 2; gen++) {
+        dsm_barrier();
+        /* Every node reads the last allocation before the first cut: its
+         * pages are Shared then (written back: the image takes them from
+         * their homes' backing), and made writable again after it by the
+         * protocol, not by a fault of the cut: the second cut must protect
+         * them too. */
+        if (gen == 1 && check_one(allocs, NALLOCS - 1, gen)) {
+            return 1;
+        }
+        dsm_barrier();
+        if ((status = dsm_checkpoint(dir)) != DSM_OK) {
+            return fail("dsm_checkpoint", status);
+        }
+        fill(allocs, gen + 1); /* each page is saved before this write proceeds */
+        status = dsm_checkpoint_wait();
+        if (!strcmp(mode, "nospace")) {
+            printf("node %d: dsm_checkpoint_wait: %s\n", dsm_node_id(), dsm_strerror(status));
+            dsm_finalize();
+            return status != DSM_OK ? 0 : 1;
+        }
+        if (status != DSM_OK) {
+            return fail("dsm_checkpoint_wait", status);
+        }
+    }
+    /* (Not between the images: reading every page would make them Shared.) */
     dsm_barrier();
-    /* Every node reads the last allocation: its pages are Shared at the cut,
-     * written back, and the image takes them from their homes' backing. */
-    if (check_one(allocs, NALLOCS - 1, 1)) {
+    if (check(allocs, 3) != 0) {
         return 1;
     }
-    dsm_barrier();
-    if ((status = dsm_checkpoint(dir)) != DSM_OK) {
-        return fail("dsm_checkpoint", status);
-    }
-    fill(allocs, 2); /* each page is saved before this write proceeds */
-    status = dsm_checkpoint_wait();
-    if (!strcmp(mode, "nospace")) {
-        printf("node %d: dsm_checkpoint_wait: %s\n", dsm_node_id(), dsm_strerror(status));
-        dsm_finalize();
-        return status != DSM_OK ? 0 : 1;
-    }
-    if (status != DSM_OK) {
-        return fail("dsm_checkpoint_wait", status);
-    }
-    dsm_barrier();
-    if (check(allocs, 2) == 0 && dsm_node_id() == 0) {
+    if (dsm_node_id() == 0) {
         printf("committed\n");
         fflush(stdout);
     }
     dsm_barrier();
     if (!strcmp(mode, "crash")) {
-        fill(allocs, 3);
+        fill(allocs, 4);
         if ((status = dsm_checkpoint(dir)) != DSM_OK) {
             return fail("dsm_checkpoint", status);
         }
         if (dsm_node_id() == 0) {
             raise(SIGKILL); /* while the second image is being written */
         }
-        fill(allocs, 4);
+        fill(allocs, 5);
         dsm_checkpoint_wait(); /* never returns: node 0 is gone */
         return 1;
     }
