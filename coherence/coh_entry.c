@@ -281,26 +281,6 @@ dsm_status_t dsm_coh_engine_forget(dsm_coh_engine_t *engine, uint64_t first, uin
 
 /* ---- inspection --------------------------------------------------------------- */
 
-void dsm_coh_engine_modified_foreach(const dsm_coh_engine_t *engine,
-                                     void (*fn)(void *arg, uint64_t page, bool here),
-                                     void *arg)
-{
-    for (size_t i = 0; i <= engine->nodes.mask; i++) {
-        const dsm_coh_nentry_t *e = dsm_coh_map_entry(&engine->nodes, i);
-
-        if (e != NULL && e->state == DSM_COH_N_M) {
-            fn(arg, e->page, true);
-        }
-    }
-    for (size_t i = 0; i <= engine->homes.mask; i++) {
-        const dsm_coh_hentry_t *h = dsm_coh_map_entry(&engine->homes, i);
-
-        if (h != NULL && h->state == DSM_COH_H_M) {
-            fn(arg, h->page, dsm_coh_bit(h->bits, engine->params.self));
-        }
-    }
-}
-
 void dsm_coh_engine_entries(const dsm_coh_engine_t *engine, size_t *node_p, size_t *home_p)
 {
     *node_p = engine->nodes.count;

@@ -289,15 +289,6 @@ bool dsm_coh_engine_settled(const dsm_coh_engine_t *engine, uint64_t first, uint
  */
 dsm_status_t dsm_coh_engine_forget(dsm_coh_engine_t *engine, uint64_t first, uint64_t count);
 
-/*
- * Calls fn once for each page this node holds Modified (here true) and once
- * for each page it homes that a node holds Modified (here: that node is this
- * one). Only entries are visited: the cost follows the pages held, never the
- * arena's size (the runtime's checkpoint cut, docs/design.md §5).
- */
-void dsm_coh_engine_modified_foreach(const dsm_coh_engine_t *engine,
-                                     void (*fn)(void *arg, uint64_t page, bool here),
-                                     void *arg);
 
 /* Entries held (node side, home side): the engine's memory follows these. */
 void dsm_coh_engine_entries(const dsm_coh_engine_t *engine, size_t *node_p, size_t *home_p);
