@@ -338,6 +338,7 @@ dsm_status_t dsm_checkpoint(const char *dir)
     status = dsm_rt_first_error(status, dsm_rt_ckpt_open(rt));
     status = dsm_rt_first_error(status, dsm_rt_command(rt, &cut));
     status = dsm_rt_first_error(status, dsm_barrier());
+    dsm_rt_ckpt_go(rt);
     return dsm_rt_result(status);
 }
 

@@ -5,16 +5,20 @@
  * Modified somewhere is saved by the node that holds it, from its arena; every
  * other page by its home, from its backing segment. Each allocation gets a
  * claim byte per page (calloc: the kernel zero-fills lazily, so the cost does
- * not follow the allocation's size); the only pages visited are the engine's
- * Modified entries: this node's own are marked OWNER, those homed here but
- * Modified elsewhere SKIP; then each allocation is write-protected (one ioctl).
+ * not follow the allocation's size), unresolved: the cut visits no page. The
+ * service thread resolves a claim from the engine's state of the page, which
+ * no input has changed yet, before the page's first input (the hook) or when
+ * the writer asks (DSM_RT_CKPT_RESOLVE). The cut write-protects what may be
+ * writable: new allocations whole, the others' pages dirty since the last
+ * cut (the one cost of the cut that follows the data, the kernel's).
  *
  * Copy-before-write: a page's data changes only after an engine input on it
  * at the node that saves it (a write fault, a request reaching the home that
  * will grant it, an invalidation of the owner), or after a write fault on an
  * OWNER page, which the engine never sees. So dsm_rt_ckpt_before_input saves
- * the page first if this node must and has not yet. The writer thread saves
- * the rest in the background. Writer and service thread meet on the claim
+ * the page first if this node must and has not yet (on a write fault, with
+ * the OWNER pages after it). The writer thread saves the rest in the
+ * background, in runs (pwritev). Writer and service thread meet on the claim
  * byte: whoever moves it to BUSY copies the page; the other waits for DONE.
  *
  * Restart: the k-th allocation of the new job takes the image's k-th
@@ -25,12 +29,14 @@
  *
  * Threads: the claim and load bytes are atomics; the epoch is created and
  * freed by the service thread (commands CUT and END) while the writer is not
- * running; restore regions are added and removed by the service thread under
+ * running; only the service thread resolves claims and touches the dirty
+ * bitmap; restore regions are added and removed by the service thread under
  * lock, which the loader holds while it loads a page into one of them.
  */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +96,10 @@ typedef struct {
     uint64_t              resolve_first, resolve_count;
     pthread_t             writer;
     int                   writer_running; /* joinable; under ckpt->lock        */
+    /* Posted once every node has cut (dsm_rt_ckpt_go, after the barrier): a
+     * writer started earlier would take a CPU from a node still cutting. */
+    sem_t                 go;
+    int                   go_posted;   /* application thread                  */
 } dsm_rt_ckpt_epoch_t;
 
 /* An allocation of the new job that takes an image allocation's contents. */
@@ -366,6 +376,9 @@ static void *dsm_rt_ckpt_writer(void *arg)
     dsm_rt_t *rt = epoch->rt;
     dsm_rt_cmd_t cmd = { .type = DSM_RT_CMD_CKPT, .arg = DSM_RT_CKPT_RESOLVE };
 
+    while (sem_wait(&epoch->go) != 0) { /* EINTR */
+    }
+
 
     for (size_t r = 0; r < epoch->count && atomic_load(&epoch->status) == DSM_OK; r++) {
         dsm_rt_ckpt_region_t *region = &epoch->regions[r];
@@ -409,6 +422,7 @@ static void dsm_rt_ckpt_epoch_free(dsm_rt_ckpt_epoch_t *epoch)
     }
     free(epoch->regions);
     free(epoch->index);
+    sem_destroy(&epoch->go);
     free(epoch);
 }
 
@@ -600,6 +614,7 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
     }
     epoch->rt = rt;
     epoch->fd = ckpt->fd;
+    sem_init(&epoch->go, 0, 0);
     if ((status = dsm_rt_ckpt_regions_take(rt, epoch)) != DSM_OK) {
         goto err;
     }
@@ -927,10 +942,21 @@ int dsm_rt_ckpt_pending(const dsm_rt_t *rt)
     return rt->ckpt->pending;
 }
 
+void dsm_rt_ckpt_go(dsm_rt_t *rt)
+{
+    dsm_rt_ckpt_epoch_t *epoch = rt->ckpt->epoch; /* set by the cut, before its command completed */
+
+    if (epoch != NULL && !epoch->go_posted) {
+        epoch->go_posted = 1;
+        sem_post(&epoch->go);
+    }
+}
+
 void dsm_rt_ckpt_writer_join(dsm_rt_t *rt)
 {
     dsm_rt_ckpt_t *ckpt = rt->ckpt;
 
+    dsm_rt_ckpt_go(rt); /* (already, but for a dsm_checkpoint cut short) */
     pthread_mutex_lock(&ckpt->lock);
     if (ckpt->epoch != NULL && ckpt->epoch->writer_running) {
         pthread_join(ckpt->epoch->writer, NULL);

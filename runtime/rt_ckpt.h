@@ -110,6 +110,9 @@ int dsm_rt_ckpt_restarted(const dsm_rt_t *rt);
  * temporary directory), then after it (every node opens its file). */
 dsm_status_t dsm_rt_ckpt_prepare(dsm_rt_t *rt, const char *dir);
 dsm_status_t dsm_rt_ckpt_open(dsm_rt_t *rt);
+/* After the barrier that follows the cut: every node has cut, this node's
+ * writer may start. */
+void dsm_rt_ckpt_go(dsm_rt_t *rt);
 /* Nonzero between dsm_rt_ckpt_prepare and the end of its dsm_checkpoint_wait. */
 int dsm_rt_ckpt_pending(const dsm_rt_t *rt);
 /* The steps of dsm_checkpoint_wait: this node's writer finished (its status);
