@@ -2,19 +2,23 @@
  * checkpoint: what dsm_checkpoint costs (docs/checkpoint.md), for touched data
  * of 64 MiB, 4x more each row, up to --max-mib (default 1024). Per size, a
  * fresh allocation that every node writes a share of (each page Modified at
- * its writer), then per run two images of every allocation so far:
- *   - pause:  dsm_checkpoint's return, i.e. the cut (µs, node 0; p50 of both
- *             images of -i runs);
- *   - image idle: dsm_checkpoint to the end of dsm_checkpoint_wait with the
- *             application idle: the writer alone writes, fsyncs and commits
- *             the image (MB/s of this size), against `dd bs=1M conv=fsync` of
- *             the same size to the same file system, same run;
- *   - image:  the same while the application writes one word per page of
- *             its share right after the cut (every page saved before its write);
+ * its writer), then per run two images of every allocation so far (the row
+ * of size S saves 64 + 256 + ... + S MiB, all Modified):
+ *   - pause new: dsm_checkpoint's return, i.e. the cut (µs, node 0, p50 of
+ *             -i), when only this size's allocation was written since the
+ *             last image (the earlier ones are Modified but untouched);
+ *   - image idle: that image, dsm_checkpoint to the end of
+ *             dsm_checkpoint_wait, with the application idle: the writer
+ *             alone writes, fsyncs and commits it (MB/s of the whole image),
+ *             against `dd bs=1M conv=fsync` of as many bytes to the same
+ *             file system, same run;
+ *   - pause all: the cut when every allocation was written since the last
+ *             image (every Modified page writable: the worst case);
+ *   - image:  that image while the application writes one word per page of
+ *             this size's share right after the cut (each page saved before
+ *             its write goes on);
  *   - slowdown: that pass, while the image is written, against the same pass
  *             without one.
- * Every image holds the earlier sizes' allocations too (Modified, not
- * written since their own rows): the row of size S cuts 64 + 256 + ... + S MiB.
  * The image of each size stays in DIR/<size>mib for the restart probe:
  *   dsmrun -n N --restart DIR/<size>mib -- checkpoint --probe=<size> --max-mib=M
  * prints dsm_init's time and the first access to a page of the image (a read
@@ -123,11 +127,20 @@ static void ckpt_do(const char *what, dsm_status_t status)
     }
 }
 
+/* The allocations of the earlier rows (all in every image). */
+static struct {
+    uint64_t *array[16];
+    uint64_t  bytes[16];
+    size_t    count;
+    uint64_t  total; /* bytes */
+} ckpt_allocs;
+
 static void ckpt_rows(const dsm_bench_opts_t *opts, const ckpt_opts_t *o, uint64_t mib)
 {
-    uint64_t bytes = mib * MIB;
+    uint64_t bytes = mib * MIB, image;
     unsigned runs = opts->iterations;
-    double *pause = calloc(2 * runs, sizeof(double)), *write = calloc(runs, sizeof(double));
+    double *pause = calloc(runs, sizeof(double)), *pause_all = calloc(runs, sizeof(double));
+    double *write = calloc(runs, sizeof(double));
     double *idle = calloc(runs, sizeof(double));
     double *alone = calloc(runs, sizeof(double)), *during = calloc(runs, sizeof(double));
     double *dd = calloc(runs, sizeof(double));
@@ -135,9 +148,13 @@ static void ckpt_rows(const dsm_bench_opts_t *opts, const ckpt_opts_t *o, uint64
     char dir[PATH_MAX], name[64];
     uint64_t *array = dsm_alloc(bytes);
 
-    if (array == NULL || !pause || !write || !idle || !alone || !during || !dd) {
+    if (array == NULL || !pause || !pause_all || !write || !idle || !alone || !during || !dd ||
+        ckpt_allocs.count == sizeof(ckpt_allocs.array) / sizeof(ckpt_allocs.array[0])) {
         dsm_bench_die("dsm_alloc", dsm_last_error());
     }
+    ckpt_allocs.array[ckpt_allocs.count] = array;
+    ckpt_allocs.bytes[ckpt_allocs.count++] = bytes;
+    image = ckpt_allocs.total += bytes;
     snprintf(dir, sizeof(dir), "%s/%llumib", o->dir, (unsigned long long)mib);
     for (unsigned r = 0; r < runs; r++) {
         double t0;
@@ -149,39 +166,46 @@ static void ckpt_rows(const dsm_bench_opts_t *opts, const ckpt_opts_t *o, uint64
         /* The image with the application idle: the writer alone. */
         t0 = dsm_bench_now_us();
         ckpt_do("dsm_checkpoint", dsm_checkpoint(dir));
-        pause[2 * r] = dsm_bench_now_us() - t0;
+        pause[r] = dsm_bench_now_us() - t0;
         ckpt_do("dsm_checkpoint_wait", dsm_checkpoint_wait());
         idle[r] = dsm_bench_now_us() - t0;
-        /* Writable again (each page's first write lifts the cut's protection). */
-        ckpt_touch(array, bytes, 1000 * r + 1);
+        /* Every allocation writable again (each page's first write lifts the
+         * cut's protection): the next cut protects them all. */
+        for (size_t a = 0; a < ckpt_allocs.count; a++) {
+            ckpt_touch(ckpt_allocs.array[a], ckpt_allocs.bytes[a], 1000 * r + 1);
+        }
         dsm_barrier();
         /* The image while every page is written right after the cut. */
         t0 = dsm_bench_now_us();
         ckpt_do("dsm_checkpoint", dsm_checkpoint(dir));
-        pause[2 * r + 1] = dsm_bench_now_us() - t0;
+        pause_all[r] = dsm_bench_now_us() - t0;
         during[r] = ckpt_touch(array, bytes, 1000 * r + 2);
         ckpt_do("dsm_checkpoint_wait", dsm_checkpoint_wait());
         write[r] = dsm_bench_now_us() - t0;
         dsm_barrier();
-        dd[r] = dsm_node_id() == 0 ? ckpt_dd(o->dir, bytes) : 1;
+        dd[r] = dsm_node_id() == 0 ? ckpt_dd(o->dir, image) : 1;
         dsm_barrier();
     }
     if (dsm_node_id() == 0) { /* node 0 reports */
-        snprintf(name, sizeof(name), "pause %llu MiB", (unsigned long long)mib);
-        dsm_bench_row_samples(opts, name, 0, pause, 2 * runs, NULL, NULL);
+        dsm_bench_note(opts, "%llu MiB: the image holds %llu MiB; dd writes as much",
+                       (unsigned long long)mib, (unsigned long long)(image / MIB));
+        snprintf(name, sizeof(name), "pause new %llu MiB", (unsigned long long)mib);
+        dsm_bench_row_samples(opts, name, 0, pause, runs, NULL, NULL);
+        snprintf(name, sizeof(name), "pause all %llu MiB", (unsigned long long)mib);
+        dsm_bench_row_samples(opts, name, 0, pause_all, runs, NULL, NULL);
         snprintf(name, sizeof(name), "dd %llu MiB", (unsigned long long)mib);
-        dsm_bench_row_samples(opts, name, bytes, dd, runs, NULL, &base);
+        dsm_bench_row_samples(opts, name, image, dd, runs, NULL, &base);
         snprintf(name, sizeof(name), "image idle %llu MiB", (unsigned long long)mib);
-        dsm_bench_row_samples(opts, name, bytes, idle, runs, &base, NULL);
+        dsm_bench_row_samples(opts, name, image, idle, runs, &base, NULL);
         snprintf(name, sizeof(name), "image %llu MiB", (unsigned long long)mib);
-        dsm_bench_row_samples(opts, name, bytes, write, runs, &base, NULL);
+        dsm_bench_row_samples(opts, name, image, write, runs, &base, NULL);
         snprintf(name, sizeof(name), "touch alone %llu MiB", (unsigned long long)mib);
         dsm_bench_row_samples(opts, name, 0, alone, runs, NULL, &base);
         /* (base is now the touch without an image being written) */
         snprintf(name, sizeof(name), "touch writing %llu MiB", (unsigned long long)mib);
         dsm_bench_row_samples(opts, name, 0, during, runs, &base, NULL);
     }
-    free(pause), free(write), free(idle), free(alone), free(during), free(dd);
+    free(pause), free(pause_all), free(write), free(idle), free(alone), free(during), free(dd);
     /* Kept allocated: the image's allocations are every size's so far. */
 }
 
