@@ -44,8 +44,12 @@
 #include "dsm.h"
 #include "uffd_compat.h"
 
-/* Features dsm cannot run without: WP faults drive S -> M upgrades. */
-#define DSM_UFFD_FEATURES_REQUIRED ((uint64_t)UFFD_FEATURE_PAGEFAULT_FLAG_WP)
+/* Features dsm cannot run without: WP faults drive S -> M upgrades, and the
+ * arena is a memfd whose pages are mapped with CONTINUE (MINOR faults) and
+ * write-protected (WP on shmem). */
+#define DSM_UFFD_FEATURES_REQUIRED                                              \
+    ((uint64_t)(UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_MINOR_SHMEM |    \
+                UFFD_FEATURE_WP_HUGETLBFS_SHMEM))
 
 /*
  * Features dsm enables when the kernel has them (each justified in the probe
@@ -54,8 +58,7 @@
  */
 #define DSM_UFFD_FEATURES_OPTIONAL                                              \
     ((uint64_t)(UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_THREAD_ID |         \
-                UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM |        \
-                UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_MOVE))
+                UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MOVE))
 
 /* How the fd was obtained (dsm_uffd_t.origin). */
 typedef enum {

@@ -209,9 +209,12 @@ typedef struct {
 
 /* ---- the arena (rt_arena.c) ------------------------------------------------------ */
 
+/* One memfd mapped twice: the arena (registered) and the landing mapping. */
 typedef struct {
     uintptr_t base;
+    uintptr_t landing; /* the same pages, unregistered: where data arrives */
     uint64_t  pages;
+    int       fd;
     int       mapped;
 } dsm_rt_arena_t;
 
@@ -232,7 +235,7 @@ typedef struct {
     uint64_t           first_page;
     uint64_t           npages;
     dsm_rt_placement_t placement;
-    dsm_tp_mem_t      *backing;    /* this node's segment (pages it homes)     */
+    dsm_tp_mem_t      *backing;    /* this node's landing range of it, registered */
     dsm_tp_rmem_t     *rmem;       /* every node's segment, for RMA           */
     void              *key;        /* this node's segment key, as sent        */
     size_t             key_size;   /* 0: this node failed to make its segment  */
@@ -289,15 +292,6 @@ typedef struct {
     dsm_coh_rma_t op;
 } dsm_rt_deferred_t;
 
-/* A staging page: where fetched data lands and write-backs leave from. */
-typedef struct {
-    struct dsm_rt        *rt;
-    uint64_t              page;
-    int                   home;      /* the page's home: the flush after a put */
-    dsm_coh_rma_t         op;
-    int                   next_free; /* -1: end of the free list */
-} dsm_rt_slot_t;
-
 /* A run of sequential faults of one kind: the page the run faults on next,
  * the window last requested ahead of it (0: no run), and how many pages were
  * requested ahead in all. */
@@ -314,15 +308,6 @@ typedef struct {
      * it; the engine appends nothing to it when it refuses an input). */
     dsm_coh_actions_t  actions;
 
-    /* Staging pages (registered) and their slots. */
-    void              *staging;
-    dsm_tp_mem_t      *staging_mem;
-    dsm_rt_slot_t     *slots;
-    int                slot_count, free_slot;
-    dsm_pagemap_t      fetch_slot;    /* page -> slot of its fetch in flight   */
-    dsm_rt_fifo_t      slot_waiters;  /* of dsm_coh_action_t: FETCH/WRITE_BACK
-                                         waiting for a slot, started by
-                                         dsm_rt_pages_run_deferred            */
     /* Transfers completed while actions ran (dsm_rt_deferred_t). */
     dsm_rt_fifo_t      deferred;
 
@@ -421,10 +406,16 @@ void dsm_rt_cmd_list_complete(dsm_rt_cmd_list_t *list, dsm_status_t status);
 _Noreturn void dsm_rt_fatal(dsm_rt_t *rt, dsm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* rt_arena.c: the arena mapping and its uffd registration. */
+/* rt_arena.c: the arena's memfd, its two mappings and its uffd registration. */
 dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt);
 void dsm_rt_arena_unmap(dsm_rt_t *rt);
 void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
+/* The page in the landing mapping: the same memory, never faulting. */
+void *dsm_rt_page_landing(const dsm_rt_t *rt, uint64_t page);
+/* Make sure the pages exist in the page cache (zeroes where none was). */
+dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t count);
+/* Drop the pages from both mappings and the page cache (dsm_free). */
+dsm_status_t dsm_rt_arena_release(const dsm_rt_t *rt, uint64_t page, uint64_t count);
 
 /* rt_alloc.c: the allocation table and collective allocations (service thread). */
 dsm_status_t dsm_rt_alloc_init(dsm_rt_t *rt);
@@ -493,8 +484,8 @@ dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt);
 void dsm_rt_pages_fini(dsm_rt_t *rt);
 /* Handle a batch of uffd events; returns how many were read. */
 size_t dsm_rt_pages_read_faults(dsm_rt_t *rt);
-/* Run deferred work (transfers waiting for a staging slot, completed
- * transfers) until none is left; nonzero if there was any. */
+/* Feed the transfers completed while actions ran to the engine until none
+ * is left; nonzero if there was any. */
 int dsm_rt_pages_run_deferred(dsm_rt_t *rt);
 /* Nonzero while a fault read on this node is not yet resolved. */
 int dsm_rt_pages_faults_pending(const dsm_rt_t *rt);

@@ -193,7 +193,7 @@ dsm_status_t dsm_finalize(void)
         dsm_error("dsm_finalize: the last checkpoint failed: %s", dsm_strerror(status));
     }
     /* Nothing may reach memory the tear-down unmaps: no RMA into a backing
-     * segment or staging page, no message for a forgotten page. Each node
+     * segment, no message for a forgotten page. Each node
      * ends every transaction it started (read-ahead requests nobody waits
      * for included); after the barrier nobody starts one, and each node
      * waits for the transactions it serves as home to end (their DONEs). */

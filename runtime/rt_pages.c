@@ -4,12 +4,11 @@
  * Everything in this file runs on the service thread.
  *
  * Re-entrancy: actions never feed the engine nor start other actions. A
- * transfer that completes while actions run (an RMA that finished at once, a
- * local copy standing in for RMA at the home) is queued as deferred work and
- * fed to the engine by dsm_rt_pages_run_deferred; a transfer that finds no
- * free staging slot is queued too, and started there once an install or a
- * finished write-back returned one. So an input's actions are always carried
- * out completely before the next input, and nothing here calls itself back.
+ * transfer that completes while actions run (an RMA that finished at once, or
+ * one at the home, where nothing moves) is queued as deferred work and fed to
+ * the engine by dsm_rt_pages_run_deferred. So an input's actions are always
+ * carried out completely before the next input, and nothing here calls
+ * itself back.
  * (Messages to itself the engine handles inside the input that produced
  * them.)
  */
@@ -24,7 +23,6 @@
 #include "dsm_rt.h"
 #include "rt_ckpt.h"
 
-#define DSM_RT_STAGING_SLOTS 256 /* pages in flight at once (fetch + write-back) */
 #define DSM_RT_FAULT_BATCH   64
 #define DSM_RT_INSTALL_ATTEMPTS 1000
 
@@ -283,172 +281,122 @@ static void dsm_rt_fault_resolved(dsm_rt_t *rt, uint64_t page)
     }
 }
 
-/* ---- staging slots ------------------------------------------------------------ */
-
-static void *dsm_rt_slot_address(const dsm_rt_t *rt, int slot)
-{
-    return (char *)rt->pages.staging + (size_t)slot * DSM_RT_PAGE_SIZE;
-}
-
-static int dsm_rt_slot_get(dsm_rt_t *rt)
-{
-    int slot = rt->pages.free_slot;
-
-    if (slot >= 0) {
-        rt->pages.free_slot = rt->pages.slots[slot].next_free;
-    }
-    return slot;
-}
-
-/* Return slot to the pool. A transfer waiting for one is not started here
- * (inside an install, or a transfer's completion): dsm_rt_pages_run_deferred
- * starts it. */
-static void dsm_rt_slot_put(dsm_rt_t *rt, int slot)
-{
-    rt->pages.slots[slot].next_free = rt->pages.free_slot;
-    rt->pages.free_slot = slot;
-}
-
 /* ---- page transfers (FETCH and WRITE_BACK) --------------------------------------- */
+
+/*
+ * Data moves between the nodes' landing mappings at the page's offset in its
+ * allocation: a get writes this node's page cache, a put the home's. Nothing
+ * is staged: the install that follows a fetch maps the landed page, and a
+ * write-back reads the page the arena maps write-protected.
+ */
+typedef struct {
+    dsm_rt_t     *rt;
+    uint64_t      page;
+    int           home;  /* the flush after a put */
+    dsm_coh_rma_t op;
+} dsm_rt_transfer_t;
 
 static void dsm_rt_transfer_done(void *arg, dsm_status_t status)
 {
-    dsm_rt_slot_t *slot = arg;
-    dsm_rt_t *rt = slot->rt;
-    int index = (int)(slot - rt->pages.slots);
+    dsm_rt_transfer_t *transfer = arg;
+    dsm_rt_t *rt = transfer->rt;
 
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status,
-                     "page %" PRIu64 " transfer failed: %s", slot->page, dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "page %" PRIu64 " transfer failed: %s", transfer->page,
+                     dsm_strerror(status));
     }
-    if (slot->op == DSM_COH_RMA_WRITE_BACK) {
-        dsm_rt_slot_put(rt, index); /* the fetch slot lives until the install */
-    }
-    dsm_rt_defer_rma_done(rt, slot->page, slot->op);
+    dsm_rt_defer_rma_done(rt, transfer->page, transfer->op);
+    free(transfer);
 }
 
 /* After a put, a flush makes it complete at the home before anyone is told. */
 static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
 {
-    dsm_rt_slot_t *slot = arg;
-    dsm_rt_t *rt = slot->rt;
+    dsm_rt_transfer_t *transfer = arg;
     dsm_status_t flush;
 
     if (status != DSM_OK) {
         dsm_rt_transfer_done(arg, status);
         return;
     }
-    flush = dsm_tp_flush(rt->tp, slot->home, dsm_rt_transfer_done, slot);
+    flush = dsm_tp_flush(transfer->rt->tp, transfer->home, dsm_rt_transfer_done, transfer);
     if (flush != DSM_INPROGRESS) {
-        dsm_rt_transfer_done(slot, flush);
+        dsm_rt_transfer_done(transfer, flush);
     }
 }
 
-static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, int slot)
-{
-    const dsm_rt_region_t *region = dsm_rt_region_find(rt, action->page);
-    uint64_t index = dsm_rt_placement_index(&region->placement, action->page);
-    size_t offset = index * DSM_RT_PAGE_SIZE;
-    void *local = dsm_rt_slot_address(rt, slot);
-    void *arena = dsm_rt_page_address(rt, action->page);
-    dsm_rt_slot_t *record = &rt->pages.slots[slot];
-    int home = (int)action->node;
-    dsm_status_t status;
-
-    record->page = action->page;
-    record->home = home;
-    record->op = action->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
-
-    if (action->type == DSM_COH_ACT_FETCH) {
-        if (dsm_pagemap_put(&rt->pages.fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
-            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fetch");
-        }
-        rt->pages.bytes_fetched += DSM_RT_PAGE_SIZE;
-        if (home == rt->node) { /* the home reads its own backing */
-            memcpy(local, (char *)dsm_tp_mem_address(region->backing) + offset,
-                   DSM_RT_PAGE_SIZE);
-            dsm_rt_transfer_done(record, DSM_OK);
-            return;
-        }
-        status = dsm_tp_get(rt->tp, region->rmem, home, offset, local, DSM_RT_PAGE_SIZE,
-                            rt->pages.staging_mem, dsm_rt_transfer_done, record);
-        if (status != DSM_INPROGRESS) {
-            dsm_rt_transfer_done(record, status);
-        }
-        return;
-    }
-    /* WRITE_BACK: the page is write-protected (SET_WP came first), so the
-     * service thread reads a stable copy through the arena mapping. */
-    rt->pages.bytes_written_back += DSM_RT_PAGE_SIZE;
-    if (home == rt->node) {
-        memcpy((char *)dsm_tp_mem_address(region->backing) + offset, arena, DSM_RT_PAGE_SIZE);
-        dsm_rt_transfer_done(record, DSM_OK);
-        return;
-    }
-    memcpy(local, arena, DSM_RT_PAGE_SIZE);
-    status = dsm_tp_put(rt->tp, region->rmem, home, offset, local, DSM_RT_PAGE_SIZE,
-                        rt->pages.staging_mem, dsm_rt_write_back_put_done, record);
-    if (status != DSM_INPROGRESS) {
-        dsm_rt_write_back_put_done(record, status);
-    }
-}
-
-/* Started at once when a slot is free and no transfer waits for one (they
- * start in order), else queued for dsm_rt_pages_run_deferred. */
 static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
-    int slot = rt->pages.slot_waiters.count == 0 ? dsm_rt_slot_get(rt) : -1;
+    const dsm_rt_region_t *region = dsm_rt_region_find(rt, action->page);
+    size_t offset = (size_t)(action->page - region->first_page) * DSM_RT_PAGE_SIZE;
+    void *landing = dsm_rt_page_landing(rt, action->page);
+    dsm_rt_transfer_t *transfer = malloc(sizeof(*transfer));
+    int fetch = action->type == DSM_COH_ACT_FETCH;
+    dsm_status_t status;
 
-    if (slot >= 0) {
-        dsm_rt_transfer_start(rt, action, slot);
-    } else if (dsm_rt_fifo_push(&rt->pages.slot_waiters, action) != DSM_OK) {
-        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing page transfers");
+    if (transfer == NULL) {
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory starting a page transfer");
     }
-}
-
-/* The oldest transfer waiting for a slot, started if one is free; nonzero
- * if it was. */
-static int dsm_rt_transfer_start_waiting(dsm_rt_t *rt)
-{
-    dsm_coh_action_t action;
-    int slot;
-
-    if (rt->pages.slot_waiters.count == 0 || (slot = dsm_rt_slot_get(rt)) < 0) {
-        return 0;
+    *transfer = (dsm_rt_transfer_t){ rt, action->page, (int)action->node,
+                                     fetch ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK };
+    if (transfer->home == rt->node) {
+        /* The home's arena and backing are the same pages: nothing moves. */
+        dsm_rt_transfer_done(transfer, DSM_OK);
+        return;
     }
-    dsm_rt_fifo_pop(&rt->pages.slot_waiters, &action);
-    dsm_rt_transfer_start(rt, &action, slot);
-    return 1;
+    if (fetch) {
+        rt->pages.bytes_fetched += DSM_RT_PAGE_SIZE;
+        status = dsm_tp_get(rt->tp, region->rmem, transfer->home, offset, landing,
+                            DSM_RT_PAGE_SIZE, region->backing, dsm_rt_transfer_done, transfer);
+        if (status != DSM_INPROGRESS) {
+            dsm_rt_transfer_done(transfer, status);
+        }
+        return;
+    }
+    /* WRITE_BACK: SET_WP came first, so the page is stable. */
+    rt->pages.bytes_written_back += DSM_RT_PAGE_SIZE;
+    status = dsm_tp_put(rt->tp, region->rmem, transfer->home, offset, landing, DSM_RT_PAGE_SIZE,
+                        region->backing, dsm_rt_write_back_put_done, transfer);
+    if (status != DSM_INPROGRESS) {
+        dsm_rt_write_back_put_done(transfer, status);
+    }
 }
 
 /* ---- the other actions --------------------------------------------------------- */
 
-static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, unsigned flags)
+/*
+ * Map pages whose data is in this node's page cache: fetched into the landing
+ * mapping, or, at their home, its own pages (which may never have been
+ * written: populated first, as zeroes).
+ */
+static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags)
 {
-    void *dst = dsm_rt_page_address(rt, page);
-    uint64_t slot;
-    size_t done;
-    dsm_status_t status;
+    const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
+    char *dst = dsm_rt_page_address(rt, page);
+    size_t left = count * DSM_RT_PAGE_SIZE, done = 0;
+    dsm_status_t status = DSM_OK;
 
-    if (!dsm_pagemap_take(&rt->pages.fetch_slot, page, &slot)) {
-        dsm_rt_fatal(rt, DSM_ERR_STATE, "install of page %" PRIu64 " without fetched data", page);
+    if (dsm_rt_placement_home(&region->placement, page) == rt->node) {
+        status = dsm_rt_arena_populate(rt, page, count);
     }
-    /* AGAIN: the address space is changing under us (fork, mremap): retry,
-     * a bounded number of times. */
-    for (int attempt = 0; attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
-        status = dsm_uffd_copy(&rt->uffd, dst, dsm_rt_slot_address(rt, (int)slot),
-                               DSM_RT_PAGE_SIZE, flags, &done);
+    /* AGAIN: the address space is changing under us (fork, mremap), or part
+     * of the run was done: retry the rest, a bounded number of times. */
+    for (int attempt = 0; status == DSM_OK && attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
+        status = dsm_uffd_continue(&rt->uffd, dst, left, flags, &done);
         if (status != DSM_ERR_AGAIN) {
             break;
         }
+        dst += done;
+        left -= done;
     }
     if (status != DSM_OK) {
         /* EXISTS would mean the engine's view of the page is wrong. */
         dsm_rt_fatal(rt, status, "installing page %" PRIu64 " failed: %s", page,
                      dsm_strerror(status));
     }
-    dsm_rt_slot_put(rt, (int)slot);
-    dsm_rt_fault_resolved(rt, page);
+    for (uint64_t i = 0; i < count; i++) {
+        dsm_rt_fault_resolved(rt, page + i);
+    }
 }
 
 static void dsm_rt_send(dsm_rt_t *rt, const dsm_coh_action_t *action)
@@ -484,10 +432,10 @@ static void dsm_rt_action_page_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
         dsm_rt_transfer(rt, action);
         break;
     case DSM_COH_ACT_INSTALL_RO:
-        dsm_rt_install(rt, action->page, DSM_UFFD_WP);
+        dsm_rt_install(rt, action->page, 1, DSM_UFFD_WP);
         break;
     case DSM_COH_ACT_INSTALL_RW:
-        dsm_rt_install(rt, action->page, 0);
+        dsm_rt_install(rt, action->page, 1, 0);
         break;
     case DSM_COH_ACT_CLEAR_WP:
         dsm_rt_kernel_checked(rt, dsm_uffd_wp_clear(&rt->uffd, address, DSM_RT_PAGE_SIZE, 0),
@@ -553,11 +501,9 @@ static void dsm_rt_held_run(dsm_rt_t *rt, const dsm_rt_held_t *held)
 }
 
 /*
- * Transfers waiting for a staging slot, transfers completed while actions
- * ran (adjacent ones of a home as one run) and work that waited for a
- * first-touch home, until none is left: an RMA completion fed to the engine
- * may install a page (returning its slot) or ask for more transfers, and a
- * transfer started may complete at once.
+ * Transfers completed while actions ran (adjacent ones of a home as one
+ * run) and work that waited for a first-touch home, until none is left: a
+ * completion fed to the engine may start transfers that complete at once.
  */
 int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
 {
@@ -566,9 +512,7 @@ int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
     int any = 0;
 
     for (;;) {
-        if (dsm_rt_transfer_start_waiting(rt)) {
-            any = 1;
-        } else if (dsm_rt_fifo_pop(&rt->pages.deferred, &work)) {
+        if (dsm_rt_fifo_pop(&rt->pages.deferred, &work)) {
             dsm_rt_rma_done(rt, work.page, dsm_rt_deferred_run(rt, &work), work.op);
             any = 1;
         } else if (dsm_rt_home_ready_pop(rt, &held)) {
@@ -603,7 +547,6 @@ dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
         .npages = rt->arena.pages, .home_policy = DSM_COH_HOME_FUNC,
         .home_of = dsm_rt_home_of, .home_arg = rt,
     };
-    size_t staging_bytes = (size_t)DSM_RT_STAGING_SLOTS * DSM_RT_PAGE_SIZE;
     dsm_status_t status;
 
     status = dsm_coh_engine_create(&params, &pages->coh);
@@ -611,26 +554,11 @@ dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
         return status;
     }
     dsm_rt_fifo_init(&pages->deferred, sizeof(dsm_rt_deferred_t));
-    dsm_rt_fifo_init(&pages->slot_waiters, sizeof(dsm_coh_action_t));
     pages->actions.capacity = dsm_coh_engine_max_actions(pages->coh);
     pages->actions.actions = calloc(pages->actions.capacity, sizeof(*pages->actions.actions));
-    pages->slots = calloc(DSM_RT_STAGING_SLOTS, sizeof(*pages->slots));
-    if (pages->actions.actions == NULL || pages->slots == NULL ||
-        dsm_pagemap_init(&pages->fetch_slot, 64) != DSM_OK ||
-        dsm_pagemap_init(&pages->fault_start, 64) != DSM_OK) {
+    if (pages->actions.actions == NULL || dsm_pagemap_init(&pages->fault_start, 64) != DSM_OK) {
         return DSM_ERR_NO_MEMORY;
     }
-    status = dsm_tp_mem_map(rt->tp, NULL, staging_bytes, &pages->staging_mem);
-    if (status != DSM_OK) {
-        return status;
-    }
-    pages->staging = dsm_tp_mem_address(pages->staging_mem);
-    pages->slot_count = DSM_RT_STAGING_SLOTS;
-    for (int i = 0; i < pages->slot_count; i++) {
-        pages->slots[i].rt = rt;
-        pages->slots[i].next_free = i + 1 < pages->slot_count ? i + 1 : -1;
-    }
-    pages->free_slot = 0;
     return dsm_tp_am_register(rt->tp, DSM_RT_AM_COHERENCE, dsm_rt_coherence_am, rt);
 }
 
@@ -639,19 +567,11 @@ void dsm_rt_pages_fini(dsm_rt_t *rt)
 {
     dsm_rt_pages_t *pages = &rt->pages;
 
-    if (pages->staging_mem != NULL) {
-        dsm_tp_mem_unmap(pages->staging_mem);
-        pages->staging_mem = NULL;
-    }
     dsm_coh_engine_destroy(pages->coh);
     pages->coh = NULL;
     free(pages->actions.actions);
-    free(pages->slots);
     pages->actions.actions = NULL;
-    pages->slots = NULL;
-    dsm_rt_fifo_fini(&pages->slot_waiters);
     dsm_rt_fifo_fini(&pages->deferred);
-    dsm_pagemap_fini(&pages->fetch_slot);
     dsm_pagemap_fini(&pages->fault_start);
 }
 
