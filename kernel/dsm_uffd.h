@@ -84,7 +84,14 @@ typedef struct {
     uint64_t          features;  /* enabled on this fd                        */
     uint64_t          available; /* what the kernel offers                    */
     uint64_t          ioctls;    /* UFFDIO_API's ioctl bitmask                */
+    /* UFFDIO_CONTINUE maps pages write-protected (MODE_WP, Linux 6.5): probed
+     * when the fd has DSM_UFFD_CONTINUE_WP_FEATURES, else 0. */
+    int               continue_wp;
 } dsm_uffd_t;
+
+/* The features a write-protected CONTINUE needs. */
+#define DSM_UFFD_CONTINUE_WP_FEATURES                                           \
+    ((uint64_t)(UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM))
 
 /*
  * Open a userfaultfd and enable required | (optional & available).

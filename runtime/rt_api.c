@@ -68,6 +68,11 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         goto err;
     }
     rt->uffd_open = 1;
+    if (!rt->uffd.continue_wp && rt->node == 0) {
+        dsm_info("this kernel cannot map a page read-only with UFFDIO_CONTINUE (Linux < 6.5): "
+                 "every miss takes its page writable, so read-shared pages move between "
+                 "readers (docs/design.md, \"The data path\")");
+    }
     if ((status = dsm_rt_arena_map(rt)) != DSM_OK) {
         goto err;
     }

@@ -222,7 +222,11 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
 {
     uint64_t page = (event->address - rt->arena.base) / DSM_RT_PAGE_SIZE;
-    int write = (event->flags & (DSM_UFFD_EVENT_WRITE | DSM_UFFD_EVENT_WP)) != 0;
+    /* Without a write-protected CONTINUE a page cannot be mapped read-only
+     * before another thread could write it unseen: every miss asks for the
+     * page writable (Modified), so nothing is ever installed read-only. */
+    int write = (event->flags & (DSM_UFFD_EVENT_WRITE | DSM_UFFD_EVENT_WP)) != 0 ||
+                !rt->uffd.continue_wp;
     const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
     dsm_coh_node_state_t state;
     dsm_status_t status;
