@@ -286,9 +286,11 @@ typedef struct {
 
 /* ---- the page path (rt_pages.c) ------------------------------------------------------------ */
 
-/* A page transfer that completed while actions ran, fed to the engine next. */
+/* A transfer of the run [page, page + count) that completed while actions
+ * ran, fed to the engine next. */
 typedef struct {
     uint64_t      page;
+    uint32_t      count;
     dsm_coh_rma_t op;
 } dsm_rt_deferred_t;
 

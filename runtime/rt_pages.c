@@ -30,9 +30,9 @@ static void dsm_rt_actions_run(dsm_rt_t *rt);
 
 /* ---- deferred work ------------------------------------------------------ */
 
-static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
+static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, uint32_t count, dsm_coh_rma_t op)
 {
-    dsm_rt_deferred_t work = { .page = page, .op = op };
+    dsm_rt_deferred_t work = { .page = page, .count = count, .op = op };
 
     if (dsm_rt_fifo_push(&rt->pages.deferred, &work) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing protocol work");
@@ -63,20 +63,20 @@ static void dsm_rt_rma_done(dsm_rt_t *rt, uint64_t page, uint32_t count, dsm_coh
 
 /*
  * The completed transfer work and those queued right behind it that continue
- * it (same kind, next page, same home), up to a run's length, taken out of
+ * it (same kind, next pages, same home), up to a run's length, taken out of
  * the queue: fed to the engine as one input, a run's ACK or DONE goes out once.
  */
 static uint32_t dsm_rt_deferred_run(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
 {
     uint32_t home = dsm_coh_engine_home(rt->pages.coh, work->page);
     dsm_rt_deferred_t next;
-    uint32_t count = 1;
+    uint32_t count = work->count;
 
-    while (count < DSM_COH_RUN_MAX && dsm_rt_fifo_peek(&rt->pages.deferred, &next) &&
-           next.op == work->op && next.page == work->page + count &&
+    while (dsm_rt_fifo_peek(&rt->pages.deferred, &next) && next.op == work->op &&
+           next.page == work->page + count && count + next.count <= DSM_COH_RUN_MAX &&
            dsm_coh_engine_home(rt->pages.coh, next.page) == home) {
         (void)dsm_rt_fifo_pop(&rt->pages.deferred, &next);
-        count++;
+        count += next.count;
     }
     return count;
 }
@@ -288,14 +288,17 @@ static void dsm_rt_fault_resolved(dsm_rt_t *rt, uint64_t page)
 /* ---- page transfers (FETCH and WRITE_BACK) --------------------------------------- */
 
 /*
- * Data moves between the nodes' landing mappings at the page's offset in its
- * allocation: a get writes this node's page cache, a put the home's. Nothing
- * is staged: the install that follows a fetch maps the landed page, and a
- * write-back reads the page the arena maps write-protected.
+ * Data moves between the nodes' landing mappings at the pages' offset in their
+ * allocation: a get writes this node's page cache, a put the home's. A run of
+ * one allocation is one contiguous range on both sides, so it moves with one
+ * get, or one put and its flush. Nothing is staged: the install that follows
+ * a fetch maps the landed pages, and a write-back reads pages the arena maps
+ * write-protected.
  */
 typedef struct {
     dsm_rt_t     *rt;
     uint64_t      page;
+    uint32_t      count;
     int           home;  /* the flush after a put */
     dsm_coh_rma_t op;
 } dsm_rt_transfer_t;
@@ -306,10 +309,10 @@ static void dsm_rt_transfer_done(void *arg, dsm_status_t status)
     dsm_rt_t *rt = transfer->rt;
 
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status, "page %" PRIu64 " transfer failed: %s", transfer->page,
-                     dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "transfer of pages %" PRIu64 "..+%" PRIu32 " failed: %s",
+                     transfer->page, transfer->count, dsm_strerror(status));
     }
-    dsm_rt_defer_rma_done(rt, transfer->page, transfer->op);
+    dsm_rt_defer_rma_done(rt, transfer->page, transfer->count, transfer->op);
     free(transfer);
 }
 
@@ -329,11 +332,13 @@ static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
     }
 }
 
-static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
+/* The run [page, page + count) of region: one get or one put. */
+static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
+                                  const dsm_coh_action_t *action, uint64_t page, uint32_t count)
 {
-    const dsm_rt_region_t *region = dsm_rt_region_find(rt, action->page);
-    size_t offset = (size_t)(action->page - region->first_page) * DSM_RT_PAGE_SIZE;
-    void *landing = dsm_rt_page_landing(rt, action->page);
+    size_t offset = (size_t)(page - region->first_page) * DSM_RT_PAGE_SIZE;
+    size_t length = (size_t)count * DSM_RT_PAGE_SIZE;
+    void *landing = dsm_rt_page_landing(rt, page);
     dsm_rt_transfer_t *transfer = malloc(sizeof(*transfer));
     int fetch = action->type == DSM_COH_ACT_FETCH;
     dsm_status_t status;
@@ -341,7 +346,7 @@ static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
     if (transfer == NULL) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory starting a page transfer");
     }
-    *transfer = (dsm_rt_transfer_t){ rt, action->page, (int)action->node,
+    *transfer = (dsm_rt_transfer_t){ rt, page, count, (int)action->node,
                                      fetch ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK };
     if (transfer->home == rt->node) {
         /* The home's arena and backing are the same pages: nothing moves. */
@@ -349,43 +354,85 @@ static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
         return;
     }
     if (fetch) {
-        rt->pages.bytes_fetched += DSM_RT_PAGE_SIZE;
-        status = dsm_tp_get(rt->tp, region->rmem, transfer->home, offset, landing,
-                            DSM_RT_PAGE_SIZE, region->backing, dsm_rt_transfer_done, transfer);
+        rt->pages.bytes_fetched += length;
+        status = dsm_tp_get(rt->tp, region->rmem, transfer->home, offset, landing, length,
+                            region->backing, dsm_rt_transfer_done, transfer);
         if (status != DSM_INPROGRESS) {
             dsm_rt_transfer_done(transfer, status);
         }
         return;
     }
-    /* WRITE_BACK: SET_WP came first, so the page is stable. */
-    rt->pages.bytes_written_back += DSM_RT_PAGE_SIZE;
-    status = dsm_tp_put(rt->tp, region->rmem, transfer->home, offset, landing, DSM_RT_PAGE_SIZE,
+    /* WRITE_BACK: SET_WP came first, so the pages are stable. */
+    rt->pages.bytes_written_back += length;
+    status = dsm_tp_put(rt->tp, region->rmem, transfer->home, offset, landing, length,
                         region->backing, dsm_rt_write_back_put_done, transfer);
     if (status != DSM_INPROGRESS) {
         dsm_rt_write_back_put_done(transfer, status);
     }
 }
 
+/* A FETCH or WRITE_BACK run: one transfer per allocation it spans (the engine
+ * joins adjacent pages of one home, which adjacent allocations can be). */
+static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    uint64_t page = action->page, end = action->page + action->count;
+
+    while (page < end) {
+        const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
+        uint64_t region_end;
+
+        if (region == NULL) {
+            dsm_rt_fatal(rt, DSM_ERR_STATE, "transfer of page %" PRIu64 " outside every allocation",
+                         page);
+        }
+        region_end = region->first_page + region->npages;
+        region_end = region_end < end ? region_end : end;
+        dsm_rt_transfer_start(rt, region, action, page, (uint32_t)(region_end - page));
+        page = region_end;
+    }
+}
+
 /* ---- the other actions --------------------------------------------------------- */
 
+/* Give the pages of [page, page + count) this node homes a page in the page
+ * cache (zeroes where none was written yet), so CONTINUE can map them. */
+static void dsm_rt_populate_homed(dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    uint64_t end = page + count, first = 0, homed = 0;
+    dsm_status_t status = DSM_OK;
+
+    for (uint64_t p = page; p <= end && status == DSM_OK; p++) {
+        const dsm_rt_region_t *region = p < end ? dsm_rt_region_find(rt, p) : NULL;
+
+        if (region != NULL && dsm_rt_placement_home(&region->placement, p) == rt->node) {
+            first = homed == 0 ? p : first;
+            homed++;
+        } else if (homed > 0) {
+            status = dsm_rt_arena_populate(rt, first, homed);
+            homed = 0;
+        }
+    }
+    if (status != DSM_OK) {
+        dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
+                     count, dsm_strerror(status));
+    }
+}
+
 /*
- * Map pages whose data is in this node's page cache: fetched into the landing
- * mapping, or, at their home, its own pages (which may never have been
- * written: populated first, as zeroes).
+ * Map the run [page, page + count), whose data is in this node's page cache:
+ * fetched into the landing mapping, or, at their home, its own pages. One
+ * CONTINUE for the run.
  */
 static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags)
 {
-    const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
     char *dst = dsm_rt_page_address(rt, page);
     size_t left = count * DSM_RT_PAGE_SIZE, done = 0;
     dsm_status_t status = DSM_OK;
 
-    if (dsm_rt_placement_home(&region->placement, page) == rt->node) {
-        status = dsm_rt_arena_populate(rt, page, count);
-    }
+    dsm_rt_populate_homed(rt, page, count);
     /* AGAIN: the address space is changing under us (fork, mremap), or part
      * of the run was done: retry the rest, a bounded number of times. */
-    for (int attempt = 0; status == DSM_OK && attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
+    for (int attempt = 0; attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
         status = dsm_uffd_continue(&rt->uffd, dst, left, flags, &done);
         if (status != DSM_ERR_AGAIN) {
             break;
@@ -395,8 +442,8 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned
     }
     if (status != DSM_OK) {
         /* EXISTS would mean the engine's view of the page is wrong. */
-        dsm_rt_fatal(rt, status, "installing page %" PRIu64 " failed: %s", page,
-                     dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "installing pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
+                     count, dsm_strerror(status));
     }
     for (uint64_t i = 0; i < count; i++) {
         dsm_rt_fault_resolved(rt, page + i);
@@ -420,66 +467,69 @@ static void dsm_rt_kernel_checked(dsm_rt_t *rt, dsm_status_t status, const char 
                                   uint64_t page)
 {
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status, "%s of page %" PRIu64 " failed: %s", what, page,
+        dsm_rt_fatal(rt, status, "%s of the run at page %" PRIu64 " failed: %s", what, page,
                      dsm_strerror(status));
     }
 }
 
-/* One page of an action (a SEND is carried out once, by dsm_rt_action_run). */
-static void dsm_rt_action_page_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
+/* Per-page bookkeeping after a kernel operation on a run: the faults it
+ * resolved, the pages whose mapping it changed. */
+static void dsm_rt_run_pages_done(dsm_rt_t *rt, const dsm_coh_action_t *action, int resolved,
+                                  int changed)
+{
+    for (uint32_t i = 0; i < action->count; i++) {
+        if (resolved) {
+            dsm_rt_fault_resolved(rt, action->page + i);
+        }
+        if (changed) {
+            dsm_rt_page_changed(rt, action->page + i);
+        }
+    }
+}
+
+/* An action on a run of pages, carried out for the whole run at once: one
+ * message, one transfer per allocation, one ioctl (the arena range of a run
+ * is contiguous). */
+static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
     void *address = dsm_rt_page_address(rt, action->page);
+    size_t length = (size_t)action->count * DSM_RT_PAGE_SIZE;
 
     switch (action->type) {
+    case DSM_COH_ACT_SEND:
+        dsm_rt_send(rt, action);
+        break;
     case DSM_COH_ACT_FETCH:
     case DSM_COH_ACT_WRITE_BACK:
         dsm_rt_transfer(rt, action);
         break;
     case DSM_COH_ACT_INSTALL_RO:
-        dsm_rt_install(rt, action->page, 1, DSM_UFFD_WP);
+        dsm_rt_install(rt, action->page, action->count, DSM_UFFD_WP);
         break;
     case DSM_COH_ACT_INSTALL_RW:
-        dsm_rt_install(rt, action->page, 1, 0);
+        dsm_rt_install(rt, action->page, action->count, 0);
         break;
     case DSM_COH_ACT_CLEAR_WP:
-        dsm_rt_kernel_checked(rt, dsm_uffd_wp_clear(&rt->uffd, address, DSM_RT_PAGE_SIZE, 0),
+        dsm_rt_kernel_checked(rt, dsm_uffd_wp_clear(&rt->uffd, address, length, 0),
                               "clearing write protection", action->page);
-        dsm_rt_fault_resolved(rt, action->page);
-        dsm_rt_page_changed(rt, action->page);
+        dsm_rt_run_pages_done(rt, action, 1, 1);
         break;
     case DSM_COH_ACT_SET_WP:
-        dsm_rt_kernel_checked(rt, dsm_uffd_wp_set(&rt->uffd, address, DSM_RT_PAGE_SIZE),
+        dsm_rt_kernel_checked(rt, dsm_uffd_wp_set(&rt->uffd, address, length),
                               "write-protecting", action->page);
         break;
     case DSM_COH_ACT_ZAP:
-        dsm_rt_kernel_checked(rt, dsm_uffd_zap(address, DSM_RT_PAGE_SIZE), "zapping",
-                              action->page);
-        dsm_rt_page_changed(rt, action->page);
+        dsm_rt_kernel_checked(rt, dsm_uffd_zap(address, length), "zapping", action->page);
+        dsm_rt_run_pages_done(rt, action, 0, 1);
         break;
     case DSM_COH_ACT_WAKE:
-        dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, DSM_RT_PAGE_SIZE),
-                              "waking", action->page);
+        dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, length), "waking",
+                              action->page);
         /* The woken threads retry; one that faults again is a new fault. */
-        dsm_rt_fault_resolved(rt, action->page);
+        dsm_rt_run_pages_done(rt, action, 1, 0);
         break;
     default:
         dsm_rt_fatal(rt, DSM_ERR_STATE, "unknown coherence action %d", (int)action->type);
-    }
-}
-
-/* An action names a run of pages: the message goes once, the rest page by page. */
-static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
-{
-    dsm_coh_action_t page = *action;
-
-    if (action->type == DSM_COH_ACT_SEND) {
-        dsm_rt_send(rt, action);
-        return;
-    }
-    page.count = 1;
-    for (uint32_t i = 0; i < action->count; i++) {
-        page.page = action->page + i;
-        dsm_rt_action_page_run(rt, &page);
     }
 }
 
