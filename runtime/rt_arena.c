@@ -155,9 +155,12 @@ dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t c
 dsm_status_t dsm_rt_arena_release(const dsm_rt_t *rt, uint64_t page, uint64_t count)
 {
     /* Frees the page cache and unmaps the pages from both mappings: the
-     * next allocation of the range starts from zeroes. */
-    if (fallocate(rt->arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  (off_t)(page * DSM_RT_PAGE_SIZE), (off_t)(count * DSM_RT_PAGE_SIZE)) != 0) {
+     * next allocation of the range starts from zeroes. MADV_REMOVE through
+     * the landing mapping rather than fallocate(PUNCH_HOLE): a transport's
+     * registration cache (UCX's, over verbs) hears of madvise and munmap, not
+     * of fallocate, and would otherwise register the next allocation there
+     * with the freed pages still pinned under it. */
+    if (madvise(dsm_rt_page_landing(rt, page), count * DSM_RT_PAGE_SIZE, MADV_REMOVE) != 0) {
         int err = errno;
 
         dsm_error("releasing pages [%" PRIu64 ", +%" PRIu64 ") of the arena failed: %s", page,
