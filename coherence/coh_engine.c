@@ -324,6 +324,26 @@ dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t firs
                                out);
 }
 
+dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t page, bool install,
+                                       dsm_coh_actions_t *out)
+{
+    dsm_status_t status;
+
+    if (page >= engine->params.npages) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    status = dsm_coh_prepare(engine, out, 1);
+    if (status != DSM_OK) {
+        return status;
+    }
+    if (dsm_coh_engine_home(engine, page) != engine->params.self ||
+        dsm_coh_map_find(&engine->nodes, page) != NULL ||
+        !dsm_coh_home_claim(engine, page, install, out)) {
+        return DSM_ERR_STATE;
+    }
+    return DSM_OK;
+}
+
 dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_rma_t op,
                                      dsm_coh_actions_t *out)
 {

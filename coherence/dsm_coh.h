@@ -196,6 +196,7 @@ typedef struct {
     uint64_t msg_pages_sent;  /* pages the SEND actions name (/ msgs_sent: batching) */
     uint64_t run_inputs;      /* inputs naming more than one page (faults, messages, completions) */
     uint64_t run_pages;       /* pages those inputs named                          */
+    uint64_t claims;          /* pages the home took without messages (claim)      */
 } dsm_coh_stats_t;
 
 typedef struct dsm_coh_engine dsm_coh_engine_t;
@@ -246,6 +247,21 @@ dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, ds
 dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t first,
                                          uint32_t count, dsm_coh_rma_t op,
                                          dsm_coh_actions_t *out);
+
+/*
+ * A local first touch without messages: the home takes a page nobody holds.
+ * Legal when this node homes page, holds no copy of it (I) and its home side
+ * is Uncached and idle; the page becomes Modified here (node M, home M with
+ * this node the owner), as if this node's write miss had been served, since
+ * the home's own memory is the backing and nothing has to move. With
+ * install, appends INSTALL_RW (which maps the home's own page and wakes the
+ * faulting threads); without, nothing: the caller states that the page is
+ * already mapped writable here (a range the kernel fills itself, registered
+ * without MISSING). The next request from another node recalls it like any
+ * Modified page. DSM_ERR_STATE, nothing changed, when it is not legal.
+ */
+dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t page, bool install,
+                                       dsm_coh_actions_t *out);
 
 /*
  * dsm_coh_engine_recv in two steps, for a caller that looks at the message

@@ -219,6 +219,20 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
     dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
 }
 
+/*
+ * A fault on a page this node homes and nobody holds (home side Uncached and
+ * idle): the home claims it, without messages, and maps its own page.
+ */
+static int dsm_rt_fault_claimable(const dsm_rt_t *rt, const dsm_rt_region_t *region,
+                                  uint64_t page, dsm_coh_node_state_t state)
+{
+    bool holder;
+
+    return state == DSM_COH_N_I && dsm_rt_placement_home(&region->placement, page) == rt->node &&
+           dsm_coh_engine_home_state(rt->pages.coh, page, (uint32_t)rt->node, &holder) ==
+               DSM_COH_H_U;
+}
+
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
 {
     uint64_t page = (event->address - rt->arena.base) / DSM_RT_PAGE_SIZE;
@@ -247,6 +261,11 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     }
     if (dsm_rt_home_hold_fault(rt, region, event, page)) {
         return; /* runs again once the chunk's home is known */
+    }
+    if (dsm_rt_fault_claimable(rt, region, page, state)) {
+        status = dsm_coh_engine_home_claim(rt->pages.coh, page, true, &rt->pages.actions);
+        dsm_rt_engine_checked(rt, status, "a claim", page);
+        return;
     }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
                    : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
