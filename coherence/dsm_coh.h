@@ -249,19 +249,20 @@ dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t firs
                                          dsm_coh_actions_t *out);
 
 /*
- * A local first touch without messages: the home takes a page nobody holds.
- * Legal when this node homes page, holds no copy of it (I) and its home side
- * is Uncached and idle; the page becomes Modified here (node M, home M with
- * this node the owner), as if this node's write miss had been served, since
- * the home's own memory is the backing and nothing has to move. With
- * install, appends INSTALL_RW (which maps the home's own page and wakes the
- * faulting threads); without, nothing: the caller states that the page is
- * already mapped writable here (a range the kernel fills itself, registered
- * without MISSING). The next request from another node recalls it like any
- * Modified page. DSM_ERR_STATE, nothing changed, when it is not legal.
+ * A local first touch without messages: the home takes the run [first, first
+ * + count) of pages nobody holds, every one claimable (below). They become
+ * Modified here (node M, home M with this node the owner), as if this node's
+ * write miss had been served, since the home's own memory is the backing and
+ * nothing has to move; appends INSTALL_RW for the run (it maps the home's own
+ * pages and wakes the faulting threads). The next request from another node
+ * recalls them like any Modified page. DSM_ERR_STATE, nothing changed, when a
+ * page is not claimable.
  */
-dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t page, bool install,
+dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t first, uint32_t count,
                                        dsm_coh_actions_t *out);
+/* This node homes page, holds no copy of it and its home side is untouched
+ * (no entry: Uncached, idle, nothing queued). */
+bool dsm_coh_engine_claimable(const dsm_coh_engine_t *engine, uint64_t page);
 
 /*
  * dsm_coh_engine_recv in two steps, for a caller that looks at the message

@@ -314,6 +314,7 @@ typedef struct {
     dsm_rt_fifo_t      deferred;
 
     dsm_rt_ahead_t     read_ahead;    /* read misses on absent pages          */
+    dsm_rt_ahead_t     claim_ahead;   /* first touches of pages homed here    */
     dsm_rt_ahead_t     upgrade_ahead; /* write faults on read-only pages      */
 
     /* Fault latency: page -> time the first fault on it was read (ns). */

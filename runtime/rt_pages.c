@@ -180,24 +180,33 @@ static void dsm_rt_ahead_run(dsm_rt_t *rt, uint64_t first, uint32_t count, int w
     dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", first);
 }
 
-static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_region_t *region,
-                         uint64_t page, int write)
+/* The window to request ahead of a fault on page: 0 unless the fault continues
+ * the run ahead follows (then it doubles, from 2 up to DSM_READAHEAD). */
+static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, dsm_rt_ahead_t *ahead, uint64_t page)
 {
-    dsm_coh_node_state_t candidate = write ? DSM_COH_N_S : DSM_COH_N_I;
-    uint64_t end = region->first_page + region->npages;
-    uint64_t run_first = 0;
-    uint32_t run_count = 0;
     unsigned window;
 
     if (page != ahead->next || rt->config.readahead == 0) {
         ahead->window = 0;
         ahead->next = page + 1;
-        return;
+        return 0;
     }
     window = ahead->window == 0 ? 2 : 2 * ahead->window;
     window = window < rt->config.readahead ? window : rt->config.readahead;
     ahead->window = window;
     ahead->next = page + 1 + window;
+    return window;
+}
+
+static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_region_t *region,
+                         uint64_t page, int write)
+{
+    dsm_coh_node_state_t candidate = write ? DSM_COH_N_S : DSM_COH_N_I;
+    uint64_t end = region->first_page + region->npages;
+    unsigned window = dsm_rt_ahead_window(rt, ahead, page);
+    uint64_t run_first = 0;
+    uint32_t run_count = 0;
+
     /* The window's candidates, in maximal runs of adjacent ones. */
     for (uint64_t next = page + 1; next < page + 1 + window && next < end; next++) {
         if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
@@ -220,17 +229,27 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
 }
 
 /*
- * A fault on a page this node homes and nobody holds (home side Uncached and
- * idle): the home claims it, without messages, and maps its own page.
+ * A fault on a page this node homes and nobody has touched: the home claims
+ * it without messages and maps its own page (dsm_coh_engine_home_claim). A
+ * sequential first touch claims the untouched pages that follow too, in the
+ * read-ahead window, so one fault and one CONTINUE serve the window.
  */
-static int dsm_rt_fault_claimable(const dsm_rt_t *rt, const dsm_rt_region_t *region,
-                                  uint64_t page, dsm_coh_node_state_t state)
+static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
 {
-    bool holder;
+    uint64_t end = page + 1 + dsm_rt_ahead_window(rt, &rt->pages.claim_ahead, page);
+    uint64_t region_end = region->first_page + region->npages;
+    uint32_t count = 1;
+    dsm_status_t status;
 
-    return state == DSM_COH_N_I && dsm_rt_placement_home(&region->placement, page) == rt->node &&
-           dsm_coh_engine_home_state(rt->pages.coh, page, (uint32_t)rt->node, &holder) ==
-               DSM_COH_H_U;
+    end = end < region_end ? end : region_end;
+    while (page + count < end && count < DSM_COH_RUN_MAX &&
+           dsm_coh_engine_claimable(rt->pages.coh, page + count)) {
+        (void)dsm_rt_ckpt_before_input(rt, page + count, 0, DSM_COH_N_I); /* as a fault */
+        count++;
+    }
+    rt->pages.claim_ahead.pages += count - 1;
+    status = dsm_coh_engine_home_claim(rt->pages.coh, page, count, &rt->pages.actions);
+    dsm_rt_engine_checked(rt, status, "a claim", page);
 }
 
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
@@ -262,9 +281,8 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     if (dsm_rt_home_hold_fault(rt, region, event, page)) {
         return; /* runs again once the chunk's home is known */
     }
-    if (dsm_rt_fault_claimable(rt, region, page, state)) {
-        status = dsm_coh_engine_home_claim(rt->pages.coh, page, true, &rt->pages.actions);
-        dsm_rt_engine_checked(rt, status, "a claim", page);
+    if (dsm_coh_engine_claimable(rt->pages.coh, page)) {
+        dsm_rt_claim(rt, region, page);
         return;
     }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)

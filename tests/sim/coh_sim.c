@@ -331,8 +331,10 @@ static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_even
         break;
     case SIM_IN_CLAIM:
         /* The home's own memory is the backing: its install maps that. */
-        sim->staging[node][page] = sim->backing[page];
-        status = dsm_coh_engine_home_claim(engine, page, true, &out);
+        for (uint32_t i = 0; i < count; i++) {
+            sim->staging[node][page + i] = sim->backing[page + i];
+        }
+        status = dsm_coh_engine_home_claim(engine, page, count, &out);
         break;
     }
     if (status != DSM_OK) {
@@ -468,15 +470,15 @@ static int sim_rma_complete(sim_t *sim, sim_event_t *ev)
     return sim_input(sim, ev->node, SIM_IN_RMA, ev, ev->page, done);
 }
 
-/* In claim seeds, as the runtime does: a home's fault on a page nobody holds. */
+/* In claim seeds, as the runtime does: a home's fault on pages nobody touched. */
 static int sim_claimable(const sim_t *sim, const sim_event_t *ev)
 {
-    dsm_coh_engine_t *engine = sim->engines[ev->node];
-    bool holder;
-
-    return sim->claims && ev->count == 1 && dsm_coh_engine_home(engine, ev->page) == ev->node &&
-           dsm_coh_engine_node_state(engine, ev->page) == DSM_COH_N_I &&
-           dsm_coh_engine_home_state(engine, ev->page, ev->node, &holder) == DSM_COH_H_U;
+    for (uint32_t i = 0; i < ev->count; i++) {
+        if (!dsm_coh_engine_claimable(sim->engines[ev->node], ev->page + i)) {
+            return 0;
+        }
+    }
+    return sim->claims;
 }
 
 static int sim_event_run(sim_t *sim, unsigned i)
@@ -498,8 +500,8 @@ static int sim_event_run(sim_t *sim, unsigned i)
         sim_trace(sim, "  n%u engine sees %s fault p%" PRIu64 "+%" PRIu32 "\n", ev.node,
                   ev.op ? "write" : "read", ev.page, ev.count);
         if (sim_claimable(sim, &ev)) {
-            sim_trace(sim, "  n%u claims p%" PRIu64 "\n", ev.node, ev.page);
-            return sim_input(sim, ev.node, SIM_IN_CLAIM, &ev, ev.page, 1);
+            sim_trace(sim, "  n%u claims p%" PRIu64 "+%" PRIu32 "\n", ev.node, ev.page, ev.count);
+            return sim_input(sim, ev.node, SIM_IN_CLAIM, &ev, ev.page, ev.count);
         }
         return sim_input(sim, ev.node, ev.op ? SIM_IN_WRITE : SIM_IN_READ, &ev, ev.page,
                          ev.count);
