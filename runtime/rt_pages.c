@@ -242,7 +242,10 @@ static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
     dsm_status_t status;
 
     end = end < region_end ? end : region_end;
+    /* The placement first: the engine's home of a first-touch page this node
+     * has not learnt the home of is a stand-in (dsm_rt_home_of). */
     while (page + count < end && count < DSM_COH_RUN_MAX &&
+           dsm_rt_placement_home(&region->placement, page + count) == rt->node &&
            dsm_coh_engine_claimable(rt->pages.coh, page + count)) {
         (void)dsm_rt_ckpt_before_input(rt, page + count, 0, DSM_COH_N_I); /* as a fault */
         count++;

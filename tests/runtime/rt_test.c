@@ -1007,6 +1007,52 @@ static int case_first_touch(long iterations)
     return 0;
 }
 
+/*
+ * Each node writes its own share of fresh allocations, page after page (the
+ * home claims the pages it touches first without messages, a window at a
+ * time), then every node reads every share: the claimed pages are recalled
+ * like any Modified page. Run under each placement (DSM_PLACEMENT): under
+ * blocked the share is homed at its writer, and writing it must send no
+ * coherence message; under first-touch the writer becomes the home of chunks
+ * it reaches first, so the claim windows cross chunks being decided.
+ */
+static int case_own_share(long iterations)
+{
+    const uint64_t share_words = 100 * PAGE / 8; /* not a whole number of chunks */
+    const char *placement = getenv("DSM_PLACEMENT");
+    int blocked = placement != NULL && strcmp(placement, "blocked") == 0;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *shares = alloc_or_die(share_words * 8 * (uint64_t)nnodes);
+        uint64_t *mine = shares + (uint64_t)me * share_words;
+        dsm_stats_t before, after;
+
+        CHECK_OK(dsm_stats_get(&before));
+        for (uint64_t w = 0; w < share_words; w++) {
+            mine[w] = stamp(me, w, (uint64_t)round);
+        }
+        CHECK_OK(dsm_stats_get(&after));
+        if (blocked && after.messages_sent != before.messages_sent) {
+            FAIL("writing this node's own block sent %llu coherence messages",
+                 (unsigned long long)(after.messages_sent - before.messages_sent));
+        }
+        CHECK_OK(dsm_barrier());
+        for (int node = 0; node < nnodes; node++) {
+            for (uint64_t w = 0; w < share_words; w++) {
+                uint64_t got = shares[(uint64_t)node * share_words + w];
+
+                if (got != stamp(node, w, (uint64_t)round)) {
+                    FAIL("round %ld, node %d's share, word %llu: got %#llx", round, node,
+                         (unsigned long long)w, (unsigned long long)got);
+                }
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(shares);
+    }
+    return 0;
+}
+
 typedef struct {
     const char *name;
     int (*run)(long iterations);
@@ -1035,6 +1081,7 @@ static const test_case_t cases[] = {
     { "finalize_inflight", case_finalize_inflight, 20, 0 },
     { "free_concurrent", case_free_concurrent, 20, 0 },
     { "first_touch", case_first_touch, 5, 0 },
+    { "own_share", case_own_share, 3, 0 },
 };
 
 int main(int argc, char **argv)
