@@ -93,8 +93,10 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
                 "requests the next 2, 4, 8, ... pages of the same allocation that are absent "
                 "here, read-only, in one burst; any other read miss closes the window. "
                 "Upgrades (writes to read-only pages) have their own window and upgrade the "
-                "read-only pages that follow. Counted as `read_ahead` and `upgrades_ahead` "
-                "in the statistics, not as misses or upgrades (docs/design.md §5)",
+                "read-only pages that follow, and a node's first touches of pages it homes "
+                "claim the untouched pages that follow. Counted as `read_ahead` and "
+                "`upgrades_ahead` in the statistics, not as misses or upgrades "
+                "(docs/design.md §5)",
     },
     {
         .name = "DSM_SERVICE_NICE", .default_text = "-10", .type = DSM_CONFIG_TYPE_INT,
