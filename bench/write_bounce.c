@@ -9,14 +9,14 @@
  *       (the owner is the home: the invalidation and the write-back are
  *       local). Floor (bench_dsm.h): a recall (MISSING fault + 2 AM round
  *       trips + 2 gets).
- *   (b) false sharing: both nodes store into their own word of one page, a
- *       store every --gap ns of computation, --stores stores per sample; node
- *       0 times each sample. Baseline in the same run: two threads of this
+ *   (b) false sharing: both nodes store into their own word of one page,
+ *       --stores stores per sample, each after --gap iterations of an empty
+ *       loop; node 0 times each sample. Baseline in the same run: two threads of this
  *       process doing the same on one private page (the cache line bounces,
  *       not the page). The notes give the bounces per sample (write faults of
  *       node 0) and the stores each bounce carried. DSM_WRITE_HOLD_US decides
  *       how long a node keeps the page it just got (docs/design.md).
- * Run: dsmrun -n 2 -- write_bounce [-i N] [-w N] [--stores=N] [--gap=NS] [--json]
+ * Run: dsmrun -n 2 -- write_bounce [-i N] [-w N] [--stores=N] [--gap=N] [--json]
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,7 +30,7 @@
 
 typedef struct {
     unsigned stores; /* per sample and node     */
-    unsigned gap_ns; /* computation per store   */
+    unsigned gap;    /* computation per store (loop iterations) */
 } bounce_opts_t;
 
 static int bounce_option(const char *name, const char *value, void *arg)
@@ -51,7 +51,7 @@ static int bounce_option(const char *name, const char *value, void *arg)
         return 0;
     }
     if (strcmp(name, "gap") == 0) {
-        bo->gap_ns = (unsigned)v;
+        bo->gap = (unsigned)v;
         return 0;
     }
     return -1;
@@ -91,33 +91,21 @@ static void bounce_phase(const dsm_bench_opts_t *opts, int home, double *samples
     dsm_bench_fresh_pages_free(base, pages);
 }
 
-/* About gap_ns of computation the compiler cannot drop (calibrated). */
-static double spin_per_ns;
-
-static void compute(unsigned gap_ns)
+/* gap iterations of a loop the compiler cannot drop (~1 ns each here): the
+ * same work in both forms, whatever the load of the host. */
+static void compute(unsigned gap)
 {
-    unsigned long n = (unsigned long)(gap_ns * spin_per_ns);
-
-    for (volatile unsigned long i = 0; i < n; i++) {
+    for (volatile unsigned i = 0; i < gap; i++) {
     }
 }
 
-static void compute_calibrate(void)
-{
-    double t0 = dsm_bench_now_us();
-
-    spin_per_ns = 1.0;
-    compute(20000000u);
-    spin_per_ns = 20000000.0 / ((dsm_bench_now_us() - t0) * 1000.0);
-}
-
-/* stores stores into *word, each after gap_ns of computation; returns µs. */
-static double store_burst(volatile uint64_t *word, unsigned stores, unsigned gap_ns)
+/* stores stores into *word, each after gap iterations of computation; returns µs. */
+static double store_burst(volatile uint64_t *word, unsigned stores, unsigned gap)
 {
     double t0 = dsm_bench_now_us();
 
     for (unsigned s = 0; s < stores; s++) {
-        compute(gap_ns);
+        compute(gap);
         *word += 1;
     }
     return dsm_bench_now_us() - t0;
@@ -142,7 +130,7 @@ static void *thread_main(void *arg)
         double us;
 
         pthread_barrier_wait(t->barrier);
-        us = store_burst(&t->words[t->id * 2], t->bo->stores, t->bo->gap_ns);
+        us = store_burst(&t->words[t->id * 2], t->bo->stores, t->bo->gap);
         if (t->id == 0) {
             t->samples[r] = us;
         }
@@ -204,7 +192,7 @@ static uint64_t sharing_phase(const bounce_opts_t *bo, size_t rounds, double *sa
         dsm_bench_barrier();
         before = write_faults();
         if (me < 2) {
-            us = store_burst(&words[me * 2], bo->stores, bo->gap_ns);
+            us = store_burst(&words[me * 2], bo->stores, bo->gap);
         }
         faults += write_faults() - before;
         if (me == 0) {
@@ -227,7 +215,7 @@ static uint64_t sharing_phase(const bounce_opts_t *bo, size_t rounds, double *sa
 int main(int argc, char **argv)
 {
     dsm_bench_opts_t opts = { .iterations = 300, .warmup = 30 };
-    bounce_opts_t bo = { .stores = 1000, .gap_ns = 200 };
+    bounce_opts_t bo = { .stores = 1000, .gap = 500 };
     dsm_bench_floor_t floor;
     dsm_bench_floor_ops_t ops;
     dsm_bench_summary_t base_sum;
@@ -237,7 +225,7 @@ int main(int argc, char **argv)
 
     dsm_bench_parse(argc, argv, "write_bounce: a page written by two nodes",
                     "  --stores=N   stores per node and sample in (b) (1000)\n"
-                    "  --gap=NS     computation before each store in (b) (200 ns)\n",
+                    "  --gap=N      loop iterations of computation before each store in (b) (500)\n",
                     bounce_option, &bo, &opts);
     rounds = (size_t)opts.warmup + opts.iterations;
     samples[0] = calloc(opts.iterations, sizeof(double));
@@ -248,7 +236,6 @@ int main(int argc, char **argv)
         return 1;
     }
     dsm_bench_floor_measure(&opts, &floor);
-    compute_calibrate();
     dsm_bench_dsm_init(-1);
     if (dsm_num_nodes() < 2) {
         fprintf(stderr, "write_bounce: needs 2 nodes\n");
@@ -262,8 +249,8 @@ int main(int argc, char **argv)
     }
     faults = sharing_phase(&bo, rounds, shared);
     if (dsm_node_id() == 0) {
-        dsm_bench_note(&opts, "%d nodes; (b) %u stores per node and sample, one every %u ns "
-                       "of computation", dsm_num_nodes(), bo.stores, bo.gap_ns);
+        dsm_bench_note(&opts, "%d nodes; (b) %u stores per node and sample, each after %u "
+                       "loop iterations", dsm_num_nodes(), bo.stores, bo.gap);
         dsm_bench_floor_rows(&opts, &floor);
         dsm_bench_row(&opts, "floor: recall (fault+2 AM+2 get)", PAGE, &ops.recall, 0);
         dsm_bench_row_samples(&opts, "bounce, home = writer", PAGE, samples[0],
