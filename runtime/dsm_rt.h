@@ -137,6 +137,7 @@ double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
  *
  *   rt_api.c -> rt_service.c -> rt_pages.c -> rt_alloc.c -> rt_arena.c
  *                            -> rt_sync.c     rt_pages.c -> rt_wait.c
+ *               rt_service.c -> rt_hold.c <- rt_pages.c
  *                                             rt_pages.c -> rt_home.c -> rt_alloc.c
  *   every one of them        -> rt_core.c (commands, fatal stops)
  *   rt_api.c, rt_service.c, rt_pages.c, rt_alloc.c -> rt_ckpt.c (rt_ckpt.h)
