@@ -155,7 +155,8 @@ static uint64_t dsm_rt_earliest(uint64_t a, uint64_t b)
 }
 
 /* One pass over every source of work; nonzero if anything was done. The
- * earliest time a page wait must be looked at again goes to *recheck_p. */
+ * earliest time a page wait must be looked at again, or a message deferred by
+ * a write hold is due (rt_hold.c), goes to *recheck_p. */
 static int dsm_rt_service_poll(dsm_rt_t *rt, uint64_t *recheck_p)
 {
     int busy = 0;
