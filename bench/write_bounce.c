@@ -7,8 +7,9 @@
  *       install. Once with the pages homed at node 0 (the writer is the home:
  *       its request and the grant are messages to itself) and once at node 1
  *       (the owner is the home: the invalidation and the write-back are
- *       local). Floor (bench_dsm.h): a recall (MISSING fault + 2 AM round
- *       trips + 2 gets).
+ *       local), and with 3 nodes or more at node 2 (a home that is neither:
+ *       the owner writes back to it, the writer fetches from it). Floor
+ *       (bench_dsm.h): a recall (MISSING fault + 2 AM round trips + 2 gets).
  *   (b) false sharing: both nodes store into their own word of one page,
  *       --stores stores per sample, each after --gap iterations of an empty
  *       loop; node 0 times each sample. Baseline in the same run: two threads of this
@@ -16,7 +17,7 @@
  *       not the page). The notes give the bounces per sample (write faults of
  *       node 0) and the stores each bounce carried. DSM_WRITE_HOLD_US decides
  *       how long a node keeps the page it just got (docs/design.md).
- * Run: dsmrun -n 2 -- write_bounce [-i N] [-w N] [--stores=N] [--gap=N] [--json]
+ * Run: dsmrun -n 2 (or 3) -- write_bounce [-i N] [-w N] [--stores=N] [--gap=N] [--json]
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -219,7 +220,7 @@ int main(int argc, char **argv)
     dsm_bench_floor_t floor;
     dsm_bench_floor_ops_t ops;
     dsm_bench_summary_t base_sum;
-    double *samples[2], *threads, *shared;
+    double *samples[3], *threads, *shared;
     size_t rounds;
     uint64_t faults;
 
@@ -230,9 +231,10 @@ int main(int argc, char **argv)
     rounds = (size_t)opts.warmup + opts.iterations;
     samples[0] = calloc(opts.iterations, sizeof(double));
     samples[1] = calloc(opts.iterations, sizeof(double));
+    samples[2] = calloc(opts.iterations, sizeof(double));
     threads = calloc(rounds, sizeof(double));
     shared = calloc(rounds, sizeof(double));
-    if (!samples[0] || !samples[1] || !threads || !shared) {
+    if (!samples[0] || !samples[1] || !samples[2] || !threads || !shared) {
         return 1;
     }
     dsm_bench_floor_measure(&opts, &floor);
@@ -244,6 +246,9 @@ int main(int argc, char **argv)
     dsm_bench_floor_ops(&floor, &ops);
     bounce_phase(&opts, 0, samples[0]);
     bounce_phase(&opts, 1, samples[1]);
+    if (dsm_num_nodes() >= 3) {
+        bounce_phase(&opts, 2, samples[2]);
+    }
     if (dsm_node_id() == 0) {
         threads_phase(&bo, rounds, threads);
     }
@@ -257,6 +262,10 @@ int main(int argc, char **argv)
                               opts.iterations, &ops.recall, NULL);
         dsm_bench_row_samples(&opts, "bounce, home = owner", PAGE, samples[1],
                               opts.iterations, &ops.recall, NULL);
+        if (dsm_num_nodes() >= 3) {
+            dsm_bench_row_samples(&opts, "bounce, home = a third node", PAGE, samples[2],
+                                  opts.iterations, &ops.recall, NULL);
+        }
         dsm_bench_row_samples(&opts, "false sharing, 2 threads", 0, threads + opts.warmup,
                               opts.iterations, NULL, &base_sum);
         dsm_bench_row_samples(&opts, "false sharing, 2 nodes", 0, shared + opts.warmup,
@@ -267,7 +276,7 @@ int main(int argc, char **argv)
         dsm_bench_stats_note(&opts, "write_bounce");
         dsm_bench_finish(&opts);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         free(samples[i]);
     }
     free(threads);
