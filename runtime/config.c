@@ -111,6 +111,18 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
                 "(docs/design.md, \"Threads\")",
     },
     {
+        .name = "DSM_WRITE_HOLD_US", .default_text = "0", .type = DSM_CONFIG_TYPE_UINT,
+        .max = DSM_RT_WRITE_HOLD_US_MAX, .unit = "µs",
+        DSM_RT_CONFIG_FIELD(write_hold_us), DSM_RT_CONFIG_USER(WRITE_HOLD_US, write_hold_us),
+        .help = "how long a page this node was just granted writable stays here when another "
+                "node wants it (0: not at all): the invalidation, downgrade or request that "
+                "would take it away is deferred until the hold ends, so a writer finishes its "
+                "burst instead of losing the page after one store. A message naming a run "
+                "waits for its youngest page; every hold of a node ends at its next call into "
+                "dsm (barrier, lock, `dsm_wait_until_u64`, free) (docs/design.md, \"Write "
+                "holding\")",
+    },
+    {
         .name = "DSM_STATS", .default_text = "0", .type = DSM_CONFIG_TYPE_BOOL,
         DSM_RT_CONFIG_FIELD(stats), DSM_RT_CONFIG_USER(STATS, stats),
         .help = "print this node's statistics (misses, upgrades, invalidations, bytes, fault "

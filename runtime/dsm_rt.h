@@ -24,6 +24,7 @@
 /* DSM_SPIN_US=auto (rt_service.c's dsm_rt_spin_policy says why 50 µs everywhere). */
 #define DSM_RT_SPIN_US_DEFAULT 50u
 #define DSM_RT_READAHEAD_MAX   64u
+#define DSM_RT_WRITE_HOLD_US_MAX 10000u
 /* time slice the service thread asks for: short enough to preempt on wake-up */
 #define DSM_RT_SERVICE_SLICE_NS 100000u
 /* Page-change counters, hashed by page (rt_wait.c): a collision only makes a
@@ -47,6 +48,7 @@ typedef struct {
     unsigned           spin_us;
     unsigned           readahead;   /* most pages requested ahead of a sequential fault */
     int                service_nice; /* the service thread's nice value           */
+    unsigned           write_hold_us; /* a page granted writable is kept this long (rt_hold.c) */
     dsm_log_level_t    log_level;
     int                stats;
     const char        *restart_dir; /* DSM_RESTART: the image to start from, or NULL */
@@ -135,6 +137,7 @@ double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
  *
  *   rt_api.c -> rt_service.c -> rt_pages.c -> rt_alloc.c -> rt_arena.c
  *                            -> rt_sync.c     rt_pages.c -> rt_wait.c
+ *               rt_service.c -> rt_hold.c <- rt_pages.c
  *                                             rt_pages.c -> rt_home.c -> rt_alloc.c
  *   every one of them        -> rt_core.c (commands, fatal stops)
  *   rt_api.c, rt_service.c, rt_pages.c, rt_alloc.c -> rt_ckpt.c (rt_ckpt.h)
@@ -347,6 +350,34 @@ typedef struct {
     uint64_t      malformed; /* home messages refused                         */
 } dsm_rt_homes_t;
 
+/* ---- write holding (rt_hold.c) ------------------------------------------------------------ */
+
+/* A page granted writable here, and when (ns). */
+typedef struct {
+    uint64_t page;
+    uint64_t at;
+} dsm_rt_grant_t;
+
+/* A coherence message deferred until deadline (ns), or until the holds end. */
+typedef struct {
+    uint64_t      deadline;
+    uint64_t      since;    /* when it arrived (ns) */
+    dsm_rt_held_t held;
+} dsm_rt_hold_msg_t;
+
+/* Service thread only. */
+typedef struct {
+    uint64_t           hold_ns;   /* DSM_WRITE_HOLD_US in ns; 0: holding off      */
+    dsm_pagemap_t      granted;   /* page -> when last granted writable (ns), for
+                                     grants younger than hold_ns (roughly)     */
+    dsm_rt_fifo_t      grants;    /* of dsm_rt_grant_t, oldest first: expires
+                                     the entries of granted                    */
+    uint64_t           ended_at;  /* grants up to here hold nothing (a sync call) */
+    dsm_rt_hold_msg_t *msgs;      /* deferred messages, in arrival order       */
+    size_t             count, capacity;
+    uint64_t           held, held_ns; /* messages deferred, and for how long in all */
+} dsm_rt_hold_t;
+
 /* ---- the service thread (rt_service.c) ---------------------------------------------------- */
 
 typedef struct {
@@ -377,6 +408,7 @@ typedef struct dsm_rt {
     dsm_rt_sync_t    sync;    /* rt_sync.c    */
     dsm_rt_pages_t   pages;   /* rt_pages.c   */
     dsm_rt_homes_t   homes;   /* rt_home.c    */
+    dsm_rt_hold_t    hold;    /* rt_hold.c    */
     dsm_rt_service_t service; /* rt_service.c */
     struct dsm_rt_ckpt *ckpt; /* rt_ckpt.c    */
 } dsm_rt_t;
@@ -480,6 +512,31 @@ int dsm_rt_home_hold_msg(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
                          const void *bytes, size_t length);
 /* 1 and the oldest held work whose home is now known, or 0. */
 int dsm_rt_home_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p);
+
+/*
+ * rt_hold.c: a page just granted writable stays here DSM_WRITE_HOLD_US: the
+ * messages that would take it away (an INV or DOWNGRADE from its home, a
+ * request at the home while this node holds it) wait until the hold ends.
+ * Called by rt_pages.c (grants, messages, ready work) and rt_service.c (the
+ * sleep's deadline, the end of holds at a synchronisation call).
+ */
+dsm_status_t dsm_rt_hold_init(dsm_rt_t *rt);
+/* Safe on a partly initialised runtime. */
+void dsm_rt_hold_fini(dsm_rt_t *rt);
+/* The run [page, page + count) was just made writable here (INSTALL_RW, CLEAR_WP). */
+void dsm_rt_hold_granted(dsm_rt_t *rt, uint64_t page, uint32_t count);
+/* Nonzero when msg (from src, bytes, length) was deferred: it comes back
+ * through dsm_rt_hold_ready_pop when the youngest hold of its run ends. */
+int dsm_rt_hold_msg(dsm_rt_t *rt, const dsm_coh_msg_t *msg, int src, const void *bytes,
+                    size_t length);
+/* 1 and the oldest deferred message whose hold ended, or 0. */
+int dsm_rt_hold_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p);
+/* When the next deferred message is due (ns), 0 when none waits. */
+uint64_t dsm_rt_hold_deadline(const dsm_rt_t *rt);
+/* A synchronisation call of this node: every hold ends now. */
+void dsm_rt_hold_end(dsm_rt_t *rt);
+/* Adds the holding counters to *stats_p. */
+void dsm_rt_hold_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p);
 
 /* rt_pages.c: feeding the coherence engine and carrying out its actions. */
 dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt);

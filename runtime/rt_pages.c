@@ -103,6 +103,10 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
         dsm_rt_home_hold_msg(rt, dsm_rt_region_find(rt, msg.page), msg.page, src, bytes, length)) {
         return;
     }
+    /* A page just granted writable here is kept a while (rt_hold.c). */
+    if (status == DSM_OK && dsm_rt_hold_msg(rt, &msg, src, bytes, length)) {
+        return;
+    }
     if (status == DSM_OK) {
         /* Checkpoint: save or load the pages before the message can change them. */
         for (uint32_t i = 0; i < msg.count; i++) {
@@ -577,7 +581,12 @@ static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
 static void dsm_rt_actions_run(dsm_rt_t *rt)
 {
     for (size_t i = 0; i < rt->pages.actions.count; i++) {
-        dsm_rt_action_run(rt, &rt->pages.actions.actions[i]);
+        const dsm_coh_action_t *action = &rt->pages.actions.actions[i];
+
+        dsm_rt_action_run(rt, action);
+        if (action->type == DSM_COH_ACT_INSTALL_RW || action->type == DSM_COH_ACT_CLEAR_WP) {
+            dsm_rt_hold_granted(rt, action->page, action->count); /* rt_hold.c */
+        }
     }
     rt->pages.actions.count = 0;
 }
@@ -610,6 +619,9 @@ int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
             dsm_rt_rma_done(rt, work.page, dsm_rt_deferred_run(rt, &work), work.op);
             any = 1;
         } else if (dsm_rt_home_ready_pop(rt, &held)) {
+            dsm_rt_held_run(rt, &held);
+            any = 1;
+        } else if (dsm_rt_hold_ready_pop(rt, &held)) { /* a write hold ended */
             dsm_rt_held_run(rt, &held);
             any = 1;
         } else {

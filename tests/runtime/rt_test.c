@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dsm.h>
@@ -174,6 +175,123 @@ static int case_false_sharing(long iterations)
     CHECK_OK(dsm_barrier());
     dsm_free((void *)words);
     return 0;
+}
+
+/*
+ * Write holding (DSM_WRITE_HOLD_US, set here through dsm_config_t): nodes
+ * write one page alternately and at once, each its own counter, and no
+ * increment is lost. The turns are passed through a word of the same page, so
+ * the next node's request reaches a node that was just granted the page and
+ * waits for its hold: while polling with plain loads (the node calls nothing:
+ * the hold must end by its timer, on a node that does nothing else) and with
+ * dsm_wait_until_u64 (the call ends the holds). Then every node increments
+ * its own counter as fast as it can (false sharing, holds ending by time).
+ */
+#define HOLD_TEST_US   300u
+#define HOLD_TURN_WAIT 30e9 /* ns: a deferred recall never served fails the test */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait for turn == want with plain loads (bounded) or with dsm_wait_until_u64. */
+static int hold_wait_turn(volatile uint64_t *turn, uint64_t want, int use_wait)
+{
+    uint64_t start = now_ns();
+
+    if (use_wait) {
+        CHECK_OK(dsm_wait_until_u64(turn, DSM_CMP_EQ, want));
+        return 0;
+    }
+    while (*turn != want) {
+        if ((double)(now_ns() - start) > HOLD_TURN_WAIT) {
+            FAIL("waited 30 s for turn %llu (turn is %llu): a deferred recall was not served",
+                 (unsigned long long)want, (unsigned long long)*turn);
+        }
+        sched_yield();
+    }
+    return 0;
+}
+
+/* rounds rounds of turns from base, counters[node] incremented once per turn. */
+static int hold_turns(volatile uint64_t *words, long rounds, uint64_t base, int use_wait)
+{
+    volatile uint64_t *turn = &words[0];
+
+    for (long r = 0; r < rounds; r++) {
+        uint64_t mine = base + (uint64_t)r * (uint64_t)nnodes + (uint64_t)me;
+
+        if (hold_wait_turn(turn, mine, use_wait) != 0) {
+            return 1;
+        }
+        words[8 + me * 8] += 1;
+        *turn = mine + 1;
+    }
+    return 0;
+}
+
+static int hold_check(volatile uint64_t *words, size_t first, uint64_t want, const char *what)
+{
+    for (int node = 0; node < nnodes; node++) {
+        if (words[first + (size_t)node * 8] != want) {
+            FAIL("%s: node %d's counter is %llu, want %llu", what, node,
+                 (unsigned long long)words[first + (size_t)node * 8], (unsigned long long)want);
+        }
+    }
+    return 0;
+}
+
+static int case_write_hold_run(long iterations)
+{
+    volatile uint64_t *words = alloc_or_die(PAGE);
+    dsm_stats_t stats;
+
+    if (nnodes * 8 + 8 > 256) {
+        return 77; /* the counters must fit half a page */
+    }
+    CHECK_OK(dsm_barrier());
+    if (hold_turns(words, iterations, 0, 0) != 0 ||
+        hold_turns(words, iterations, (uint64_t)iterations * (uint64_t)nnodes, 1) != 0) {
+        return 1;
+    }
+    for (long i = 0; i < 20 * iterations; i++) {
+        words[256 + me * 8] += 1;
+    }
+    CHECK_OK(dsm_barrier());
+    if (hold_check(words, 8, 2 * (uint64_t)iterations, "turns") != 0 ||
+        hold_check(words, 256, 20 * (uint64_t)iterations, "false sharing") != 0) {
+        return 1;
+    }
+    CHECK_OK(dsm_stats_get(&stats));
+    printf("rt_test node %d: write_hold: %llu recalls deferred, %llu us in all\n", me,
+           (unsigned long long)stats.messages_held, (unsigned long long)stats.messages_held_us);
+    CHECK_OK(dsm_barrier());
+    dsm_free((void *)words);
+    return 0;
+}
+
+static int case_write_hold(long iterations)
+{
+    dsm_config_t config = { .field_mask = DSM_CONFIG_FIELD_WRITE_HOLD_US,
+                            .write_hold_us = HOLD_TEST_US };
+    int result;
+
+    if (dsm_init(&config) != DSM_OK) {
+        fprintf(stderr, "rt_test: dsm_init failed: %s\n", dsm_strerror(dsm_last_error()));
+        return 1;
+    }
+    me = dsm_node_id();
+    nnodes = dsm_num_nodes();
+    result = case_write_hold_run(iterations);
+    if (dsm_finalize() != DSM_OK) {
+        fprintf(stderr, "rt_test node %d: dsm_finalize failed\n", me);
+        return 1;
+    }
+    return result;
 }
 
 /* Spin on a shared location without starving the other processes (2 cores). */
@@ -1082,6 +1200,7 @@ static const test_case_t cases[] = {
     { "free_concurrent", case_free_concurrent, 20, 0 },
     { "first_touch", case_first_touch, 5, 0 },
     { "own_share", case_own_share, 3, 0 },
+    { "write_hold", case_write_hold, 300, 1 },
 };
 
 int main(int argc, char **argv)

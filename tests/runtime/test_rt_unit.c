@@ -64,6 +64,7 @@ static dsm_test_result_t test_config_bad_values(void)
         { "DSM_READAHEAD", "65" },          /* beyond the maximum  */
         { "DSM_SERVICE_NICE", "-21" },
         { "DSM_SERVICE_NICE", "low" },
+        { "DSM_WRITE_HOLD_US", "10001" },   /* beyond the maximum  */
     };
     dsm_rt_config_t config;
 
@@ -129,11 +130,12 @@ static dsm_test_result_t test_config_struct_each_field(void)
                       DSM_CONFIG_FIELD_PLACEMENT | DSM_CONFIG_FIELD_TRANSPORT |
                       DSM_CONFIG_FIELD_SPIN_US | DSM_CONFIG_FIELD_LOG_LEVEL |
                       DSM_CONFIG_FIELD_STATS | DSM_CONFIG_FIELD_READAHEAD |
-                      DSM_CONFIG_FIELD_SERVICE_NICE | DSM_CONFIG_FIELD_RESTART_DIR,
+                      DSM_CONFIG_FIELD_SERVICE_NICE | DSM_CONFIG_FIELD_RESTART_DIR |
+                      DSM_CONFIG_FIELD_WRITE_HOLD_US,
         .arena_size = UINT64_C(1) << 32, .arena_address = UINT64_C(0x300000000000),
         .placement = DSM_PLACEMENT_BLOCKED, .transport = "RDMA", .spin_us = 7,
         .log_level = 3, .stats = 2, .readahead = 9, .service_nice = 4,
-        .restart_dir = "/images/run1",
+        .restart_dir = "/images/run1", .write_hold_us = 150,
     };
     dsm_rt_config_t config;
 
@@ -145,6 +147,7 @@ static dsm_test_result_t test_config_struct_each_field(void)
     DSM_CHECK(config.spin_us == 7 && config.readahead == 9 && config.service_nice == 4);
     DSM_CHECK(config.log_level == DSM_LOG_LEVEL_DEBUG && config.stats == 1);
     DSM_CHECK(config.restart_dir != NULL && !strcmp(config.restart_dir, "/images/run1"));
+    DSM_CHECK(config.write_hold_us == 150);
     user.restart_dir = ""; /* a path type: empty means none */
     DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_OK && config.restart_dir == NULL);
     user.placement = (dsm_placement_t)7;
@@ -159,6 +162,9 @@ static dsm_test_result_t test_config_struct_each_field(void)
     user.service_nice = -21;
     DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
     user.service_nice = 0;
+    user.write_hold_us = 10001;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    user.write_hold_us = 0;
     user.arena_address = 0x1001;
     DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
     return DSM_TEST_PASS;
@@ -194,7 +200,7 @@ static dsm_test_result_t test_config_table_rows(void)
                    "%s: choices", var->name);
     }
     /* Every dsm_config_t field has its row. */
-    DSM_CHECK(bits == ((uint64_t)DSM_CONFIG_FIELD_RESTART_DIR << 1) - 1);
+    DSM_CHECK(bits == ((uint64_t)DSM_CONFIG_FIELD_WRITE_HOLD_US << 1) - 1);
     return DSM_TEST_PASS;
 }
 
