@@ -57,7 +57,7 @@ const char *dsm_strerror(dsm_status_t status);
  * field_mask; those win over the environment, the others come from it.
  */
 typedef enum {
-    DSM_PLACEMENT_CYCLIC  = 0, /* page p of the arena is homed at node p % N       */
+    DSM_PLACEMENT_CYCLIC  = 0, /* 64 KiB chunk c of the arena homed at node c % N  */
     DSM_PLACEMENT_BLOCKED = 1, /* each allocation is split in N contiguous blocks  */
     DSM_PLACEMENT_FIRST_TOUCH = 2 /* each 64 KiB chunk is homed at the first node
                                      that touches it                              */

@@ -55,7 +55,8 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .name = "DSM_PLACEMENT", .default_text = "cyclic", .type = DSM_CONFIG_TYPE_CHOICE,
         .choices = dsm_rt_placement_names,
         DSM_RT_CONFIG_FIELD(placement), DSM_RT_CONFIG_USER(PLACEMENT, placement),
-        .help = "home of each page: `cyclic` homes page p at node p mod N; `blocked` splits "
+        .help = "home of each page: `cyclic` deals the arena's 64 KiB chunks (16 pages) to the "
+                "nodes in turn, chunk c at node c mod N; `blocked` splits "
                 "each allocation into N contiguous blocks; `first-touch` homes each 64 KiB chunk "
                 "at the first node that touches it (as OpenMP codes expect of NUMA memory)",
     },

@@ -75,17 +75,15 @@ typedef struct {
     int            *chunk_home;
 } dsm_rt_placement_t;
 
-/* First-touch placement homes pages by chunks of this many (64 KiB). */
+/* Cyclic and first-touch placement home pages by chunks of this many (64 KiB):
+ * cyclic deals the arena's chunks to the nodes in turn, first touch gives each
+ * chunk of an allocation to the node that touches it first. */
 #define DSM_RT_CHUNK_PAGES  16u
 #define DSM_RT_HOME_UNKNOWN (-1)
 
 /* The home node of page (which must lie in the allocation); under first touch
  * DSM_RT_HOME_UNKNOWN when this node has not learnt it yet. */
 int dsm_rt_placement_home(const dsm_rt_placement_t *pl, uint64_t page);
-/* The page's index in its home's backing segment for this allocation. */
-uint64_t dsm_rt_placement_index(const dsm_rt_placement_t *pl, uint64_t page);
-/* How many pages of the allocation node is home of (its segment's length). */
-uint64_t dsm_rt_placement_count(const dsm_rt_placement_t *pl, int node);
 /* The chunk table of a first-touch allocation (nothing for the others). */
 dsm_status_t dsm_rt_placement_chunks_make(dsm_rt_placement_t *pl);
 void dsm_rt_placement_chunks_free(dsm_rt_placement_t *pl);

@@ -1,8 +1,10 @@
 /*
  * One node of the checkpoint tests (ckpt_restart.sh runs it under dsmrun;
- * public API only). Two allocations; node n writes the pages p with
- * p % N == (n + 1) % N, so at the cut most pages are Modified away from their
- * home (cyclic placement), and the words of the others stay as the home has them.
+ * public API only). Two allocations; node n writes the pages p of the 64 KiB
+ * chunks c with c % N == (n + 1) % N, so at the cut most pages are Modified
+ * away from their home (cyclic placement deals the arena's chunks, and both
+ * allocations start on a chunk boundary), and the words of the others stay as
+ * the home has them.
  *
  *   ckpt_job write DIR   values of generation 1, checkpoint, generation 2
  *                        written at once (while the image is written), wait,
@@ -21,6 +23,7 @@
 #include "dsm.h"
 
 #define PAGE 4096u
+#define CHUNK (16u * PAGE)
 static const size_t sizes[] = { 2u << 20, (1u << 20) + PAGE };
 #define NALLOCS (sizeof(sizes) / sizeof(sizes[0]))
 
@@ -31,7 +34,7 @@ static uint64_t value(size_t alloc, size_t word, uint64_t gen)
 
 static int mine(size_t word, int node, int nnodes)
 {
-    return (word * sizeof(uint64_t) / PAGE) % (size_t)nnodes == (size_t)((node + 1) % nnodes);
+    return (word * sizeof(uint64_t) / CHUNK) % (size_t)nnodes == (size_t)((node + 1) % nnodes);
 }
 
 static void fill(uint64_t *allocs[], uint64_t gen)

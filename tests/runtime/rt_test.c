@@ -22,6 +22,7 @@
 #include <dsm.h>
 
 #define PAGE 4096u
+#define CHUNK_PAGES 16u /* cyclic placement deals 64 KiB chunks (docs/config.md) */
 
 static int me, nnodes;
 
@@ -563,10 +564,11 @@ static int case_wait_until(long iterations)
 static int case_read_file(long iterations)
 {
     uint64_t n = (uint64_t)nnodes;
-    uint8_t *pages = alloc_or_die(n * n * PAGE);
+    uint8_t *pages = alloc_or_die(n * CHUNK_PAGES * PAGE);
     /* The first allocation starts at arena page 0, so under the default
-     * cyclic placement page me*N + (me+1)%N is homed at the next node. */
-    uint64_t target = (uint64_t)me * n + ((uint64_t)me + 1) % n;
+     * cyclic placement chunk (me+1)%N is homed at the next node: each node
+     * reads into its own page of it. */
+    uint64_t target = ((uint64_t)me + 1) % n * CHUNK_PAGES + (uint64_t)me;
     char path[] = "/tmp/dsm-rt-test-XXXXXX";
     uint8_t pattern[PAGE];
     int fd;
@@ -587,7 +589,8 @@ static int case_read_file(long iterations)
     close(fd);
     CHECK_OK(dsm_barrier());
     for (int node = 0; node < nnodes; node++) {
-        const uint8_t *page = pages + ((uint64_t)node * n + ((uint64_t)node + 1) % n) * PAGE;
+        const uint8_t *page =
+            pages + (((uint64_t)node + 1) % n * CHUNK_PAGES + (uint64_t)node) * PAGE;
 
         for (unsigned i = 0; i < PAGE; i++) {
             if (page[i] != (uint8_t)(i * 7 + (unsigned)node)) {
@@ -800,10 +803,11 @@ static int case_null_args(long iterations)
  * here until this call writes it. */
 static int case_stats_arena(long iterations)
 {
-    uint8_t *pages = alloc_or_die((size_t)nnodes * PAGE);
+    uint8_t *pages = alloc_or_die((size_t)nnodes * CHUNK_PAGES * PAGE);
     /* The first allocation starts at arena page 0: cyclic placement homes
-     * page (me + 1) % N at the next node. */
-    dsm_stats_t *stats = (dsm_stats_t *)(pages + (size_t)((me + 1) % nnodes) * PAGE);
+     * chunk (me + 1) % N at the next node. */
+    dsm_stats_t *stats =
+        (dsm_stats_t *)(pages + (size_t)((me + 1) % nnodes) * CHUNK_PAGES * PAGE);
 
     (void)iterations;
     CHECK_OK(dsm_barrier());
