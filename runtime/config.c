@@ -89,10 +89,10 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .name = "DSM_READAHEAD", .default_text = "64", .type = DSM_CONFIG_TYPE_UINT,
         .max = DSM_RT_READAHEAD_MAX, .unit = "pages",
         DSM_RT_CONFIG_FIELD(readahead), DSM_RT_CONFIG_USER(READAHEAD, readahead),
-        .help = "the most pages requested ahead of a sequential fault (0: none). A read miss "
-                "on the page after the previous read miss, or after the last window, "
-                "requests the next 2, 4, 8, ... pages of the same allocation that are absent "
-                "here, read-only, in one burst; any other read miss closes the window. "
+        .help = "the most pages requested ahead of a run of faults (0: none). Read misses "
+                "a constant stride apart (1 to 64 pages: a scan, or a matrix column) request "
+                "the next 2, 4, 8, ... pages along the stride in the same allocation that are "
+                "absent here, read-only, in one burst; any other read miss closes the window. "
                 "Upgrades (writes to read-only pages) have their own window and upgrade the "
                 "read-only pages that follow, and a node's first touches of pages it homes "
                 "claim the untouched pages that follow. Counted as `read_ahead` and "

@@ -295,14 +295,20 @@ typedef struct {
     dsm_coh_rma_t op;
 } dsm_rt_deferred_t;
 
-/* A run of sequential faults of one kind: the page the run faults on next,
- * the window last requested ahead of it (0: no run), and how many pages were
- * requested ahead in all. */
+/* A run of faults of one kind a constant stride apart: the last fault, the
+ * stride (pages; 0: none), the page the run faults on next, the window last
+ * requested ahead of it (0: no run), and how many pages were requested ahead
+ * in all. */
 typedef struct {
+    uint64_t last;
+    uint64_t stride;
     uint64_t next;
     unsigned window;
     uint64_t pages;
 } dsm_rt_ahead_t;
+
+/* The longest stride (pages) a run of faults is followed along. */
+#define DSM_RT_STRIDE_MAX 64u
 
 /* Service thread only. */
 typedef struct {

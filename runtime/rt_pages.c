@@ -158,13 +158,15 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
  * next pages are requested before it touches them, in one burst, so each
  * home (and each holder it recalls from or invalidates) is woken once for the
  * whole window instead of once per page; on a node that is computing each
- * wake-up costs tens of µs. A fault on the page after the previous fault of
- * the same kind (or after the last window) is sequential: the window doubles
- * from 2 up to DSM_READAHEAD pages; any other fault of that kind closes it.
- * Read misses request the absent pages that follow, read-only; upgrades (write
- * faults on read-only pages) upgrade the read-only pages that follow. Pages of
- * other states are left alone, and a write to an absent page is never
- * anticipated: a wrong guess costs a transfer or a copy to fetch again later.
+ * wake-up costs tens of µs. Faults of the same kind a constant stride apart
+ * (1 to DSM_RT_STRIDE_MAX pages: a scan, or a column of a row-major matrix)
+ * form a run: the second opens a window of 2 pages along the stride, and each
+ * fault where the last window ends doubles it, up to DSM_READAHEAD pages; any
+ * other fault of that kind closes it. Read misses request the absent pages
+ * ahead, read-only; upgrades (write faults on read-only pages) upgrade the
+ * read-only pages ahead. Pages of other states are left alone, and a write to
+ * an absent page is never anticipated: a wrong guess costs a transfer or a
+ * copy to fetch again later.
  */
 /* Request the run [first, first + count) ahead, as one engine input: one
  * request per home, and the recalls and invalidations it causes go per run too. */
@@ -184,21 +186,25 @@ static void dsm_rt_ahead_run(dsm_rt_t *rt, uint64_t first, uint32_t count, int w
     dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", first);
 }
 
-/* The window to request ahead of a fault on page: 0 unless the fault continues
- * the run ahead follows (then it doubles, from 2 up to DSM_READAHEAD). */
+/* The window to request ahead of a fault on page (pages along ahead->stride):
+ * 0 unless the fault continues a run of faults of constant stride. */
 static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, dsm_rt_ahead_t *ahead, uint64_t page)
 {
-    unsigned window;
+    uint64_t step = page - ahead->last; /* wraps, so a backward step is too long */
+    unsigned window = 0;
 
-    if (page != ahead->next || rt->config.readahead == 0) {
-        ahead->window = 0;
-        ahead->next = page + 1;
-        return 0;
+    if (rt->config.readahead != 0 && ahead->stride != 0 && page == ahead->next) {
+        window = ahead->window == 0 ? 2 : 2 * ahead->window;
+    } else if (rt->config.readahead != 0 && step >= 1 && step <= DSM_RT_STRIDE_MAX) {
+        ahead->stride = step; /* the second fault of a run */
+        window = 2;
+    } else {
+        ahead->stride = 0;
     }
-    window = ahead->window == 0 ? 2 : 2 * ahead->window;
     window = window < rt->config.readahead ? window : rt->config.readahead;
     ahead->window = window;
-    ahead->next = page + 1 + window;
+    ahead->last = page;
+    ahead->next = page + ((uint64_t)window + 1) * ahead->stride;
     return window;
 }
 
@@ -211,12 +217,20 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
     uint64_t run_first = 0;
     uint32_t run_count = 0;
 
-    /* The window's candidates, in maximal runs of adjacent ones. */
-    for (uint64_t next = page + 1; next < page + 1 + window && next < end; next++) {
-        if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
-            dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN) {
+    /* The window's candidates, in maximal runs of adjacent ones (a stride
+     * over 1 makes every candidate a run of its own). */
+    for (unsigned k = 1; k <= window; k++) {
+        uint64_t next = page + k * ahead->stride;
+
+        if (next >= end) {
+            break;
+        }
+        if (run_count > 0 && (next != run_first + run_count || run_count == DSM_COH_RUN_MAX)) {
             dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
             run_count = 0;
+        }
+        if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
+            dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN) {
             continue;
         }
         if (run_count == 0) {
@@ -224,10 +238,6 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
         }
         run_count++;
         ahead->pages++;
-        if (run_count == DSM_COH_RUN_MAX) {
-            dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
-            run_count = 0;
-        }
     }
     dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
 }
@@ -240,7 +250,9 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
  */
 static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
 {
-    uint64_t end = page + 1 + dsm_rt_ahead_window(rt, &rt->pages.claim_ahead, page);
+    unsigned window = dsm_rt_ahead_window(rt, &rt->pages.claim_ahead, page);
+    /* A claim window is contiguous: only a scan's stride of 1 opens one. */
+    uint64_t end = page + 1 + (rt->pages.claim_ahead.stride == 1 ? window : 0);
     uint64_t region_end = region->first_page + region->npages;
     uint32_t count = 1;
     dsm_status_t status;

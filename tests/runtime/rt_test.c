@@ -1175,6 +1175,68 @@ static int case_own_share(long iterations)
     return 0;
 }
 
+/*
+ * Read-ahead and upgrade-ahead along a stride: node 1 writes every page of
+ * an array, then node 0 reads one word of every 4th page (a column of a
+ * row-major matrix with 4-page rows), then writes the same words (upgrades of
+ * the pages it now shares). Both runs of faults must have been followed
+ * ahead (the statistics count pages requested ahead), and every value read
+ * and written must be right.
+ */
+static int case_stride_ahead(long iterations)
+{
+    const uint64_t stride = 4, npages = 256 * stride, words = npages * PAGE / 8;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *array = alloc_or_die(npages * PAGE);
+        dsm_stats_t before, after;
+
+        if (me == 1 % nnodes) {
+            for (uint64_t w = 0; w < words; w++) {
+                array[w] = stamp(me, w, (uint64_t)round);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        if (me == 0) {
+            CHECK_OK(dsm_stats_get(&before));
+            for (uint64_t p = 0; p < npages; p += stride) {
+                uint64_t w = p * PAGE / 8, got = array[w];
+
+                if (got != stamp(1 % nnodes, w, (uint64_t)round)) {
+                    FAIL("round %ld page %llu: read %#llx", round, (unsigned long long)p,
+                         (unsigned long long)got);
+                }
+            }
+            for (uint64_t p = 0; p < npages; p += stride) {
+                array[p * PAGE / 8] = stamp(0, p, (uint64_t)round);
+            }
+            CHECK_OK(dsm_stats_get(&after));
+            if (nnodes > 1 && (after.pages_read_ahead == before.pages_read_ahead ||
+                               after.pages_upgraded_ahead == before.pages_upgraded_ahead)) {
+                FAIL("round %ld: a stride of %llu pages was not followed ahead (%llu pages read "
+                     "ahead, %llu upgraded ahead)", round, (unsigned long long)stride,
+                     (unsigned long long)(after.pages_read_ahead - before.pages_read_ahead),
+                     (unsigned long long)(after.pages_upgraded_ahead -
+                                          before.pages_upgraded_ahead));
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        for (uint64_t p = 0; p < npages; p++) {
+            uint64_t w = p * PAGE / 8;
+            uint64_t want = p % stride == 0 ? stamp(0, p, (uint64_t)round)
+                                            : stamp(1 % nnodes, w, (uint64_t)round);
+
+            if (array[w] != want) {
+                FAIL("round %ld page %llu: %#llx after the writes", round,
+                     (unsigned long long)p, (unsigned long long)array[w]);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(array);
+    }
+    return 0;
+}
+
 typedef struct {
     const char *name;
     int (*run)(long iterations);
@@ -1204,6 +1266,7 @@ static const test_case_t cases[] = {
     { "free_concurrent", case_free_concurrent, 20, 0 },
     { "first_touch", case_first_touch, 5, 0 },
     { "own_share", case_own_share, 3, 0 },
+    { "stride_ahead", case_stride_ahead, 3, 0 },
     { "write_hold", case_write_hold, 300, 1 },
 };
 
