@@ -359,8 +359,9 @@ static size_t dsm_bench_pages_homed_at(void *base, size_t bytes, int home, size_
 
 unsigned char **dsm_bench_fresh_pages(const char *who, size_t count, int home, void **base_p)
 {
-    /* Enough pages for count of them to be homed at any one node. */
-    size_t bytes = (count + 1) * (size_t)dsm_num_nodes() * DSM_RT_PAGE_SIZE;
+    /* Enough pages for count of them to be homed at any one node: cyclic
+     * placement deals chunks, and the allocation need not start on one. */
+    size_t bytes = (count + 2 * DSM_RT_CHUNK_PAGES) * (size_t)dsm_num_nodes() * DSM_RT_PAGE_SIZE;
     unsigned char *base = dsm_alloc(bytes);
     unsigned char **pages = calloc(count, sizeof(*pages));
     char what[128];

@@ -33,6 +33,8 @@ RUN_NOTES = {
     "pingpong_shm": "2 bound nodes, shared memory",
     "handoff_shm": "2 bound nodes, shared memory, 64 MiB",
     "read_miss_tcp": "2 bound nodes, tcp",
+    "first_touch_n1": "1 node: every page homed here",
+    "first_touch_blocked": "2 bound nodes, DSM_PLACEMENT=blocked: each node writes its own block",
     "read_miss_shm_spin0": "2 bound nodes, DSM_SPIN_US=0: each request wakes the peer's sleeping service thread",
     "pingpong_shm_spin0": "2 bound nodes, DSM_SPIN_US=0",
     "read_miss_shm_unbound": "2 unbound nodes: a node's faulting and service threads may run on different CPUs",
@@ -239,6 +241,12 @@ def summary_rows(results, app_table):
     bench("one word per page of pages Modified elsewhere", "handoff_shm",
           "hand-off one word per page (vs private)", "private one word per page (baseline)",
           "private", target=("dsm", "≤", 2, " µs"))
+    bench("first touch of a node's own fresh memory, 1-node job, per page", "first_touch_n1",
+          "own share first touch, write (vs private)", "private first touch, write (baseline)",
+          "private first touch", target=("ratio", "≤", 1.3, "x"))
+    bench("first touch of own block, 2 nodes (blocked), per page", "first_touch_blocked",
+          "own share first touch, write (vs private)", "private first touch, write (baseline)",
+          "private first touch")
     bench("read miss, tcp", "read_miss_tcp", "read miss, Uncached at home",
           "floor: read miss (fault+AM+get)", "floor (tcp)")
     bench("read miss, tcp, vs MPI_Get", "read_miss_tcp", "read miss, Uncached at home",

@@ -108,6 +108,10 @@ run scan_shm             "${shm[@]}" "${dsm_bound[@]}" "$bin/scan" --json
 run pingpong_shm         "${shm[@]}" "${dsm_bound[@]}" "$bin/pingpong" --json
 run handoff_shm          "${shm[@]}" "${dsm_bound[@]}" "$bin/handoff" -p 16384 --json
 run read_miss_tcp        "${tcp[@]}" "${dsm_bound[@]}" "$bin/read_miss" -i 500 --json
+# A node's first touch of its own fresh memory: a 1-node job, and 2 nodes each
+# writing its own block.
+run first_touch_n1       "${shm[@]}" "$dsmrun_tool" --bind-to core -n 1 -- "$bin/first_touch" --json
+run first_touch_blocked  "${shm[@]}" DSM_PLACEMENT=blocked "${dsm_bound[@]}" "$bin/first_touch" --json
 
 # ---- what the wake-ups cost: the same without spinning, and unbound -------------
 # DSM_SPIN_US=0: every request wakes the peer's service thread from its sleep.

@@ -329,6 +329,38 @@ dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t firs
                                out);
 }
 
+bool dsm_coh_engine_claimable(const dsm_coh_engine_t *engine, uint64_t page)
+{
+    return page < engine->params.npages && dsm_coh_engine_home(engine, page) == engine->params.self &&
+           dsm_coh_map_find(&engine->nodes, page) == NULL &&
+           dsm_coh_map_find(&engine->homes, page) == NULL;
+}
+
+dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t first, uint32_t count,
+                                       dsm_coh_actions_t *out)
+{
+    dsm_status_t status;
+
+    if (count == 0 || count > DSM_COH_RUN_MAX || first >= engine->params.npages ||
+        count > engine->params.npages - first) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    status = dsm_coh_prepare(engine, out, count);
+    if (status != DSM_OK) {
+        return status;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (!dsm_coh_engine_claimable(engine, first + i)) {
+            return DSM_ERR_STATE;
+        }
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        engine->merge_from = engine->merge_base; /* one INSTALL_RW for the run */
+        dsm_coh_home_claim(engine, first + i, out);
+    }
+    return DSM_OK;
+}
+
 dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_rma_t op,
                                      dsm_coh_actions_t *out)
 {

@@ -220,3 +220,23 @@ void dsm_coh_home_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_i
     }
     dsm_coh_home_apply(engine, h, row, in, out);
 }
+
+/*
+ * Outside the table on purpose: it is the row "U, REQ_WRITE from self" and
+ * its grant and DONE folded into one step, legal only where no message can
+ * be in flight for the page (untouched, the requester is the home:
+ * dsm_coh_engine_claimable, checked by the caller), so the states it reaches
+ * are the ones that transaction reaches.
+ */
+void dsm_coh_home_claim(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_actions_t *out)
+{
+    dsm_coh_hentry_t *h = dsm_coh_entry_new(&engine->homes, &engine->hentries, page);
+    dsm_coh_nentry_t *e;
+
+    h->state = DSM_COH_H_M;
+    dsm_coh_bit_set(dsm_coh_holders(h), engine->params.self, true);
+    e = dsm_coh_entry_new(&engine->nodes, &engine->nentries, page);
+    e->state = DSM_COH_N_M;
+    engine->stats.claims++;
+    dsm_coh_emit(engine, out, DSM_COH_ACT_INSTALL_RW, engine->params.self, page);
+}

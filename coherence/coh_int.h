@@ -307,6 +307,8 @@ void dsm_coh_node_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_i
 bool dsm_coh_home_legal(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in);
 void dsm_coh_home_input(dsm_coh_engine_t *engine, uint64_t page, const dsm_coh_input_t *in,
                         dsm_coh_actions_t *out);
+/* coh_home.c: one page of dsm_coh_engine_home_claim, once checked claimable. */
+void dsm_coh_home_claim(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_actions_t *out);
 
 /* coh_entry.c */
 dsm_status_t dsm_coh_entries_init(dsm_coh_engine_t *engine);

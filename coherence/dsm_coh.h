@@ -196,6 +196,7 @@ typedef struct {
     uint64_t msg_pages_sent;  /* pages the SEND actions name (/ msgs_sent: batching) */
     uint64_t run_inputs;      /* inputs naming more than one page (faults, messages, completions) */
     uint64_t run_pages;       /* pages those inputs named                          */
+    uint64_t claims;          /* pages the home took without messages (claim)      */
 } dsm_coh_stats_t;
 
 typedef struct dsm_coh_engine dsm_coh_engine_t;
@@ -246,6 +247,22 @@ dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, ds
 dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t first,
                                          uint32_t count, dsm_coh_rma_t op,
                                          dsm_coh_actions_t *out);
+
+/*
+ * A local first touch without messages: the home takes the run [first, first
+ * + count) of pages nobody holds, every one claimable (below). They become
+ * Modified here (node M, home M with this node the owner), as if this node's
+ * write miss had been served, since the home's own memory is the backing and
+ * nothing has to move; appends INSTALL_RW for the run (it maps the home's own
+ * pages and wakes the faulting threads). The next request from another node
+ * recalls them like any Modified page. DSM_ERR_STATE, nothing changed, when a
+ * page is not claimable.
+ */
+dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t first, uint32_t count,
+                                       dsm_coh_actions_t *out);
+/* This node homes page, holds no copy of it and its home side is untouched
+ * (no entry: Uncached, idle, nothing queued). */
+bool dsm_coh_engine_claimable(const dsm_coh_engine_t *engine, uint64_t page);
 
 /*
  * dsm_coh_engine_recv in two steps, for a caller that looks at the message

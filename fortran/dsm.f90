@@ -70,6 +70,7 @@ module dsm
   integer(c_int64_t), parameter, public :: DSM_CONFIG_FIELD_READAHEAD     = 128_c_int64_t
   integer(c_int64_t), parameter, public :: DSM_CONFIG_FIELD_SERVICE_NICE  = 256_c_int64_t
   integer(c_int64_t), parameter, public :: DSM_CONFIG_FIELD_RESTART_DIR   = 512_c_int64_t
+  integer(c_int64_t), parameter, public :: DSM_CONFIG_FIELD_WRITE_HOLD_US = 1024_c_int64_t
 
   ! The kind of a lock handle (dsm_lock_t, the same value on every node).
   integer, parameter, public :: DSM_LOCK_KIND = c_int64_t
@@ -91,6 +92,7 @@ module dsm
     integer(c_int)     :: readahead = 0
     integer(c_int)     :: service_nice = 0
     type(c_ptr)        :: restart_dir = c_null_ptr ! like transport; DSM_RESTART
+    integer(c_int)     :: write_hold_us = 0
   end type dsm_config_t
 
   ! dsm_stats_t: this node's counters since dsm_init (dsm_stats_get).
@@ -113,6 +115,8 @@ module dsm
     integer(c_int64_t) :: pages_read_ahead
     integer(c_int64_t) :: pages_upgraded_ahead
     integer(c_int64_t) :: message_pages_sent
+    integer(c_int64_t) :: messages_held
+    integer(c_int64_t) :: messages_held_us
   end type dsm_stats_t
 
   public :: dsm_init, dsm_finalize, dsm_node_id, dsm_num_nodes

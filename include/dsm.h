@@ -57,7 +57,7 @@ const char *dsm_strerror(dsm_status_t status);
  * field_mask; those win over the environment, the others come from it.
  */
 typedef enum {
-    DSM_PLACEMENT_CYCLIC  = 0, /* page p of the arena is homed at node p % N       */
+    DSM_PLACEMENT_CYCLIC  = 0, /* 64 KiB chunk c of the arena homed at node c % N  */
     DSM_PLACEMENT_BLOCKED = 1, /* each allocation is split in N contiguous blocks  */
     DSM_PLACEMENT_FIRST_TOUCH = 2 /* each 64 KiB chunk is homed at the first node
                                      that touches it                              */
@@ -73,7 +73,8 @@ enum {
     DSM_CONFIG_FIELD_STATS         = 1u << 6,
     DSM_CONFIG_FIELD_READAHEAD     = 1u << 7,
     DSM_CONFIG_FIELD_SERVICE_NICE  = 1u << 8,
-    DSM_CONFIG_FIELD_RESTART_DIR   = 1u << 9
+    DSM_CONFIG_FIELD_RESTART_DIR   = 1u << 9,
+    DSM_CONFIG_FIELD_WRITE_HOLD_US = 1u << 10
 };
 
 typedef struct dsm_config {
@@ -88,6 +89,7 @@ typedef struct dsm_config {
     unsigned        readahead;     /* most pages requested ahead (DSM_READAHEAD)      */
     int             service_nice;  /* service thread's nice value (DSM_SERVICE_NICE)  */
     const char     *restart_dir;   /* image to restart from, NULL: none (DSM_RESTART) */
+    unsigned        write_hold_us; /* keep a page just granted writable (DSM_WRITE_HOLD_US) */
 } dsm_config_t;
 
 /* A lock in the arena's lock space: the same handle on every node. */
@@ -113,6 +115,8 @@ typedef struct dsm_stats {
     uint64_t pages_read_ahead;       /* read requests issued ahead of any fault      */
     uint64_t pages_upgraded_ahead;   /* upgrades issued ahead of any fault           */
     uint64_t message_pages_sent;     /* pages the messages sent name (runs: > messages_sent) */
+    uint64_t messages_held;          /* recalls deferred by DSM_WRITE_HOLD_US        */
+    uint64_t messages_held_us;       /* the time they were deferred, in all          */
 } dsm_stats_t;
 
 /* ---------------------------------------------------------------------------

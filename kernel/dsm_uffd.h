@@ -44,8 +44,12 @@
 #include "dsm.h"
 #include "uffd_compat.h"
 
-/* Features dsm cannot run without: WP faults drive S -> M upgrades. */
-#define DSM_UFFD_FEATURES_REQUIRED ((uint64_t)UFFD_FEATURE_PAGEFAULT_FLAG_WP)
+/* Features dsm cannot run without: WP faults drive S -> M upgrades, and the
+ * arena is a memfd whose pages are mapped with CONTINUE (MINOR faults) and
+ * write-protected (WP on shmem). */
+#define DSM_UFFD_FEATURES_REQUIRED                                              \
+    ((uint64_t)(UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_MINOR_SHMEM |    \
+                UFFD_FEATURE_WP_HUGETLBFS_SHMEM))
 
 /*
  * Features dsm enables when the kernel has them (each justified in the probe
@@ -54,8 +58,7 @@
  */
 #define DSM_UFFD_FEATURES_OPTIONAL                                              \
     ((uint64_t)(UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_THREAD_ID |         \
-                UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM |        \
-                UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_MOVE))
+                UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MOVE))
 
 /* How the fd was obtained (dsm_uffd_t.origin). */
 typedef enum {
@@ -81,7 +84,14 @@ typedef struct {
     uint64_t          features;  /* enabled on this fd                        */
     uint64_t          available; /* what the kernel offers                    */
     uint64_t          ioctls;    /* UFFDIO_API's ioctl bitmask                */
+    /* UFFDIO_CONTINUE maps pages write-protected (MODE_WP, Linux 6.5): probed
+     * when the fd has DSM_UFFD_CONTINUE_WP_FEATURES, else 0. */
+    int               continue_wp;
 } dsm_uffd_t;
+
+/* The features a write-protected CONTINUE needs. */
+#define DSM_UFFD_CONTINUE_WP_FEATURES                                           \
+    ((uint64_t)(UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM))
 
 /*
  * Open a userfaultfd and enable required | (optional & available).

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,12 +33,12 @@ static const dsm_uffd_feature_t dsm_uffd_feature_table[DSM_UFFD_FEATURE_COUNT] =
      "names the faulting thread in events (statistics, debugging)", 0},
     {"MINOR_HUGETLBFS", UFFD_FEATURE_MINOR_HUGETLBFS, DSM_UFFD_NEED_UNUSED,
      "the arena is not hugetlbfs-backed", 0},
-    {"MINOR_SHMEM", UFFD_FEATURE_MINOR_SHMEM, DSM_UFFD_NEED_OPTIONAL,
-     "map pages already in a shmem backing with CONTINUE instead of copying them", 0},
+    {"MINOR_SHMEM", UFFD_FEATURE_MINOR_SHMEM, DSM_UFFD_NEED_REQUIRED,
+     "the arena is a memfd: pages already in its page cache are mapped with CONTINUE", 0},
     {"EXACT_ADDRESS", UFFD_FEATURE_EXACT_ADDRESS, DSM_UFFD_NEED_UNUSED,
      "coherence is per page; the offset inside it does not matter", 0},
-    {"WP_HUGETLBFS_SHMEM", UFFD_FEATURE_WP_HUGETLBFS_SHMEM, DSM_UFFD_NEED_OPTIONAL,
-     "write-protect faults on a shmem-backed arena", 0},
+    {"WP_HUGETLBFS_SHMEM", UFFD_FEATURE_WP_HUGETLBFS_SHMEM, DSM_UFFD_NEED_REQUIRED,
+     "write-protect faults on the memfd arena (S pages, upgrades)", 0},
     {"WP_UNPOPULATED", UFFD_FEATURE_WP_UNPOPULATED, DSM_UFFD_NEED_OPTIONAL,
      "write-protect never-touched pages; without it absent pages trap as MISSING instead", 0},
     {"POISON", UFFD_FEATURE_POISON, DSM_UFFD_NEED_UNUSED,
@@ -171,6 +172,48 @@ static dsm_status_t dsm_uffd_kernel_api(unsigned flags, dsm_uffd_origin_t *origi
     return status;
 }
 
+/*
+ * Whether UFFDIO_CONTINUE takes MODE_WP (Linux 6.5; no feature bit says so):
+ * tried on a one-page memfd, in the page cache and registered MINOR|WP on fd
+ * for the duration. Without it a page already in the page cache cannot be
+ * mapped read-only in one step (dsm_uffd_t.continue_wp).
+ */
+static int dsm_uffd_continue_wp_works(int fd)
+{
+    size_t size = (size_t)sysconf(_SC_PAGESIZE);
+    int memfd = memfd_create("dsm-uffd-probe", MFD_CLOEXEC);
+    void *map = MAP_FAILED;
+    struct uffdio_register reg;
+    struct uffdio_continue cont;
+    int works = 0;
+
+    if (memfd < 0 || ftruncate(memfd, (off_t)size) != 0 || pwrite(memfd, "", 1, 0) != 1) {
+        goto out; /* the page cache page exists only once written */
+    }
+    map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (map == MAP_FAILED) {
+        goto out;
+    }
+    reg = (struct uffdio_register){
+        .range = {.start = (uintptr_t)map, .len = size},
+        .mode  = UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP,
+    };
+    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
+        goto out;
+    }
+    cont = (struct uffdio_continue){.range = reg.range, .mode = UFFDIO_CONTINUE_MODE_WP};
+    works = ioctl(fd, UFFDIO_CONTINUE, &cont) == 0;
+    ioctl(fd, UFFDIO_UNREGISTER, &reg.range);
+out:
+    if (map != MAP_FAILED) {
+        munmap(map, size);
+    }
+    if (memfd >= 0) {
+        close(memfd);
+    }
+    return works;
+}
+
 dsm_status_t dsm_uffd_open(uint64_t required, uint64_t optional, unsigned flags,
                            dsm_uffd_t *uffd_p)
 {
@@ -214,6 +257,9 @@ dsm_status_t dsm_uffd_open(uint64_t required, uint64_t optional, unsigned flags,
     uffd_p->features  = required | (optional & probe_api.features);
     uffd_p->available = api.features;
     uffd_p->ioctls    = api.ioctls;
+    uffd_p->continue_wp =
+        (uffd_p->features & DSM_UFFD_CONTINUE_WP_FEATURES) == DSM_UFFD_CONTINUE_WP_FEATURES &&
+        dsm_uffd_continue_wp_works(fd);
     dsm_debug("userfaultfd %d via %s, features 0x%llx of 0x%llx", fd,
               dsm_uffd_origin_name(origin), (unsigned long long)uffd_p->features,
               (unsigned long long)uffd_p->available);

@@ -55,7 +55,8 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .name = "DSM_PLACEMENT", .default_text = "cyclic", .type = DSM_CONFIG_TYPE_CHOICE,
         .choices = dsm_rt_placement_names,
         DSM_RT_CONFIG_FIELD(placement), DSM_RT_CONFIG_USER(PLACEMENT, placement),
-        .help = "home of each page: `cyclic` homes page p at node p mod N; `blocked` splits "
+        .help = "home of each page: `cyclic` deals the arena's 64 KiB chunks (16 pages) to the "
+                "nodes in turn, chunk c at node c mod N; `blocked` splits "
                 "each allocation into N contiguous blocks; `first-touch` homes each 64 KiB chunk "
                 "at the first node that touches it (as OpenMP codes expect of NUMA memory)",
     },
@@ -88,13 +89,15 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .name = "DSM_READAHEAD", .default_text = "64", .type = DSM_CONFIG_TYPE_UINT,
         .max = DSM_RT_READAHEAD_MAX, .unit = "pages",
         DSM_RT_CONFIG_FIELD(readahead), DSM_RT_CONFIG_USER(READAHEAD, readahead),
-        .help = "the most pages requested ahead of a sequential fault (0: none). A read miss "
-                "on the page after the previous read miss, or after the last window, "
-                "requests the next 2, 4, 8, ... pages of the same allocation that are absent "
-                "here, read-only, in one burst; any other read miss closes the window. "
+        .help = "the most pages requested ahead of a run of faults (0: none). Read misses "
+                "a constant stride apart (1 to 64 pages: a scan, or a matrix column) request "
+                "the next 2, 4, 8, ... pages along the stride in the same allocation that are "
+                "absent here, read-only, in one burst; any other read miss closes the window. "
                 "Upgrades (writes to read-only pages) have their own window and upgrade the "
-                "read-only pages that follow. Counted as `read_ahead` and `upgrades_ahead` "
-                "in the statistics, not as misses or upgrades (docs/design.md §5)",
+                "read-only pages that follow, and a node's first touches of pages it homes "
+                "claim the untouched pages that follow. Counted as `read_ahead` and "
+                "`upgrades_ahead` in the statistics, not as misses or upgrades "
+                "(docs/design.md §5)",
     },
     {
         .name = "DSM_SERVICE_NICE", .default_text = "-10", .type = DSM_CONFIG_TYPE_INT,
@@ -107,6 +110,18 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
                 "1000, 2 bound nodes: 4.1 s at 0, 3.2 s at -10) at the price of a sleep and "
                 "wake per isolated fault (read miss 7 -> 12 µs): `0` for fault-bound codes "
                 "(docs/design.md, \"Threads\")",
+    },
+    {
+        .name = "DSM_WRITE_HOLD_US", .default_text = "0", .type = DSM_CONFIG_TYPE_UINT,
+        .max = DSM_RT_WRITE_HOLD_US_MAX, .unit = "µs",
+        DSM_RT_CONFIG_FIELD(write_hold_us), DSM_RT_CONFIG_USER(WRITE_HOLD_US, write_hold_us),
+        .help = "how long a page this node was just granted writable stays here when another "
+                "node wants it (0: not at all): the invalidation, downgrade or request that "
+                "would take it away is deferred until the hold ends, so a writer finishes its "
+                "burst instead of losing the page after one store. A message naming a run "
+                "waits for its youngest page; every hold of a node ends at its next call into "
+                "dsm (barrier, lock, `dsm_wait_until_u64`, free) (docs/design.md, \"Write "
+                "holding\")",
     },
     {
         .name = "DSM_STATS", .default_text = "0", .type = DSM_CONFIG_TYPE_BOOL,

@@ -24,6 +24,7 @@
 /* DSM_SPIN_US=auto (rt_service.c's dsm_rt_spin_policy says why 50 µs everywhere). */
 #define DSM_RT_SPIN_US_DEFAULT 50u
 #define DSM_RT_READAHEAD_MAX   64u
+#define DSM_RT_WRITE_HOLD_US_MAX 10000u
 /* time slice the service thread asks for: short enough to preempt on wake-up */
 #define DSM_RT_SERVICE_SLICE_NS 100000u
 /* Page-change counters, hashed by page (rt_wait.c): a collision only makes a
@@ -47,6 +48,7 @@ typedef struct {
     unsigned           spin_us;
     unsigned           readahead;   /* most pages requested ahead of a sequential fault */
     int                service_nice; /* the service thread's nice value           */
+    unsigned           write_hold_us; /* a page granted writable is kept this long (rt_hold.c) */
     dsm_log_level_t    log_level;
     int                stats;
     const char        *restart_dir; /* DSM_RESTART: the image to start from, or NULL */
@@ -73,17 +75,15 @@ typedef struct {
     int            *chunk_home;
 } dsm_rt_placement_t;
 
-/* First-touch placement homes pages by chunks of this many (64 KiB). */
+/* Cyclic and first-touch placement home pages by chunks of this many (64 KiB):
+ * cyclic deals the arena's chunks to the nodes in turn, first touch gives each
+ * chunk of an allocation to the node that touches it first. */
 #define DSM_RT_CHUNK_PAGES  16u
 #define DSM_RT_HOME_UNKNOWN (-1)
 
 /* The home node of page (which must lie in the allocation); under first touch
  * DSM_RT_HOME_UNKNOWN when this node has not learnt it yet. */
 int dsm_rt_placement_home(const dsm_rt_placement_t *pl, uint64_t page);
-/* The page's index in its home's backing segment for this allocation. */
-uint64_t dsm_rt_placement_index(const dsm_rt_placement_t *pl, uint64_t page);
-/* How many pages of the allocation node is home of (its segment's length). */
-uint64_t dsm_rt_placement_count(const dsm_rt_placement_t *pl, int node);
 /* The chunk table of a first-touch allocation (nothing for the others). */
 dsm_status_t dsm_rt_placement_chunks_make(dsm_rt_placement_t *pl);
 void dsm_rt_placement_chunks_free(dsm_rt_placement_t *pl);
@@ -135,6 +135,7 @@ double dsm_rt_hist_percentile_us(const dsm_rt_hist_t *hist, double pct);
  *
  *   rt_api.c -> rt_service.c -> rt_pages.c -> rt_alloc.c -> rt_arena.c
  *                            -> rt_sync.c     rt_pages.c -> rt_wait.c
+ *               rt_service.c -> rt_hold.c <- rt_pages.c
  *                                             rt_pages.c -> rt_home.c -> rt_alloc.c
  *   every one of them        -> rt_core.c (commands, fatal stops)
  *   rt_api.c, rt_service.c, rt_pages.c, rt_alloc.c -> rt_ckpt.c (rt_ckpt.h)
@@ -209,9 +210,12 @@ typedef struct {
 
 /* ---- the arena (rt_arena.c) ------------------------------------------------------ */
 
+/* One memfd mapped twice: the arena (registered) and the landing mapping. */
 typedef struct {
     uintptr_t base;
+    uintptr_t landing; /* the same pages, unregistered: where data arrives */
     uint64_t  pages;
+    int       fd;
     int       mapped;
 } dsm_rt_arena_t;
 
@@ -232,7 +236,7 @@ typedef struct {
     uint64_t           first_page;
     uint64_t           npages;
     dsm_rt_placement_t placement;
-    dsm_tp_mem_t      *backing;    /* this node's segment (pages it homes)     */
+    dsm_tp_mem_t      *backing;    /* this node's landing range of it, registered */
     dsm_tp_rmem_t     *rmem;       /* every node's segment, for RMA           */
     void              *key;        /* this node's segment key, as sent        */
     size_t             key_size;   /* 0: this node failed to make its segment  */
@@ -283,29 +287,28 @@ typedef struct {
 
 /* ---- the page path (rt_pages.c) ------------------------------------------------------------ */
 
-/* A page transfer that completed while actions ran, fed to the engine next. */
+/* A transfer of the run [page, page + count) that completed while actions
+ * ran, fed to the engine next. */
 typedef struct {
     uint64_t      page;
+    uint32_t      count;
     dsm_coh_rma_t op;
 } dsm_rt_deferred_t;
 
-/* A staging page: where fetched data lands and write-backs leave from. */
+/* A run of faults of one kind a constant stride apart: the last fault, the
+ * stride (pages; 0: none), the page the run faults on next, the window last
+ * requested ahead of it (0: no run), and how many pages were requested ahead
+ * in all. */
 typedef struct {
-    struct dsm_rt        *rt;
-    uint64_t              page;
-    int                   home;      /* the page's home: the flush after a put */
-    dsm_coh_rma_t         op;
-    int                   next_free; /* -1: end of the free list */
-} dsm_rt_slot_t;
-
-/* A run of sequential faults of one kind: the page the run faults on next,
- * the window last requested ahead of it (0: no run), and how many pages were
- * requested ahead in all. */
-typedef struct {
+    uint64_t last;
+    uint64_t stride;
     uint64_t next;
     unsigned window;
     uint64_t pages;
 } dsm_rt_ahead_t;
+
+/* The longest stride (pages) a run of faults is followed along. */
+#define DSM_RT_STRIDE_MAX 64u
 
 /* Service thread only. */
 typedef struct {
@@ -314,19 +317,11 @@ typedef struct {
      * it; the engine appends nothing to it when it refuses an input). */
     dsm_coh_actions_t  actions;
 
-    /* Staging pages (registered) and their slots. */
-    void              *staging;
-    dsm_tp_mem_t      *staging_mem;
-    dsm_rt_slot_t     *slots;
-    int                slot_count, free_slot;
-    dsm_pagemap_t      fetch_slot;    /* page -> slot of its fetch in flight   */
-    dsm_rt_fifo_t      slot_waiters;  /* of dsm_coh_action_t: FETCH/WRITE_BACK
-                                         waiting for a slot, started by
-                                         dsm_rt_pages_run_deferred            */
     /* Transfers completed while actions ran (dsm_rt_deferred_t). */
     dsm_rt_fifo_t      deferred;
 
     dsm_rt_ahead_t     read_ahead;    /* read misses on absent pages          */
+    dsm_rt_ahead_t     claim_ahead;   /* first touches of pages homed here    */
     dsm_rt_ahead_t     upgrade_ahead; /* write faults on read-only pages      */
 
     /* Fault latency: page -> time the first fault on it was read (ns). */
@@ -359,6 +354,34 @@ typedef struct {
     uint64_t      malformed; /* home messages refused                         */
 } dsm_rt_homes_t;
 
+/* ---- write holding (rt_hold.c) ------------------------------------------------------------ */
+
+/* A page granted writable here, and when (ns). */
+typedef struct {
+    uint64_t page;
+    uint64_t at;
+} dsm_rt_grant_t;
+
+/* A coherence message deferred until deadline (ns), or until the holds end. */
+typedef struct {
+    uint64_t      deadline;
+    uint64_t      since;    /* when it arrived (ns) */
+    dsm_rt_held_t held;
+} dsm_rt_hold_msg_t;
+
+/* Service thread only. */
+typedef struct {
+    uint64_t           hold_ns;   /* DSM_WRITE_HOLD_US in ns; 0: holding off      */
+    dsm_pagemap_t      granted;   /* page -> when last granted writable (ns), for
+                                     grants younger than hold_ns (roughly)     */
+    dsm_rt_fifo_t      grants;    /* of dsm_rt_grant_t, oldest first: expires
+                                     the entries of granted                    */
+    uint64_t           ended_at;  /* grants up to here hold nothing (a sync call) */
+    dsm_rt_hold_msg_t *msgs;      /* deferred messages, in arrival order       */
+    size_t             count, capacity;
+    uint64_t           held, held_ns; /* messages deferred, and for how long in all */
+} dsm_rt_hold_t;
+
 /* ---- the service thread (rt_service.c) ---------------------------------------------------- */
 
 typedef struct {
@@ -389,6 +412,7 @@ typedef struct dsm_rt {
     dsm_rt_sync_t    sync;    /* rt_sync.c    */
     dsm_rt_pages_t   pages;   /* rt_pages.c   */
     dsm_rt_homes_t   homes;   /* rt_home.c    */
+    dsm_rt_hold_t    hold;    /* rt_hold.c    */
     dsm_rt_service_t service; /* rt_service.c */
     struct dsm_rt_ckpt *ckpt; /* rt_ckpt.c    */
 } dsm_rt_t;
@@ -421,10 +445,16 @@ void dsm_rt_cmd_list_complete(dsm_rt_cmd_list_t *list, dsm_status_t status);
 _Noreturn void dsm_rt_fatal(dsm_rt_t *rt, dsm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* rt_arena.c: the arena mapping and its uffd registration. */
+/* rt_arena.c: the arena's memfd, its two mappings and its uffd registration. */
 dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt);
 void dsm_rt_arena_unmap(dsm_rt_t *rt);
 void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
+/* The page in the landing mapping: the same memory, never faulting. */
+void *dsm_rt_page_landing(const dsm_rt_t *rt, uint64_t page);
+/* Make sure the pages exist in the page cache (zeroes where none was). */
+dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t count);
+/* Drop the pages from both mappings and the page cache (dsm_free). */
+dsm_status_t dsm_rt_arena_release(const dsm_rt_t *rt, uint64_t page, uint64_t count);
 
 /* rt_alloc.c: the allocation table and collective allocations (service thread). */
 dsm_status_t dsm_rt_alloc_init(dsm_rt_t *rt);
@@ -487,14 +517,39 @@ int dsm_rt_home_hold_msg(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
 /* 1 and the oldest held work whose home is now known, or 0. */
 int dsm_rt_home_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p);
 
+/*
+ * rt_hold.c: a page just granted writable stays here DSM_WRITE_HOLD_US: the
+ * messages that would take it away (an INV or DOWNGRADE from its home, a
+ * request at the home while this node holds it) wait until the hold ends.
+ * Called by rt_pages.c (grants, messages, ready work) and rt_service.c (the
+ * sleep's deadline, the end of holds at a synchronisation call).
+ */
+dsm_status_t dsm_rt_hold_init(dsm_rt_t *rt);
+/* Safe on a partly initialised runtime. */
+void dsm_rt_hold_fini(dsm_rt_t *rt);
+/* The run [page, page + count) was just made writable here (INSTALL_RW, CLEAR_WP). */
+void dsm_rt_hold_granted(dsm_rt_t *rt, uint64_t page, uint32_t count);
+/* Nonzero when msg (from src, bytes, length) was deferred: it comes back
+ * through dsm_rt_hold_ready_pop when the youngest hold of its run ends. */
+int dsm_rt_hold_msg(dsm_rt_t *rt, const dsm_coh_msg_t *msg, int src, const void *bytes,
+                    size_t length);
+/* 1 and the oldest deferred message whose hold ended, or 0. */
+int dsm_rt_hold_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p);
+/* When the next deferred message is due (ns), 0 when none waits. */
+uint64_t dsm_rt_hold_deadline(const dsm_rt_t *rt);
+/* A synchronisation call of this node: every hold ends now. */
+void dsm_rt_hold_end(dsm_rt_t *rt);
+/* Adds the holding counters to *stats_p. */
+void dsm_rt_hold_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p);
+
 /* rt_pages.c: feeding the coherence engine and carrying out its actions. */
 dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt);
 /* Safe on a partly initialised runtime. */
 void dsm_rt_pages_fini(dsm_rt_t *rt);
 /* Handle a batch of uffd events; returns how many were read. */
 size_t dsm_rt_pages_read_faults(dsm_rt_t *rt);
-/* Run deferred work (transfers waiting for a staging slot, completed
- * transfers) until none is left; nonzero if there was any. */
+/* Feed the transfers completed while actions ran to the engine until none
+ * is left; nonzero if there was any. */
 int dsm_rt_pages_run_deferred(dsm_rt_t *rt);
 /* Nonzero while a fault read on this node is not yet resolved. */
 int dsm_rt_pages_faults_pending(const dsm_rt_t *rt);

@@ -1,26 +1,20 @@
 /*
- * Placement: which node is the home of each page of an allocation, and where
- * the page lives in that home's backing segment for the allocation.
+ * Placement: which node is the home of each page of an allocation.
  *
  * Cyclic and blocked placement are pure arithmetic, shared by every node so
- * that all agree without messages. First-touch placement homes each chunk of
- * DSM_RT_CHUNK_PAGES pages at the first node that touches it: the chunk's
- * manager (blocked over the chunks) decides, and every node keeps the homes
- * it has learnt in the allocation's chunk table (rt_home.c). Under first
- * touch every node's segment spans the whole allocation, indexed by the
- * page's offset in it, since any node may become the home of any chunk.
+ * that all agree without messages. Cyclic deals the arena's 64 KiB chunks to
+ * the nodes in turn (arena chunk c at node c mod N): neighbouring pages share
+ * a home, so the runs the protocol moves in one transaction are up to a chunk
+ * long, and small allocations still spread over the nodes. First-touch
+ * placement homes each chunk of DSM_RT_CHUNK_PAGES pages at the first node
+ * that touches it: the chunk's manager (blocked over the chunks) decides, and
+ * every node keeps the homes it has learnt in the allocation's chunk table
+ * (rt_home.c). Every node's backing of an allocation spans all of it (its
+ * range of the node's landing mapping, rt_arena.c), whatever the placement.
  */
 #include <stdlib.h>
 
 #include "dsm_rt.h"
-
-/* First page of [first, first+npages) homed at node under cyclic placement. */
-static uint64_t dsm_rt_cyclic_first(const dsm_rt_placement_t *pl, int node)
-{
-    uint64_t n = (uint64_t)pl->nnodes;
-
-    return pl->first_page + (((uint64_t)node + n - pl->first_page % n) % n);
-}
 
 static uint64_t dsm_rt_blocked_block(const dsm_rt_placement_t *pl)
 {
@@ -47,45 +41,7 @@ int dsm_rt_placement_home(const dsm_rt_placement_t *pl, uint64_t page)
     case DSM_PLACEMENT_CYCLIC:
         break;
     }
-    return (int)(page % (uint64_t)pl->nnodes);
-}
-
-uint64_t dsm_rt_placement_index(const dsm_rt_placement_t *pl, uint64_t page)
-{
-    switch (pl->policy) {
-    case DSM_PLACEMENT_BLOCKED:
-        return (page - pl->first_page) % dsm_rt_blocked_block(pl);
-    case DSM_PLACEMENT_FIRST_TOUCH:
-        return page - pl->first_page;
-    case DSM_PLACEMENT_CYCLIC:
-        break;
-    }
-    return (page - dsm_rt_cyclic_first(pl, dsm_rt_placement_home(pl, page))) /
-           (uint64_t)pl->nnodes;
-}
-
-uint64_t dsm_rt_placement_count(const dsm_rt_placement_t *pl, int node)
-{
-    uint64_t end = pl->first_page + pl->npages;
-
-    switch (pl->policy) {
-    case DSM_PLACEMENT_BLOCKED: {
-        uint64_t block = dsm_rt_blocked_block(pl);
-        uint64_t start = (uint64_t)node * block;
-
-        if (start >= pl->npages) {
-            return 0;
-        }
-        return pl->npages - start < block ? pl->npages - start : block;
-    }
-    case DSM_PLACEMENT_FIRST_TOUCH:
-        return pl->npages;
-    case DSM_PLACEMENT_CYCLIC:
-        break;
-    }
-    uint64_t first = dsm_rt_cyclic_first(pl, node);
-
-    return first < end ? (end - first + (uint64_t)pl->nnodes - 1) / (uint64_t)pl->nnodes : 0;
+    return (int)(page / DSM_RT_CHUNK_PAGES % (uint64_t)pl->nnodes);
 }
 
 /* ---- first touch ------------------------------------------------------------ */

@@ -16,9 +16,10 @@
  * A node that cannot map its backing sends an empty key instead: every node
  * then sees the failure, and all roll the allocation back alike.
  *
- * Backing segments are private anonymous mappings (MAP_NORESERVE) registered
- * with the transport: zero-filled and allocated lazily, so a 64 GiB allocation
- * costs only the pages used. (UCX-allocated memory would make RMA over shared
+ * A backing segment is the allocation's range of this node's landing mapping
+ * (rt_arena.c), registered with the transport: a home serves its pages from
+ * the memory it maps itself, allocated lazily, so a 64 GiB allocation costs
+ * only the pages used. (UCX-allocated memory would make RMA over shared
  * memory faster, but UCX 1.13 populates a posix segment in full, fails sysv
  * segments beyond the shm limits, and leaves /dev/shm files behind when a node
  * is killed: see docs/design.md.)
@@ -138,36 +139,22 @@ static dsm_rt_region_t *dsm_rt_region_by_seq(dsm_rt_t *rt, uint64_t seq)
 
 /* ---- backing segments --------------------------------------------------------- */
 
+/*
+ * This node's backing of an allocation is its own pages: the allocation's
+ * range of the landing mapping, registered with the transport, so a remote
+ * get reads (and a write-back's put writes) the page cache the home maps in
+ * its arena. Nothing is allocated: a page exists once written or read.
+ */
 static dsm_status_t dsm_rt_backing_map(dsm_rt_t *rt, dsm_rt_region_t *region)
 {
-    uint64_t homed = dsm_rt_placement_count(&region->placement, rt->node);
-    /* A node homing none of the pages still maps one, so every node has a
-     * segment to describe. */
-    size_t length = (homed ? homed : 1) * DSM_RT_PAGE_SIZE;
-    void *base = mmap(NULL, length, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    dsm_status_t status;
-
-    if (base == MAP_FAILED) {
-        dsm_error("mapping a backing segment of %zu bytes failed: %m", length);
-        return DSM_ERR_NO_MEMORY;
-    }
-    status = dsm_tp_mem_map(rt->tp, base, length, &region->backing);
-    if (status != DSM_OK) {
-        munmap(base, length);
-        return status;
-    }
-    return DSM_OK;
+    return dsm_tp_mem_map(rt->tp, dsm_rt_page_landing(rt, region->first_page),
+                          region->npages * DSM_RT_PAGE_SIZE, &region->backing);
 }
 
 static void dsm_rt_backing_unmap(dsm_rt_region_t *region)
 {
     if (region->backing != NULL) {
-        void *base = dsm_tp_mem_address(region->backing);
-        size_t length = dsm_tp_mem_length(region->backing);
-
         dsm_tp_mem_unmap(region->backing);
-        munmap(base, length);
         region->backing = NULL;
     }
 }
@@ -382,12 +369,16 @@ const dsm_rt_region_t *dsm_rt_region_at(const dsm_rt_t *rt, uint64_t address)
 void dsm_rt_region_free(dsm_rt_t *rt, const dsm_rt_region_t *region)
 {
     size_t index = (size_t)(region - rt->alloc.regions);
+    uint64_t first_page = region->first_page, npages = region->npages;
+    dsm_status_t status;
 
     dsm_rt_ckpt_region_removed(rt, region); /* restart: the loader leaves it alone */
-    dsm_uffd_zap(dsm_rt_page_address(rt, region->first_page),
-                 region->npages * DSM_RT_PAGE_SIZE);
     dsm_rt_region_release(&rt->alloc.regions[index]);
     dsm_rt_region_remove(rt, index);
+    status = dsm_rt_arena_release(rt, first_page, npages);
+    if (status != DSM_OK) { /* the next allocation there would see this one's data */
+        dsm_rt_fatal(rt, status, "dsm_free could not release the allocation's pages");
+    }
 }
 
 void dsm_rt_alloc_fini(dsm_rt_t *rt)

@@ -30,6 +30,7 @@ static void dsm_rt_destroy(dsm_rt_t *rt)
     dsm_rt_ckpt_fini(rt); /* before the backing segments its threads read go */
     dsm_rt_sync_fini(rt);
     dsm_rt_homes_fini(rt);
+    dsm_rt_hold_fini(rt);
     dsm_rt_alloc_fini(rt);
     dsm_rt_pages_fini(rt);
     dsm_tp_destroy(rt->tp);
@@ -68,6 +69,11 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         goto err;
     }
     rt->uffd_open = 1;
+    if (!rt->uffd.continue_wp && rt->node == 0) {
+        dsm_info("this kernel cannot map a page read-only with UFFDIO_CONTINUE (Linux < 6.5): "
+                 "every miss takes its page writable, so read-shared pages move between "
+                 "readers (docs/design.md, \"The data path\")");
+    }
     if ((status = dsm_rt_arena_map(rt)) != DSM_OK) {
         goto err;
     }
@@ -84,6 +90,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         (status = dsm_rt_pages_init(rt)) != DSM_OK ||
         (status = dsm_rt_sync_init(rt)) != DSM_OK ||
         (status = dsm_rt_homes_init(rt)) != DSM_OK ||
+        (status = dsm_rt_hold_init(rt)) != DSM_OK ||
         (status = dsm_rt_alloc_init(rt)) != DSM_OK ||
         (status = dsm_rt_ckpt_init(rt)) != DSM_OK ||
         (status = dsm_tp_connect(rt->tp)) != DSM_OK) {
@@ -171,12 +178,14 @@ static void dsm_rt_stats_print(dsm_rt_t *rt)
             " invalidations_sent=%" PRIu64 " invalidations_received=%" PRIu64
             " bytes_fetched=%" PRIu64 " bytes_written_back=%" PRIu64 " messages_sent=%" PRIu64
             " message_pages=%" PRIu64 " messages_received=%" PRIu64 " malformed=%" PRIu64 " lock_acquires=%" PRIu64
-            " barriers=%" PRIu64 " faults=%" PRIu64 " fault_p50_us=%.1f fault_p99_us=%.1f\n",
+            " barriers=%" PRIu64 " faults=%" PRIu64 " fault_p50_us=%.1f fault_p99_us=%.1f"
+            " held=%" PRIu64 " held_us=%" PRIu64 "\n",
             rt->node, s.read_misses, s.pages_read_ahead, s.write_misses, s.upgrades,
             s.pages_upgraded_ahead, s.invalidations_sent,
             s.invalidations_received, s.bytes_fetched, s.bytes_written_back, s.messages_sent,
             s.message_pages_sent, s.messages_received, s.malformed_messages, s.lock_acquires, s.barriers,
-            s.faults_resolved, s.fault_latency_p50_us, s.fault_latency_p99_us);
+            s.faults_resolved, s.fault_latency_p50_us, s.fault_latency_p99_us, s.messages_held,
+            s.messages_held_us);
 }
 
 dsm_status_t dsm_finalize(void)
@@ -193,7 +202,7 @@ dsm_status_t dsm_finalize(void)
         dsm_error("dsm_finalize: the last checkpoint failed: %s", dsm_strerror(status));
     }
     /* Nothing may reach memory the tear-down unmaps: no RMA into a backing
-     * segment or staging page, no message for a forgotten page. Each node
+     * segment, no message for a forgotten page. Each node
      * ends every transaction it started (read-ahead requests nobody waits
      * for included); after the barrier nobody starts one, and each node
      * waits for the transactions it serves as home to end (their DONEs). */

@@ -1,62 +1,128 @@
 /*
- * The arena: one anonymous mapping at the agreed address on every node,
- * registered with userfaultfd for MISSING and WP faults. The allocations
- * carved out of it are rt_alloc.c's.
+ * The arena: a memfd as large as the arena, mapped twice. The arena mapping
+ * is at the agreed address on every node and registered with userfaultfd
+ * (MISSING, MINOR and WP faults); the landing mapping (anywhere, never
+ * registered) is where data arriving from other nodes is written, at the
+ * page's offset, before UFFDIO_CONTINUE maps that page-cache page into the
+ * arena. The landing range of each allocation is also what the transport
+ * registers: a home's own pages are the backing the others read and write
+ * (docs/design.md, "Memory layout"). The allocations carved out of the
+ * arena are rt_alloc.c's.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "dsm_rt.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
-dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt)
+static dsm_status_t dsm_rt_arena_in_use(void *want, size_t size)
 {
-    void *want = (void *)(uintptr_t)rt->config.arena_address;
-    size_t size = rt->config.arena_size;
-    dsm_status_t status;
-    void *got;
+    dsm_error("the arena range [%p, +%zu) is already in use in this process: "
+              "set DSM_ARENA_ADDRESS to a free range", want, size);
+    return DSM_ERR_ADDRESS_IN_USE;
+}
 
+/* The arena mapping of fd at the agreed address. */
+static dsm_status_t dsm_rt_arena_map_fixed(int fd, void *want, size_t size)
+{
     /* NORESERVE: the arena is address space; memory is used only by pages
-     * installed in it. Private: pages arrive only through UFFDIO_COPY. */
-    got = mmap(want, size, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+     * written in the memfd. */
+    void *got = mmap(want, size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, fd, 0);
+
     if (got == MAP_FAILED) {
         int err = errno;
 
         if (err == EEXIST) {
-            dsm_error("the arena range [%p, +%zu) is already in use in this process: "
-                      "set DSM_ARENA_ADDRESS to a free range", want, size);
-            return DSM_ERR_ADDRESS_IN_USE;
+            return dsm_rt_arena_in_use(want, size);
         }
         dsm_error("mapping the arena [%p, +%zu) failed: %s", want, size, strerror(err));
         return dsm_status_from_errno(err);
     }
     if (got != want) { /* a kernel older than 4.17 treats the flag as a hint */
         munmap(got, size);
-        dsm_error("the arena range [%p, +%zu) is already in use in this process: "
-                  "set DSM_ARENA_ADDRESS to a free range", want, size);
-        return DSM_ERR_ADDRESS_IN_USE;
+        return dsm_rt_arena_in_use(want, size);
     }
-    status = dsm_uffd_range_register(&rt->uffd, got, size,
-                                     DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_WP);
+    return DSM_OK;
+}
+
+static int dsm_rt_arena_memfd(size_t size)
+{
+    int fd = memfd_create("dsm-arena", MFD_CLOEXEC);
+
+    if (fd < 0) {
+        dsm_error("memfd_create for the arena failed: %m");
+        return -1;
+    }
+    if (ftruncate(fd, (off_t)size) != 0) {
+        dsm_error("sizing the arena's memfd to %zu bytes failed: %m", size);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt)
+{
+    void *want = (void *)(uintptr_t)rt->config.arena_address;
+    size_t size = rt->config.arena_size;
+    int fd = dsm_rt_arena_memfd(size);
+    void *landing;
+    dsm_status_t status;
+
+    if (fd < 0) {
+        return DSM_ERR_NO_MEMORY;
+    }
+    landing = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (landing == MAP_FAILED) {
+        dsm_error("mapping the arena's landing range (%zu bytes) failed: %m", size);
+        status = DSM_ERR_NO_MEMORY;
+        goto err_close;
+    }
+    status = dsm_rt_arena_map_fixed(fd, want, size);
     if (status != DSM_OK) {
-        munmap(got, size);
-        return status;
+        goto err_landing;
     }
-    rt->arena.base = (uintptr_t)got;
+    status = dsm_uffd_range_register(&rt->uffd, want, size,
+                                     DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_MINOR |
+                                         DSM_UFFD_MODE_WP);
+    if (status != DSM_OK) {
+        goto err_arena;
+    }
+    rt->arena.base = (uintptr_t)want;
+    rt->arena.landing = (uintptr_t)landing;
+    rt->arena.fd = fd;
     rt->arena.pages = size / DSM_RT_PAGE_SIZE;
     rt->arena.mapped = 1;
     return DSM_OK;
+
+err_arena:
+    munmap(want, size);
+err_landing:
+    munmap(landing, size);
+err_close:
+    close(fd);
+    return status;
 }
 
 void dsm_rt_arena_unmap(dsm_rt_t *rt)
 {
     if (rt->arena.mapped) {
-        munmap((void *)rt->arena.base, rt->arena.pages * DSM_RT_PAGE_SIZE);
+        size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
+
+        munmap((void *)rt->arena.base, size);
+        munmap((void *)rt->arena.landing, size);
+        close(rt->arena.fd);
         rt->arena.mapped = 0;
     }
 }
@@ -64,4 +130,42 @@ void dsm_rt_arena_unmap(dsm_rt_t *rt)
 void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page)
 {
     return (void *)(rt->arena.base + page * DSM_RT_PAGE_SIZE);
+}
+
+void *dsm_rt_page_landing(const dsm_rt_t *rt, uint64_t page)
+{
+    return (void *)(rt->arena.landing + page * DSM_RT_PAGE_SIZE);
+}
+
+dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    /* Through the landing mapping, which no uffd watches: the kernel fills
+     * holes with zeroed pages and leaves pages already cached alone. */
+    if (madvise(dsm_rt_page_landing(rt, page), count * DSM_RT_PAGE_SIZE,
+                MADV_POPULATE_WRITE) != 0) {
+        int err = errno;
+
+        dsm_error("populating pages [%" PRIu64 ", +%" PRIu64 ") of the arena failed: %s", page,
+                  count, strerror(err));
+        return dsm_status_from_errno(err);
+    }
+    return DSM_OK;
+}
+
+dsm_status_t dsm_rt_arena_release(const dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    /* Frees the page cache and unmaps the pages from both mappings: the
+     * next allocation of the range starts from zeroes. MADV_REMOVE through
+     * the landing mapping rather than fallocate(PUNCH_HOLE): a transport's
+     * registration cache (UCX's, over verbs) hears of madvise and munmap, not
+     * of fallocate, and would otherwise register the next allocation there
+     * with the freed pages still pinned under it. */
+    if (madvise(dsm_rt_page_landing(rt, page), count * DSM_RT_PAGE_SIZE, MADV_REMOVE) != 0) {
+        int err = errno;
+
+        dsm_error("releasing pages [%" PRIu64 ", +%" PRIu64 ") of the arena failed: %s", page,
+                  count, strerror(err));
+        return dsm_status_from_errno(err);
+    }
+    return DSM_OK;
 }

@@ -156,8 +156,7 @@ static const void *dsm_rt_ckpt_page_data(const dsm_rt_t *rt, const dsm_rt_ckpt_r
     if (from_arena) {
         return dsm_rt_page_address(rt, page);
     }
-    return region->backing +
-           dsm_rt_placement_index(&region->placement, page) * DSM_RT_PAGE_SIZE;
+    return region->backing + (page - region->first_page) * DSM_RT_PAGE_SIZE;
 }
 
 static void dsm_rt_ckpt_fail(dsm_rt_ckpt_epoch_t *epoch, dsm_status_t status)
@@ -681,8 +680,7 @@ static void dsm_rt_restore_load(dsm_rt_t *rt, dsm_rt_restore_t *restore, uint64_
         return;
     }
     if (atomic_compare_exchange_strong(state, &seen, DSM_RT_LOAD_BUSY)) {
-        char *dst = restore->backing +
-                    dsm_rt_placement_index(&restore->placement, page) * DSM_RT_PAGE_SIZE;
+        char *dst = restore->backing + (page - restore->first_page) * DSM_RT_PAGE_SIZE;
         dsm_status_t status = dsm_ckpt_image_page_read(rt->ckpt->image,
                                                        restore->base + (page - restore->first_page),
                                                        dst);

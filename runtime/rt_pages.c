@@ -4,12 +4,11 @@
  * Everything in this file runs on the service thread.
  *
  * Re-entrancy: actions never feed the engine nor start other actions. A
- * transfer that completes while actions run (an RMA that finished at once, a
- * local copy standing in for RMA at the home) is queued as deferred work and
- * fed to the engine by dsm_rt_pages_run_deferred; a transfer that finds no
- * free staging slot is queued too, and started there once an install or a
- * finished write-back returned one. So an input's actions are always carried
- * out completely before the next input, and nothing here calls itself back.
+ * transfer that completes while actions run (an RMA that finished at once, or
+ * one at the home, where nothing moves) is queued as deferred work and fed to
+ * the engine by dsm_rt_pages_run_deferred. So an input's actions are always
+ * carried out completely before the next input, and nothing here calls
+ * itself back.
  * (Messages to itself the engine handles inside the input that produced
  * them.)
  */
@@ -24,7 +23,6 @@
 #include "dsm_rt.h"
 #include "rt_ckpt.h"
 
-#define DSM_RT_STAGING_SLOTS 256 /* pages in flight at once (fetch + write-back) */
 #define DSM_RT_FAULT_BATCH   64
 #define DSM_RT_INSTALL_ATTEMPTS 1000
 
@@ -32,9 +30,9 @@ static void dsm_rt_actions_run(dsm_rt_t *rt);
 
 /* ---- deferred work ------------------------------------------------------ */
 
-static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, dsm_coh_rma_t op)
+static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, uint32_t count, dsm_coh_rma_t op)
 {
-    dsm_rt_deferred_t work = { .page = page, .op = op };
+    dsm_rt_deferred_t work = { .page = page, .count = count, .op = op };
 
     if (dsm_rt_fifo_push(&rt->pages.deferred, &work) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing protocol work");
@@ -65,20 +63,20 @@ static void dsm_rt_rma_done(dsm_rt_t *rt, uint64_t page, uint32_t count, dsm_coh
 
 /*
  * The completed transfer work and those queued right behind it that continue
- * it (same kind, next page, same home), up to a run's length, taken out of
+ * it (same kind, next pages, same home), up to a run's length, taken out of
  * the queue: fed to the engine as one input, a run's ACK or DONE goes out once.
  */
 static uint32_t dsm_rt_deferred_run(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
 {
     uint32_t home = dsm_coh_engine_home(rt->pages.coh, work->page);
     dsm_rt_deferred_t next;
-    uint32_t count = 1;
+    uint32_t count = work->count;
 
-    while (count < DSM_COH_RUN_MAX && dsm_rt_fifo_peek(&rt->pages.deferred, &next) &&
-           next.op == work->op && next.page == work->page + count &&
+    while (dsm_rt_fifo_peek(&rt->pages.deferred, &next) && next.op == work->op &&
+           next.page == work->page + count && count + next.count <= DSM_COH_RUN_MAX &&
            dsm_coh_engine_home(rt->pages.coh, next.page) == home) {
         (void)dsm_rt_fifo_pop(&rt->pages.deferred, &next);
-        count++;
+        count += next.count;
     }
     return count;
 }
@@ -103,6 +101,10 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
     /* First touch: a request can arrive before this node learns it is the home. */
     if (status == DSM_OK &&
         dsm_rt_home_hold_msg(rt, dsm_rt_region_find(rt, msg.page), msg.page, src, bytes, length)) {
+        return;
+    }
+    /* A page just granted writable here is kept a while (rt_hold.c). */
+    if (status == DSM_OK && dsm_rt_hold_msg(rt, &msg, src, bytes, length)) {
         return;
     }
     if (status == DSM_OK) {
@@ -156,13 +158,15 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
  * next pages are requested before it touches them, in one burst, so each
  * home (and each holder it recalls from or invalidates) is woken once for the
  * whole window instead of once per page; on a node that is computing each
- * wake-up costs tens of µs. A fault on the page after the previous fault of
- * the same kind (or after the last window) is sequential: the window doubles
- * from 2 up to DSM_READAHEAD pages; any other fault of that kind closes it.
- * Read misses request the absent pages that follow, read-only; upgrades (write
- * faults on read-only pages) upgrade the read-only pages that follow. Pages of
- * other states are left alone, and a write to an absent page is never
- * anticipated: a wrong guess costs a transfer or a copy to fetch again later.
+ * wake-up costs tens of µs. Faults of the same kind a constant stride apart
+ * (1 to DSM_RT_STRIDE_MAX pages: a scan, or a column of a row-major matrix)
+ * form a run: the second opens a window of 2 pages along the stride, and each
+ * fault where the last window ends doubles it, up to DSM_READAHEAD pages; any
+ * other fault of that kind closes it. Read misses request the absent pages
+ * ahead, read-only; upgrades (write faults on read-only pages) upgrade the
+ * read-only pages ahead. Pages of other states are left alone, and a write to
+ * an absent page is never anticipated: a wrong guess costs a transfer or a
+ * copy to fetch again later.
  */
 /* Request the run [first, first + count) ahead, as one engine input: one
  * request per home, and the recalls and invalidations it causes go per run too. */
@@ -182,30 +186,51 @@ static void dsm_rt_ahead_run(dsm_rt_t *rt, uint64_t first, uint32_t count, int w
     dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", first);
 }
 
+/* The window to request ahead of a fault on page (pages along ahead->stride):
+ * 0 unless the fault continues a run of faults of constant stride. */
+static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, dsm_rt_ahead_t *ahead, uint64_t page)
+{
+    uint64_t step = page - ahead->last; /* wraps, so a backward step is too long */
+    unsigned window = 0;
+
+    if (rt->config.readahead != 0 && ahead->stride != 0 && page == ahead->next) {
+        window = ahead->window == 0 ? 2 : 2 * ahead->window;
+    } else if (rt->config.readahead != 0 && step >= 1 && step <= DSM_RT_STRIDE_MAX) {
+        ahead->stride = step; /* the second fault of a run */
+        window = 2;
+    } else {
+        ahead->stride = 0;
+    }
+    window = window < rt->config.readahead ? window : rt->config.readahead;
+    ahead->window = window;
+    ahead->last = page;
+    ahead->next = page + ((uint64_t)window + 1) * ahead->stride;
+    return window;
+}
+
 static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_region_t *region,
                          uint64_t page, int write)
 {
     dsm_coh_node_state_t candidate = write ? DSM_COH_N_S : DSM_COH_N_I;
     uint64_t end = region->first_page + region->npages;
+    unsigned window = dsm_rt_ahead_window(rt, ahead, page);
     uint64_t run_first = 0;
     uint32_t run_count = 0;
-    unsigned window;
 
-    if (page != ahead->next || rt->config.readahead == 0) {
-        ahead->window = 0;
-        ahead->next = page + 1;
-        return;
-    }
-    window = ahead->window == 0 ? 2 : 2 * ahead->window;
-    window = window < rt->config.readahead ? window : rt->config.readahead;
-    ahead->window = window;
-    ahead->next = page + 1 + window;
-    /* The window's candidates, in maximal runs of adjacent ones. */
-    for (uint64_t next = page + 1; next < page + 1 + window && next < end; next++) {
-        if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
-            dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN) {
+    /* The window's candidates, in maximal runs of adjacent ones (a stride
+     * over 1 makes every candidate a run of its own). */
+    for (unsigned k = 1; k <= window; k++) {
+        uint64_t next = page + k * ahead->stride;
+
+        if (next >= end) {
+            break;
+        }
+        if (run_count > 0 && (next != run_first + run_count || run_count == DSM_COH_RUN_MAX)) {
             dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
             run_count = 0;
+        }
+        if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
+            dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN) {
             continue;
         }
         if (run_count == 0) {
@@ -213,18 +238,47 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
         }
         run_count++;
         ahead->pages++;
-        if (run_count == DSM_COH_RUN_MAX) {
-            dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
-            run_count = 0;
-        }
     }
     dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
+}
+
+/*
+ * A fault on a page this node homes and nobody has touched: the home claims
+ * it without messages and maps its own page (dsm_coh_engine_home_claim). A
+ * sequential first touch claims the untouched pages that follow too, in the
+ * read-ahead window, so one fault and one CONTINUE serve the window.
+ */
+static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
+{
+    unsigned window = dsm_rt_ahead_window(rt, &rt->pages.claim_ahead, page);
+    /* A claim window is contiguous: only a scan's stride of 1 opens one. */
+    uint64_t end = page + 1 + (rt->pages.claim_ahead.stride == 1 ? window : 0);
+    uint64_t region_end = region->first_page + region->npages;
+    uint32_t count = 1;
+    dsm_status_t status;
+
+    end = end < region_end ? end : region_end;
+    /* The placement first: the engine's home of a first-touch page this node
+     * has not learnt the home of is a stand-in (dsm_rt_home_of). */
+    while (page + count < end && count < DSM_COH_RUN_MAX &&
+           dsm_rt_placement_home(&region->placement, page + count) == rt->node &&
+           dsm_coh_engine_claimable(rt->pages.coh, page + count)) {
+        (void)dsm_rt_ckpt_before_input(rt, page + count, 0, DSM_COH_N_I); /* as a fault */
+        count++;
+    }
+    rt->pages.claim_ahead.pages += count - 1;
+    status = dsm_coh_engine_home_claim(rt->pages.coh, page, count, &rt->pages.actions);
+    dsm_rt_engine_checked(rt, status, "a claim", page);
 }
 
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
 {
     uint64_t page = (event->address - rt->arena.base) / DSM_RT_PAGE_SIZE;
-    int write = (event->flags & (DSM_UFFD_EVENT_WRITE | DSM_UFFD_EVENT_WP)) != 0;
+    /* Without a write-protected CONTINUE a page cannot be mapped read-only
+     * before another thread could write it unseen: every miss asks for the
+     * page writable (Modified), so nothing is ever installed read-only. */
+    int write = (event->flags & (DSM_UFFD_EVENT_WRITE | DSM_UFFD_EVENT_WP)) != 0 ||
+                !rt->uffd.continue_wp;
     const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
     dsm_coh_node_state_t state;
     dsm_status_t status;
@@ -245,6 +299,10 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     }
     if (dsm_rt_home_hold_fault(rt, region, event, page)) {
         return; /* runs again once the chunk's home is known */
+    }
+    if (dsm_coh_engine_claimable(rt->pages.coh, page)) {
+        dsm_rt_claim(rt, region, page);
+        return;
     }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
                    : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
@@ -283,172 +341,169 @@ static void dsm_rt_fault_resolved(dsm_rt_t *rt, uint64_t page)
     }
 }
 
-/* ---- staging slots ------------------------------------------------------------ */
-
-static void *dsm_rt_slot_address(const dsm_rt_t *rt, int slot)
-{
-    return (char *)rt->pages.staging + (size_t)slot * DSM_RT_PAGE_SIZE;
-}
-
-static int dsm_rt_slot_get(dsm_rt_t *rt)
-{
-    int slot = rt->pages.free_slot;
-
-    if (slot >= 0) {
-        rt->pages.free_slot = rt->pages.slots[slot].next_free;
-    }
-    return slot;
-}
-
-/* Return slot to the pool. A transfer waiting for one is not started here
- * (inside an install, or a transfer's completion): dsm_rt_pages_run_deferred
- * starts it. */
-static void dsm_rt_slot_put(dsm_rt_t *rt, int slot)
-{
-    rt->pages.slots[slot].next_free = rt->pages.free_slot;
-    rt->pages.free_slot = slot;
-}
-
 /* ---- page transfers (FETCH and WRITE_BACK) --------------------------------------- */
+
+/*
+ * Data moves between the nodes' landing mappings at the pages' offset in their
+ * allocation: a get writes this node's page cache, a put the home's. A run of
+ * one allocation is one contiguous range on both sides, so it moves with one
+ * get, or one put and its flush. Nothing is staged: the install that follows
+ * a fetch maps the landed pages, and a write-back reads pages the arena maps
+ * write-protected.
+ */
+typedef struct {
+    dsm_rt_t     *rt;
+    uint64_t      page;
+    uint32_t      count;
+    int           home;  /* the flush after a put */
+    dsm_coh_rma_t op;
+} dsm_rt_transfer_t;
 
 static void dsm_rt_transfer_done(void *arg, dsm_status_t status)
 {
-    dsm_rt_slot_t *slot = arg;
-    dsm_rt_t *rt = slot->rt;
-    int index = (int)(slot - rt->pages.slots);
+    dsm_rt_transfer_t *transfer = arg;
+    dsm_rt_t *rt = transfer->rt;
 
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status,
-                     "page %" PRIu64 " transfer failed: %s", slot->page, dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "transfer of pages %" PRIu64 "..+%" PRIu32 " failed: %s",
+                     transfer->page, transfer->count, dsm_strerror(status));
     }
-    if (slot->op == DSM_COH_RMA_WRITE_BACK) {
-        dsm_rt_slot_put(rt, index); /* the fetch slot lives until the install */
-    }
-    dsm_rt_defer_rma_done(rt, slot->page, slot->op);
+    dsm_rt_defer_rma_done(rt, transfer->page, transfer->count, transfer->op);
+    free(transfer);
 }
 
 /* After a put, a flush makes it complete at the home before anyone is told. */
 static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
 {
-    dsm_rt_slot_t *slot = arg;
-    dsm_rt_t *rt = slot->rt;
+    dsm_rt_transfer_t *transfer = arg;
     dsm_status_t flush;
 
     if (status != DSM_OK) {
         dsm_rt_transfer_done(arg, status);
         return;
     }
-    flush = dsm_tp_flush(rt->tp, slot->home, dsm_rt_transfer_done, slot);
+    flush = dsm_tp_flush(transfer->rt->tp, transfer->home, dsm_rt_transfer_done, transfer);
     if (flush != DSM_INPROGRESS) {
-        dsm_rt_transfer_done(slot, flush);
+        dsm_rt_transfer_done(transfer, flush);
     }
 }
 
-static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_coh_action_t *action, int slot)
+/* The run [page, page + count) of region: one get or one put. */
+static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
+                                  const dsm_coh_action_t *action, uint64_t page, uint32_t count)
 {
-    const dsm_rt_region_t *region = dsm_rt_region_find(rt, action->page);
-    uint64_t index = dsm_rt_placement_index(&region->placement, action->page);
-    size_t offset = index * DSM_RT_PAGE_SIZE;
-    void *local = dsm_rt_slot_address(rt, slot);
-    void *arena = dsm_rt_page_address(rt, action->page);
-    dsm_rt_slot_t *record = &rt->pages.slots[slot];
-    int home = (int)action->node;
+    size_t offset = (size_t)(page - region->first_page) * DSM_RT_PAGE_SIZE;
+    size_t length = (size_t)count * DSM_RT_PAGE_SIZE;
+    void *landing = dsm_rt_page_landing(rt, page);
+    dsm_rt_transfer_t *transfer = malloc(sizeof(*transfer));
+    int fetch = action->type == DSM_COH_ACT_FETCH;
     dsm_status_t status;
 
-    record->page = action->page;
-    record->home = home;
-    record->op = action->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
-
-    if (action->type == DSM_COH_ACT_FETCH) {
-        if (dsm_pagemap_put(&rt->pages.fetch_slot, action->page, (uint64_t)slot) != DSM_OK) {
-            dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fetch");
-        }
-        rt->pages.bytes_fetched += DSM_RT_PAGE_SIZE;
-        if (home == rt->node) { /* the home reads its own backing */
-            memcpy(local, (char *)dsm_tp_mem_address(region->backing) + offset,
-                   DSM_RT_PAGE_SIZE);
-            dsm_rt_transfer_done(record, DSM_OK);
-            return;
-        }
-        status = dsm_tp_get(rt->tp, region->rmem, home, offset, local, DSM_RT_PAGE_SIZE,
-                            rt->pages.staging_mem, dsm_rt_transfer_done, record);
+    if (transfer == NULL) {
+        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory starting a page transfer");
+    }
+    *transfer = (dsm_rt_transfer_t){ rt, page, count, (int)action->node,
+                                     fetch ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK };
+    if (transfer->home == rt->node) {
+        /* The home's arena and backing are the same pages: nothing moves. */
+        dsm_rt_transfer_done(transfer, DSM_OK);
+        return;
+    }
+    if (fetch) {
+        rt->pages.bytes_fetched += length;
+        status = dsm_tp_get(rt->tp, region->rmem, transfer->home, offset, landing, length,
+                            region->backing, dsm_rt_transfer_done, transfer);
         if (status != DSM_INPROGRESS) {
-            dsm_rt_transfer_done(record, status);
+            dsm_rt_transfer_done(transfer, status);
         }
         return;
     }
-    /* WRITE_BACK: the page is write-protected (SET_WP came first), so the
-     * service thread reads a stable copy through the arena mapping. */
-    rt->pages.bytes_written_back += DSM_RT_PAGE_SIZE;
-    if (home == rt->node) {
-        memcpy((char *)dsm_tp_mem_address(region->backing) + offset, arena, DSM_RT_PAGE_SIZE);
-        dsm_rt_transfer_done(record, DSM_OK);
-        return;
-    }
-    memcpy(local, arena, DSM_RT_PAGE_SIZE);
-    status = dsm_tp_put(rt->tp, region->rmem, home, offset, local, DSM_RT_PAGE_SIZE,
-                        rt->pages.staging_mem, dsm_rt_write_back_put_done, record);
+    /* WRITE_BACK: SET_WP came first, so the pages are stable. */
+    rt->pages.bytes_written_back += length;
+    status = dsm_tp_put(rt->tp, region->rmem, transfer->home, offset, landing, length,
+                        region->backing, dsm_rt_write_back_put_done, transfer);
     if (status != DSM_INPROGRESS) {
-        dsm_rt_write_back_put_done(record, status);
+        dsm_rt_write_back_put_done(transfer, status);
     }
 }
 
-/* Started at once when a slot is free and no transfer waits for one (they
- * start in order), else queued for dsm_rt_pages_run_deferred. */
+/* A FETCH or WRITE_BACK run: one transfer per allocation it spans (the engine
+ * joins adjacent pages of one home, which adjacent allocations can be). */
 static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
-    int slot = rt->pages.slot_waiters.count == 0 ? dsm_rt_slot_get(rt) : -1;
+    uint64_t page = action->page, end = action->page + action->count;
 
-    if (slot >= 0) {
-        dsm_rt_transfer_start(rt, action, slot);
-    } else if (dsm_rt_fifo_push(&rt->pages.slot_waiters, action) != DSM_OK) {
-        dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing page transfers");
+    while (page < end) {
+        const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
+        uint64_t region_end;
+
+        if (region == NULL) {
+            dsm_rt_fatal(rt, DSM_ERR_STATE, "transfer of page %" PRIu64 " outside every allocation",
+                         page);
+        }
+        region_end = region->first_page + region->npages;
+        region_end = region_end < end ? region_end : end;
+        dsm_rt_transfer_start(rt, region, action, page, (uint32_t)(region_end - page));
+        page = region_end;
     }
-}
-
-/* The oldest transfer waiting for a slot, started if one is free; nonzero
- * if it was. */
-static int dsm_rt_transfer_start_waiting(dsm_rt_t *rt)
-{
-    dsm_coh_action_t action;
-    int slot;
-
-    if (rt->pages.slot_waiters.count == 0 || (slot = dsm_rt_slot_get(rt)) < 0) {
-        return 0;
-    }
-    dsm_rt_fifo_pop(&rt->pages.slot_waiters, &action);
-    dsm_rt_transfer_start(rt, &action, slot);
-    return 1;
 }
 
 /* ---- the other actions --------------------------------------------------------- */
 
-static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, unsigned flags)
+/* Give the pages of [page, page + count) this node homes a page in the page
+ * cache (zeroes where none was written yet), so CONTINUE can map them. */
+static void dsm_rt_populate_homed(dsm_rt_t *rt, uint64_t page, uint64_t count)
 {
-    void *dst = dsm_rt_page_address(rt, page);
-    uint64_t slot;
-    size_t done;
-    dsm_status_t status;
+    uint64_t end = page + count, first = 0, homed = 0;
+    dsm_status_t status = DSM_OK;
 
-    if (!dsm_pagemap_take(&rt->pages.fetch_slot, page, &slot)) {
-        dsm_rt_fatal(rt, DSM_ERR_STATE, "install of page %" PRIu64 " without fetched data", page);
-    }
-    /* AGAIN: the address space is changing under us (fork, mremap): retry,
-     * a bounded number of times. */
-    for (int attempt = 0; attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
-        status = dsm_uffd_copy(&rt->uffd, dst, dsm_rt_slot_address(rt, (int)slot),
-                               DSM_RT_PAGE_SIZE, flags, &done);
-        if (status != DSM_ERR_AGAIN) {
-            break;
+    for (uint64_t p = page; p <= end && status == DSM_OK; p++) {
+        const dsm_rt_region_t *region = p < end ? dsm_rt_region_find(rt, p) : NULL;
+
+        if (region != NULL && dsm_rt_placement_home(&region->placement, p) == rt->node) {
+            first = homed == 0 ? p : first;
+            homed++;
+        } else if (homed > 0) {
+            status = dsm_rt_arena_populate(rt, first, homed);
+            homed = 0;
         }
     }
     if (status != DSM_OK) {
-        /* EXISTS would mean the engine's view of the page is wrong. */
-        dsm_rt_fatal(rt, status, "installing page %" PRIu64 " failed: %s", page,
-                     dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
+                     count, dsm_strerror(status));
     }
-    dsm_rt_slot_put(rt, (int)slot);
-    dsm_rt_fault_resolved(rt, page);
+}
+
+/*
+ * Map the run [page, page + count), whose data is in this node's page cache:
+ * fetched into the landing mapping, or, at their home, its own pages. One
+ * CONTINUE for the run.
+ */
+static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags)
+{
+    char *dst = dsm_rt_page_address(rt, page);
+    size_t left = count * DSM_RT_PAGE_SIZE, done = 0;
+    dsm_status_t status = DSM_OK;
+
+    dsm_rt_populate_homed(rt, page, count);
+    /* AGAIN: the address space is changing under us (fork, mremap), or part
+     * of the run was done: retry the rest, a bounded number of times. */
+    for (int attempt = 0; attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
+        status = dsm_uffd_continue(&rt->uffd, dst, left, flags, &done);
+        if (status != DSM_ERR_AGAIN) {
+            break;
+        }
+        dst += done;
+        left -= done;
+    }
+    if (status != DSM_OK) {
+        /* EXISTS would mean the engine's view of the page is wrong. */
+        dsm_rt_fatal(rt, status, "installing pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
+                     count, dsm_strerror(status));
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        dsm_rt_fault_resolved(rt, page + i);
+    }
 }
 
 static void dsm_rt_send(dsm_rt_t *rt, const dsm_coh_action_t *action)
@@ -468,66 +523,69 @@ static void dsm_rt_kernel_checked(dsm_rt_t *rt, dsm_status_t status, const char 
                                   uint64_t page)
 {
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status, "%s of page %" PRIu64 " failed: %s", what, page,
+        dsm_rt_fatal(rt, status, "%s of the run at page %" PRIu64 " failed: %s", what, page,
                      dsm_strerror(status));
     }
 }
 
-/* One page of an action (a SEND is carried out once, by dsm_rt_action_run). */
-static void dsm_rt_action_page_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
+/* Per-page bookkeeping after a kernel operation on a run: the faults it
+ * resolved, the pages whose mapping it changed. */
+static void dsm_rt_run_pages_done(dsm_rt_t *rt, const dsm_coh_action_t *action, int resolved,
+                                  int changed)
+{
+    for (uint32_t i = 0; i < action->count; i++) {
+        if (resolved) {
+            dsm_rt_fault_resolved(rt, action->page + i);
+        }
+        if (changed) {
+            dsm_rt_page_changed(rt, action->page + i);
+        }
+    }
+}
+
+/* An action on a run of pages, carried out for the whole run at once: one
+ * message, one transfer per allocation, one ioctl (the arena range of a run
+ * is contiguous). */
+static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
     void *address = dsm_rt_page_address(rt, action->page);
+    size_t length = (size_t)action->count * DSM_RT_PAGE_SIZE;
 
     switch (action->type) {
+    case DSM_COH_ACT_SEND:
+        dsm_rt_send(rt, action);
+        break;
     case DSM_COH_ACT_FETCH:
     case DSM_COH_ACT_WRITE_BACK:
         dsm_rt_transfer(rt, action);
         break;
     case DSM_COH_ACT_INSTALL_RO:
-        dsm_rt_install(rt, action->page, DSM_UFFD_WP);
+        dsm_rt_install(rt, action->page, action->count, DSM_UFFD_WP);
         break;
     case DSM_COH_ACT_INSTALL_RW:
-        dsm_rt_install(rt, action->page, 0);
+        dsm_rt_install(rt, action->page, action->count, 0);
         break;
     case DSM_COH_ACT_CLEAR_WP:
-        dsm_rt_kernel_checked(rt, dsm_uffd_wp_clear(&rt->uffd, address, DSM_RT_PAGE_SIZE, 0),
+        dsm_rt_kernel_checked(rt, dsm_uffd_wp_clear(&rt->uffd, address, length, 0),
                               "clearing write protection", action->page);
-        dsm_rt_fault_resolved(rt, action->page);
-        dsm_rt_page_changed(rt, action->page);
+        dsm_rt_run_pages_done(rt, action, 1, 1);
         break;
     case DSM_COH_ACT_SET_WP:
-        dsm_rt_kernel_checked(rt, dsm_uffd_wp_set(&rt->uffd, address, DSM_RT_PAGE_SIZE),
+        dsm_rt_kernel_checked(rt, dsm_uffd_wp_set(&rt->uffd, address, length),
                               "write-protecting", action->page);
         break;
     case DSM_COH_ACT_ZAP:
-        dsm_rt_kernel_checked(rt, dsm_uffd_zap(address, DSM_RT_PAGE_SIZE), "zapping",
-                              action->page);
-        dsm_rt_page_changed(rt, action->page);
+        dsm_rt_kernel_checked(rt, dsm_uffd_zap(address, length), "zapping", action->page);
+        dsm_rt_run_pages_done(rt, action, 0, 1);
         break;
     case DSM_COH_ACT_WAKE:
-        dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, DSM_RT_PAGE_SIZE),
-                              "waking", action->page);
+        dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, length), "waking",
+                              action->page);
         /* The woken threads retry; one that faults again is a new fault. */
-        dsm_rt_fault_resolved(rt, action->page);
+        dsm_rt_run_pages_done(rt, action, 1, 0);
         break;
     default:
         dsm_rt_fatal(rt, DSM_ERR_STATE, "unknown coherence action %d", (int)action->type);
-    }
-}
-
-/* An action names a run of pages: the message goes once, the rest page by page. */
-static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
-{
-    dsm_coh_action_t page = *action;
-
-    if (action->type == DSM_COH_ACT_SEND) {
-        dsm_rt_send(rt, action);
-        return;
-    }
-    page.count = 1;
-    for (uint32_t i = 0; i < action->count; i++) {
-        page.page = action->page + i;
-        dsm_rt_action_page_run(rt, &page);
     }
 }
 
@@ -535,7 +593,12 @@ static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
 static void dsm_rt_actions_run(dsm_rt_t *rt)
 {
     for (size_t i = 0; i < rt->pages.actions.count; i++) {
-        dsm_rt_action_run(rt, &rt->pages.actions.actions[i]);
+        const dsm_coh_action_t *action = &rt->pages.actions.actions[i];
+
+        dsm_rt_action_run(rt, action);
+        if (action->type == DSM_COH_ACT_INSTALL_RW || action->type == DSM_COH_ACT_CLEAR_WP) {
+            dsm_rt_hold_granted(rt, action->page, action->count); /* rt_hold.c */
+        }
     }
     rt->pages.actions.count = 0;
 }
@@ -553,11 +616,9 @@ static void dsm_rt_held_run(dsm_rt_t *rt, const dsm_rt_held_t *held)
 }
 
 /*
- * Transfers waiting for a staging slot, transfers completed while actions
- * ran (adjacent ones of a home as one run) and work that waited for a
- * first-touch home, until none is left: an RMA completion fed to the engine
- * may install a page (returning its slot) or ask for more transfers, and a
- * transfer started may complete at once.
+ * Transfers completed while actions ran (adjacent ones of a home as one
+ * run) and work that waited for a first-touch home, until none is left: a
+ * completion fed to the engine may start transfers that complete at once.
  */
 int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
 {
@@ -566,12 +627,13 @@ int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
     int any = 0;
 
     for (;;) {
-        if (dsm_rt_transfer_start_waiting(rt)) {
-            any = 1;
-        } else if (dsm_rt_fifo_pop(&rt->pages.deferred, &work)) {
+        if (dsm_rt_fifo_pop(&rt->pages.deferred, &work)) {
             dsm_rt_rma_done(rt, work.page, dsm_rt_deferred_run(rt, &work), work.op);
             any = 1;
         } else if (dsm_rt_home_ready_pop(rt, &held)) {
+            dsm_rt_held_run(rt, &held);
+            any = 1;
+        } else if (dsm_rt_hold_ready_pop(rt, &held)) { /* a write hold ended */
             dsm_rt_held_run(rt, &held);
             any = 1;
         } else {
@@ -603,7 +665,6 @@ dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
         .npages = rt->arena.pages, .home_policy = DSM_COH_HOME_FUNC,
         .home_of = dsm_rt_home_of, .home_arg = rt,
     };
-    size_t staging_bytes = (size_t)DSM_RT_STAGING_SLOTS * DSM_RT_PAGE_SIZE;
     dsm_status_t status;
 
     status = dsm_coh_engine_create(&params, &pages->coh);
@@ -611,26 +672,11 @@ dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
         return status;
     }
     dsm_rt_fifo_init(&pages->deferred, sizeof(dsm_rt_deferred_t));
-    dsm_rt_fifo_init(&pages->slot_waiters, sizeof(dsm_coh_action_t));
     pages->actions.capacity = dsm_coh_engine_max_actions(pages->coh);
     pages->actions.actions = calloc(pages->actions.capacity, sizeof(*pages->actions.actions));
-    pages->slots = calloc(DSM_RT_STAGING_SLOTS, sizeof(*pages->slots));
-    if (pages->actions.actions == NULL || pages->slots == NULL ||
-        dsm_pagemap_init(&pages->fetch_slot, 64) != DSM_OK ||
-        dsm_pagemap_init(&pages->fault_start, 64) != DSM_OK) {
+    if (pages->actions.actions == NULL || dsm_pagemap_init(&pages->fault_start, 64) != DSM_OK) {
         return DSM_ERR_NO_MEMORY;
     }
-    status = dsm_tp_mem_map(rt->tp, NULL, staging_bytes, &pages->staging_mem);
-    if (status != DSM_OK) {
-        return status;
-    }
-    pages->staging = dsm_tp_mem_address(pages->staging_mem);
-    pages->slot_count = DSM_RT_STAGING_SLOTS;
-    for (int i = 0; i < pages->slot_count; i++) {
-        pages->slots[i].rt = rt;
-        pages->slots[i].next_free = i + 1 < pages->slot_count ? i + 1 : -1;
-    }
-    pages->free_slot = 0;
     return dsm_tp_am_register(rt->tp, DSM_RT_AM_COHERENCE, dsm_rt_coherence_am, rt);
 }
 
@@ -639,19 +685,11 @@ void dsm_rt_pages_fini(dsm_rt_t *rt)
 {
     dsm_rt_pages_t *pages = &rt->pages;
 
-    if (pages->staging_mem != NULL) {
-        dsm_tp_mem_unmap(pages->staging_mem);
-        pages->staging_mem = NULL;
-    }
     dsm_coh_engine_destroy(pages->coh);
     pages->coh = NULL;
     free(pages->actions.actions);
-    free(pages->slots);
     pages->actions.actions = NULL;
-    pages->slots = NULL;
-    dsm_rt_fifo_fini(&pages->slot_waiters);
     dsm_rt_fifo_fini(&pages->deferred);
-    dsm_pagemap_fini(&pages->fetch_slot);
     dsm_pagemap_fini(&pages->fault_start);
 }
 

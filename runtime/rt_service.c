@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -35,6 +36,11 @@ static void dsm_rt_page_wait_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 
 static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 {
+    /* A thread of this node called dsm (a barrier, a lock, a flag wait, a
+     * free...): its burst of plain stores is over, so are the write holds. */
+    if (cmd->type != DSM_RT_CMD_STATS) {
+        dsm_rt_hold_end(rt);
+    }
     switch (cmd->type) {
     case DSM_RT_CMD_ALLOC:
         dsm_rt_region_alloc_start(rt, cmd);
@@ -142,8 +148,15 @@ static void dsm_rt_settle_try(dsm_rt_t *rt)
     }
 }
 
+/* The earlier of two times (ns), 0 meaning none. */
+static uint64_t dsm_rt_earliest(uint64_t a, uint64_t b)
+{
+    return a == 0 ? b : (b == 0 || a < b ? a : b);
+}
+
 /* One pass over every source of work; nonzero if anything was done. The
- * earliest time a page wait must be looked at again goes to *recheck_p. */
+ * earliest time a page wait must be looked at again, or a message deferred by
+ * a write hold is due (rt_hold.c), goes to *recheck_p. */
 static int dsm_rt_service_poll(dsm_rt_t *rt, uint64_t *recheck_p)
 {
     int busy = 0;
@@ -154,7 +167,7 @@ static int dsm_rt_service_poll(dsm_rt_t *rt, uint64_t *recheck_p)
     busy |= dsm_rt_commands_run(rt);
     busy |= dsm_rt_pages_run_deferred(rt);
     dsm_rt_settle_try(rt);
-    *recheck_p = dsm_rt_page_waits_expire(rt);
+    *recheck_p = dsm_rt_earliest(dsm_rt_page_waits_expire(rt), dsm_rt_hold_deadline(rt));
     return busy;
 }
 
@@ -261,6 +274,12 @@ static void *dsm_rt_service_main(void *arg)
     uint64_t recheck;
 
     dsm_rt_service_set_scheduling(rt);
+    /* A deferred message (rt_hold.c) is due after tens of µs: the default
+     * timer slack (50 µs) would add as much again to the sleep that waits
+     * for it. */
+    if (rt->config.write_hold_us > 0 && prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) != 0) {
+        dsm_debug("service thread: timer slack unchanged (prctl: %s)", strerror(errno));
+    }
     while (!rt->service.stopping) {
         if (dsm_rt_service_poll(rt, &recheck)) {
             idle_since = dsm_now_ns();
@@ -359,4 +378,5 @@ void dsm_rt_stats_fill(const dsm_rt_t *rt, dsm_stats_t *stats_p)
     dsm_rt_pages_stats(rt, stats_p);
     dsm_rt_sync_stats(rt, stats_p);
     dsm_rt_alloc_stats(rt, stats_p);
+    dsm_rt_hold_stats(rt, stats_p);
 }

@@ -1,8 +1,9 @@
 /*
  * One node of the checkpoint tests (ckpt_restart.sh runs it under dsmrun;
  * public API only). Two allocations; node n writes the n-th block of pages of
- * the first, and the pages p of the second with p % N == (n + 1) % N, so at
- * the cut most pages are Modified away from their home (cyclic placement).
+ * the first, and the 64 KiB chunks c of the second with c % N == (n + 1) % N,
+ * so at the cut most pages are Modified away from their home (cyclic placement
+ * deals the arena's chunks, and both allocations start on a chunk boundary).
  * Every node then reads the last allocation, so its pages are Shared at the cut
  * (saved by their homes from the backing, not by their last writer).
  *
@@ -26,6 +27,7 @@
 #include "dsm.h"
 
 #define PAGE 4096u
+#define CHUNK (16u * PAGE)
 static const size_t sizes[] = { 16u << 20, (1u << 20) + PAGE };
 #define NALLOCS (sizeof(sizes) / sizeof(sizes[0]))
 
@@ -35,8 +37,8 @@ static uint64_t value(size_t alloc, size_t word, uint64_t gen)
 }
 
 /* The first allocation in one block of pages per node (a write fault after
- * the cut saves and unprotects the pages after it at once), the others page
- * by page in turn (each faults alone). */
+ * the cut saves and unprotects the pages after it at once), the others chunk
+ * by chunk in turn. */
 static int mine(size_t alloc, size_t word, int node, int nnodes)
 {
     size_t page = word * sizeof(uint64_t) / PAGE, pages = sizes[alloc] / PAGE;
@@ -44,7 +46,7 @@ static int mine(size_t alloc, size_t word, int node, int nnodes)
     if (alloc == 0) {
         return page * (size_t)nnodes / pages == (size_t)node;
     }
-    return page % (size_t)nnodes == (size_t)((node + 1) % nnodes);
+    return (word * sizeof(uint64_t) / CHUNK) % (size_t)nnodes == (size_t)((node + 1) % nnodes);
 }
 
 /* Last word first: the writer thread saves from the first page on, so

@@ -1,7 +1,7 @@
 /*
  * Unit tests of the coherence engine's interface: message validation (also of
  * decoded messages), the local path of the home, sparse state, large jobs,
- * reserved capacity, forget.
+ * reserved capacity, forget, the home's claim of an untouched page.
  * The protocol itself is exercised by tests/sim and tests/model.
  */
 #include <inttypes.h>
@@ -562,6 +562,46 @@ static dsm_test_result_t test_run_page_order(void)
     return DSM_TEST_PASS;
 }
 
+/* A home claims runs of pages nobody touched; another node's request then recalls one. */
+static dsm_test_result_t test_home_claim(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(1, 4, 64); /* node 1 homes 16..31 */
+    dsm_coh_actions_t out = unit_out();
+    dsm_coh_stats_t st;
+    uint8_t b[DSM_COH_MSG_SIZE];
+    bool holder;
+
+    DSM_CHECK(engine != NULL);
+    DSM_CHECK(!dsm_coh_engine_claimable(engine, 2) && dsm_coh_engine_claimable(engine, 16));
+    DSM_CHECK(dsm_coh_engine_home_claim(engine, 15, 2, &out) == DSM_ERR_STATE); /* 15: home 0 */
+    DSM_CHECK(dsm_coh_engine_home_claim(engine, 16, 0, &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_home_claim(engine, 63, 2, &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(out.count == 0 && dsm_coh_engine_claimable(engine, 16));
+    DSM_CHECK(dsm_coh_engine_home_claim(engine, 16, 4, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 1 && unit_act(&out, 0, DSM_COH_ACT_INSTALL_RW, 16, 4), "%zu actions",
+               out.count);
+    DSM_CHECK(dsm_coh_engine_node_state(engine, 19) == DSM_COH_N_M);
+    DSM_CHECK(dsm_coh_engine_home_state(engine, 17, 1, &holder) == DSM_COH_H_M && holder);
+    out.count = 0;
+    /* Held now: a run over it is refused whole. */
+    DSM_CHECK(dsm_coh_engine_home_claim(engine, 19, 2, &out) == DSM_ERR_STATE && out.count == 0);
+    DSM_CHECK(dsm_coh_engine_node_state(engine, 20) == DSM_COH_N_I);
+    /* Node 2 reads page 17: the home downgrades itself (no message) and grants. */
+    unit_msg(DSM_COH_MSG_REQ_READ, 0, 2, 7, 17, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 2, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 2 && out.actions[0].type == DSM_COH_ACT_SET_WP &&
+              out.actions[1].type == DSM_COH_ACT_WRITE_BACK);
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_rma_done(engine, 17, DSM_COH_RMA_WRITE_BACK, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_node_state(engine, 17) == DSM_COH_N_S);
+    DSM_CHECK(out.count >= 1 && out.actions[out.count - 1].type == DSM_COH_ACT_SEND &&
+              out.actions[out.count - 1].node == 2);
+    dsm_coh_engine_stats(engine, &st);
+    DSM_CHECK(st.claims == 4 && st.msgs_sent == 1);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
 static const dsm_test_case_t cases[] = {
     {"msg_validation", NULL, test_msg_validation, 0},
     {"malformed_no_effect", NULL, test_malformed_no_effect, 0},
@@ -577,6 +617,7 @@ static const dsm_test_case_t cases[] = {
     {"run_split", NULL, test_run_split, 0},
     {"run_refused", NULL, test_run_refused, 0},
     {"run_page_order", NULL, test_run_page_order, 0},
+    {"home_claim", NULL, test_home_claim, 0},
 };
 
 int main(int argc, char **argv)

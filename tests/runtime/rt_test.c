@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dsm.h>
 
 #define PAGE 4096u
+#define CHUNK_PAGES 16u /* cyclic placement deals 64 KiB chunks (docs/config.md) */
 
 static int me, nnodes;
 
@@ -174,6 +176,123 @@ static int case_false_sharing(long iterations)
     CHECK_OK(dsm_barrier());
     dsm_free((void *)words);
     return 0;
+}
+
+/*
+ * Write holding (DSM_WRITE_HOLD_US, set here through dsm_config_t): nodes
+ * write one page alternately and at once, each its own counter, and no
+ * increment is lost. The turns are passed through a word of the same page, so
+ * the next node's request reaches a node that was just granted the page and
+ * waits for its hold: while polling with plain loads (the node calls nothing:
+ * the hold must end by its timer, on a node that does nothing else) and with
+ * dsm_wait_until_u64 (the call ends the holds). Then every node increments
+ * its own counter as fast as it can (false sharing, holds ending by time).
+ */
+#define HOLD_TEST_US   300u
+#define HOLD_TURN_WAIT 30e9 /* ns: a deferred recall never served fails the test */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait for turn == want with plain loads (bounded) or with dsm_wait_until_u64. */
+static int hold_wait_turn(volatile uint64_t *turn, uint64_t want, int use_wait)
+{
+    uint64_t start = now_ns();
+
+    if (use_wait) {
+        CHECK_OK(dsm_wait_until_u64(turn, DSM_CMP_EQ, want));
+        return 0;
+    }
+    while (*turn != want) {
+        if ((double)(now_ns() - start) > HOLD_TURN_WAIT) {
+            FAIL("waited 30 s for turn %llu (turn is %llu): a deferred recall was not served",
+                 (unsigned long long)want, (unsigned long long)*turn);
+        }
+        sched_yield();
+    }
+    return 0;
+}
+
+/* rounds rounds of turns from base, counters[node] incremented once per turn. */
+static int hold_turns(volatile uint64_t *words, long rounds, uint64_t base, int use_wait)
+{
+    volatile uint64_t *turn = &words[0];
+
+    for (long r = 0; r < rounds; r++) {
+        uint64_t mine = base + (uint64_t)r * (uint64_t)nnodes + (uint64_t)me;
+
+        if (hold_wait_turn(turn, mine, use_wait) != 0) {
+            return 1;
+        }
+        words[8 + me * 8] += 1;
+        *turn = mine + 1;
+    }
+    return 0;
+}
+
+static int hold_check(volatile uint64_t *words, size_t first, uint64_t want, const char *what)
+{
+    for (int node = 0; node < nnodes; node++) {
+        if (words[first + (size_t)node * 8] != want) {
+            FAIL("%s: node %d's counter is %llu, want %llu", what, node,
+                 (unsigned long long)words[first + (size_t)node * 8], (unsigned long long)want);
+        }
+    }
+    return 0;
+}
+
+static int case_write_hold_run(long iterations)
+{
+    volatile uint64_t *words = alloc_or_die(PAGE);
+    dsm_stats_t stats;
+
+    if (nnodes * 8 + 8 > 256) {
+        return 77; /* the counters must fit half a page */
+    }
+    CHECK_OK(dsm_barrier());
+    if (hold_turns(words, iterations, 0, 0) != 0 ||
+        hold_turns(words, iterations, (uint64_t)iterations * (uint64_t)nnodes, 1) != 0) {
+        return 1;
+    }
+    for (long i = 0; i < 20 * iterations; i++) {
+        words[256 + me * 8] += 1;
+    }
+    CHECK_OK(dsm_barrier());
+    if (hold_check(words, 8, 2 * (uint64_t)iterations, "turns") != 0 ||
+        hold_check(words, 256, 20 * (uint64_t)iterations, "false sharing") != 0) {
+        return 1;
+    }
+    CHECK_OK(dsm_stats_get(&stats));
+    printf("rt_test node %d: write_hold: %llu recalls deferred, %llu us in all\n", me,
+           (unsigned long long)stats.messages_held, (unsigned long long)stats.messages_held_us);
+    CHECK_OK(dsm_barrier());
+    dsm_free((void *)words);
+    return 0;
+}
+
+static int case_write_hold(long iterations)
+{
+    dsm_config_t config = { .field_mask = DSM_CONFIG_FIELD_WRITE_HOLD_US,
+                            .write_hold_us = HOLD_TEST_US };
+    int result;
+
+    if (dsm_init(&config) != DSM_OK) {
+        fprintf(stderr, "rt_test: dsm_init failed: %s\n", dsm_strerror(dsm_last_error()));
+        return 1;
+    }
+    me = dsm_node_id();
+    nnodes = dsm_num_nodes();
+    result = case_write_hold_run(iterations);
+    if (dsm_finalize() != DSM_OK) {
+        fprintf(stderr, "rt_test node %d: dsm_finalize failed\n", me);
+        return 1;
+    }
+    return result;
 }
 
 /* Spin on a shared location without starving the other processes (2 cores). */
@@ -445,10 +564,11 @@ static int case_wait_until(long iterations)
 static int case_read_file(long iterations)
 {
     uint64_t n = (uint64_t)nnodes;
-    uint8_t *pages = alloc_or_die(n * n * PAGE);
+    uint8_t *pages = alloc_or_die(n * CHUNK_PAGES * PAGE);
     /* The first allocation starts at arena page 0, so under the default
-     * cyclic placement page me*N + (me+1)%N is homed at the next node. */
-    uint64_t target = (uint64_t)me * n + ((uint64_t)me + 1) % n;
+     * cyclic placement chunk (me+1)%N is homed at the next node: each node
+     * reads into its own page of it. */
+    uint64_t target = ((uint64_t)me + 1) % n * CHUNK_PAGES + (uint64_t)me;
     char path[] = "/tmp/dsm-rt-test-XXXXXX";
     uint8_t pattern[PAGE];
     int fd;
@@ -469,7 +589,8 @@ static int case_read_file(long iterations)
     close(fd);
     CHECK_OK(dsm_barrier());
     for (int node = 0; node < nnodes; node++) {
-        const uint8_t *page = pages + ((uint64_t)node * n + ((uint64_t)node + 1) % n) * PAGE;
+        const uint8_t *page =
+            pages + (((uint64_t)node + 1) % n * CHUNK_PAGES + (uint64_t)node) * PAGE;
 
         for (unsigned i = 0; i < PAGE; i++) {
             if (page[i] != (uint8_t)(i * 7 + (unsigned)node)) {
@@ -682,10 +803,11 @@ static int case_null_args(long iterations)
  * here until this call writes it. */
 static int case_stats_arena(long iterations)
 {
-    uint8_t *pages = alloc_or_die((size_t)nnodes * PAGE);
+    uint8_t *pages = alloc_or_die((size_t)nnodes * CHUNK_PAGES * PAGE);
     /* The first allocation starts at arena page 0: cyclic placement homes
-     * page (me + 1) % N at the next node. */
-    dsm_stats_t *stats = (dsm_stats_t *)(pages + (size_t)((me + 1) % nnodes) * PAGE);
+     * chunk (me + 1) % N at the next node. */
+    dsm_stats_t *stats =
+        (dsm_stats_t *)(pages + (size_t)((me + 1) % nnodes) * CHUNK_PAGES * PAGE);
 
     (void)iterations;
     CHECK_OK(dsm_barrier());
@@ -1007,6 +1129,114 @@ static int case_first_touch(long iterations)
     return 0;
 }
 
+/*
+ * Each node writes its own share of fresh allocations, page after page (the
+ * home claims the pages it touches first without messages, a window at a
+ * time), then every node reads every share: the claimed pages are recalled
+ * like any Modified page. Run under each placement (DSM_PLACEMENT): under
+ * blocked the share is homed at its writer, and writing it must send no
+ * coherence message; under first-touch the writer becomes the home of chunks
+ * it reaches first, so the claim windows cross chunks being decided.
+ */
+static int case_own_share(long iterations)
+{
+    const uint64_t share_words = 100 * PAGE / 8; /* not a whole number of chunks */
+    const char *placement = getenv("DSM_PLACEMENT");
+    int blocked = placement != NULL && strcmp(placement, "blocked") == 0;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *shares = alloc_or_die(share_words * 8 * (uint64_t)nnodes);
+        uint64_t *mine = shares + (uint64_t)me * share_words;
+        dsm_stats_t before, after;
+
+        CHECK_OK(dsm_stats_get(&before));
+        for (uint64_t w = 0; w < share_words; w++) {
+            mine[w] = stamp(me, w, (uint64_t)round);
+        }
+        CHECK_OK(dsm_stats_get(&after));
+        if (blocked && after.messages_sent != before.messages_sent) {
+            FAIL("writing this node's own block sent %llu coherence messages",
+                 (unsigned long long)(after.messages_sent - before.messages_sent));
+        }
+        CHECK_OK(dsm_barrier());
+        for (int node = 0; node < nnodes; node++) {
+            for (uint64_t w = 0; w < share_words; w++) {
+                uint64_t got = shares[(uint64_t)node * share_words + w];
+
+                if (got != stamp(node, w, (uint64_t)round)) {
+                    FAIL("round %ld, node %d's share, word %llu: got %#llx", round, node,
+                         (unsigned long long)w, (unsigned long long)got);
+                }
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(shares);
+    }
+    return 0;
+}
+
+/*
+ * Read-ahead and upgrade-ahead along a stride: node 1 writes every page of
+ * an array, then node 0 reads one word of every 4th page (a column of a
+ * row-major matrix with 4-page rows), then writes the same words (upgrades of
+ * the pages it now shares). Both runs of faults must have been followed
+ * ahead (the statistics count pages requested ahead), and every value read
+ * and written must be right.
+ */
+static int case_stride_ahead(long iterations)
+{
+    const uint64_t stride = 4, npages = 256 * stride, words = npages * PAGE / 8;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *array = alloc_or_die(npages * PAGE);
+        dsm_stats_t before, after;
+
+        if (me == 1 % nnodes) {
+            for (uint64_t w = 0; w < words; w++) {
+                array[w] = stamp(me, w, (uint64_t)round);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        if (me == 0) {
+            CHECK_OK(dsm_stats_get(&before));
+            for (uint64_t p = 0; p < npages; p += stride) {
+                uint64_t w = p * PAGE / 8, got = array[w];
+
+                if (got != stamp(1 % nnodes, w, (uint64_t)round)) {
+                    FAIL("round %ld page %llu: read %#llx", round, (unsigned long long)p,
+                         (unsigned long long)got);
+                }
+            }
+            for (uint64_t p = 0; p < npages; p += stride) {
+                array[p * PAGE / 8] = stamp(0, p, (uint64_t)round);
+            }
+            CHECK_OK(dsm_stats_get(&after));
+            if (nnodes > 1 && (after.pages_read_ahead == before.pages_read_ahead ||
+                               after.pages_upgraded_ahead == before.pages_upgraded_ahead)) {
+                FAIL("round %ld: a stride of %llu pages was not followed ahead (%llu pages read "
+                     "ahead, %llu upgraded ahead)", round, (unsigned long long)stride,
+                     (unsigned long long)(after.pages_read_ahead - before.pages_read_ahead),
+                     (unsigned long long)(after.pages_upgraded_ahead -
+                                          before.pages_upgraded_ahead));
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        for (uint64_t p = 0; p < npages; p++) {
+            uint64_t w = p * PAGE / 8;
+            uint64_t want = p % stride == 0 ? stamp(0, p, (uint64_t)round)
+                                            : stamp(1 % nnodes, w, (uint64_t)round);
+
+            if (array[w] != want) {
+                FAIL("round %ld page %llu: %#llx after the writes", round,
+                     (unsigned long long)p, (unsigned long long)array[w]);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(array);
+    }
+    return 0;
+}
+
 typedef struct {
     const char *name;
     int (*run)(long iterations);
@@ -1035,6 +1265,9 @@ static const test_case_t cases[] = {
     { "finalize_inflight", case_finalize_inflight, 20, 0 },
     { "free_concurrent", case_free_concurrent, 20, 0 },
     { "first_touch", case_first_touch, 5, 0 },
+    { "own_share", case_own_share, 3, 0 },
+    { "stride_ahead", case_stride_ahead, 3, 0 },
+    { "write_hold", case_write_hold, 300, 1 },
 };
 
 int main(int argc, char **argv)

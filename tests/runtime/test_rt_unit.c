@@ -64,6 +64,7 @@ static dsm_test_result_t test_config_bad_values(void)
         { "DSM_READAHEAD", "65" },          /* beyond the maximum  */
         { "DSM_SERVICE_NICE", "-21" },
         { "DSM_SERVICE_NICE", "low" },
+        { "DSM_WRITE_HOLD_US", "10001" },   /* beyond the maximum  */
     };
     dsm_rt_config_t config;
 
@@ -129,11 +130,12 @@ static dsm_test_result_t test_config_struct_each_field(void)
                       DSM_CONFIG_FIELD_PLACEMENT | DSM_CONFIG_FIELD_TRANSPORT |
                       DSM_CONFIG_FIELD_SPIN_US | DSM_CONFIG_FIELD_LOG_LEVEL |
                       DSM_CONFIG_FIELD_STATS | DSM_CONFIG_FIELD_READAHEAD |
-                      DSM_CONFIG_FIELD_SERVICE_NICE | DSM_CONFIG_FIELD_RESTART_DIR,
+                      DSM_CONFIG_FIELD_SERVICE_NICE | DSM_CONFIG_FIELD_RESTART_DIR |
+                      DSM_CONFIG_FIELD_WRITE_HOLD_US,
         .arena_size = UINT64_C(1) << 32, .arena_address = UINT64_C(0x300000000000),
         .placement = DSM_PLACEMENT_BLOCKED, .transport = "RDMA", .spin_us = 7,
         .log_level = 3, .stats = 2, .readahead = 9, .service_nice = 4,
-        .restart_dir = "/images/run1",
+        .restart_dir = "/images/run1", .write_hold_us = 150,
     };
     dsm_rt_config_t config;
 
@@ -145,6 +147,7 @@ static dsm_test_result_t test_config_struct_each_field(void)
     DSM_CHECK(config.spin_us == 7 && config.readahead == 9 && config.service_nice == 4);
     DSM_CHECK(config.log_level == DSM_LOG_LEVEL_DEBUG && config.stats == 1);
     DSM_CHECK(config.restart_dir != NULL && !strcmp(config.restart_dir, "/images/run1"));
+    DSM_CHECK(config.write_hold_us == 150);
     user.restart_dir = ""; /* a path type: empty means none */
     DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_OK && config.restart_dir == NULL);
     user.placement = (dsm_placement_t)7;
@@ -159,6 +162,9 @@ static dsm_test_result_t test_config_struct_each_field(void)
     user.service_nice = -21;
     DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
     user.service_nice = 0;
+    user.write_hold_us = 10001;
+    DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
+    user.write_hold_us = 0;
     user.arena_address = 0x1001;
     DSM_CHECK(dsm_rt_config_load(&user, &config) == DSM_ERR_CONFIG);
     return DSM_TEST_PASS;
@@ -194,7 +200,7 @@ static dsm_test_result_t test_config_table_rows(void)
                    "%s: choices", var->name);
     }
     /* Every dsm_config_t field has its row. */
-    DSM_CHECK(bits == ((uint64_t)DSM_CONFIG_FIELD_RESTART_DIR << 1) - 1);
+    DSM_CHECK(bits == ((uint64_t)DSM_CONFIG_FIELD_WRITE_HOLD_US << 1) - 1);
     return DSM_TEST_PASS;
 }
 
@@ -219,36 +225,31 @@ static dsm_test_result_t test_config_suggest(void)
     return DSM_TEST_PASS;
 }
 
-/* Every page has exactly one home, indices within a home are dense and distinct,
- * and the per-home counts add up, for both policies and awkward sizes. */
-static dsm_test_result_t test_placement_partition(void)
+/* Every page has one home among the nodes: cyclic deals the arena's chunks in
+ * turn (the pages of a chunk share a home), blocked gives each node one
+ * contiguous block of ceil(npages / nnodes) pages, for awkward sizes. */
+static dsm_test_result_t test_placement_homes(void)
 {
     static const dsm_placement_t policies[] = { DSM_PLACEMENT_CYCLIC, DSM_PLACEMENT_BLOCKED };
 
     for (size_t p = 0; p < 2; p++) {
         for (int nnodes = 1; nnodes <= 9; nnodes++) {
-            for (uint64_t first = 0; first < 11; first += 5) {
-                for (uint64_t npages = 1; npages <= 40; npages++) {
+            for (uint64_t first = 0; first < 40; first += 13) {
+                for (uint64_t npages = 1; npages <= 70; npages++) {
                     dsm_rt_placement_t pl = { policies[p], first, npages, nnodes, NULL };
-                    uint64_t seen[9][40];
-                    uint64_t count[9] = { 0 }, total = 0;
+                    uint64_t block = (npages + (uint64_t)nnodes - 1) / (uint64_t)nnodes;
 
-                    memset(seen, 0, sizeof(seen));
                     for (uint64_t page = first; page < first + npages; page++) {
                         int home = dsm_rt_placement_home(&pl, page);
-                        uint64_t index = dsm_rt_placement_index(&pl, page);
+                        uint64_t want = policies[p] == DSM_PLACEMENT_CYCLIC
+                                            ? page / DSM_RT_CHUNK_PAGES % (uint64_t)nnodes
+                                            : (page - first) / block;
 
-                        DSM_CHECK(home >= 0 && home < nnodes);
-                        DSM_CHECK(index < dsm_rt_placement_count(&pl, home));
-                        DSM_CHECK(seen[home][index] == 0);
-                        seen[home][index] = 1;
-                        count[home]++;
+                        DSM_CHECKF(home >= 0 && home < nnodes && (uint64_t)home == want,
+                                   "policy %zu, %d nodes, page %llu of [%llu, +%llu): home %d", p,
+                                   nnodes, (unsigned long long)page, (unsigned long long)first,
+                                   (unsigned long long)npages, home);
                     }
-                    for (int node = 0; node < nnodes; node++) {
-                        DSM_CHECK(count[node] == dsm_rt_placement_count(&pl, node));
-                        total += count[node];
-                    }
-                    DSM_CHECK(total == npages);
                 }
             }
         }
@@ -312,7 +313,7 @@ static const dsm_test_case_t cases[] = {
     { "config_struct_each_field", NULL, test_config_struct_each_field, 0 },
     { "config_table_rows", NULL, test_config_table_rows, 0 },
     { "config_suggest", NULL, test_config_suggest, 0 },
-    { "placement_partition", NULL, test_placement_partition, 0 },
+    { "placement_homes", NULL, test_placement_homes, 0 },
 };
 
 int main(int argc, char **argv)

@@ -12,6 +12,8 @@
  * upgrade window, so over pages in any state and of several homes); messages
  * and actions name runs; an RMA of a run completes whole, or a prefix of it
  * at a time (as a runtime that moves pages one by one reports them).
+ * In half the seeds a home's fault on a page nobody holds is a claim
+ * (dsm_coh_engine_home_claim), as the runtime feeds it.
  *
  * Modelled: every node's arena copy of every page (present, writable, value),
  * staging buffers, the homes' backing store. After every step: SWMR (one
@@ -97,6 +99,7 @@ typedef struct {
     sim_rng_t         rng;
     uint32_t          nnodes, npages, nthreads;
     int               fifo;     /* AMs FIFO per (src, dst) pair */
+    int               claims;   /* a home's fault on a page nobody holds is a claim */
     unsigned          write_pct;
     dsm_coh_engine_t *engines[SIM_MAX_NODES];
     sim_copy_t        arena[SIM_MAX_NODES][SIM_MAX_PAGES];
@@ -116,7 +119,7 @@ typedef struct {
 
 typedef struct {
     uint64_t seeds, steps, msgs, queued, upgrades_lost, absorbed, spurious, upgrades,
-        inv_sent, dg_sent, write_backs, msg_pages, run_inputs, run_pages;
+        inv_sent, dg_sent, write_backs, msg_pages, run_inputs, run_pages, claims;
 } sim_totals_t;
 
 static void sim_trace(sim_t *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -302,7 +305,7 @@ static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
     return 0;
 }
 
-typedef enum { SIM_IN_READ, SIM_IN_WRITE, SIM_IN_RMA, SIM_IN_MSG } sim_input_t;
+typedef enum { SIM_IN_READ, SIM_IN_WRITE, SIM_IN_RMA, SIM_IN_MSG, SIM_IN_CLAIM } sim_input_t;
 
 /* Feed one input (on the run [page, page + count)) to node's engine and carry
  * out the actions it returns. */
@@ -325,6 +328,13 @@ static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_even
         break;
     case SIM_IN_MSG:
         status = dsm_coh_engine_recv(engine, ev->src, ev->msg, DSM_COH_MSG_SIZE, &out);
+        break;
+    case SIM_IN_CLAIM:
+        /* The home's own memory is the backing: its install maps that. */
+        for (uint32_t i = 0; i < count; i++) {
+            sim->staging[node][page + i] = sim->backing[page + i];
+        }
+        status = dsm_coh_engine_home_claim(engine, page, count, &out);
         break;
     }
     if (status != DSM_OK) {
@@ -460,6 +470,17 @@ static int sim_rma_complete(sim_t *sim, sim_event_t *ev)
     return sim_input(sim, ev->node, SIM_IN_RMA, ev, ev->page, done);
 }
 
+/* In claim seeds, as the runtime does: a home's fault on pages nobody touched. */
+static int sim_claimable(const sim_t *sim, const sim_event_t *ev)
+{
+    for (uint32_t i = 0; i < ev->count; i++) {
+        if (!dsm_coh_engine_claimable(sim->engines[ev->node], ev->page + i)) {
+            return 0;
+        }
+    }
+    return sim->claims;
+}
+
 static int sim_event_run(sim_t *sim, unsigned i)
 {
     sim_event_t ev;
@@ -478,6 +499,10 @@ static int sim_event_run(sim_t *sim, unsigned i)
     case SIM_EV_FAULT:
         sim_trace(sim, "  n%u engine sees %s fault p%" PRIu64 "+%" PRIu32 "\n", ev.node,
                   ev.op ? "write" : "read", ev.page, ev.count);
+        if (sim_claimable(sim, &ev)) {
+            sim_trace(sim, "  n%u claims p%" PRIu64 "+%" PRIu32 "\n", ev.node, ev.page, ev.count);
+            return sim_input(sim, ev.node, SIM_IN_CLAIM, &ev, ev.page, ev.count);
+        }
         return sim_input(sim, ev.node, ev.op ? SIM_IN_WRITE : SIM_IN_READ, &ev, ev.page,
                          ev.count);
     case SIM_EV_RMA:
@@ -563,6 +588,7 @@ static int sim_setup(sim_t *sim, uint64_t seed, int trace)
     params.nnodes = sim->nnodes;
     params.npages = sim->npages;
     params.home_policy = sim_below(&sim->rng, 2) ? DSM_COH_HOME_BLOCKED : DSM_COH_HOME_CYCLIC;
+    sim->claims = sim_below(&sim->rng, 2);
     for (uint32_t n = 0; n < sim->nnodes; n++) {
         params.self = n;
         if (dsm_coh_engine_create(&params, &sim->engines[n]) != DSM_OK) {
@@ -574,9 +600,10 @@ static int sim_setup(sim_t *sim, uint64_t seed, int trace)
         }
     }
     sim_trace(sim, "seed %" PRIu64 ": %u nodes, %u pages (%s homes), %u threads/node, %u%% writes, "
-              "messages %s\n", seed, sim->nnodes, sim->npages,
+              "messages %s%s\n", seed, sim->nnodes, sim->npages,
               params.home_policy == DSM_COH_HOME_BLOCKED ? "blocked" : "cyclic", sim->nthreads,
-              sim->write_pct, sim->fifo ? "FIFO per pair" : "unordered");
+              sim->write_pct, sim->fifo ? "FIFO per pair" : "unordered",
+              sim->claims ? ", homes claim their untouched pages" : "");
     return 0;
 }
 
@@ -601,6 +628,7 @@ static void sim_teardown(sim_t *sim, sim_totals_t *totals)
         totals->msg_pages += st.msg_pages_sent;
         totals->run_inputs += st.run_inputs;
         totals->run_pages += st.run_pages;
+        totals->claims += st.claims;
         dsm_coh_engine_destroy(sim->engines[n]);
         sim->engines[n] = NULL;
     }
@@ -702,9 +730,10 @@ int main(int argc, char **argv)
     printf("sim: %" PRIu64 " steps, %" PRIu64 " messages; races hit: %" PRIu64 " queued requests, "
            "%" PRIu64 " upgrades (%" PRIu64 " lost their copy first), %" PRIu64
            " absorbed and %" PRIu64 " spurious faults, %" PRIu64 " INV, %" PRIu64
-           " DOWNGRADE, %" PRIu64 " write-backs\n",
+           " DOWNGRADE, %" PRIu64 " write-backs, %" PRIu64 " claims\n",
            totals.steps, totals.msgs, totals.queued, totals.upgrades, totals.upgrades_lost,
-           totals.absorbed, totals.spurious, totals.inv_sent, totals.dg_sent, totals.write_backs);
+           totals.absorbed, totals.spurious, totals.inv_sent, totals.dg_sent, totals.write_backs,
+           totals.claims);
     printf("sim: runs: %" PRIu64 " inputs named %" PRIu64 " pages; %" PRIu64
            " messages named %" PRIu64 " pages\n",
            totals.run_inputs, totals.run_pages, totals.msgs, totals.msg_pages);
