@@ -269,18 +269,25 @@ static dsm_status_t dsm_coh_prepare(dsm_coh_engine_t *engine, dsm_coh_actions_t 
     return dsm_coh_entries_reserve(engine, count);
 }
 
+/* A local input on the run [first, first + count): a run of the arena, and
+ * room for it (dsm_coh_prepare). */
+static dsm_status_t dsm_coh_local_begin(dsm_coh_engine_t *engine, uint64_t first,
+                                        uint32_t count, dsm_coh_actions_t *out)
+{
+    if (count == 0 || count > DSM_COH_RUN_MAX || first >= engine->params.npages ||
+        count > engine->params.npages - first) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    return dsm_coh_prepare(engine, out, count);
+}
+
 static dsm_status_t dsm_coh_local_input(dsm_coh_engine_t *engine, uint64_t first,
                                         uint32_t count, dsm_coh_node_event_t event,
                                         dsm_coh_actions_t *out)
 {
     dsm_coh_input_t in = {.event = (uint8_t)event, .sender = engine->params.self, .id = 0};
-    dsm_status_t status;
+    dsm_status_t status = dsm_coh_local_begin(engine, first, count, out);
 
-    if (count == 0 || count > DSM_COH_RUN_MAX || first >= engine->params.npages ||
-        count > engine->params.npages - first) {
-        return DSM_ERR_INVALID_PARAM;
-    }
-    status = dsm_coh_prepare(engine, out, count);
     if (status != DSM_OK) {
         return status;
     }
@@ -339,13 +346,8 @@ bool dsm_coh_engine_claimable(const dsm_coh_engine_t *engine, uint64_t page)
 dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t first, uint32_t count,
                                        dsm_coh_actions_t *out)
 {
-    dsm_status_t status;
+    dsm_status_t status = dsm_coh_local_begin(engine, first, count, out);
 
-    if (count == 0 || count > DSM_COH_RUN_MAX || first >= engine->params.npages ||
-        count > engine->params.npages - first) {
-        return DSM_ERR_INVALID_PARAM;
-    }
-    status = dsm_coh_prepare(engine, out, count);
     if (status != DSM_OK) {
         return status;
     }

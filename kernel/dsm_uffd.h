@@ -126,6 +126,7 @@ typedef struct {
     uint64_t           available;
     uint64_t           ioctls;
     dsm_uffd_origin_t  origin; /* how this process could open a uffd */
+    int                continue_wp; /* UFFDIO_CONTINUE_MODE_WP works (dsm_uffd_t) */
 } dsm_uffd_probe_t;
 
 /*

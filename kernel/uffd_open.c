@@ -24,7 +24,7 @@ static const dsm_uffd_feature_t dsm_uffd_feature_table[DSM_UFFD_FEATURE_COUNT] =
     {"MISSING_HUGETLBFS", UFFD_FEATURE_MISSING_HUGETLBFS, DSM_UFFD_NEED_UNUSED,
      "the arena is not hugetlbfs-backed", 0},
     {"MISSING_SHMEM", UFFD_FEATURE_MISSING_SHMEM, DSM_UFFD_NEED_OPTIONAL,
-     "MISSING faults on a shmem-backed arena; anonymous arena otherwise", 0},
+     "MISSING faults on the memfd arena (a page its page cache lacks)", 0},
     {"EVENT_UNMAP", UFFD_FEATURE_EVENT_UNMAP, DSM_UFFD_NEED_UNUSED,
      "the arena is unmapped only by dsm_finalize", 0},
     {"SIGBUS", UFFD_FEATURE_SIGBUS, DSM_UFFD_NEED_OPTIONAL,
@@ -46,7 +46,7 @@ static const dsm_uffd_feature_t dsm_uffd_feature_table[DSM_UFFD_FEATURE_COUNT] =
     {"WP_ASYNC", UFFD_FEATURE_WP_ASYNC, DSM_UFFD_NEED_UNUSED,
      "the kernel would resolve WP faults itself: dsm must see every write", 0},
     {"MOVE", UFFD_FEATURE_MOVE, DSM_UFFD_NEED_OPTIONAL,
-     "install a received page without a copy (UFFDIO_MOVE); COPY otherwise", 0},
+     "UFFDIO_MOVE, measured against CONTINUE by bench/uffd_install; the data path uses CONTINUE", 0},
 };
 
 const char *dsm_uffd_need_name(dsm_uffd_need_t need)
@@ -214,6 +214,30 @@ out:
     return works;
 }
 
+/* dsm_uffd_continue_wp_works on a fresh fd of the given origin with the
+ * features it needs, when the kernel has them. */
+static int dsm_uffd_probe_continue_wp(uint64_t available, dsm_uffd_origin_t origin)
+{
+    struct uffdio_api api;
+    dsm_uffd_origin_t got = origin;
+    unsigned flags = origin == DSM_UFFD_ORIGIN_USER_MODE_ONLY ? DSM_UFFD_OPEN_ALLOW_USER_MODE_ONLY
+                                                              : 0;
+    int fd, works = 0;
+
+    if ((available & DSM_UFFD_CONTINUE_WP_FEATURES) != DSM_UFFD_CONTINUE_WP_FEATURES) {
+        return 0;
+    }
+    fd = dsm_uffd_fd_open(flags, &got);
+    if (fd < 0) {
+        return 0;
+    }
+    if (dsm_uffd_api(fd, DSM_UFFD_CONTINUE_WP_FEATURES, &api) == DSM_OK) {
+        works = dsm_uffd_continue_wp_works(fd);
+    }
+    close(fd);
+    return works;
+}
+
 dsm_status_t dsm_uffd_open(uint64_t required, uint64_t optional, unsigned flags,
                            dsm_uffd_t *uffd_p)
 {
@@ -292,9 +316,10 @@ dsm_status_t dsm_uffd_probe(dsm_uffd_probe_t *probe_p)
         probe_p->features[i] = dsm_uffd_feature_table[i];
         probe_p->features[i].present = (api.features & dsm_uffd_feature_table[i].bit) != 0;
     }
-    probe_p->available = api.features;
-    probe_p->ioctls    = api.ioctls;
-    probe_p->origin    = origin;
+    probe_p->available   = api.features;
+    probe_p->ioctls      = api.ioctls;
+    probe_p->origin      = origin;
+    probe_p->continue_wp = dsm_uffd_probe_continue_wp(api.features, origin);
     return DSM_OK;
 }
 

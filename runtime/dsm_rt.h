@@ -243,6 +243,7 @@ typedef struct {
     unsigned           keys_missing; /* other nodes' keys not yet received    */
     int                failed;     /* some node could not make its segment    */
     dsm_rt_cmd_t      *waiting;    /* the ALLOC command, until complete       */
+    uint64_t          *migratory;  /* two bits per page (rt_migratory.c)      */
 } dsm_rt_region_t;
 
 /* The allocation table, sorted by first_page. Service thread only. */
@@ -501,6 +502,18 @@ void dsm_rt_sync_lock_acquire(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 /* Adds the barrier and lock counters to *stats_p. */
 void dsm_rt_sync_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p);
+
+/* rt_migratory.c: pages this node reads then writes get M on their read miss. */
+dsm_status_t dsm_rt_migratory_make(dsm_rt_region_t *region);
+void dsm_rt_migratory_free(dsm_rt_region_t *region);
+/* A read miss on page (absent here): nonzero to ask for it writable. */
+int dsm_rt_migratory_read_miss(const dsm_rt_region_t *region, uint64_t page);
+/* A write to page, read-only here. */
+void dsm_rt_migratory_upgrade(const dsm_rt_region_t *region, uint64_t page);
+/* Another node takes [first, first + count) from this node: to read it
+ * (read_shared: a DOWNGRADE) or to write it (an INV). */
+void dsm_rt_migratory_recalled(const dsm_rt_region_t *region, uint64_t first, uint32_t count,
+                               int read_shared);
 
 /* rt_home.c: who homes each chunk under first-touch placement. */
 dsm_status_t dsm_rt_homes_init(dsm_rt_t *rt);

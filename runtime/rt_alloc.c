@@ -166,6 +166,7 @@ static void dsm_rt_region_release(dsm_rt_region_t *region)
     region->rmem = NULL;
     dsm_rt_backing_unmap(region);
     dsm_rt_placement_chunks_free(&region->placement);
+    dsm_rt_migratory_free(region);
     free(region->key);
     region->key = NULL;
 }
@@ -299,6 +300,7 @@ static void dsm_rt_key_publish(dsm_rt_t *rt, dsm_rt_region_t *region)
 static void dsm_rt_region_prepare(dsm_rt_t *rt, dsm_rt_region_t *region)
 {
     if (dsm_rt_placement_chunks_make(&region->placement) != DSM_OK ||
+        dsm_rt_migratory_make(region) != DSM_OK ||
         dsm_rt_backing_map(rt, region) != DSM_OK ||
         dsm_tp_rmem_create(rt->tp, &region->rmem) != DSM_OK ||
         dsm_tp_mem_pack(rt->tp, region->backing, &region->key, &region->key_size) != DSM_OK ||

@@ -107,6 +107,10 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
     if (status == DSM_OK && dsm_rt_hold_msg(rt, &msg, src, bytes, length)) {
         return;
     }
+    if (status == DSM_OK && (msg.type == DSM_COH_MSG_DOWNGRADE || msg.type == DSM_COH_MSG_INV)) {
+        dsm_rt_migratory_recalled(dsm_rt_region_find(rt, msg.page), msg.page, msg.count,
+                                  msg.type == DSM_COH_MSG_DOWNGRADE);
+    }
     if (status == DSM_OK) {
         /* Checkpoint: save or load the pages before the message can change them. */
         for (uint32_t i = 0; i < msg.count; i++) {
@@ -303,6 +307,11 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     if (dsm_coh_engine_claimable(rt->pages.coh, page)) {
         dsm_rt_claim(rt, region, page);
         return;
+    }
+    if (write && state == DSM_COH_N_S) {
+        dsm_rt_migratory_upgrade(region, page);
+    } else if (!write && state == DSM_COH_N_I && dsm_rt_migratory_read_miss(region, page)) {
+        write = 1; /* read, then written: ask for it writable at once */
     }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
                    : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);

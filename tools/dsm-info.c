@@ -230,6 +230,9 @@ static void info_print_text(const info_t *info)
             printf("  %-20s %-8s %-9s %s\n", f->name, f->present ? "present" : "MISSING",
                    dsm_uffd_need_name(f->need), f->why);
         }
+        printf("  %-20s %-8s %-9s %s\n", "CONTINUE_MODE_WP", info->uffd.continue_wp ? "works" : "no",
+               "optional", "map a page read-only in one step (Linux 6.5); without it every miss "
+               "takes its page writable");
     }
 
     printf("\npermissions:\n");
@@ -326,7 +329,8 @@ static void info_print_json_uffd(const info_t *info)
         json_key_string("need", dsm_uffd_need_name(f->need), ", ");
         json_key_string("why", f->why, "}");
     }
-    printf("]},\n");
+    printf("], \"continue_wp\": %s},\n",
+           info->uffd_status == DSM_OK && info->uffd.continue_wp ? "true" : "false");
 
     printf("  \"permissions\": {\"euid\": %u, \"unprivileged_userfaultfd\": %ld, ",
            (unsigned)geteuid(), info->sysctl);

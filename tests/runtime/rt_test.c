@@ -1237,6 +1237,46 @@ static int case_stride_ahead(long iterations)
     return 0;
 }
 
+/*
+ * Migratory data: the nodes take turns reading a counter and writing it
+ * back, a barrier between turns. After a node's first turn (a read miss,
+ * then an upgrade) its read misses of the page ask for it writable: it must
+ * not need an upgrade per turn. Then every node only reads the page, turn
+ * after turn: values right throughout.
+ */
+static int case_migratory(long iterations)
+{
+    uint64_t *counter = alloc_or_die(PAGE);
+    dsm_stats_t before, after;
+    uint64_t my_turns = 0;
+
+    CHECK_OK(dsm_stats_get(&before));
+    for (long turn = 0; turn < iterations; turn++) {
+        if (turn % nnodes == me) {
+            if (*counter != (uint64_t)turn) {
+                FAIL("turn %ld: counter %llu", turn, (unsigned long long)*counter);
+            }
+            *counter = (uint64_t)turn + 1;
+            my_turns++;
+        }
+        CHECK_OK(dsm_barrier());
+    }
+    CHECK_OK(dsm_stats_get(&after));
+    if (nnodes > 1 && after.upgrades - before.upgrades > 2) {
+        FAIL("%llu upgrades in %llu turns: the read misses of a page this node writes after "
+             "reading should ask for it writable", (unsigned long long)(after.upgrades -
+             before.upgrades), (unsigned long long)my_turns);
+    }
+    for (long turn = 0; turn < iterations; turn++) {
+        if (*counter != (uint64_t)iterations) {
+            FAIL("read-only turn %ld: counter %llu", turn, (unsigned long long)*counter);
+        }
+        CHECK_OK(dsm_barrier());
+    }
+    dsm_free(counter);
+    return 0;
+}
+
 typedef struct {
     const char *name;
     int (*run)(long iterations);
@@ -1267,6 +1307,7 @@ static const test_case_t cases[] = {
     { "first_touch", case_first_touch, 5, 0 },
     { "own_share", case_own_share, 3, 0 },
     { "stride_ahead", case_stride_ahead, 3, 0 },
+    { "migratory", case_migratory, 60, 0 },
     { "write_hold", case_write_hold, 300, 1 },
 };
 
