@@ -341,22 +341,17 @@ int dsm_bench_home(const void *base, size_t bytes, const void *addr)
     return dsm_rt_placement_home(&pl, ((uintptr_t)addr - config.arena_address) / DSM_RT_PAGE_SIZE);
 }
 
-/* The pages between two of dsm_bench_fresh_pages: beyond any stride followed ahead. */
-#define DSM_BENCH_PAGE_SPACING (DSM_RT_STRIDE_MAX + 1)
-
-/* Up to max pages of [base, base + bytes) homed at home, in address order,
- * each at least DSM_BENCH_PAGE_SPACING pages after the one before. */
+/* Up to max pages of [base, base + bytes) homed at home, in descending
+ * address order (see dsm_bench_fresh_pages). */
 static size_t dsm_bench_pages_homed_at(void *base, size_t bytes, int home, size_t max,
                                        unsigned char **pages_p)
 {
-    const size_t spacing = DSM_BENCH_PAGE_SPACING * DSM_RT_PAGE_SIZE;
     size_t found = 0;
 
-    for (size_t off = 0; off < bytes && found < max; off += DSM_RT_PAGE_SIZE) {
-        unsigned char *page = (unsigned char *)base + off;
+    for (size_t off = bytes; off >= DSM_RT_PAGE_SIZE && found < max; off -= DSM_RT_PAGE_SIZE) {
+        unsigned char *page = (unsigned char *)base + off - DSM_RT_PAGE_SIZE;
 
-        if ((found == 0 || page >= pages_p[found - 1] + spacing) &&
-            dsm_bench_home(base, bytes, page) == home) {
+        if (dsm_bench_home(base, bytes, page) == home) {
             pages_p[found++] = page;
         }
     }
@@ -365,11 +360,9 @@ static size_t dsm_bench_pages_homed_at(void *base, size_t bytes, int home, size_
 
 unsigned char **dsm_bench_fresh_pages(const char *who, size_t count, int home, void **base_p)
 {
-    /* Enough pages for count of them, spaced, to be homed at any one node:
-     * under cyclic placement the next page homed there after the spacing is at
-     * most a round of chunks further; under blocked its block is 1/N of it. */
-    size_t bytes = (count + 1) * (DSM_BENCH_PAGE_SPACING + DSM_RT_CHUNK_PAGES) *
-                   (size_t)dsm_num_nodes() * DSM_RT_PAGE_SIZE;
+    /* Enough pages for count of them to be homed at any one node: cyclic
+     * placement deals chunks, and the allocation need not start on one. */
+    size_t bytes = (count + 2 * DSM_RT_CHUNK_PAGES) * (size_t)dsm_num_nodes() * DSM_RT_PAGE_SIZE;
     unsigned char *base = dsm_alloc(bytes);
     unsigned char **pages = calloc(count, sizeof(*pages));
     char what[128];

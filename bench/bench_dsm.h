@@ -70,11 +70,11 @@ void dsm_bench_dsm_init(int placement);
 int dsm_bench_home(const void *base, size_t bytes, const void *addr);
 
 /*
- * Collective: a fresh allocation holding at least count pages homed at home,
- * each more than DSM_RT_STRIDE_MAX pages after the one before, so that no
- * run of faults on them forms a stride the runtime reads or upgrades ahead
- * along (every access is one miss); returns those pages in address order and
- * the allocation in *base_p. Dies naming who on failure. Release with
+ * Collective: a fresh allocation holding at least count pages homed at home;
+ * returns those pages in descending address order, so that faults on them
+ * in that order form no run the runtime reads or upgrades ahead along (it
+ * follows ascending strides only: every access is one miss), and the
+ * allocation in *base_p. Dies naming who on failure. Release with
  * dsm_bench_fresh_pages_free (collective).
  */
 unsigned char **dsm_bench_fresh_pages(const char *who, size_t count, int home, void **base_p);
