@@ -297,19 +297,25 @@ typedef struct {
 } dsm_rt_deferred_t;
 
 /* A run of faults of one kind a constant stride apart: the last fault, the
- * stride (pages; 0: none), the page the run faults on next, the window last
- * requested ahead of it (0: no run), and how many pages were requested ahead
- * in all. */
+ * stride (pages; 0: none), the page the run faults on next and the window
+ * last requested ahead of it (0: no run). */
 typedef struct {
     uint64_t last;
     uint64_t stride;
     uint64_t next;
     unsigned window;
-    uint64_t pages;
 } dsm_rt_ahead_t;
 
 /* The longest stride (pages) a run of faults is followed along. */
 #define DSM_RT_STRIDE_MAX 64u
+/* Runs of faults of one kind followed at once (a loop over several arrays). */
+#define DSM_RT_STREAMS    8u
+
+typedef struct {
+    dsm_rt_ahead_t stream[DSM_RT_STREAMS];
+    unsigned       victim; /* the stream a fault that continues none restarts */
+    uint64_t       pages;  /* requested ahead in all                          */
+} dsm_rt_streams_t;
 
 /* Service thread only. */
 typedef struct {
@@ -321,9 +327,9 @@ typedef struct {
     /* Transfers completed while actions ran (dsm_rt_deferred_t). */
     dsm_rt_fifo_t      deferred;
 
-    dsm_rt_ahead_t     read_ahead;    /* read misses on absent pages          */
-    dsm_rt_ahead_t     claim_ahead;   /* first touches of pages homed here    */
-    dsm_rt_ahead_t     upgrade_ahead; /* write faults on read-only pages      */
+    dsm_rt_streams_t   read_ahead;    /* read misses on absent pages          */
+    dsm_rt_streams_t   claim_ahead;   /* first touches of pages homed here    */
+    dsm_rt_streams_t   upgrade_ahead; /* write faults on read-only pages      */
 
     /* Fault latency: page -> time the first fault on it was read (ns). */
     dsm_pagemap_t      fault_start;

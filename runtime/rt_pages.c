@@ -165,8 +165,10 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
  * wake-up costs tens of µs. Faults of the same kind a constant stride apart
  * (1 to DSM_RT_STRIDE_MAX pages: a scan, or a column of a row-major matrix)
  * form a run: the second opens a window of 2 pages along the stride, and each
- * fault where the last window ends doubles it, up to DSM_READAHEAD pages; any
- * other fault of that kind closes it. Read misses request the absent pages
+ * fault where the last window ends doubles it, up to DSM_READAHEAD pages. Up
+ * to DSM_RT_STREAMS runs of each kind are followed at once (dsm_rt_stream_of),
+ * so a loop reading several arrays keeps a window on each; a fault that
+ * continues none restarts the oldest. Read misses request the absent pages
  * ahead, read-only; upgrades (write faults on read-only pages) upgrade the
  * read-only pages ahead. Pages of other states are left alone, and a write to
  * an absent page is never anticipated: a wrong guess costs a transfer or a
@@ -188,6 +190,34 @@ static void dsm_rt_ahead_run(dsm_rt_t *rt, uint64_t first, uint32_t count, int w
     status = write ? dsm_coh_engine_write_fault_run(rt->pages.coh, first, count, &rt->pages.actions)
                    : dsm_coh_engine_read_fault_run(rt->pages.coh, first, count, &rt->pages.actions);
     dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", first);
+}
+
+/*
+ * The run a fault on page continues: the stream whose next page it is, else
+ * one whose last fault is at most DSM_RT_STRIDE_MAX pages before it (a new
+ * stride), else the streams' victim, restarted at page. Up to DSM_RT_STREAMS
+ * runs are followed at once, as a loop over several arrays makes them.
+ */
+static dsm_rt_ahead_t *dsm_rt_stream_of(dsm_rt_streams_t *streams, uint64_t page)
+{
+    dsm_rt_ahead_t *restart;
+
+    for (unsigned i = 0; i < DSM_RT_STREAMS; i++) {
+        if (streams->stream[i].stride != 0 && page == streams->stream[i].next) {
+            return &streams->stream[i];
+        }
+    }
+    for (unsigned i = 0; i < DSM_RT_STREAMS; i++) {
+        uint64_t step = page - streams->stream[i].last;
+
+        if (step >= 1 && step <= DSM_RT_STRIDE_MAX) {
+            return &streams->stream[i];
+        }
+    }
+    restart = &streams->stream[streams->victim];
+    streams->victim = (streams->victim + 1) % DSM_RT_STREAMS;
+    *restart = (dsm_rt_ahead_t){ .last = page };
+    return restart;
 }
 
 /* The window to request ahead of a fault on page (pages along ahead->stride):
@@ -212,9 +242,10 @@ static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, dsm_rt_ahead_t *ahead, u
     return window;
 }
 
-static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_region_t *region,
+static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_streams_t *streams, const dsm_rt_region_t *region,
                          uint64_t page, int write)
 {
+    dsm_rt_ahead_t *ahead = dsm_rt_stream_of(streams, page);
     dsm_coh_node_state_t candidate = write ? DSM_COH_N_S : DSM_COH_N_I;
     uint64_t end = region->first_page + region->npages;
     unsigned window = dsm_rt_ahead_window(rt, ahead, page);
@@ -241,7 +272,7 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
             run_first = next;
         }
         run_count++;
-        ahead->pages++;
+        streams->pages++;
     }
     dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
 }
@@ -254,9 +285,10 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_ahead_t *ahead, const dsm_rt_regio
  */
 static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
 {
-    unsigned window = dsm_rt_ahead_window(rt, &rt->pages.claim_ahead, page);
+    dsm_rt_ahead_t *ahead = dsm_rt_stream_of(&rt->pages.claim_ahead, page);
+    unsigned window = dsm_rt_ahead_window(rt, ahead, page);
     /* A claim window is contiguous: only a scan's stride of 1 opens one. */
-    uint64_t end = page + 1 + (rt->pages.claim_ahead.stride == 1 ? window : 0);
+    uint64_t end = page + 1 + (ahead->stride == 1 ? window : 0);
     uint64_t region_end = region->first_page + region->npages;
     uint32_t count = 1;
     dsm_status_t status;

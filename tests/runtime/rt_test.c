@@ -1277,6 +1277,54 @@ static int case_migratory(long iterations)
     return 0;
 }
 
+/*
+ * Several runs of faults at once: node 0 reads one word of every page of two
+ * arrays written by node 1, alternating between them (a loop over two
+ * arrays). Each array's run must be followed ahead although the faults
+ * interleave: most pages are read ahead, and every value is right.
+ */
+static int case_two_streams(long iterations)
+{
+    const uint64_t npages = 256, words = npages * PAGE / 8;
+    int writer = 1 % nnodes;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *a = alloc_or_die(npages * PAGE), *b = alloc_or_die(npages * PAGE);
+        dsm_stats_t before, after;
+
+        if (me == writer) {
+            for (uint64_t w = 0; w < words; w++) {
+                a[w] = stamp(writer, w, (uint64_t)round);
+                b[w] = stamp(writer, w, (uint64_t)round + 1);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        if (me == 0) {
+            CHECK_OK(dsm_stats_get(&before));
+            for (uint64_t p = 0; p < npages; p++) {
+                uint64_t w = p * PAGE / 8;
+
+                if (a[w] != stamp(writer, w, (uint64_t)round) ||
+                    b[w] != stamp(writer, w, (uint64_t)round + 1)) {
+                    FAIL("round %ld page %llu: read %#llx and %#llx", round,
+                         (unsigned long long)p, (unsigned long long)a[w],
+                         (unsigned long long)b[w]);
+                }
+            }
+            CHECK_OK(dsm_stats_get(&after));
+            if (nnodes > 1 && after.pages_read_ahead - before.pages_read_ahead < npages) {
+                FAIL("round %ld: %llu of %llu pages read ahead over two interleaved runs",
+                     round, (unsigned long long)(after.pages_read_ahead - before.pages_read_ahead),
+                     (unsigned long long)(2 * npages));
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(b);
+        dsm_free(a);
+    }
+    return 0;
+}
+
 typedef struct {
     const char *name;
     int (*run)(long iterations);
@@ -1308,6 +1356,7 @@ static const test_case_t cases[] = {
     { "own_share", case_own_share, 3, 0 },
     { "stride_ahead", case_stride_ahead, 3, 0 },
     { "migratory", case_migratory, 60, 0 },
+    { "two_streams", case_two_streams, 3, 0 },
     { "write_hold", case_write_hold, 300, 1 },
 };
 
