@@ -84,15 +84,18 @@ static uint32_t dsm_rt_deferred_run(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
 /* A coherence message from src (possibly this node). Invalid ones are dropped. */
 static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size_t length)
 {
+    const dsm_rt_region_t *region = NULL;
     dsm_coh_msg_t msg;
     dsm_status_t status;
 
     /* Parsed once, by the engine; the runtime adds that the run of pages must
      * lie in one allocation, since only allocations have backing. */
     status = dsm_coh_engine_decode(rt->pages.coh, (uint32_t)src, bytes, length, &msg);
-    if (status == DSM_OK && (dsm_rt_region_find(rt, msg.page) == NULL ||
-                             dsm_rt_region_find(rt, msg.page + msg.count - 1) !=
-                                 dsm_rt_region_find(rt, msg.page))) {
+    if (status == DSM_OK) {
+        region = dsm_rt_region_find(rt, msg.page);
+    }
+    if (status == DSM_OK &&
+        (region == NULL || msg.page + msg.count > region->first_page + region->npages)) {
         rt->pages.malformed++;
         dsm_warn("dropped a coherence message from node %d for pages %" PRIu64 "..+%" PRIu32
                  " outside one allocation", src, msg.page, msg.count);
@@ -100,7 +103,7 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
     }
     /* First touch: a request can arrive before this node learns it is the home. */
     if (status == DSM_OK &&
-        dsm_rt_home_hold_msg(rt, dsm_rt_region_find(rt, msg.page), msg.page, src, bytes, length)) {
+        dsm_rt_home_hold_msg(rt, region, msg.page, src, bytes, length)) {
         return;
     }
     /* A page just granted writable here is kept a while (rt_hold.c). */
@@ -108,8 +111,7 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
         return;
     }
     if (status == DSM_OK && (msg.type == DSM_COH_MSG_DOWNGRADE || msg.type == DSM_COH_MSG_INV)) {
-        dsm_rt_migratory_recalled(dsm_rt_region_find(rt, msg.page), msg.page, msg.count,
-                                  msg.type == DSM_COH_MSG_DOWNGRADE);
+        dsm_rt_migratory_recalled(region, msg.page, msg.count, msg.type == DSM_COH_MSG_DOWNGRADE);
     }
     if (status == DSM_OK) {
         /* Checkpoint: save or load the pages before the message can change them. */
@@ -302,7 +304,6 @@ static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
         (void)dsm_rt_ckpt_before_input(rt, page + count, 0, DSM_COH_N_I); /* as a fault */
         count++;
     }
-    rt->pages.claim_ahead.pages += count - 1;
     status = dsm_coh_engine_home_claim(rt->pages.coh, page, count, &rt->pages.actions);
     dsm_rt_engine_checked(rt, status, "a claim", page);
 }
