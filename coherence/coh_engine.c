@@ -223,7 +223,9 @@ static dsm_status_t dsm_coh_dispatch(dsm_coh_engine_t *engine, const dsm_coh_msg
                                      dsm_coh_actions_t *out)
 {
     const dsm_coh_route_t *route = &dsm_coh_routes[msg->type];
-    dsm_coh_input_t in = {.event = route->event[msg->flags], .sender = msg->sender,
+    /* ZERO is a hint for the requester's runtime, not an event of its own. */
+    uint8_t routed = msg->flags & (uint8_t)~DSM_COH_GRANT_ZERO;
+    dsm_coh_input_t in = {.event = route->event[routed], .sender = msg->sender,
                           .id = msg->req_id};
 
     if (!dsm_coh_run_routed(engine, msg, route->to_home) ||

@@ -52,6 +52,16 @@ void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes)
     dsm_coh_put32(bytes + 20, msg->count);
 }
 
+bool dsm_coh_msg_is_data_grant(const uint8_t *bytes)
+{
+    return bytes[1] == DSM_COH_MSG_GRANT && (bytes[2] & DSM_COH_GRANT_DATA) != 0;
+}
+
+void dsm_coh_msg_set_zero(uint8_t *bytes)
+{
+    bytes[2] |= DSM_COH_GRANT_ZERO;
+}
+
 bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next)
 {
     uint64_t page = dsm_coh_get64(bytes + 12);
@@ -71,6 +81,10 @@ static bool dsm_coh_flags_valid(uint8_t type, uint8_t flags)
 {
     if (type != DSM_COH_MSG_GRANT) {
         return flags == 0;
+    }
+    if (flags & DSM_COH_GRANT_ZERO) {
+        flags &= (uint8_t)~DSM_COH_GRANT_ZERO;
+        return flags == DSM_COH_GRANT_DATA || flags == (DSM_COH_GRANT_EXCL | DSM_COH_GRANT_DATA);
     }
     return flags == DSM_COH_GRANT_DATA ||
            flags == (DSM_COH_GRANT_EXCL | DSM_COH_GRANT_DATA) ||

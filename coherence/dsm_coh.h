@@ -40,9 +40,18 @@ typedef enum {
 
 #define DSM_COH_MSG_TYPE_MAX DSM_COH_MSG_DONE
 
-/* GRANT flags. Legal combinations: DATA (read), EXCL|DATA (write miss), EXCL (upgrade). */
+/* GRANT flags. Legal combinations: DATA (read), EXCL|DATA (write miss), EXCL
+ * (upgrade), and ZERO with either DATA combination. */
 #define DSM_COH_GRANT_EXCL 0x01u /* writable (M); else read-only (S)        */
 #define DSM_COH_GRANT_DATA 0x02u /* fetch the page from the home's backing  */
+/*
+ * With DATA: the home's backing of the whole run holds no data (never
+ * written), so the requester may fill the pages with zeros instead of
+ * fetching them. A hint about the data, set by the home's runtime on the
+ * encoded message (dsm_coh_msg_set_zero), not part of the protocol: the
+ * engine never emits it and routes a GRANT by EXCL and DATA alone.
+ */
+#define DSM_COH_GRANT_ZERO 0x04u
 
 /*
  * Wire format, little-endian, no padding, exactly DSM_COH_MSG_SIZE bytes:
@@ -68,6 +77,11 @@ typedef struct {
 
 /* Encode msg into exactly DSM_COH_MSG_SIZE bytes. */
 void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes);
+
+/* Whether encoded bytes are a GRANT with DATA (the requester will fetch the
+ * run from the home's backing), and marking one ZERO. */
+bool dsm_coh_msg_is_data_grant(const uint8_t *bytes);
+void dsm_coh_msg_set_zero(uint8_t *bytes);
 
 /*
  * Decode and validate the format (version, type, flags, reserved, exact length,

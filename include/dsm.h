@@ -117,6 +117,8 @@ typedef struct dsm_stats {
     uint64_t message_pages_sent;     /* pages the messages sent name (runs: > messages_sent) */
     uint64_t messages_held;          /* recalls deferred by DSM_WRITE_HOLD_US        */
     uint64_t messages_held_us;       /* the time they were deferred, in all          */
+    uint64_t pages_zero_filled;      /* granted pages never written at their home:
+                                        zeroed here instead of fetched             */
 } dsm_stats_t;
 
 /* ---------------------------------------------------------------------------

@@ -336,7 +336,10 @@ typedef struct {
     dsm_rt_hist_t      fault_latency;
 
     uint64_t           bytes_fetched, bytes_written_back;
+    uint64_t           zero_filled;   /* pages granted ZERO, filled here, not fetched */
     uint64_t           malformed;     /* coherence messages the runtime refused */
+    /* The input being carried out is a GRANT marked ZERO: its FETCH fills. */
+    bool               grant_zero;
 } dsm_rt_pages_t;
 
 /* ---- first-touch homes (rt_home.c) ------------------------------------------------------ */
@@ -460,6 +463,11 @@ void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
 void *dsm_rt_page_landing(const dsm_rt_t *rt, uint64_t page);
 /* Make sure the pages exist in the page cache (zeroes where none was). */
 dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t count);
+/* Whether the memfd holds no data in the pages (none was ever written there,
+ * so they read as zeros): a home need not be read for them. */
+bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count);
+/* Fill the pages with zeros, in the page cache, as a fetch of them would. */
+dsm_status_t dsm_rt_arena_zero(const dsm_rt_t *rt, uint64_t page, uint64_t count);
 /* Drop the pages from both mappings and the page cache (dsm_free). */
 dsm_status_t dsm_rt_arena_release(const dsm_rt_t *rt, uint64_t page, uint64_t count);
 

@@ -179,13 +179,13 @@ static void dsm_rt_stats_print(dsm_rt_t *rt)
             " bytes_fetched=%" PRIu64 " bytes_written_back=%" PRIu64 " messages_sent=%" PRIu64
             " message_pages=%" PRIu64 " messages_received=%" PRIu64 " malformed=%" PRIu64 " lock_acquires=%" PRIu64
             " barriers=%" PRIu64 " faults=%" PRIu64 " fault_p50_us=%.1f fault_p99_us=%.1f"
-            " held=%" PRIu64 " held_us=%" PRIu64 "\n",
+            " held=%" PRIu64 " held_us=%" PRIu64 " zero_filled=%" PRIu64 "\n",
             rt->node, s.read_misses, s.pages_read_ahead, s.write_misses, s.upgrades,
             s.pages_upgraded_ahead, s.invalidations_sent,
             s.invalidations_received, s.bytes_fetched, s.bytes_written_back, s.messages_sent,
             s.message_pages_sent, s.messages_received, s.malformed_messages, s.lock_acquires, s.barriers,
             s.faults_resolved, s.fault_latency_p50_us, s.fault_latency_p99_us, s.messages_held,
-            s.messages_held_us);
+            s.messages_held_us, s.pages_zero_filled);
 }
 
 dsm_status_t dsm_finalize(void)

@@ -152,6 +152,31 @@ dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t c
     return DSM_OK;
 }
 
+bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    /* SEEK_DATA on shmem counts pages in the page cache and pages swapped
+     * out alike as data: only a range nobody ever wrote (or released) is a
+     * hole. Any error: not known to be a hole. */
+    off_t start = (off_t)(page * DSM_RT_PAGE_SIZE);
+    off_t data = lseek(rt->arena.fd, start, SEEK_DATA);
+
+    if (data < 0) {
+        return errno == ENXIO; /* no data from start to the end of the file */
+    }
+    return data >= start + (off_t)(count * DSM_RT_PAGE_SIZE);
+}
+
+dsm_status_t dsm_rt_arena_zero(const dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    /* Pages this node dropped earlier may still be cached with old data. */
+    dsm_status_t status = dsm_rt_arena_populate(rt, page, count);
+
+    if (status == DSM_OK) {
+        memset(dsm_rt_page_landing(rt, page), 0, count * DSM_RT_PAGE_SIZE);
+    }
+    return status;
+}
+
 dsm_status_t dsm_rt_arena_release(const dsm_rt_t *rt, uint64_t page, uint64_t count)
 {
     /* Frees the page cache and unmaps the pages from both mappings: the

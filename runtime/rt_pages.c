@@ -125,7 +125,9 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
                  length);
         return;
     }
+    rt->pages.grant_zero = msg.type == DSM_COH_MSG_GRANT && (msg.flags & DSM_COH_GRANT_ZERO);
     dsm_rt_engine_checked(rt, status, "a message", msg.page);
+    rt->pages.grant_zero = false;
 }
 
 static void dsm_rt_coherence_am(void *arg, int src_node, const void *header, size_t header_len,
@@ -451,6 +453,12 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
         dsm_rt_transfer_done(transfer, DSM_OK);
         return;
     }
+    if (fetch && rt->pages.grant_zero) {
+        /* The home's pages were never written: zeros, without reading it. */
+        rt->pages.zero_filled += count;
+        dsm_rt_transfer_done(transfer, dsm_rt_arena_zero(rt, page, count));
+        return;
+    }
     if (fetch) {
         rt->pages.bytes_fetched += length;
         status = dsm_tp_get(rt->tp, region->rmem, transfer->home, offset, landing, length,
@@ -548,12 +556,30 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned
     }
 }
 
+/*
+ * A home granting pages with data that its memfd has never held (never
+ * written, or released): ZERO lets the requester fill them with zeros instead
+ * of reading the home, which costs a transfer here and, since reading a hole
+ * of the home's memfd allocates it, a zeroed page at the home too. The
+ * protocol keeps the backing still while the grant's fetch is pending, so
+ * what the home sees now is what the fetch would read.
+ */
+static void dsm_rt_grant_hint(const dsm_rt_t *rt, const dsm_coh_action_t *action, uint8_t *msg)
+{
+    if (dsm_coh_msg_is_data_grant(msg) && dsm_rt_arena_unwritten(rt, action->page, action->count)) {
+        dsm_coh_msg_set_zero(msg);
+    }
+}
+
 static void dsm_rt_send(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
+    uint8_t msg[DSM_COH_MSG_SIZE];
     dsm_status_t status;
 
-    status = dsm_tp_am_send(rt->tp, (int)action->node, DSM_RT_AM_COHERENCE, action->msg,
-                            sizeof(action->msg), NULL, 0, NULL, NULL);
+    memcpy(msg, action->msg, sizeof(msg));
+    dsm_rt_grant_hint(rt, action, msg);
+    status = dsm_tp_am_send(rt->tp, (int)action->node, DSM_RT_AM_COHERENCE, msg, sizeof(msg),
+                            NULL, 0, NULL, NULL);
     if (status != DSM_OK && status != DSM_INPROGRESS) {
         dsm_rt_fatal(rt, status,
                      "sending a coherence message to node %u failed: %s", action->node,
@@ -782,6 +808,7 @@ void dsm_rt_pages_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
     stats_p->malformed_messages += coh.malformed + pages->malformed;
     stats_p->bytes_fetched = pages->bytes_fetched;
     stats_p->bytes_written_back = pages->bytes_written_back;
+    stats_p->pages_zero_filled = pages->zero_filled;
     stats_p->faults_resolved = pages->fault_latency.total;
     stats_p->fault_latency_p50_us = dsm_rt_hist_percentile_us(&pages->fault_latency, 50);
     stats_p->fault_latency_p99_us = dsm_rt_hist_percentile_us(&pages->fault_latency, 99);

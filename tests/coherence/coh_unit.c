@@ -114,6 +114,22 @@ static dsm_test_result_t test_msg_validation(void)
     DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 16, &msg) == DSM_ERR_MALFORMED);
     unit_msg(DSM_COH_MSG_INV, 0, 3, 0, 0, bad); /* request id 0 */
     DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 16, &msg) == DSM_ERR_MALFORMED);
+    /* ZERO only beside DATA, and only what dsm_coh_msg_set_zero marks. */
+    for (uint8_t flags = 0; flags < 8; flags++) {
+        bool legal = flags == DSM_COH_GRANT_DATA || flags == DSM_COH_GRANT_EXCL ||
+                     (flags & ~DSM_COH_GRANT_ZERO) == (DSM_COH_GRANT_EXCL | DSM_COH_GRANT_DATA) ||
+                     flags == (DSM_COH_GRANT_DATA | DSM_COH_GRANT_ZERO);
+
+        unit_msg(DSM_COH_MSG_GRANT, flags, 3, 1, 0, bad);
+        DSM_CHECK(dsm_coh_msg_is_data_grant(bad) == ((flags & DSM_COH_GRANT_DATA) != 0));
+        DSM_CHECK((dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 16, &msg) == DSM_OK) == legal);
+    }
+    unit_msg(DSM_COH_MSG_GRANT, DSM_COH_GRANT_EXCL | DSM_COH_GRANT_DATA, 3, 1, 0, bad);
+    dsm_coh_msg_set_zero(bad);
+    DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 16, &msg) == DSM_OK &&
+              msg.flags == (DSM_COH_GRANT_EXCL | DSM_COH_GRANT_DATA | DSM_COH_GRANT_ZERO));
+    unit_msg(DSM_COH_MSG_INV, 0, 3, 1, 0, bad);
+    DSM_CHECK(!dsm_coh_msg_is_data_grant(bad));
     /* Runs: the count is the last field; 1..DSM_COH_RUN_MAX pages, all in the arena. */
     unit_run(DSM_COH_MSG_INV, 0, 3, 1, 10, 0x0100, bad);
     DSM_CHECK(bad[20] == 0x00 && bad[21] == 0x01 && bad[23] == 0);
@@ -166,8 +182,8 @@ static dsm_test_result_t test_malformed_no_effect(void)
     DSM_CHECK(dsm_coh_engine_node_state(engine, 0) == DSM_COH_N_IS_AD);
     dsm_coh_engine_entries(engine, &nodes, &homes);
     DSM_CHECK(nodes == 1 && homes == 0);
-    /* The right grant still works. */
-    unit_msg(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, b);
+    /* The right grant still works; ZERO changes nothing in the engine. */
+    unit_msg(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA | DSM_COH_GRANT_ZERO, 0, 1, 0, b);
     DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
     DSM_CHECK(out.count == 1 && out.actions[0].type == DSM_COH_ACT_FETCH);
     dsm_coh_engine_destroy(engine);

@@ -1238,6 +1238,75 @@ static int case_stride_ahead(long iterations)
 }
 
 /*
+ * Pages never written at their home are granted ZERO and filled with zeros
+ * where they are read, not fetched. The last node reads a fresh allocation
+ * first, alone (zeros, and with more than one node the pages homed elsewhere,
+ * which nobody touched yet, zero-filled), then the others do, node 0 writes
+ * the first half, every node reads all (the written half must be fetched:
+ * its data, not zeros), then the last node adds 1 to every word of the
+ * second half (write misses granted ZERO: each word must read 0 first).
+ * Rounds free and reallocate, so released pages must read as zeros again.
+ */
+static int case_zero_fill(long iterations)
+{
+    const uint64_t npages = 128, words = npages * PAGE / 8, half = words / 2;
+    const int last = nnodes - 1;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *array = alloc_or_die(npages * PAGE);
+        dsm_stats_t before, after;
+
+        for (int turn = 0; turn < 2; turn++) {
+            if ((turn == 0) == (me == last)) {
+                CHECK_OK(dsm_stats_get(&before));
+                for (uint64_t w = 0; w < words; w += 8) {
+                    if (array[w] != 0) {
+                        FAIL("round %ld word %llu of a fresh allocation: %#llx", round,
+                             (unsigned long long)w, (unsigned long long)array[w]);
+                    }
+                }
+                CHECK_OK(dsm_stats_get(&after));
+            }
+            if (turn == 0 && me == last && nnodes > 1 &&
+                after.pages_zero_filled == before.pages_zero_filled) {
+                FAIL("round %ld: no page of a fresh allocation was zero-filled", round);
+            }
+            CHECK_OK(dsm_barrier());
+        }
+        if (me == 0) {
+            for (uint64_t w = 0; w < half; w++) {
+                array[w] = stamp(0, w, (uint64_t)round);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        for (uint64_t w = 0; w < words; w++) {
+            uint64_t want = w < half ? stamp(0, w, (uint64_t)round) : 0;
+
+            if (array[w] != want) {
+                FAIL("round %ld word %llu: %#llx, want %#llx", round, (unsigned long long)w,
+                     (unsigned long long)array[w], (unsigned long long)want);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        if (me == last) {
+            for (uint64_t w = half; w < words; w++) {
+                array[w] += 1;
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        for (uint64_t w = half; w < words; w++) {
+            if (array[w] != 1) {
+                FAIL("round %ld word %llu: %#llx after node %d added 1 to 0", round,
+                     (unsigned long long)w, (unsigned long long)array[w], last);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(array);
+    }
+    return 0;
+}
+
+/*
  * Migratory data: the nodes take turns reading a counter and writing it
  * back, a barrier between turns. After a node's first turn (a read miss,
  * then an upgrade) its read misses of the page ask for it writable: it must
@@ -1356,6 +1425,7 @@ static const test_case_t cases[] = {
     { "own_share", case_own_share, 3, 0 },
     { "stride_ahead", case_stride_ahead, 3, 0 },
     { "migratory", case_migratory, 60, 0 },
+    { "zero_fill", case_zero_fill, 5, 0 },
     { "two_streams", case_two_streams, 3, 0 },
     { "write_hold", case_write_hold, 300, 1 },
 };
