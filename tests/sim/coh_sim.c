@@ -14,6 +14,9 @@
  * at a time (as a runtime that moves pages one by one reports them).
  * In half the seeds a home's fault on a page nobody holds is a claim
  * (dsm_coh_engine_home_claim), as the runtime feeds it.
+ * A GRANT with data of a run whose backing was never written is marked ZERO,
+ * as the runtime's home marks it, and its fetch fills zeros instead of
+ * reading the backing: the backing must still be unwritten when it completes.
  *
  * Modelled: every node's arena copy of every page (present, writable, value),
  * staging buffers, the homes' backing store. After every step: SWMR (one
@@ -89,6 +92,7 @@ typedef struct {
     uint32_t      count;     /* RMA, FAULT: pages of the run */
     int           op;        /* RMA: dsm_coh_rma_t; FAULT: 1 = write */
     uint64_t      seq;       /* MSG: send order, for FIFO-per-pair seeds */
+    int           zero;      /* RMA: a fetch granted ZERO, filled with zeros */
     uint8_t       msg[DSM_COH_MSG_SIZE];
     uint64_t      snapshot[SIM_MAX_PAGES]; /* RMA: per page, backing (fetch) or copy when issued */
 } sim_event_t;
@@ -111,6 +115,8 @@ typedef struct {
     unsigned          nevents;
     uint64_t          msg_seq;
     uint64_t          steps;
+    uint64_t          zero_grants;
+    int               grant_zero; /* the input being carried out is a GRANT marked ZERO */
     char              failure[256];
     /* Not cleared per seed (large): an event is cleared when added. */
     sim_event_t       events[SIM_MAX_EVENTS];
@@ -119,7 +125,7 @@ typedef struct {
 
 typedef struct {
     uint64_t seeds, steps, msgs, queued, upgrades_lost, absorbed, spurious, upgrades,
-        inv_sent, dg_sent, write_backs, msg_pages, run_inputs, run_pages, claims;
+        inv_sent, dg_sent, write_backs, msg_pages, run_inputs, run_pages, claims, zero_grants;
 } sim_totals_t;
 
 static void sim_trace(sim_t *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -206,6 +212,7 @@ static int sim_execute_rma(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
     ev->page = a->page;
     ev->count = a->count;
     ev->op = a->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
+    ev->zero = a->type == DSM_COH_ACT_FETCH && sim->grant_zero;
     for (uint32_t i = 0; i < a->count; i++) {
         uint64_t page = a->page + i;
         const sim_copy_t *copy = &sim->arena[node][page];
@@ -218,7 +225,8 @@ static int sim_execute_rma(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
             return sim_fail(sim, "n%u: WRITE_BACK p%" PRIu64 " of a copy not write-protected",
                             node, page);
         }
-        ev->snapshot[i] = a->type == DSM_COH_ACT_FETCH ? sim->backing[page] : copy->value;
+        ev->snapshot[i] = ev->zero ? 0
+                          : a->type == DSM_COH_ACT_FETCH ? sim->backing[page] : copy->value;
     }
     return 0;
 }
@@ -263,6 +271,22 @@ static int sim_execute_page(sim_t *sim, uint32_t node, dsm_coh_action_type_t typ
     return 0;
 }
 
+/* A home's GRANT with data of a run never written back (values are never 0):
+ * marked ZERO, as the runtime marks a run its memfd holds no data of. */
+static void sim_grant_hint(sim_t *sim, uint8_t *msg, const dsm_coh_action_t *a)
+{
+    if (!dsm_coh_msg_is_data_grant(msg)) {
+        return;
+    }
+    for (uint32_t i = 0; i < a->count; i++) {
+        if (sim->backing[a->page + i] != 0) {
+            return;
+        }
+    }
+    dsm_coh_msg_set_zero(msg);
+    sim->zero_grants++;
+}
+
 /* Carry out one action of node's engine, as the runtime would. */
 static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
 {
@@ -288,6 +312,7 @@ static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
         ev->dst = a->node;
         ev->seq = sim->msg_seq++;
         memcpy(ev->msg, a->msg, sizeof(ev->msg));
+        sim_grant_hint(sim, ev->msg, a);
         return 0;
     case DSM_COH_ACT_FETCH:
     case DSM_COH_ACT_WRITE_BACK:
@@ -316,6 +341,7 @@ static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_even
     dsm_coh_engine_t *engine = sim->engines[node];
     dsm_status_t status = DSM_OK;
 
+    sim->grant_zero = 0;
     switch (kind) {
     case SIM_IN_READ:
         status = dsm_coh_engine_read_fault_run(engine, page, count, &out);
@@ -327,6 +353,7 @@ static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_even
         status = dsm_coh_engine_rma_done_run(engine, page, count, (dsm_coh_rma_t)ev->op, &out);
         break;
     case SIM_IN_MSG:
+        sim->grant_zero = ev->msg[1] == DSM_COH_MSG_GRANT && (ev->msg[2] & DSM_COH_GRANT_ZERO);
         status = dsm_coh_engine_recv(engine, ev->src, ev->msg, DSM_COH_MSG_SIZE, &out);
         break;
     case SIM_IN_CLAIM:
@@ -423,10 +450,10 @@ static int sim_rma_page(sim_t *sim, const sim_event_t *ev, uint32_t i)
 
     if (ev->op == DSM_COH_RMA_FETCH) {
         if (sim->backing[page] != ev->snapshot[i]) {
-            return sim_fail(sim, "n%u: backing of p%" PRIu64 " changed during its fetch",
-                            ev->node, page);
+            return sim_fail(sim, "n%u: backing of p%" PRIu64 " changed during its %s", ev->node,
+                            page, ev->zero ? "ZERO grant and fill" : "fetch");
         }
-        sim->staging[ev->node][page] = sim->backing[page];
+        sim->staging[ev->node][page] = ev->zero ? 0 : sim->backing[page];
     } else {
         if (!sim->arena[ev->node][page].present ||
             sim->arena[ev->node][page].value != ev->snapshot[i]) {
@@ -633,6 +660,7 @@ static void sim_teardown(sim_t *sim, sim_totals_t *totals)
         sim->engines[n] = NULL;
     }
     totals->steps += sim->steps;
+    totals->zero_grants += sim->zero_grants;
     totals->seeds++;
 }
 
@@ -730,10 +758,11 @@ int main(int argc, char **argv)
     printf("sim: %" PRIu64 " steps, %" PRIu64 " messages; races hit: %" PRIu64 " queued requests, "
            "%" PRIu64 " upgrades (%" PRIu64 " lost their copy first), %" PRIu64
            " absorbed and %" PRIu64 " spurious faults, %" PRIu64 " INV, %" PRIu64
-           " DOWNGRADE, %" PRIu64 " write-backs, %" PRIu64 " claims\n",
+           " DOWNGRADE, %" PRIu64 " write-backs, %" PRIu64 " claims, %" PRIu64
+           " ZERO grants\n",
            totals.steps, totals.msgs, totals.queued, totals.upgrades, totals.upgrades_lost,
            totals.absorbed, totals.spurious, totals.inv_sent, totals.dg_sent, totals.write_backs,
-           totals.claims);
+           totals.claims, totals.zero_grants);
     printf("sim: runs: %" PRIu64 " inputs named %" PRIu64 " pages; %" PRIu64
            " messages named %" PRIu64 " pages\n",
            totals.run_inputs, totals.run_pages, totals.msgs, totals.msg_pages);
