@@ -298,7 +298,7 @@ typedef struct {
 
 /* A run of faults of one kind a constant stride apart: the last fault, the
  * stride (pages; 0: none), the page the run faults on next and the window
- * last requested ahead of it (0: no run). */
+ * last requested ahead of it, before trimming (0: no run). */
 typedef struct {
     uint64_t last;
     uint64_t stride;

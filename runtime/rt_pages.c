@@ -246,20 +246,47 @@ static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, dsm_rt_ahead_t *ahead, u
     return window;
 }
 
-static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_streams_t *streams, const dsm_rt_region_t *region,
-                         uint64_t page, int write)
+/*
+ * A scan's window ends where the home changes, if a change lies in its second
+ * half: the next window then starts at a home's first page, so its runs are
+ * whole chunks of one home (cyclic placement deals 16-page chunks) instead of
+ * a chunk's head and tail in two windows, two requests and two DONEs each.
+ */
+static unsigned dsm_rt_ahead_trim(const dsm_rt_region_t *region, uint64_t page, unsigned window)
 {
-    dsm_rt_ahead_t *ahead = dsm_rt_stream_of(streams, page);
+    uint64_t end = region->first_page + region->npages;
+
+    if (page + window + 1 >= end) {
+        return window;
+    }
+    for (unsigned w = window; w > window / 2; w--) {
+        if (dsm_rt_placement_home(&region->placement, page + w) !=
+            dsm_rt_placement_home(&region->placement, page + w + 1)) {
+            return w;
+        }
+    }
+    return window;
+}
+
+/*
+ * Request pages page + k * stride, k = first..window, as maximal runs of
+ * adjacent candidates. k = 0 is a fault on page (state candidate) that goes
+ * to the engine in the same input as the window's first run, so the fault's
+ * request and DONE join the run's; k >= 1 are pages ahead.
+ */
+static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
+                                 const dsm_rt_region_t *region, uint64_t page, uint64_t stride,
+                                 unsigned first, unsigned window, int write)
+{
     dsm_coh_node_state_t candidate = write ? DSM_COH_N_S : DSM_COH_N_I;
     uint64_t end = region->first_page + region->npages;
-    unsigned window = dsm_rt_ahead_window(rt, ahead, page);
     uint64_t run_first = 0;
     uint32_t run_count = 0;
 
     /* The window's candidates, in maximal runs of adjacent ones (a stride
      * over 1 makes every candidate a run of its own). */
-    for (unsigned k = 1; k <= window; k++) {
-        uint64_t next = page + k * ahead->stride;
+    for (unsigned k = first; k <= window; k++) {
+        uint64_t next = page + k * stride;
 
         if (next >= end) {
             break;
@@ -268,17 +295,41 @@ static void dsm_rt_ahead(dsm_rt_t *rt, dsm_rt_streams_t *streams, const dsm_rt_r
             dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
             run_count = 0;
         }
-        if (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
-            dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN) {
+        if (k > 0 && (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
+                      dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN)) {
             continue;
         }
         if (run_count == 0) {
             run_first = next;
         }
         run_count++;
-        streams->pages++;
+        streams->pages += k > 0;
     }
     dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
+}
+
+/*
+ * A read miss (write: an upgrade) on page, which is in state candidate, and
+ * the window ahead of it. A scan's fault goes to the engine in one input with
+ * its window, so its request and DONE are part of its home's run.
+ */
+static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
+                               const dsm_rt_region_t *region, uint64_t page, int write)
+{
+    dsm_rt_ahead_t *ahead = dsm_rt_stream_of(streams, page);
+    unsigned window = dsm_rt_ahead_window(rt, ahead, page);
+    dsm_status_t status;
+
+    if (ahead->stride == 1 && window > 0) {
+        window = dsm_rt_ahead_trim(region, page, window);
+        ahead->next = page + window + 1;
+        dsm_rt_ahead_request(rt, streams, region, page, 1, 0, window, write);
+        return;
+    }
+    status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
+                   : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
+    dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
+    dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, 1, window, write);
 }
 
 /*
@@ -348,14 +399,17 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     } else if (!write && state == DSM_COH_N_I && dsm_rt_migratory_read_miss(region, page)) {
         write = 1; /* read, then written: ask for it writable at once */
     }
+    if (!write && state == DSM_COH_N_I) {
+        dsm_rt_ahead_fault(rt, &rt->pages.read_ahead, region, page, 0);
+        return;
+    }
+    if (write && state == DSM_COH_N_S) {
+        dsm_rt_ahead_fault(rt, &rt->pages.upgrade_ahead, region, page, 1);
+        return;
+    }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
                    : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
     dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
-    if (!write && state == DSM_COH_N_I) {
-        dsm_rt_ahead(rt, &rt->pages.read_ahead, region, page, 0);
-    } else if (write && state == DSM_COH_N_S) {
-        dsm_rt_ahead(rt, &rt->pages.upgrade_ahead, region, page, 1);
-    }
 }
 
 size_t dsm_rt_pages_read_faults(dsm_rt_t *rt)

@@ -1394,6 +1394,55 @@ static int case_two_streams(long iterations)
     return 0;
 }
 
+/*
+ * A scan's read-ahead under cyclic placement (16-page chunks dealt to the
+ * nodes in turn): node 1 writes every page of an array, node 0 reads one word
+ * per page. Its windows must end where a chunk ends, so each chunk goes as
+ * one run (a request and a DONE, or a DOWNGRADE when node 0 is its home: at
+ * most 2 messages per chunk, where a window across chunks sent a chunk's head
+ * and tail apart). Counters, not time; every value right.
+ */
+static int case_scan_runs(long iterations)
+{
+    const uint64_t npages = 2048, words = npages * PAGE / 8, chunk = 16;
+    int writer = 1 % nnodes;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *array = alloc_or_die(npages * PAGE);
+        dsm_stats_t before, after;
+
+        if (me == writer) {
+            for (uint64_t w = 0; w < words; w++) {
+                array[w] = stamp(writer, w, (uint64_t)round);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        if (me == 0) {
+            uint64_t messages;
+
+            CHECK_OK(dsm_stats_get(&before));
+            for (uint64_t p = 0; p < npages; p++) {
+                uint64_t w = p * PAGE / 8, got = array[w];
+
+                if (got != stamp(writer, w, (uint64_t)round)) {
+                    FAIL("round %ld page %llu: read %#llx", round, (unsigned long long)p,
+                         (unsigned long long)got);
+                }
+            }
+            CHECK_OK(dsm_stats_get(&after));
+            messages = after.messages_sent - before.messages_sent;
+            if (nnodes > 1 && messages > 2 * npages / chunk) {
+                FAIL("round %ld: %llu messages for a scan of %llu pages (at most 2 per %llu-page "
+                     "chunk)", round, (unsigned long long)messages, (unsigned long long)npages,
+                     (unsigned long long)chunk);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(array);
+    }
+    return 0;
+}
+
 typedef struct {
     const char *name;
     int (*run)(long iterations);
@@ -1427,6 +1476,7 @@ static const test_case_t cases[] = {
     { "migratory", case_migratory, 60, 0 },
     { "zero_fill", case_zero_fill, 5, 0 },
     { "two_streams", case_two_streams, 3, 0 },
+    { "scan_runs", case_scan_runs, 3, 0 },
     { "write_hold", case_write_hold, 300, 1 },
 };
 
