@@ -296,9 +296,10 @@ typedef struct {
     dsm_coh_rma_t op;
 } dsm_rt_deferred_t;
 
-/* A run of faults of one kind a constant stride apart: the last fault, the
- * stride (pages; 0: none), the page the run faults on next and the window
- * last requested ahead of it, before trimming (0: no run). */
+/* A run of faults of one kind a constant stride apart: the last fault (or,
+ * for a window requested early, the window's first page), the stride (pages;
+ * 0: none), the page after the last window requested, where the run faults
+ * next, and that window's size before trimming (0: no run). */
 typedef struct {
     uint64_t last;
     uint64_t stride;

@@ -174,9 +174,11 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
  * so a loop reading several arrays keeps a window on each; a fault that
  * continues none restarts the oldest. Read misses request the absent pages
  * ahead, read-only; upgrades (write faults on read-only pages) upgrade the
- * read-only pages ahead. Pages of other states are left alone, and a write to
- * an absent page is never anticipated: a wrong guess costs a transfer or a
- * copy to fetch again later.
+ * read-only pages ahead. A read run's next window is requested early, while
+ * the last one is still in flight (dsm_rt_ahead_early), so the transfers of
+ * consecutive windows overlap. Pages of other states are left alone, and a
+ * write to an absent page is never anticipated: a wrong guess costs a
+ * transfer or a copy to fetch again later.
  */
 /* Request the run [first, first + count) ahead, as one engine input: one
  * request per home, and the recalls and invalidations it causes go per run too. */
@@ -309,9 +311,49 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
 }
 
 /*
+ * A read fault absorbed into a transfer in flight (the reader caught up with
+ * its window): the next window is requested now, as if the run faulted on its
+ * first page, so its transfers overlap the ones the reader waits for instead
+ * of starting when it faults past the window (Linux's asynchronous read-ahead
+ * at its marker page). Once per window: the fault must be on a page of the
+ * last window requested (from its fault on, along the stride).
+ */
+static void dsm_rt_ahead_early(dsm_rt_t *rt, dsm_rt_streams_t *streams,
+                               const dsm_rt_region_t *region, uint64_t page)
+{
+    uint64_t end = region->first_page + region->npages;
+
+    for (unsigned i = 0; i < DSM_RT_STREAMS; i++) {
+        dsm_rt_ahead_t *ahead = &streams->stream[i];
+        uint64_t first = ahead->next;
+        unsigned window;
+
+        if (ahead->stride == 0 || ahead->window == 0 || page < ahead->last ||
+            page >= ahead->next || (page - ahead->last) % ahead->stride != 0) {
+            continue;
+        }
+        if (first >= end) {
+            return;
+        }
+        window = dsm_rt_ahead_window(rt, ahead, first);
+        if (ahead->stride == 1) {
+            window = dsm_rt_ahead_trim(region, first, window);
+            ahead->next = first + window + 1;
+        }
+        /* first is not a fault: it is requested ahead like the rest */
+        dsm_rt_ahead_request(rt, streams, region, first - ahead->stride, ahead->stride, 1,
+                             window + 1, 0);
+        return;
+    }
+}
+
+/*
  * A read miss (write: an upgrade) on page, which is in state candidate, and
  * the window ahead of it. A scan's fault goes to the engine in one input with
- * its window, so its request and DONE are part of its home's run.
+ * its window, so its request and DONE are part of its home's run. A scan whose
+ * window has grown to DSM_READAHEAD pages requests the window after it too:
+ * the reader then finds it in flight, and that absorbed fault requests the
+ * next one (dsm_rt_ahead_early), so a scan keeps up to two windows in flight.
  */
 static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
                                const dsm_rt_region_t *region, uint64_t page, int write)
@@ -324,6 +366,9 @@ static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         window = dsm_rt_ahead_trim(region, page, window);
         ahead->next = page + window + 1;
         dsm_rt_ahead_request(rt, streams, region, page, 1, 0, window, write);
+        if (!write && ahead->window >= rt->config.readahead) {
+            dsm_rt_ahead_early(rt, streams, region, page);
+        }
         return;
     }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
@@ -410,6 +455,9 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
                    : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
     dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
+    if (!write && (state == DSM_COH_N_IS_AD || state == DSM_COH_N_IS_D)) {
+        dsm_rt_ahead_early(rt, &rt->pages.read_ahead, region, page);
+    }
 }
 
 size_t dsm_rt_pages_read_faults(dsm_rt_t *rt)

@@ -1400,11 +1400,14 @@ static int case_two_streams(long iterations)
  * per page. Its windows must end where a chunk ends, so each chunk goes as
  * one run (a request and a DONE, or a DOWNGRADE when node 0 is its home: at
  * most 2 messages per chunk, where a window across chunks sent a chunk's head
- * and tail apart). Counters, not time; every value right.
+ * and tail apart), and they must be pipelined: a fault that finds the next
+ * window not requested yet requests the one after it too, so at most about
+ * half the windows start with a read miss (all of them did before). Counters,
+ * not time; every value right.
  */
 static int case_scan_runs(long iterations)
 {
-    const uint64_t npages = 2048, words = npages * PAGE / 8, chunk = 16;
+    const uint64_t npages = 2048, words = npages * PAGE / 8, chunk = 16, window = 64;
     int writer = 1 % nnodes;
 
     for (long round = 0; round < iterations; round++) {
@@ -1418,7 +1421,7 @@ static int case_scan_runs(long iterations)
         }
         CHECK_OK(dsm_barrier());
         if (me == 0) {
-            uint64_t messages;
+            uint64_t messages, misses;
 
             CHECK_OK(dsm_stats_get(&before));
             for (uint64_t p = 0; p < npages; p++) {
@@ -1431,10 +1434,18 @@ static int case_scan_runs(long iterations)
             }
             CHECK_OK(dsm_stats_get(&after));
             messages = after.messages_sent - before.messages_sent;
+            misses = after.read_misses - before.read_misses;
             if (nnodes > 1 && messages > 2 * npages / chunk) {
                 FAIL("round %ld: %llu messages for a scan of %llu pages (at most 2 per %llu-page "
                      "chunk)", round, (unsigned long long)messages, (unsigned long long)npages,
                      (unsigned long long)chunk);
+            }
+            /* + 10: the first faults, whose windows grow from 0 to 32 pages, and
+             * trimmed windows */
+            if (nnodes > 1 && misses > npages / window / 2 + 10) {
+                FAIL("round %ld: %llu read misses in a scan of %llu pages: windows of %llu pages "
+                     "not pipelined", round, (unsigned long long)misses,
+                     (unsigned long long)npages, (unsigned long long)window);
             }
         }
         CHECK_OK(dsm_barrier());
