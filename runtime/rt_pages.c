@@ -380,15 +380,20 @@ static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
 /*
  * A fault on a page this node homes and nobody has touched: the home claims
  * it without messages and maps its own page (dsm_coh_engine_home_claim). A
- * sequential first touch claims the untouched pages that follow too, in the
- * read-ahead window, so one fault and one CONTINUE serve the window.
+ * first touch that continues a run of them claims the untouched pages that
+ * follow too, so one fault and one CONTINUE serve a window: a scan's window,
+ * or for a stride the whole span up to the window's last page (a column of
+ * a row-major array touched first, as a 2-D stencil's set-up writes its
+ * boundary, takes the rows' other pages with it). Claiming a page nobody
+ * touches next costs a zeroed page here and nothing else: if another node
+ * asks for it, it is recalled like any page this node holds, and nothing
+ * moves.
  */
 static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
 {
     dsm_rt_ahead_t *ahead = dsm_rt_stream_of(&rt->pages.claim_ahead, page);
     unsigned window = dsm_rt_ahead_window(rt, ahead, page);
-    /* A claim window is contiguous: only a scan's stride of 1 opens one. */
-    uint64_t end = page + 1 + (ahead->stride == 1 ? window : 0);
+    uint64_t end = page + 1 + (uint64_t)window * ahead->stride;
     uint64_t region_end = region->first_page + region->npages;
     uint32_t count = 1;
     dsm_status_t status;

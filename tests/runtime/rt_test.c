@@ -1176,6 +1176,52 @@ static int case_own_share(long iterations)
 }
 
 /*
+ * First touch along a stride (a 2-D stencil's set-up writing its block's
+ * first column): each node writes one word of every 2nd page of its own
+ * block (DSM_PLACEMENT=blocked), then one word of each page between. The
+ * claims of the strided run take the pages between with them, so the node
+ * must fault on far fewer than half its pages; every value is checked.
+ */
+static int case_claim_stride(long iterations)
+{
+    const uint64_t block = 512, words_per_page = PAGE / 8;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *blocks = alloc_or_die(block * PAGE * (uint64_t)nnodes);
+        uint64_t *mine = blocks + (uint64_t)me * block * words_per_page;
+        dsm_stats_t before, after;
+
+        CHECK_OK(dsm_stats_get(&before));
+        for (uint64_t start = 0; start < 2; start++) {
+            for (uint64_t p = start; p < block; p += 2) {
+                mine[p * words_per_page] = stamp(me, p, (uint64_t)round);
+            }
+        }
+        CHECK_OK(dsm_stats_get(&after));
+        if (after.faults_resolved - before.faults_resolved >= block / 8) {
+            FAIL("round %ld: %llu faults writing %llu pages of this node's block along a "
+                 "stride of 2", round,
+                 (unsigned long long)(after.faults_resolved - before.faults_resolved),
+                 (unsigned long long)block);
+        }
+        CHECK_OK(dsm_barrier());
+        for (int node = 0; node < nnodes; node++) {
+            for (uint64_t p = 0; p < block; p++) {
+                uint64_t got = blocks[((uint64_t)node * block + p) * words_per_page];
+
+                if (got != stamp(node, p, (uint64_t)round)) {
+                    FAIL("round %ld, node %d's block, page %llu: got %#llx", round, node,
+                         (unsigned long long)p, (unsigned long long)got);
+                }
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(blocks);
+    }
+    return 0;
+}
+
+/*
  * Read-ahead and upgrade-ahead along a stride: node 1 writes every page of
  * an array, then node 0 reads one word of every 4th page (a column of a
  * row-major matrix with 4-page rows), then writes the same words (upgrades of
@@ -1483,6 +1529,7 @@ static const test_case_t cases[] = {
     { "free_concurrent", case_free_concurrent, 20, 0 },
     { "first_touch", case_first_touch, 5, 0 },
     { "own_share", case_own_share, 3, 0 },
+    { "claim_stride", case_claim_stride, 3, 0 },
     { "stride_ahead", case_stride_ahead, 3, 0 },
     { "migratory", case_migratory, 60, 0 },
     { "zero_fill", case_zero_fill, 5, 0 },
