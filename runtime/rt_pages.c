@@ -310,6 +310,35 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
     dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
 }
 
+/* Whether a page may be claimed: homed here (the placement first: the
+ * engine's home of a first-touch page this node has not learnt the home of is
+ * a stand-in, dsm_rt_home_of) and untouched. */
+static int dsm_rt_claimable(const dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
+{
+    return dsm_rt_placement_home(&region->placement, page) == rt->node &&
+           dsm_coh_engine_claimable(rt->pages.coh, page);
+}
+
+/* Claim the claimable pages from first (claimable, its checkpoint step done
+ * unless check_first) up to the next one that is not, or end, as one input.
+ * Returns the page after the run. */
+static uint64_t dsm_rt_claim_run(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t first,
+                                 uint64_t end, int check_first)
+{
+    uint32_t count = 0;
+    dsm_status_t status;
+
+    do {
+        if (count > 0 || check_first) {
+            (void)dsm_rt_ckpt_before_input(rt, first + count, 0, DSM_COH_N_I); /* as a fault */
+        }
+        count++;
+    } while (first + count < end && dsm_rt_claimable(rt, region, first + count));
+    status = dsm_coh_engine_home_claim(rt->pages.coh, first, count, &rt->pages.actions);
+    dsm_rt_engine_checked(rt, status, "a claim", first);
+    return first + count;
+}
+
 /*
  * A read fault absorbed into a transfer in flight (the reader caught up with
  * its window): the next window is requested now, as if the run faulted on its
@@ -380,35 +409,31 @@ static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
 /*
  * A fault on a page this node homes and nobody has touched: the home claims
  * it without messages and maps its own page (dsm_coh_engine_home_claim). A
- * first touch that continues a run of them claims the untouched pages that
- * follow too, so one fault and one CONTINUE serve a window: a scan's window,
- * or for a stride the whole span up to the window's last page (a column of
- * a row-major array touched first, as a 2-D stencil's set-up writes its
- * boundary, takes the rows' other pages with it). Claiming a page nobody
- * touches next costs a zeroed page here and nothing else: if another node
- * asks for it, it is recalled like any page this node holds, and nothing
- * moves.
+ * first touch that continues a run of them claims the untouched pages this
+ * node homes in the span that follows too, so one fault serves a window: a
+ * scan's window, or for a stride the whole span up to the window's last page
+ * (a column of a row-major array touched first, as a 2-D stencil's set-up
+ * writes its boundary, takes the rows' other pages with it). Pages homed
+ * elsewhere in the span (cyclic chunks) are skipped, one input per run of
+ * claimable ones. Claiming a page nobody touches next costs a zeroed page
+ * here and nothing else: if another node asks for it, it is recalled like
+ * any page this node holds, and nothing moves.
  */
 static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
 {
     dsm_rt_ahead_t *ahead = dsm_rt_stream_of(&rt->pages.claim_ahead, page);
     unsigned window = dsm_rt_ahead_window(rt, ahead, page);
-    uint64_t end = page + 1 + (uint64_t)window * ahead->stride;
+    uint64_t span = 1 + (uint64_t)window * ahead->stride;
+    uint64_t end = page + (span < DSM_COH_RUN_MAX ? span : DSM_COH_RUN_MAX);
     uint64_t region_end = region->first_page + region->npages;
-    uint32_t count = 1;
-    dsm_status_t status;
+    uint64_t next;
 
     end = end < region_end ? end : region_end;
-    /* The placement first: the engine's home of a first-touch page this node
-     * has not learnt the home of is a stand-in (dsm_rt_home_of). */
-    while (page + count < end && count < DSM_COH_RUN_MAX &&
-           dsm_rt_placement_home(&region->placement, page + count) == rt->node &&
-           dsm_coh_engine_claimable(rt->pages.coh, page + count)) {
-        (void)dsm_rt_ckpt_before_input(rt, page + count, 0, DSM_COH_N_I); /* as a fault */
-        count++;
+    next = dsm_rt_claim_run(rt, region, page, end, 0);
+    while (next < end) {
+        next = dsm_rt_claimable(rt, region, next) ? dsm_rt_claim_run(rt, region, next, end, 1)
+                                                  : next + 1;
     }
-    status = dsm_coh_engine_home_claim(rt->pages.coh, page, count, &rt->pages.actions);
-    dsm_rt_engine_checked(rt, status, "a claim", page);
 }
 
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
