@@ -119,6 +119,7 @@ typedef struct dsm_stats {
     uint64_t messages_held_us;       /* the time they were deferred, in all          */
     uint64_t pages_zero_filled;      /* granted pages never written at their home:
                                         zeroed here instead of fetched             */
+    uint64_t pages_written_ahead;    /* write requests issued ahead of any fault     */
 } dsm_stats_t;
 
 /* ---------------------------------------------------------------------------

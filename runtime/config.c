@@ -93,11 +93,12 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
                 "a constant stride apart (1 to 64 pages: a scan, or a matrix column) request "
                 "the next 2, 4, 8, ... pages along the stride in the same allocation that are "
                 "absent here, read-only, in one burst; any other read miss closes the window. "
-                "Upgrades (writes to read-only pages) have their own window and upgrade the "
-                "read-only pages that follow, and a node's first touches of pages it homes "
-                "claim the untouched pages that follow. Counted as `read_ahead` and "
-                "`upgrades_ahead` in the statistics, not as misses or upgrades "
-                "(docs/design.md §5)",
+                "Write misses (writes to absent pages) have their own window and request the "
+                "absent pages that follow writable, upgrades (writes to read-only pages) "
+                "theirs, which upgrades the read-only pages that follow, and a node's first "
+                "touches of pages it homes claim the untouched pages that follow. Counted as "
+                "`read_ahead`, `write_ahead` and `upgrades_ahead` in the statistics, not as "
+                "misses or upgrades (docs/design.md §5)",
     },
     {
         .name = "DSM_SERVICE_NICE", .default_text = "-10", .type = DSM_CONFIG_TYPE_INT,

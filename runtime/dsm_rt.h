@@ -312,10 +312,26 @@ typedef struct {
 /* Runs of faults of one kind followed at once (a loop over several arrays). */
 #define DSM_RT_STREAMS    8u
 
+/* The most pages a window of write misses requests ahead. */
+#define DSM_RT_WRITE_AHEAD_MAX 16u
+
+/*
+ * The runs of faults of one kind, and what their windows request: pages in
+ * state candidate, asked for writable or read-only. A cautious run opens its
+ * first window at its third fault, not its second, and its windows stay
+ * within DSM_RT_WRITE_AHEAD_MAX pages: writes ahead take pages from the
+ * nodes that hold them, so they must not guess from two faults in a row
+ * (the two pages of one block of a block-cyclic matrix) nor run far past the
+ * end of a writer's share (blocked LU took its neighbours' blocks: 1,528
+ * invalidations per factorisation became 5,888, 0.34 s became 0.45 s).
+ */
 typedef struct {
-    dsm_rt_ahead_t stream[DSM_RT_STREAMS];
-    unsigned       victim; /* the stream a fault that continues none restarts */
-    uint64_t       pages;  /* requested ahead in all                          */
+    dsm_rt_ahead_t       stream[DSM_RT_STREAMS];
+    unsigned             victim;    /* the stream a fault that continues none restarts */
+    uint64_t             pages;     /* requested ahead in all                          */
+    dsm_coh_node_state_t candidate;
+    int                  write;
+    int                  cautious;
 } dsm_rt_streams_t;
 
 /* Service thread only. */
@@ -329,6 +345,7 @@ typedef struct {
     dsm_rt_fifo_t      deferred;
 
     dsm_rt_streams_t   read_ahead;    /* read misses on absent pages          */
+    dsm_rt_streams_t   write_ahead;   /* write misses on absent pages         */
     dsm_rt_streams_t   claim_ahead;   /* first touches of pages homed here    */
     dsm_rt_streams_t   upgrade_ahead; /* write faults on read-only pages      */
 

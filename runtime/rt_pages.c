@@ -174,16 +174,17 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
  * so a loop reading several arrays keeps a window on each; a fault that
  * continues none restarts the oldest. Read misses request the absent pages
  * ahead, read-only; upgrades (write faults on read-only pages) upgrade the
- * read-only pages ahead. A read run's next window is requested early, while
- * the last one is still in flight (dsm_rt_ahead_early), so the transfers of
- * consecutive windows overlap. Pages of other states are left alone, and a
- * write to an absent page is never anticipated: a wrong guess costs a
- * transfer or a copy to fetch again later.
+ * read-only pages ahead; write misses (writes to absent pages) request the
+ * absent pages ahead writable, cautiously (dsm_rt_streams_t.cautious): a page
+ * taken writable by mistake is taken from a node that may be writing it. A read run's next window is requested early, while the last
+ * one is still in flight (dsm_rt_ahead_early), so the transfers of
+ * consecutive windows overlap. Pages of other states are left alone: a wrong
+ * guess costs a transfer, or a copy another node must fetch again later.
  */
 /* Request the run [first, first + count) ahead, as one engine input: one
  * request per home, and the recalls and invalidations it causes go per run too. */
-static void dsm_rt_ahead_run(dsm_rt_t *rt, uint64_t first, uint32_t count, int write,
-                             dsm_coh_node_state_t candidate)
+static void dsm_rt_ahead_run(dsm_rt_t *rt, const dsm_rt_streams_t *streams, uint64_t first,
+                             uint32_t count)
 {
     dsm_status_t status;
 
@@ -191,11 +192,13 @@ static void dsm_rt_ahead_run(dsm_rt_t *rt, uint64_t first, uint32_t count, int w
         return;
     }
     for (uint32_t i = 0; i < count; i++) {
-        (void)dsm_rt_ckpt_before_input(rt, first + i, 0, candidate); /* as a fault */
+        (void)dsm_rt_ckpt_before_input(rt, first + i, 0, streams->candidate); /* as a fault */
     }
-    status = write ? dsm_coh_engine_write_fault_run(rt->pages.coh, first, count, &rt->pages.actions)
-                   : dsm_coh_engine_read_fault_run(rt->pages.coh, first, count, &rt->pages.actions);
-    dsm_rt_engine_checked(rt, status, write ? "an upgrade ahead" : "a read-ahead", first);
+    status = streams->write
+                 ? dsm_coh_engine_write_fault_run(rt->pages.coh, first, count, &rt->pages.actions)
+                 : dsm_coh_engine_read_fault_run(rt->pages.coh, first, count, &rt->pages.actions);
+    dsm_rt_engine_checked(rt, status, streams->write ? "a write request ahead" : "a read-ahead",
+                          first);
 }
 
 /*
@@ -204,14 +207,23 @@ static void dsm_rt_ahead_run(dsm_rt_t *rt, uint64_t first, uint32_t count, int w
  * stride), else the streams' victim, restarted at page. Up to DSM_RT_STREAMS
  * runs are followed at once, as a loop over several arrays makes them.
  */
-static dsm_rt_ahead_t *dsm_rt_stream_of(dsm_rt_streams_t *streams, uint64_t page)
+/* The stream whose next page (where its run faults next) page is, or NULL. */
+static dsm_rt_ahead_t *dsm_rt_stream_continued(dsm_rt_streams_t *streams, uint64_t page)
 {
-    dsm_rt_ahead_t *restart;
-
     for (unsigned i = 0; i < DSM_RT_STREAMS; i++) {
         if (streams->stream[i].stride != 0 && page == streams->stream[i].next) {
             return &streams->stream[i];
         }
+    }
+    return NULL;
+}
+
+static dsm_rt_ahead_t *dsm_rt_stream_of(dsm_rt_streams_t *streams, uint64_t page)
+{
+    dsm_rt_ahead_t *restart = dsm_rt_stream_continued(streams, page);
+
+    if (restart != NULL) {
+        return restart;
     }
     for (unsigned i = 0; i < DSM_RT_STREAMS; i++) {
         uint64_t step = page - streams->stream[i].last;
@@ -228,20 +240,23 @@ static dsm_rt_ahead_t *dsm_rt_stream_of(dsm_rt_streams_t *streams, uint64_t page
 
 /* The window to request ahead of a fault on page (pages along ahead->stride):
  * 0 unless the fault continues a run of faults of constant stride. */
-static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, dsm_rt_ahead_t *ahead, uint64_t page)
+static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, const dsm_rt_streams_t *streams,
+                                    dsm_rt_ahead_t *ahead, uint64_t page)
 {
     uint64_t step = page - ahead->last; /* wraps, so a backward step is too long */
+    unsigned most = streams->cautious && DSM_RT_WRITE_AHEAD_MAX < rt->config.readahead
+                        ? DSM_RT_WRITE_AHEAD_MAX : rt->config.readahead;
     unsigned window = 0;
 
-    if (rt->config.readahead != 0 && ahead->stride != 0 && page == ahead->next) {
+    if (most != 0 && ahead->stride != 0 && page == ahead->next) {
         window = ahead->window == 0 ? 2 : 2 * ahead->window;
-    } else if (rt->config.readahead != 0 && step >= 1 && step <= DSM_RT_STRIDE_MAX) {
-        ahead->stride = step; /* the second fault of a run */
-        window = 2;
+    } else if (most != 0 && step >= 1 && step <= DSM_RT_STRIDE_MAX) {
+        ahead->stride = step; /* the second fault of a run: a cautious run waits for a third */
+        window = streams->cautious ? 0 : 2;
     } else {
         ahead->stride = 0;
     }
-    window = window < rt->config.readahead ? window : rt->config.readahead;
+    window = window < most ? window : most;
     ahead->window = window;
     ahead->last = page;
     ahead->next = page + ((uint64_t)window + 1) * ahead->stride;
@@ -278,9 +293,8 @@ static unsigned dsm_rt_ahead_trim(const dsm_rt_region_t *region, uint64_t page, 
  */
 static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
                                  const dsm_rt_region_t *region, uint64_t page, uint64_t stride,
-                                 unsigned first, unsigned window, int write)
+                                 unsigned first, unsigned window)
 {
-    dsm_coh_node_state_t candidate = write ? DSM_COH_N_S : DSM_COH_N_I;
     uint64_t end = region->first_page + region->npages;
     uint64_t run_first = 0;
     uint32_t run_count = 0;
@@ -294,10 +308,10 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
             break;
         }
         if (run_count > 0 && (next != run_first + run_count || run_count == DSM_COH_RUN_MAX)) {
-            dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
+            dsm_rt_ahead_run(rt, streams, run_first, run_count);
             run_count = 0;
         }
-        if (k > 0 && (dsm_coh_engine_node_state(rt->pages.coh, next) != candidate ||
+        if (k > 0 && (dsm_coh_engine_node_state(rt->pages.coh, next) != streams->candidate ||
                       dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN)) {
             continue;
         }
@@ -307,7 +321,7 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         run_count++;
         streams->pages += k > 0;
     }
-    dsm_rt_ahead_run(rt, run_first, run_count, write, candidate);
+    dsm_rt_ahead_run(rt, streams, run_first, run_count);
 }
 
 /* Whether a page may be claimed: homed here (the placement first: the
@@ -364,37 +378,38 @@ static void dsm_rt_ahead_early(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         if (first >= end) {
             return;
         }
-        window = dsm_rt_ahead_window(rt, ahead, first);
+        window = dsm_rt_ahead_window(rt, streams, ahead, first);
         if (ahead->stride == 1) {
             window = dsm_rt_ahead_trim(region, first, window);
             ahead->next = first + window + 1;
         }
         /* first is not a fault: it is requested ahead like the rest */
         dsm_rt_ahead_request(rt, streams, region, first - ahead->stride, ahead->stride, 1,
-                             window + 1, 0);
+                             window + 1);
         return;
     }
 }
 
 /*
- * A read miss (write: an upgrade) on page, which is in state candidate, and
- * the window ahead of it. A scan's fault goes to the engine in one input with
+ * A fault of the streams' kind on page (a read or write miss, or an upgrade),
+ * and the window ahead of it. A scan's fault goes to the engine in one input with
  * its window, so its request and DONE are part of its home's run. A scan whose
  * window has grown to DSM_READAHEAD pages requests the window after it too:
  * the reader then finds it in flight, and that absorbed fault requests the
  * next one (dsm_rt_ahead_early), so a scan keeps up to two windows in flight.
  */
 static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
-                               const dsm_rt_region_t *region, uint64_t page, int write)
+                               const dsm_rt_region_t *region, uint64_t page)
 {
+    int write = streams->write;
     dsm_rt_ahead_t *ahead = dsm_rt_stream_of(streams, page);
-    unsigned window = dsm_rt_ahead_window(rt, ahead, page);
+    unsigned window = dsm_rt_ahead_window(rt, streams, ahead, page);
     dsm_status_t status;
 
     if (ahead->stride == 1 && window > 0) {
         window = dsm_rt_ahead_trim(region, page, window);
         ahead->next = page + window + 1;
-        dsm_rt_ahead_request(rt, streams, region, page, 1, 0, window, write);
+        dsm_rt_ahead_request(rt, streams, region, page, 1, 0, window);
         if (!write && ahead->window >= rt->config.readahead) {
             dsm_rt_ahead_early(rt, streams, region, page);
         }
@@ -403,7 +418,7 @@ static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
                    : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
     dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
-    dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, 1, window, write);
+    dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, 1, window);
 }
 
 /*
@@ -422,7 +437,7 @@ static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
 static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page)
 {
     dsm_rt_ahead_t *ahead = dsm_rt_stream_of(&rt->pages.claim_ahead, page);
-    unsigned window = dsm_rt_ahead_window(rt, ahead, page);
+    unsigned window = dsm_rt_ahead_window(rt, &rt->pages.claim_ahead, ahead, page);
     uint64_t span = 1 + (uint64_t)window * ahead->stride;
     uint64_t end = page + (span < DSM_COH_RUN_MAX ? span : DSM_COH_RUN_MAX);
     uint64_t region_end = region->first_page + region->npages;
@@ -465,21 +480,29 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     if (dsm_rt_home_hold_fault(rt, region, event, page)) {
         return; /* runs again once the chunk's home is known */
     }
-    if (dsm_coh_engine_claimable(rt->pages.coh, page)) {
+    /* A writer's run that reaches this node's own untouched pages goes on
+     * with them (its window requests them from this home, without
+     * messages), so that it keeps its window into the chunks beyond. */
+    if (dsm_coh_engine_claimable(rt->pages.coh, page) &&
+        !(write && dsm_rt_stream_continued(&rt->pages.write_ahead, page) != NULL)) {
         dsm_rt_claim(rt, region, page);
         return;
     }
     if (write && state == DSM_COH_N_S) {
         dsm_rt_migratory_upgrade(region, page);
-    } else if (!write && state == DSM_COH_N_I && dsm_rt_migratory_read_miss(region, page)) {
-        write = 1; /* read, then written: ask for it writable at once */
-    }
-    if (!write && state == DSM_COH_N_I) {
-        dsm_rt_ahead_fault(rt, &rt->pages.read_ahead, region, page, 0);
+        dsm_rt_ahead_fault(rt, &rt->pages.upgrade_ahead, region, page);
         return;
     }
-    if (write && state == DSM_COH_N_S) {
-        dsm_rt_ahead_fault(rt, &rt->pages.upgrade_ahead, region, page, 1);
+    if (write && state == DSM_COH_N_I) {
+        dsm_rt_ahead_fault(rt, &rt->pages.write_ahead, region, page);
+        return;
+    }
+    /* A read miss of a page read, then written here before: asked for
+     * writable at once, alone (the pages after it may be only read). */
+    if (state == DSM_COH_N_I && dsm_rt_migratory_read_miss(region, page)) {
+        write = 1;
+    } else if (state == DSM_COH_N_I) {
+        dsm_rt_ahead_fault(rt, &rt->pages.read_ahead, region, page);
         return;
     }
     status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
@@ -872,6 +895,12 @@ dsm_status_t dsm_rt_pages_init(dsm_rt_t *rt)
         return status;
     }
     dsm_rt_fifo_init(&pages->deferred, sizeof(dsm_rt_deferred_t));
+    pages->read_ahead.candidate = DSM_COH_N_I;
+    pages->write_ahead.candidate = DSM_COH_N_I;
+    pages->write_ahead.write = 1;
+    pages->write_ahead.cautious = 1;
+    pages->upgrade_ahead.candidate = DSM_COH_N_S;
+    pages->upgrade_ahead.write = 1;
     pages->actions.capacity = dsm_coh_engine_max_actions(pages->coh);
     pages->actions.actions = calloc(pages->actions.capacity, sizeof(*pages->actions.actions));
     if (pages->actions.actions == NULL || dsm_pagemap_init(&pages->fault_start, 64) != DSM_OK) {
@@ -929,7 +958,8 @@ void dsm_rt_pages_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
     /* The engine counts every request; those sent ahead were no fault. */
     stats_p->read_misses = coh.read_misses - pages->read_ahead.pages;
     stats_p->pages_read_ahead = pages->read_ahead.pages;
-    stats_p->write_misses = coh.write_misses;
+    stats_p->pages_written_ahead = pages->write_ahead.pages;
+    stats_p->write_misses = coh.write_misses - pages->write_ahead.pages;
     stats_p->upgrades = coh.upgrades - pages->upgrade_ahead.pages;
     stats_p->pages_upgraded_ahead = pages->upgrade_ahead.pages;
     stats_p->invalidations_sent = coh.inv_sent + coh.dg_sent;

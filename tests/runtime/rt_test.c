@@ -1222,6 +1222,52 @@ static int case_claim_stride(long iterations)
 }
 
 /*
+ * Writes ahead: the last node writes one word of every page of a fresh
+ * allocation in order (under cyclic placement, chunks homed elsewhere take
+ * half the pages at 2 nodes). Its write misses must have been followed
+ * ahead (pages asked for writable before it touched them), with far fewer
+ * misses than pages homed elsewhere; every node checks every value.
+ */
+static int case_write_ahead(long iterations)
+{
+    const uint64_t npages = 1024, words_per_page = PAGE / 8;
+    const int last = nnodes - 1;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *array = alloc_or_die(npages * PAGE);
+        dsm_stats_t before, after;
+
+        if (me == last) {
+            CHECK_OK(dsm_stats_get(&before));
+            for (uint64_t p = 0; p < npages; p++) {
+                array[p * words_per_page] = stamp(me, p, (uint64_t)round);
+            }
+            CHECK_OK(dsm_stats_get(&after));
+            if (nnodes > 1 && (after.pages_written_ahead == before.pages_written_ahead ||
+                               after.write_misses - before.write_misses >= npages / 8)) {
+                FAIL("round %ld: writing %llu fresh pages: %llu write misses, %llu pages "
+                     "written ahead", round, (unsigned long long)npages,
+                     (unsigned long long)(after.write_misses - before.write_misses),
+                     (unsigned long long)(after.pages_written_ahead -
+                                          before.pages_written_ahead));
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        for (uint64_t p = 0; p < npages; p++) {
+            uint64_t got = array[p * words_per_page];
+
+            if (got != stamp(last, p, (uint64_t)round)) {
+                FAIL("round %ld page %llu: got %#llx", round, (unsigned long long)p,
+                     (unsigned long long)got);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(array);
+    }
+    return 0;
+}
+
+/*
  * Read-ahead and upgrade-ahead along a stride: node 1 writes every page of
  * an array, then node 0 reads one word of every 4th page (a column of a
  * row-major matrix with 4-page rows), then writes the same words (upgrades of
@@ -1531,6 +1577,7 @@ static const test_case_t cases[] = {
     { "own_share", case_own_share, 3, 0 },
     { "claim_stride", case_claim_stride, 3, 0 },
     { "stride_ahead", case_stride_ahead, 3, 0 },
+    { "write_ahead", case_write_ahead, 3, 0 },
     { "migratory", case_migratory, 60, 0 },
     { "zero_fill", case_zero_fill, 5, 0 },
     { "two_streams", case_two_streams, 3, 0 },
