@@ -1130,6 +1130,25 @@ static int case_first_touch(long iterations)
 }
 
 /*
+ * Every node's share of an array, read by this node: count items per node,
+ * item i of node n at word (n * count + i) * stride, holding stamp(n, i, round).
+ */
+static int check_shares(const uint64_t *array, uint64_t count, uint64_t stride, long round)
+{
+    for (int node = 0; node < nnodes; node++) {
+        for (uint64_t i = 0; i < count; i++) {
+            uint64_t got = array[((uint64_t)node * count + i) * stride];
+
+            if (got != stamp(node, i, (uint64_t)round)) {
+                FAIL("round %ld, node %d's share, item %llu: got %#llx", round, node,
+                     (unsigned long long)i, (unsigned long long)got);
+            }
+        }
+    }
+    return 0;
+}
+
+/*
  * Each node writes its own share of fresh allocations, page after page (the
  * home claims the pages it touches first without messages, a window at a
  * time), then every node reads every share: the claimed pages are recalled
@@ -1159,15 +1178,8 @@ static int case_own_share(long iterations)
                  (unsigned long long)(after.messages_sent - before.messages_sent));
         }
         CHECK_OK(dsm_barrier());
-        for (int node = 0; node < nnodes; node++) {
-            for (uint64_t w = 0; w < share_words; w++) {
-                uint64_t got = shares[(uint64_t)node * share_words + w];
-
-                if (got != stamp(node, w, (uint64_t)round)) {
-                    FAIL("round %ld, node %d's share, word %llu: got %#llx", round, node,
-                         (unsigned long long)w, (unsigned long long)got);
-                }
-            }
+        if (check_shares(shares, share_words, 1, round) != 0) {
+            return 1;
         }
         CHECK_OK(dsm_barrier());
         dsm_free(shares);
@@ -1205,15 +1217,8 @@ static int case_claim_stride(long iterations)
                  (unsigned long long)block);
         }
         CHECK_OK(dsm_barrier());
-        for (int node = 0; node < nnodes; node++) {
-            for (uint64_t p = 0; p < block; p++) {
-                uint64_t got = blocks[((uint64_t)node * block + p) * words_per_page];
-
-                if (got != stamp(node, p, (uint64_t)round)) {
-                    FAIL("round %ld, node %d's block, page %llu: got %#llx", round, node,
-                         (unsigned long long)p, (unsigned long long)got);
-                }
-            }
+        if (check_shares(blocks, block, words_per_page, round) != 0) {
+            return 1;
         }
         CHECK_OK(dsm_barrier());
         dsm_free(blocks);
