@@ -4,10 +4,10 @@
  * --tag-output, a node that fails or is killed stopping the job (and named
  * rather than the survivors that exit 3), SIGTERM to dsmrun stopping
  * everything, SIGINT and SIGQUIT reaching the nodes' own handlers, TERM
- * escalating to KILL, SIGKILL of dsmrun leaving nothing behind, the
- * oversubscription warning, and --hosts through a stand-in for ssh. After each
- * job, no process carrying the case's marker variable may remain. Every wait
- * is on an event: pipe reads, waitpid, pidfd.
+ * escalating to KILL, SIGKILL of dsmrun leaving nothing behind (also while it
+ * starts the nodes), the oversubscription warning, and --hosts through a
+ * stand-in for ssh. After each job, no process carrying the case's marker
+ * variable may remain. Every wait is on an event: pipe reads, waitpid, pidfd.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -552,6 +552,33 @@ static dsm_test_result_t boot_dsmrun_killed(void)
     return result;
 }
 
+/* SIGKILL to dsmrun while it is still starting nodes: node 3 of 8 sends it as
+ * its program starts (its parent is its wrapper, whose parent is dsmrun), so
+ * dsmrun dies right after forking a wrapper. Every node that did start must be
+ * stopped by the watcher. When dsmrun told the watcher each node's group after
+ * the fork, the node that killed it was most often left running (14 rounds of
+ * 30 on a loaded 2-CPU machine): dsmrun had not written its group yet. */
+static dsm_test_result_t boot_dsmrun_killed_starting(void)
+{
+    enum { boot_rounds = 10 };
+    static const char *const args[] = {
+        "-n", "8", "--", "/bin/sh", "-c",
+        "if [ \"$DSM_RANK\" = 3 ]; then read -r _ _ _ dsmrun _ </proc/$PPID/stat;"
+        " kill -KILL \"$dsmrun\"; fi; sleep 1000 & wait",
+        NULL};
+
+    for (int round = 0; round < boot_rounds; round++) {
+        static boot_run_t run;
+
+        DSM_CHECK(boot_run_start(&run, args) == 0);
+        boot_run_reap(&run);
+        DSM_CHECKF(run.exit_code == 128 + SIGKILL, "round %d: exit %d", round, run.exit_code);
+        DSM_CHECKF(boot_leftovers(run.marker) == 0, "round %d: nodes left running", round);
+        boot_run_finish(&run);
+    }
+    return DSM_TEST_PASS;
+}
+
 /* Node 3 dies of SIGKILL and the others exit 3 at once, as dsm nodes that lose
  * a peer do: each survivor reads a FIFO in fifo_dir whose only writer is node
  * 3, so its EOF comes with node 3's death. The survivors' statuses often reach
@@ -679,6 +706,7 @@ int main(int argc, char **argv)
         {"term_ignored", NULL, boot_dsmrun_term_ignored, 0},
         {"sigint_handled", NULL, boot_dsmrun_sigint_handled, 0},
         {"dsmrun_killed", NULL, boot_dsmrun_killed, 0},
+        {"killed_starting", NULL, boot_dsmrun_killed_starting, 120},
         {"killed_named", NULL, boot_dsmrun_killed_named, 0},
         {"oversubscribe", NULL, boot_dsmrun_oversubscribe, 0},
         {"hosts", NULL, boot_dsmrun_hosts, 120},
