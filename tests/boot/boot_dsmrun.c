@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dsm_test.h"
@@ -29,6 +30,11 @@
 #endif
 
 #define BOOT_OUT_MAX 65536
+/* How long the processes of a stopped job may take to exit, all together: a
+ * safety net, never waited for unless something is left behind, and long
+ * enough that a loaded machine (a TERM delivered, a wrapper or watcher
+ * finishing its last commands) cannot reach it. */
+#define BOOT_LEFTOVER_WAIT_MS 30000
 
 typedef struct {
     pid_t  pid;
@@ -189,8 +195,21 @@ static int boot_mem_has(const char *buf, size_t len, const char *needle)
     return memmem(buf, len, needle, strlen(needle)) != NULL;
 }
 
+/* Milliseconds from now to deadline (CLOCK_MONOTONIC), 0 once it has passed. */
+static int boot_ms_left(const struct timespec *deadline)
+{
+    struct timespec now;
+    long long left_ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    left_ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+              (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return left_ms > 0 ? (int)left_ms : 0;
+}
+
 /* One pass of boot_leftovers: adds to *found_p the processes it found. */
-static int boot_leftovers_pass(const char *marker, int *found_p)
+static int boot_leftovers_pass(const char *marker, const struct timespec *deadline,
+                               int *found_p)
 {
     static char buf[1 << 16];
     struct dirent *entry;
@@ -221,7 +240,7 @@ static int boot_leftovers_pass(const char *marker, int *found_p)
         (*found_p)++;
         pfd.fd = pidfd;
         pfd.events = POLLIN;
-        if (poll(&pfd, 1, 3000) == 0) {
+        if (poll(&pfd, 1, boot_ms_left(deadline)) == 0) {
             len = boot_proc_read(entry->d_name, "cmdline", buf, sizeof(buf));
             for (size_t i = 0; i + 1 < len; i++) {
                 buf[i] = buf[i] == '\0' ? ' ' : buf[i];
@@ -238,19 +257,24 @@ static int boot_leftovers_pass(const char *marker, int *found_p)
 }
 
 /* Number of processes (other than this one) whose environment holds marker
- * and that do not exit within 3 s of being found; each is named on stderr and
- * killed, so that a failed case leaves nothing to the next. A pass that found
- * any is followed by another: a process may fork after the pass went by its
- * pid (a few passes at most; a fork bomb is not the subject). */
+ * and that have not exited BOOT_LEFTOVER_WAIT_MS after the check began (each
+ * is waited for through a pidfd, so a dying one costs only its exit); each is
+ * named on stderr and killed, so that a failed case leaves nothing to the
+ * next. A pass that found any is followed by another: a process may fork
+ * after the pass went by its pid (a few passes at most; a fork bomb is not
+ * the subject). */
 static int boot_leftovers(const char *marker)
 {
+    struct timespec deadline;
     int left = 0, found = 1;
 
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += BOOT_LEFTOVER_WAIT_MS / 1000;
     for (int pass = 0; pass < 5 && found > 0; pass++) {
         int pass_left;
 
         found = 0;
-        pass_left = boot_leftovers_pass(marker, &found);
+        pass_left = boot_leftovers_pass(marker, &deadline, &found);
         if (pass_left < 0) {
             return -1;
         }
