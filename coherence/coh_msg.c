@@ -52,9 +52,9 @@ void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes)
     dsm_coh_put32(bytes + 20, msg->count);
 }
 
-bool dsm_coh_msg_is_data_grant(const uint8_t *bytes)
+uint8_t dsm_coh_msg_grant_flags(const uint8_t *bytes)
 {
-    return bytes[1] == DSM_COH_MSG_GRANT && (bytes[2] & DSM_COH_GRANT_DATA) != 0;
+    return bytes[1] == DSM_COH_MSG_GRANT ? bytes[2] : 0;
 }
 
 void dsm_coh_msg_set_zero(uint8_t *bytes)

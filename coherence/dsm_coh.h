@@ -78,9 +78,10 @@ typedef struct {
 /* Encode msg into exactly DSM_COH_MSG_SIZE bytes. */
 void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes);
 
-/* Whether encoded bytes are a GRANT with DATA (the requester will fetch the
- * run from the home's backing), and marking one ZERO. */
-bool dsm_coh_msg_is_data_grant(const uint8_t *bytes);
+/* The flags of encoded bytes that are a GRANT (DATA: the requester will fetch
+ * the run from the home's backing), 0 for any other message; and marking a
+ * GRANT with DATA ZERO. */
+uint8_t dsm_coh_msg_grant_flags(const uint8_t *bytes);
 void dsm_coh_msg_set_zero(uint8_t *bytes);
 
 /*

@@ -714,15 +714,28 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned
 /*
  * A home granting pages with data that its memfd has never held (never
  * written, or released): ZERO lets the requester fill them with zeros instead
- * of reading the home, which costs a transfer here and, since reading a hole
- * of the home's memfd allocates it, a zeroed page at the home too. The
- * protocol keeps the backing still while the grant's fetch is pending, so
- * what the home sees now is what the fetch would read.
+ * of reading the home, which costs a transfer. The protocol keeps the backing
+ * still while the grant's fetch is pending, so what the home sees now is what
+ * the fetch would read. A run granted writable will be written back here
+ * when it is recalled: its pages are allocated now, as the fetch's read of
+ * the holes did, so that the write-back, which a reader waits for, does not
+ * allocate and zero them.
  */
-static void dsm_rt_grant_hint(const dsm_rt_t *rt, const dsm_coh_action_t *action, uint8_t *msg)
+static void dsm_rt_grant_hint(dsm_rt_t *rt, const dsm_coh_action_t *action, uint8_t *msg)
 {
-    if (dsm_coh_msg_is_data_grant(msg) && dsm_rt_arena_unwritten(rt, action->page, action->count)) {
-        dsm_coh_msg_set_zero(msg);
+    uint8_t flags = dsm_coh_msg_grant_flags(msg);
+    dsm_status_t status;
+
+    if (!(flags & DSM_COH_GRANT_DATA) || !dsm_rt_arena_unwritten(rt, action->page, action->count)) {
+        return;
+    }
+    dsm_coh_msg_set_zero(msg);
+    if (flags & DSM_COH_GRANT_EXCL) {
+        status = dsm_rt_arena_populate(rt, action->page, action->count);
+        if (status != DSM_OK) {
+            dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu32 " failed: %s",
+                         action->page, action->count, dsm_strerror(status));
+        }
     }
 }
 

@@ -121,7 +121,7 @@ static dsm_test_result_t test_msg_validation(void)
                      flags == (DSM_COH_GRANT_DATA | DSM_COH_GRANT_ZERO);
 
         unit_msg(DSM_COH_MSG_GRANT, flags, 3, 1, 0, bad);
-        DSM_CHECK(dsm_coh_msg_is_data_grant(bad) == ((flags & DSM_COH_GRANT_DATA) != 0));
+        DSM_CHECK(dsm_coh_msg_grant_flags(bad) == flags);
         DSM_CHECK((dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 16, &msg) == DSM_OK) == legal);
     }
     unit_msg(DSM_COH_MSG_GRANT, DSM_COH_GRANT_EXCL | DSM_COH_GRANT_DATA, 3, 1, 0, bad);
@@ -129,7 +129,7 @@ static dsm_test_result_t test_msg_validation(void)
     DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 16, &msg) == DSM_OK &&
               msg.flags == (DSM_COH_GRANT_EXCL | DSM_COH_GRANT_DATA | DSM_COH_GRANT_ZERO));
     unit_msg(DSM_COH_MSG_INV, 0, 3, 1, 0, bad);
-    DSM_CHECK(!dsm_coh_msg_is_data_grant(bad));
+    DSM_CHECK(dsm_coh_msg_grant_flags(bad) == 0);
     /* Runs: the count is the last field; 1..DSM_COH_RUN_MAX pages, all in the arena. */
     unit_run(DSM_COH_MSG_INV, 0, 3, 1, 10, 0x0100, bad);
     DSM_CHECK(bad[20] == 0x00 && bad[21] == 0x01 && bad[23] == 0);

@@ -275,7 +275,7 @@ static int sim_execute_page(sim_t *sim, uint32_t node, dsm_coh_action_type_t typ
  * marked ZERO, as the runtime marks a run its memfd holds no data of. */
 static void sim_grant_hint(sim_t *sim, uint8_t *msg, const dsm_coh_action_t *a)
 {
-    if (!dsm_coh_msg_is_data_grant(msg)) {
+    if (!(dsm_coh_msg_grant_flags(msg) & DSM_COH_GRANT_DATA)) {
         return;
     }
     for (uint32_t i = 0; i < a->count; i++) {
