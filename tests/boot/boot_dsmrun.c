@@ -72,8 +72,10 @@ static int boot_run_start(boot_run_t *run, const char *const *args)
         dup2(null_fd, 0);
         dup2(out[1], 1);
         dup2(err[1], 2);
-        close(out[0]);
-        close(err[0]);
+        /* Nothing else of the harness's (its result pipe above all): a case
+         * that times out leaving processes behind must not keep the harness
+         * waiting for EOF on a pipe they hold. */
+        close_range(3, ~0U, 0);
         putenv(run->marker);
         setenv("DSM_BOOT_TIMEOUT", "20", 1);
         execv(BOOT_DSMRUN, (char *const *)argv);
