@@ -176,9 +176,10 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
  * ahead, read-only; upgrades (write faults on read-only pages) upgrade the
  * read-only pages ahead; write misses (writes to absent pages) request the
  * absent pages ahead writable, cautiously (dsm_rt_streams_t.cautious): a page
- * taken writable by mistake is taken from a node that may be writing it. A read run's next window is requested early, while the last
- * one is still in flight (dsm_rt_ahead_early), so the transfers of
- * consecutive windows overlap. Pages of other states are left alone: a wrong
+ * taken writable by mistake is taken from a node that may be writing it. A
+ * read run's next window is requested early, while the last one is still in
+ * flight (dsm_rt_ahead_early), so the transfers of consecutive windows
+ * overlap. Pages of other states are left alone: a wrong
  * guess costs a transfer, or a copy another node must fetch again later.
  */
 /* Request the run [first, first + count) ahead, as one engine input: one
@@ -201,12 +202,6 @@ static void dsm_rt_ahead_run(dsm_rt_t *rt, const dsm_rt_streams_t *streams, uint
                           first);
 }
 
-/*
- * The run a fault on page continues: the stream whose next page it is, else
- * one whose last fault is at most DSM_RT_STRIDE_MAX pages before it (a new
- * stride), else the streams' victim, restarted at page. Up to DSM_RT_STREAMS
- * runs are followed at once, as a loop over several arrays makes them.
- */
 /* The stream whose next page (where its run faults next) page is, or NULL. */
 static dsm_rt_ahead_t *dsm_rt_stream_continued(dsm_rt_streams_t *streams, uint64_t page)
 {
@@ -218,6 +213,12 @@ static dsm_rt_ahead_t *dsm_rt_stream_continued(dsm_rt_streams_t *streams, uint64
     return NULL;
 }
 
+/*
+ * The run a fault on page continues: the stream whose next page it is, else
+ * one whose last fault is at most DSM_RT_STRIDE_MAX pages before it (a new
+ * stride), else the streams' victim, restarted at page. Up to DSM_RT_STREAMS
+ * runs are followed at once, as a loop over several arrays makes them.
+ */
 static dsm_rt_ahead_t *dsm_rt_stream_of(dsm_rt_streams_t *streams, uint64_t page)
 {
     dsm_rt_ahead_t *restart = dsm_rt_stream_continued(streams, page);
@@ -655,27 +656,34 @@ static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
 
 /* ---- the other actions --------------------------------------------------------- */
 
+/* Pages of the arena in this node's page cache (zeroes where none was
+ * written yet); a failure here is fatal. */
+static void dsm_rt_populate(dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    dsm_status_t status = dsm_rt_arena_populate(rt, page, count);
+
+    if (status != DSM_OK) {
+        dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
+                     count, dsm_strerror(status));
+    }
+}
+
 /* Give the pages of [page, page + count) this node homes a page in the page
- * cache (zeroes where none was written yet), so CONTINUE can map them. */
+ * cache, so CONTINUE can map them. */
 static void dsm_rt_populate_homed(dsm_rt_t *rt, uint64_t page, uint64_t count)
 {
     uint64_t end = page + count, first = 0, homed = 0;
-    dsm_status_t status = DSM_OK;
 
-    for (uint64_t p = page; p <= end && status == DSM_OK; p++) {
+    for (uint64_t p = page; p <= end; p++) {
         const dsm_rt_region_t *region = p < end ? dsm_rt_region_find(rt, p) : NULL;
 
         if (region != NULL && dsm_rt_placement_home(&region->placement, p) == rt->node) {
             first = homed == 0 ? p : first;
             homed++;
         } else if (homed > 0) {
-            status = dsm_rt_arena_populate(rt, first, homed);
+            dsm_rt_populate(rt, first, homed);
             homed = 0;
         }
-    }
-    if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
-                     count, dsm_strerror(status));
     }
 }
 
@@ -724,18 +732,13 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned
 static void dsm_rt_grant_hint(dsm_rt_t *rt, const dsm_coh_action_t *action, uint8_t *msg)
 {
     uint8_t flags = dsm_coh_msg_grant_flags(msg);
-    dsm_status_t status;
 
     if (!(flags & DSM_COH_GRANT_DATA) || !dsm_rt_arena_unwritten(rt, action->page, action->count)) {
         return;
     }
     dsm_coh_msg_set_zero(msg);
     if (flags & DSM_COH_GRANT_EXCL) {
-        status = dsm_rt_arena_populate(rt, action->page, action->count);
-        if (status != DSM_OK) {
-            dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu32 " failed: %s",
-                         action->page, action->count, dsm_strerror(status));
-        }
+        dsm_rt_populate(rt, action->page, action->count);
     }
 }
 
