@@ -195,6 +195,14 @@ static void dsm_rt_service_sleep(dsm_rt_t *rt, uint64_t recheck)
     dsm_status_t status = dsm_tp_arm(rt->tp);
 
     if (status == DSM_ERR_AGAIN) {
+        /* Events came in since the last pass. Where nodes outnumber CPUs,
+         * going straight round again keeps a CPU another node needs: each
+         * message that arrives makes the next arm busy, so the thread loops
+         * without sleeping as long as its peers send (~350,000 busy arms per
+         * node in FFT at 4 nodes on 2 CPUs, 1.85 s; yielding here, 0.78 s). */
+        if (rt->service.spin_yields) {
+            sched_yield();
+        }
         return;
     }
     if (status != DSM_OK) {
