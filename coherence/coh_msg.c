@@ -62,6 +62,11 @@ void dsm_coh_msg_set_zero(uint8_t *bytes)
     bytes[2] |= DSM_COH_GRANT_ZERO;
 }
 
+bool dsm_coh_msg_is_request(const uint8_t *bytes)
+{
+    return bytes[1] == DSM_COH_MSG_REQ_READ || bytes[1] == DSM_COH_MSG_REQ_WRITE;
+}
+
 bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next)
 {
     uint64_t page = dsm_coh_get64(bytes + 12);

@@ -83,6 +83,8 @@ void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes);
  * GRANT with DATA ZERO. */
 uint8_t dsm_coh_msg_grant_flags(const uint8_t *bytes);
 void dsm_coh_msg_set_zero(uint8_t *bytes);
+/* Whether encoded bytes are a request (REQ_READ or REQ_WRITE). */
+bool dsm_coh_msg_is_request(const uint8_t *bytes);
 
 /*
  * Decode and validate the format (version, type, flags, reserved, exact length,

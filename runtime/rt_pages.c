@@ -742,6 +742,27 @@ static void dsm_rt_grant_hint(dsm_rt_t *rt, const dsm_coh_action_t *action, uint
     }
 }
 
+/*
+ * A request for pages absent here (a read or write miss, not an upgrade) that
+ * has just left: allocate their landing pages now, while the home serves it.
+ * Whatever grants them (a fetch, a ZERO fill, the home's own data) lands in
+ * this node's page cache, and allocating a page there (shmem page, memcg
+ * charge, clearing) costs ~1.5 µs here: done inside the fetch's get it lies on
+ * the path the faulting thread waits for, done now it overlaps the round trip.
+ * A page of the run already cached (dropped earlier) is left as it is.
+ * (bench/handoff -p 16384, 2 bound nodes, alternating: memcpy 4.8-5.1 ->
+ * 3.7-4.1 µs per page, one word per page 3.5-4.0 -> 3.1-3.5.)
+ */
+static void dsm_rt_landing_prepare(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    dsm_coh_node_state_t state = dsm_coh_engine_node_state(rt->pages.coh, action->page);
+
+    if (dsm_coh_msg_is_request(action->msg) &&
+        (state == DSM_COH_N_IS_AD || state == DSM_COH_N_IM_AD)) {
+        dsm_rt_populate(rt, action->page, action->count);
+    }
+}
+
 static void dsm_rt_send(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
     uint8_t msg[DSM_COH_MSG_SIZE];
@@ -756,6 +777,7 @@ static void dsm_rt_send(dsm_rt_t *rt, const dsm_coh_action_t *action)
                      "sending a coherence message to node %u failed: %s", action->node,
                      dsm_strerror(status));
     }
+    dsm_rt_landing_prepare(rt, action);
 }
 
 static void dsm_rt_kernel_checked(dsm_rt_t *rt, dsm_status_t status, const char *what,
