@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# dsmrun --bind-to: by default (N <= CPUs) each local node is bound to its own
-# CPU; --bind-to none leaves every node dsmrun's whole CPU set; more nodes than
-# CPUs are not bound unless asked. Usage: dsmrun_bind.sh <dsmrun>
+# dsmrun --bind-to: by default each local node is bound to its own CPU, round
+# robin when the nodes outnumber the CPUs; --bind-to none leaves every node
+# dsmrun's whole CPU set. Usage: dsmrun_bind.sh <dsmrun>
 set -u
 dsmrun=$1
 mine=$(awk '/^Cpus_allowed_list:/ {print $2}' /proc/self/status)
@@ -33,8 +33,8 @@ cpu() { # the i-th CPU of this process's set, from its list ("0-3,6")
 check default_binds "0 $(cpu 0)"$'\n'"1 $(cpu 1)" -n 2
 check none_unbound "0 $mine"$'\n'"1 $mine" -n 2 --bind-to none
 over=$((ncpus + 1))
-want=$(for ((r = 0; r < over; r++)); do echo "$r $mine"; done | sort)
-check oversubscribed_unbound "$want" -n "$over"
+want=$(for ((r = 0; r < over; r++)); do echo "$r $(cpu $((r % ncpus)))"; done | sort)
+check oversubscribed_round_robin "$want" -n "$over" --oversubscribe
 if ((failed)); then
   echo "0 passed, 1 failed"
   exit 1
