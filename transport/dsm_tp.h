@@ -152,8 +152,9 @@ size_t dsm_tp_mem_length(const dsm_tp_mem_t *mem);
 
 /*
  * Collective: every node contributes its region (mem) and receives every
- * node's address, length and unpacked rkey. Release with dsm_tp_rmem_free
- * before unmapping mem. It goes through the bootstrap, which does not
+ * node's address, length and unpacked rkey; it returns once every node has
+ * unpacked every key. Release with dsm_tp_rmem_free before unmapping mem.
+ * It goes through the bootstrap, which does not
  * progress the worker: call it when no node has operations in flight (e.g.
  * right after dsm_tp_connect).
  */

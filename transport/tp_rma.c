@@ -209,6 +209,15 @@ dsm_status_t dsm_tp_rmem_exchange(dsm_tp_t *tp, const dsm_tp_mem_t *mem, dsm_tp_
             goto err_rmem;
         }
     }
+    /* Unpacking a key of UCX-allocated shared memory opens the owner's file
+     * (/proc/<pid>/fd/N): no node may go on to unmap its region, or exit,
+     * while another is still unpacking (bench_smoke_write_upgrade at 4 nodes
+     * on 2 CPUs: a node crashed in ucp_ep_rkey_unpack once in ~30 runs). */
+    status = dsm_boot_barrier(tp->boot);
+    if (status != DSM_OK) {
+        dsm_error("transport: region exchange: %s", dsm_strerror(status));
+        goto err_rmem;
+    }
     dsm_boot_gathered_free(&blobs);
     *rmem_p = rmem;
     return DSM_OK;
