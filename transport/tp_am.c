@@ -132,10 +132,11 @@ static ucs_status_t dsm_tp_am_arrived(void *arg, const void *header, size_t head
      * so UCX names the endpoint the message came in on: it must be the one
      * connect created to the claimed node. A process that reached this worker
      * by itself arrives on an endpoint UCX made for it, or none. Loss notices
-     * are the exception: UCX 1.13 silently drops a reply-flagged message whose
-     * endpoint here has failed, and a notice is most needed just then (its
-     * sender stops right after it), so it goes without the flag and carries
-     * its sender's token instead (dsm_tp_am_lost_arrived).
+     * (and their answers) are the exception: UCX 1.13 silently drops a
+     * reply-flagged message whose endpoint here has failed, and a notice is
+     * most needed just then (its sender stops right after it), so it goes
+     * without the flag and carries its sender's token instead
+     * (dsm_tp_am_lost_arrived).
      */
     if (slot->id != DSM_TP_AM_ID_LOST &&
         (!(param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ||
@@ -207,12 +208,22 @@ static void dsm_tp_am_round_arrived(void *arg, int src_node, const void *header,
     dsm_tp_am_post(tp, src_node, DSM_TP_AM_ID_ROUND, &msg, sizeof(msg), NULL, 0, NULL, NULL);
 }
 
-/* A witness says it lost node N (dsm_tp_am_lost_tell), vouched for by its token
- * (see dsm_tp_am_post). */
+/* A witness says it lost node N (dsm_tp_am_lost_tell), or a node answers that
+ * it took that word in; vouched for by the sender's token (see dsm_tp_am_post). */
 typedef struct {
     uint32_t      lost;
+    uint8_t       is_ack;
     unsigned char token[16];
 } dsm_tp_lost_msg_t;
+
+static void dsm_tp_am_lost_msg_init(const dsm_tp_t *tp, uint32_t lost, uint8_t is_ack,
+                                    dsm_tp_lost_msg_t *msg_p)
+{
+    memset(msg_p, 0, sizeof(*msg_p)); /* no stray bytes on the wire */
+    msg_p->lost   = lost;
+    msg_p->is_ack = is_ack;
+    memcpy(msg_p->token, tp->identities[tp->node].token, sizeof(msg_p->token));
+}
 
 /* Nonzero if the token is the one node published at create (constant time). */
 static int dsm_tp_am_token_ok(const dsm_tp_t *tp, int node, const unsigned char *token)
@@ -244,6 +255,12 @@ static void dsm_tp_am_lost_arrived(void *arg, int src_node, const void *header,
         tp->stats.am_dropped++;
         return;
     }
+    if (msg.is_ack) {
+        if (tp->peers[src_node].tells_unacked > 0) {
+            tp->peers[src_node].tells_unacked--;
+        }
+        return;
+    }
     lost = msg.lost;
     if (lost >= (uint32_t)tp->nnodes || (int)lost == tp->node || (int)lost == src_node) {
         tp->stats.am_dropped++;
@@ -251,27 +268,30 @@ static void dsm_tp_am_lost_arrived(void *arg, int src_node, const void *header,
     }
     tp->peers[src_node].saw_loss = 1;
     dsm_tp_peer_mark_lost_by(&tp->peers[lost], src_node);
-}
-
-static void dsm_tp_am_lost_told(void *arg, dsm_status_t status)
-{
-    dsm_tp_t *tp = arg;
-
-    (void)status;
-    tp->lost_tells--;
+    /*
+     * Answer, from here as a round message is answered: the witness stops
+     * only after this (dsm_tp_peers_handle_lost), since once it has exited
+     * UCX here may fail its endpoint, and drop what is still unread on it,
+     * before this handler runs. A witness already seen failing waits for no one.
+     */
+    if (!tp->peers[src_node].lost) {
+        dsm_tp_am_lost_msg_init(tp, lost, 1, &msg);
+        dsm_tp_am_post(tp, src_node, DSM_TP_AM_ID_LOST, &msg, sizeof(msg), NULL, 0, NULL,
+                       NULL);
+    }
 }
 
 void dsm_tp_am_lost_tell(dsm_tp_t *tp, int lost)
 {
-    dsm_tp_lost_msg_t header = { .lost = (uint32_t)lost };
+    dsm_tp_lost_msg_t msg;
 
-    memcpy(header.token, tp->identities[tp->node].token, sizeof(header.token));
+    dsm_tp_am_lost_msg_init(tp, (uint32_t)lost, 0, &msg);
     /* Best effort: a node that misses it still sees the failure itself. */
     for (int i = 0; i < tp->nnodes; i++) {
         if (i != tp->node && !tp->peers[i].lost &&
-            dsm_tp_am_post(tp, i, DSM_TP_AM_ID_LOST, &header, sizeof(header), NULL, 0,
-                           dsm_tp_am_lost_told, tp) == DSM_INPROGRESS) {
-            tp->lost_tells++;
+            dsm_tp_am_post(tp, i, DSM_TP_AM_ID_LOST, &msg, sizeof(msg), NULL, 0, NULL,
+                           NULL) >= 0) {
+            tp->peers[i].tells_unacked++;
         }
     }
 }

@@ -447,6 +447,18 @@ static void dsm_tp_peer_failed(void *arg, ucp_ep_h ep, ucs_status_t status)
 #define DSM_TP_LOSS_DRAIN_MAX 64
 
 /*
+ * Before reporting a loss, wait at most this long for every live node told
+ * of it to answer that it took the word in. That the word left is not
+ * enough: the user may stop the process at once, its kernel then resets the
+ * connections that hold unread data, and a survivor that was not running
+ * meanwhile (more nodes than CPUs) fails a send on one of them before it
+ * reads what came in; UCX fails the whole endpoint and closes its sockets
+ * with the word still unread, and the survivor sees the witness fail without
+ * it. The bound only matters when a node does not progress.
+ */
+#define DSM_TP_LOSS_ACK_MS 200
+
+/*
  * Force-close the endpoints of lost peers: UCX completes what was in flight
  * on them (held until reported), and stops serving them (UCX 1.13 aborts the
  * process when it cannot answer a tcp get from a failed peer).
@@ -514,16 +526,61 @@ static dsm_tp_peer_t *dsm_tp_peer_next_lost(dsm_tp_t *tp)
     return next;
 }
 
+/* Nonzero if peer is live and has not answered a loss notice of ours. */
+static int dsm_tp_peer_unacked(const dsm_tp_peer_t *peer)
+{
+    return peer->tells_unacked > 0 && !peer->lost;
+}
+
+static int dsm_tp_peers_unacked(const dsm_tp_t *tp)
+{
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (dsm_tp_peer_unacked(&tp->peers[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Progress until every live peer answered our loss notices or failed, for
+ * at most DSM_TP_LOSS_ACK_MS; dsm_tp_wait sleeps between events, so that a
+ * node that needs this CPU to answer gets it.
+ */
+static void dsm_tp_peers_wait_acks(dsm_tp_t *tp)
+{
+    uint64_t end_ns = dsm_now_ns() + (uint64_t)DSM_TP_LOSS_ACK_MS * 1000000;
+    uint64_t now_ns;
+    dsm_status_t status;
+
+    while (dsm_tp_peers_unacked(tp) && (now_ns = dsm_now_ns()) < end_ns) {
+        status = dsm_tp_wait(tp, (int)((end_ns - now_ns + 999999) / 1000000));
+        if (status < 0 && status != DSM_ERR_TIMEOUT) {
+            break; /* logged by dsm_tp_wait */
+        }
+    }
+    for (int i = 0; i < tp->nnodes; i++) {
+        if (dsm_tp_peer_unacked(&tp->peers[i])) {
+            dsm_warn("transport: node %d did not answer a loss notice within %d ms",
+                     i, DSM_TP_LOSS_ACK_MS);
+        }
+    }
+}
+
 /*
  * Report newly lost peers (from progress, outside UCX's callbacks). Before
  * (the user may stop at once), tell the other nodes about each, unless it is
- * a consequence as above.
+ * a consequence as above, and wait until they have taken the word in.
  */
 int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
 {
     dsm_tp_peer_t *peer;
     int handled = 0;
 
+    if (tp->lost_handling) {
+        return 0; /* progress from the wait below: reported when it ends */
+    }
+    tp->lost_handling = 1;
     for (int i = 0; i < DSM_TP_LOSS_DRAIN_MAX && ucp_worker_progress(tp->worker) != 0; i++) {
     }
     dsm_tp_live_check(tp);
@@ -534,10 +591,9 @@ int dsm_tp_peers_handle_lost(dsm_tp_t *tp)
             dsm_tp_am_lost_tell(tp, i);
         }
     }
-    /* Let the word leave before the user may stop the process. */
-    for (int i = 0; i < DSM_TP_LOSS_DRAIN_MAX && tp->lost_tells > 0; i++) {
-        ucp_worker_progress(tp->worker);
-    }
+    dsm_tp_peers_wait_acks(tp);
+    dsm_tp_eps_close_lost(tp); /* those lost while waiting */
+    tp->lost_handling = 0;
     while (tp->lost_unreported > 0 && (peer = dsm_tp_peer_next_lost(tp)) != NULL) {
         dsm_tp_peer_report_lost(tp, peer);
         handled = 1;

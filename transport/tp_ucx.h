@@ -80,6 +80,7 @@ typedef struct {
     int       lost;     /* seen failing: its ep, pidfd, or a witness     */
     int       witness;  /* the node that saw it fail and told us, or -1  */
     int       saw_loss; /* it told us it lost a node (and may stop for it) */
+    int       tells_unacked; /* our "I lost node N" it has not acknowledged */
     unsigned  lost_seq; /* order in which losses were seen               */
     int       reported; /* peer_lost was called and the ep force-closed  */
     void     *close_req;
@@ -109,7 +110,8 @@ struct dsm_tp {
     int              connected; /* dsm_tp_connect completed               */
     int              lost_unreported; /* peers lost, not yet handled       */
     unsigned         lost_seq;  /* losses seen so far                      */
-    int              lost_tells; /* "I lost node N" messages not yet sent  */
+    int              lost_handling; /* in dsm_tp_peers_handle_lost: the progress
+                                       of its wait must not enter it again */
     int              round_msgs[DSM_TP_ROUND_COUNT]; /* round messages received */
     int              round_acks[DSM_TP_ROUND_COUNT]; /* answers to ours received */
     size_t           outstanding; /* started operations not yet completed */
@@ -195,7 +197,11 @@ void dsm_tp_peer_mark_lost(dsm_tp_peer_t *peer, const char *why);
  */
 void dsm_tp_peer_mark_lost_by(dsm_tp_peer_t *peer, int witness);
 
-/* Tell every other live node that this node saw node lost (tp_am.c). */
+/*
+ * Tell every other live node that this node saw node lost (tp_am.c); each
+ * acknowledges when its handler has taken the word in, which counts down the
+ * peer's tells_unacked.
+ */
 void dsm_tp_am_lost_tell(dsm_tp_t *tp, int lost);
 
 /* Close the endpoints of newly lost peers and report them; nonzero if any. */
