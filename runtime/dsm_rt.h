@@ -217,6 +217,9 @@ typedef struct {
     uint64_t  pages;
     int       fd;
     int       mapped;
+    /* The memfds of the nodes on this host, mapped here, by node (0: none;
+     * NULL: no node's): transfers with them are copies (rt_arena.c). */
+    uintptr_t *peer;
 } dsm_rt_arena_t;
 
 /* ---- allocations (rt_alloc.c) ------------------------------------------------------ */
@@ -354,6 +357,7 @@ typedef struct {
     dsm_rt_hist_t      fault_latency;
 
     uint64_t           bytes_fetched, bytes_written_back;
+    uint64_t           bytes_copied; /* of those, moved by copy (dsm_rt_transfer_copy) */
     uint64_t           zero_filled;   /* pages granted ZERO, filled here, not fetched */
     uint64_t           malformed;     /* coherence messages the runtime refused */
     /* The input being carried out is a GRANT marked ZERO: its FETCH fills. */
@@ -476,6 +480,12 @@ _Noreturn void dsm_rt_fatal(dsm_rt_t *rt, dsm_status_t status, const char *fmt, 
 /* rt_arena.c: the arena's memfd, its two mappings and its uffd registration. */
 dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt);
 void dsm_rt_arena_unmap(dsm_rt_t *rt);
+/* Collective, after the transport connected: map the memfds of the nodes on
+ * this host when the transport would move data through shared memory anyway. */
+dsm_status_t dsm_rt_arena_map_peers(dsm_rt_t *rt);
+/* page in node's memfd mapped here, or NULL when transfers with node go
+ * through the transport. */
+void *dsm_rt_arena_peer_page(const dsm_rt_t *rt, int node, uint64_t page);
 void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
 /* The page in the landing mapping: the same memory, never faulting. */
 void *dsm_rt_page_landing(const dsm_rt_t *rt, uint64_t page);

@@ -93,7 +93,8 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         (status = dsm_rt_hold_init(rt)) != DSM_OK ||
         (status = dsm_rt_alloc_init(rt)) != DSM_OK ||
         (status = dsm_rt_ckpt_init(rt)) != DSM_OK ||
-        (status = dsm_tp_connect(rt->tp)) != DSM_OK) {
+        (status = dsm_tp_connect(rt->tp)) != DSM_OK ||
+        (status = dsm_rt_arena_map_peers(rt)) != DSM_OK) {
         goto err;
     }
     if ((status = dsm_rt_service_start(rt)) != DSM_OK) {
@@ -176,14 +177,16 @@ static void dsm_rt_stats_print(dsm_rt_t *rt)
             "dsm[%d] stats: read_misses=%" PRIu64 " read_ahead=%" PRIu64
             " write_misses=%" PRIu64 " write_ahead=%" PRIu64 " upgrades=%" PRIu64 " upgrades_ahead=%" PRIu64
             " invalidations_sent=%" PRIu64 " invalidations_received=%" PRIu64
-            " bytes_fetched=%" PRIu64 " bytes_written_back=%" PRIu64 " messages_sent=%" PRIu64
+            " bytes_fetched=%" PRIu64 " bytes_written_back=%" PRIu64 " bytes_copied=%" PRIu64
+            " messages_sent=%" PRIu64
             " message_pages=%" PRIu64 " messages_received=%" PRIu64 " malformed=%" PRIu64 " lock_acquires=%" PRIu64
             " barriers=%" PRIu64 " faults=%" PRIu64 " fault_p50_us=%.1f fault_p99_us=%.1f"
             " held=%" PRIu64 " held_us=%" PRIu64 " zero_filled=%" PRIu64 "\n",
             rt->node, s.read_misses, s.pages_read_ahead, s.write_misses, s.pages_written_ahead,
             s.upgrades,
             s.pages_upgraded_ahead, s.invalidations_sent,
-            s.invalidations_received, s.bytes_fetched, s.bytes_written_back, s.messages_sent,
+            s.invalidations_received, s.bytes_fetched, s.bytes_written_back, s.bytes_copied,
+            s.messages_sent,
             s.message_pages_sent, s.messages_received, s.malformed_messages, s.lock_acquires, s.barriers,
             s.faults_resolved, s.fault_latency_p50_us, s.fault_latency_p99_us, s.messages_held,
             s.messages_held_us, s.pages_zero_filled);

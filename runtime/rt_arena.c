@@ -6,14 +6,18 @@
  * page's offset, before UFFDIO_CONTINUE maps that page-cache page into the
  * arena. The landing range of each allocation is also what the transport
  * registers: a home's own pages are the backing the others read and write
- * (docs/design.md, "Memory layout"). The allocations carved out of the
- * arena are rt_alloc.c's.
+ * (docs/design.md, "Memory layout"). The memfds of the other nodes on this
+ * host are mapped here too, when the transport shares memory: transfers with
+ * them are copies. The allocations carved out of the arena are rt_alloc.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "dsm_rt.h"
@@ -115,11 +119,101 @@ err_close:
     return status;
 }
 
+/* Map node's memfd (its descriptor peer_fd in its process) here; 0 if not. */
+static uintptr_t dsm_rt_arena_map_peer(dsm_rt_t *rt, int node, int32_t peer_fd)
+{
+    size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
+    int pidfd = dsm_tp_peer_pidfd(rt->tp, node);
+    struct stat st;
+    void *mapped;
+    int fd;
+
+    if (pidfd < 0) {
+        return 0; /* another host */
+    }
+    /* The same permission as the transport's cross-memory attach (ptrace). */
+    fd = (int)syscall(SYS_pidfd_getfd, pidfd, peer_fd, 0);
+    if (fd < 0) {
+        dsm_info("node %d's memory cannot be mapped here (pidfd_getfd: %m): transfers with "
+                 "it go through the transport", node);
+        return 0;
+    }
+    mapped = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size == size) {
+        mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    }
+    close(fd);
+    if (mapped == MAP_FAILED) {
+        dsm_warn("node %d's descriptor %d is not its arena: transfers with it go through the "
+                 "transport", node, (int)peer_fd);
+        return 0;
+    }
+    return (uintptr_t)mapped;
+}
+
+/*
+ * The memfds of the nodes on this host, mapped here: a fetch from such a home,
+ * or a write-back to it, is then one copy between the two page caches, done
+ * at once, instead of an RMA with its request, its completion and, for a put,
+ * a flush (2 nodes, alternating: ping-pong 62-66 -> 53-61 µs polling, 45-49 ->
+ * 38-45 waiting; 4 nodes: red-black 0.66-0.72 -> 0.50-0.62 s, radix 0.95-0.99
+ * -> 0.78-0.94). Only where the transport would move the data
+ * through shared memory anyway: a job on tcp or verbs keeps its transport, so
+ * it is what runs and what is tested. Every node takes part in the exchange
+ * of descriptor numbers, which goes through the bootstrap.
+ */
+dsm_status_t dsm_rt_arena_map_peers(dsm_rt_t *rt)
+{
+    int32_t fd = rt->arena.fd;
+    dsm_boot_gathered_t fds;
+    int mapped = 0;
+    dsm_status_t status = dsm_boot_allgather(rt->boot, &fd, sizeof(fd), &fds);
+
+    if (status != DSM_OK) {
+        return status;
+    }
+    if (dsm_tp_shares_memory(rt->tp)) {
+        rt->arena.peer = calloc((size_t)rt->nnodes, sizeof(rt->arena.peer[0]));
+        if (rt->arena.peer == NULL) {
+            dsm_boot_gathered_free(&fds);
+            return DSM_ERR_NO_MEMORY;
+        }
+        for (int node = 0; node < rt->nnodes; node++) {
+            if (fds.sizes[node] == sizeof(fd)) {
+                memcpy(&fd, fds.blobs[node], sizeof(fd));
+                rt->arena.peer[node] = dsm_rt_arena_map_peer(rt, node, fd);
+                mapped += rt->arena.peer[node] != 0;
+            }
+        }
+    }
+    dsm_boot_gathered_free(&fds);
+    if (mapped > 0) {
+        dsm_info("transfers with the %d other node(s) on this host are copies between the "
+                 "nodes' memory", mapped);
+    }
+    return DSM_OK;
+}
+
+void *dsm_rt_arena_peer_page(const dsm_rt_t *rt, int node, uint64_t page)
+{
+    if (rt->arena.peer == NULL || rt->arena.peer[node] == 0) {
+        return NULL;
+    }
+    return (void *)(rt->arena.peer[node] + page * DSM_RT_PAGE_SIZE);
+}
+
 void dsm_rt_arena_unmap(dsm_rt_t *rt)
 {
-    if (rt->arena.mapped) {
-        size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
+    size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
 
+    for (int node = 0; rt->arena.peer != NULL && node < rt->nnodes; node++) {
+        if (rt->arena.peer[node] != 0) {
+            munmap((void *)rt->arena.peer[node], size);
+        }
+    }
+    free(rt->arena.peer);
+    rt->arena.peer = NULL;
+    if (rt->arena.mapped) {
         munmap((void *)rt->arena.base, size);
         munmap((void *)rt->arena.landing, size);
         close(rt->arena.fd);

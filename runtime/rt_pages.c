@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -588,7 +589,32 @@ static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
     }
 }
 
-/* The run [page, page + count) of region: one get or one put. */
+/*
+ * A transfer with a home on this host whose memfd is mapped here
+ * (dsm_rt_arena_map_peers): one copy between the two page caches, complete
+ * when it returns. The release fence keeps it before the message its
+ * completion sends (ACK or DONE) on any processor. Zero if the home is not.
+ */
+static int dsm_rt_transfer_copy(dsm_rt_t *rt, dsm_rt_transfer_t *transfer, int fetch,
+                                void *landing, size_t length)
+{
+    void *remote = dsm_rt_arena_peer_page(rt, transfer->home, transfer->page);
+
+    if (remote == NULL) {
+        return 0;
+    }
+    if (fetch) {
+        memcpy(landing, remote, length);
+    } else {
+        memcpy(remote, landing, length);
+    }
+    atomic_thread_fence(memory_order_release);
+    rt->pages.bytes_copied += length;
+    dsm_rt_transfer_done(transfer, DSM_OK);
+    return 1;
+}
+
+/* The run [page, page + count) of region: one get or one put (or one copy). */
 static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
                                   const dsm_coh_action_t *action, uint64_t page, uint32_t count)
 {
@@ -617,6 +643,13 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
     }
     if (fetch) {
         rt->pages.bytes_fetched += length;
+    } else {
+        rt->pages.bytes_written_back += length; /* SET_WP came first: the pages are stable */
+    }
+    if (dsm_rt_transfer_copy(rt, transfer, fetch, landing, length)) {
+        return;
+    }
+    if (fetch) {
         status = dsm_tp_get(rt->tp, region->rmem, transfer->home, offset, landing, length,
                             region->backing, dsm_rt_transfer_done, transfer);
         if (status != DSM_INPROGRESS) {
@@ -624,8 +657,6 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
         }
         return;
     }
-    /* WRITE_BACK: SET_WP came first, so the pages are stable. */
-    rt->pages.bytes_written_back += length;
     status = dsm_tp_put(rt->tp, region->rmem, transfer->home, offset, landing, length,
                         region->backing, dsm_rt_write_back_put_done, transfer);
     if (status != DSM_INPROGRESS) {
@@ -1009,6 +1040,7 @@ void dsm_rt_pages_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
     stats_p->bytes_fetched = pages->bytes_fetched;
     stats_p->bytes_written_back = pages->bytes_written_back;
     stats_p->pages_zero_filled = pages->zero_filled;
+    stats_p->bytes_copied = pages->bytes_copied;
     stats_p->faults_resolved = pages->fault_latency.total;
     stats_p->fault_latency_p50_us = dsm_rt_hist_percentile_us(&pages->fault_latency, 50);
     stats_p->fault_latency_p99_us = dsm_rt_hist_percentile_us(&pages->fault_latency, 99);

@@ -69,6 +69,15 @@ typedef struct {
  */
 dsm_status_t dsm_tp_tls_for(const char *transport, const char **tls_p);
 
+/*
+ * Whether processes of one host may move data through shared memory under
+ * tls (a config's tls; NULL: the UCX_TLS of the environment, and with
+ * neither, UCX's own choice, which uses shared memory on one host): a list
+ * naming a shared-memory transport (sm, shm, posix, sysv, cma, xpmem, knem,
+ * all), or an exclusion list (^...) that excludes none of sm, shm, all.
+ */
+int dsm_tp_tls_shares_memory(const char *tls);
+
 /* Counters, for statistics and tests. */
 typedef struct {
     uint64_t am_sent;
@@ -111,6 +120,11 @@ int dsm_tp_node(const dsm_tp_t *tp);
 int dsm_tp_nnodes(const dsm_tp_t *tp);
 /* Nonzero once node was reported lost. */
 int dsm_tp_peer_is_lost(const dsm_tp_t *tp, int node);
+/* A pidfd of node's process if it runs on this host (and is not this node),
+ * else -1; owned by the transport. */
+int dsm_tp_peer_pidfd(const dsm_tp_t *tp, int node);
+/* dsm_tp_tls_shares_memory of the transport's configuration. */
+int dsm_tp_shares_memory(const dsm_tp_t *tp);
 /* After connect: how many nodes of the job (this one included) share this host. */
 int dsm_tp_nodes_on_this_host(const dsm_tp_t *tp);
 void dsm_tp_stats(const dsm_tp_t *tp, dsm_tp_stats_t *stats_p);

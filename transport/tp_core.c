@@ -864,6 +864,18 @@ int dsm_tp_peer_is_lost(const dsm_tp_t *tp, int node)
     return tp->peers != NULL && node >= 0 && node < tp->nnodes && tp->peers[node].lost;
 }
 
+int dsm_tp_peer_pidfd(const dsm_tp_t *tp, int node)
+{
+    return tp->peers != NULL && node >= 0 && node < tp->nnodes && node != tp->node
+               ? tp->peers[node].pidfd
+               : -1;
+}
+
+int dsm_tp_shares_memory(const dsm_tp_t *tp)
+{
+    return dsm_tp_tls_shares_memory(tp->config.tls);
+}
+
 int dsm_tp_nodes_on_this_host(const dsm_tp_t *tp)
 {
     int count = 0;

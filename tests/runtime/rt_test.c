@@ -1335,6 +1335,58 @@ static int case_stride_ahead(long iterations)
 }
 
 /*
+ * Transfers between nodes of one host: with a shared-memory transport every
+ * fetch and write-back is a copy between the nodes' memory (bytes_copied is
+ * all of bytes_fetched + bytes_written_back), with tcp none is. Each node
+ * writes its block, then every node reads every block (recalls: write-backs
+ * at the writers, fetches at the readers). RT_EXPECT_COPIES (1 or 0) says
+ * which the test registered.
+ */
+static int case_copies(long iterations)
+{
+    const uint64_t block_words = 64 * PAGE / 8;
+    const char *expect = getenv("RT_EXPECT_COPIES");
+    int copies = expect != NULL && strcmp(expect, "1") == 0;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *blocks = alloc_or_die(block_words * 8 * (uint64_t)nnodes);
+        dsm_stats_t before, after;
+        uint64_t moved, copied;
+
+        CHECK_OK(dsm_stats_get(&before));
+        for (uint64_t w = 0; w < block_words; w++) {
+            blocks[(uint64_t)me * block_words + w] = stamp(me, w, (uint64_t)round);
+        }
+        CHECK_OK(dsm_barrier());
+        for (int node = 0; node < nnodes; node++) {
+            for (uint64_t w = 0; w < block_words; w += 8) {
+                uint64_t got = blocks[(uint64_t)node * block_words + w];
+
+                if (got != stamp(node, w, (uint64_t)round)) {
+                    FAIL("round %ld block %d word %llu: %#llx", round, node,
+                         (unsigned long long)w, (unsigned long long)got);
+                }
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        CHECK_OK(dsm_stats_get(&after));
+        moved = after.bytes_fetched - before.bytes_fetched + after.bytes_written_back -
+                before.bytes_written_back;
+        copied = after.bytes_copied - before.bytes_copied;
+        if (moved == 0) {
+            FAIL("round %ld: no page moved to or from this node", round);
+        }
+        if (copied != (copies ? moved : 0)) {
+            FAIL("round %ld: %llu of %llu bytes moved were copies, want %s", round,
+                 (unsigned long long)copied, (unsigned long long)moved,
+                 copies ? "all" : "none");
+        }
+        dsm_free(blocks);
+    }
+    return 0;
+}
+
+/*
  * Pages never written at their home are granted ZERO and filled with zeros
  * where they are read, not fetched. The last node reads a fresh allocation
  * first, alone (zeros, and with more than one node the pages homed elsewhere,
@@ -1585,6 +1637,7 @@ static const test_case_t cases[] = {
     { "write_ahead", case_write_ahead, 3, 0 },
     { "migratory", case_migratory, 60, 0 },
     { "zero_fill", case_zero_fill, 5, 0 },
+    { "copies", case_copies, 3, 0 },
     { "two_streams", case_two_streams, 3, 0 },
     { "scan_runs", case_scan_runs, 3, 0 },
     { "write_hold", case_write_hold, 300, 1 },

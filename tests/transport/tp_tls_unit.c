@@ -40,9 +40,28 @@ static dsm_test_result_t test_tls_user_wins(void)
     return DSM_TEST_PASS;
 }
 
+static dsm_test_result_t test_tls_shares_memory(void)
+{
+    unsetenv("UCX_TLS");
+    DSM_CHECK(dsm_tp_tls_shares_memory(NULL));             /* UCX's own choice */
+    DSM_CHECK(dsm_tp_tls_shares_memory("sm,self"));
+    DSM_CHECK(dsm_tp_tls_shares_memory("tcp,cma"));
+    DSM_CHECK(dsm_tp_tls_shares_memory("^tcp"));
+    DSM_CHECK(!dsm_tp_tls_shares_memory("tcp,self"));
+    DSM_CHECK(!dsm_tp_tls_shares_memory("rc,ud,self"));
+    DSM_CHECK(!dsm_tp_tls_shares_memory("^sm"));
+    DSM_CHECK(!dsm_tp_tls_shares_memory("smx,sm_x"));     /* whole names only */
+    setenv("UCX_TLS", "tcp,self", 1);
+    DSM_CHECK(!dsm_tp_tls_shares_memory(NULL));            /* the environment's */
+    DSM_CHECK(dsm_tp_tls_shares_memory("sm,self"));        /* a config's wins */
+    unsetenv("UCX_TLS");
+    return DSM_TEST_PASS;
+}
+
 static const dsm_test_case_t cases[] = {
     { "tls_names", NULL, test_tls_names, 0 },
     { "tls_user_wins", NULL, test_tls_user_wins, 0 },
+    { "tls_shares_memory", NULL, test_tls_shares_memory, 0 },
 };
 
 int main(int argc, char **argv)
