@@ -138,14 +138,17 @@ static uintptr_t dsm_rt_arena_map_peer(dsm_rt_t *rt, int node, int32_t peer_fd)
                  "it go through the transport", node);
         return 0;
     }
-    mapped = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size == size) {
-        mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-    }
-    close(fd);
-    if (mapped == MAP_FAILED) {
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {
         dsm_warn("node %d's descriptor %d is not its arena: transfers with it go through the "
                  "transport", node, (int)peer_fd);
+        close(fd);
+        return 0;
+    }
+    mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    close(fd);
+    if (mapped == MAP_FAILED) {
+        dsm_warn("mapping node %d's memory here failed (%m): transfers with it go through "
+                 "the transport", node);
         return 0;
     }
     return (uintptr_t)mapped;
@@ -178,7 +181,7 @@ dsm_status_t dsm_rt_arena_map_peers(dsm_rt_t *rt)
             dsm_boot_gathered_free(&fds);
             return DSM_ERR_NO_MEMORY;
         }
-        for (int node = 0; node < rt->nnodes; node++) {
+        for (int node = 0; node < rt->nnodes && node < fds.count; node++) {
             if (fds.sizes[node] == sizeof(fd)) {
                 memcpy(&fd, fds.blobs[node], sizeof(fd));
                 rt->arena.peer[node] = dsm_rt_arena_map_peer(rt, node, fd);
