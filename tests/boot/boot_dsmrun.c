@@ -20,9 +20,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "dsm_common.h"
 #include "dsm_test.h"
 
 #ifndef BOOT_DSMRUN
@@ -197,21 +197,16 @@ static int boot_mem_has(const char *buf, size_t len, const char *needle)
     return memmem(buf, len, needle, strlen(needle)) != NULL;
 }
 
-/* Milliseconds from now to deadline (CLOCK_MONOTONIC), 0 once it has passed. */
-static int boot_ms_left(const struct timespec *deadline)
+/* Milliseconds from now to deadline_ns (dsm_now_ns), 0 once it has passed. */
+static int boot_ms_left(uint64_t deadline_ns)
 {
-    struct timespec now;
-    long long left_ms;
+    uint64_t now_ns = dsm_now_ns();
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    left_ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-              (deadline->tv_nsec - now.tv_nsec) / 1000000;
-    return left_ms > 0 ? (int)left_ms : 0;
+    return deadline_ns > now_ns ? (int)((deadline_ns - now_ns) / 1000000) : 0;
 }
 
 /* One pass of boot_leftovers: adds to *found_p the processes it found. */
-static int boot_leftovers_pass(const char *marker, const struct timespec *deadline,
-                               int *found_p)
+static int boot_leftovers_pass(const char *marker, uint64_t deadline_ns, int *found_p)
 {
     static char buf[1 << 16];
     struct dirent *entry;
@@ -242,7 +237,7 @@ static int boot_leftovers_pass(const char *marker, const struct timespec *deadli
         (*found_p)++;
         pfd.fd = pidfd;
         pfd.events = POLLIN;
-        if (poll(&pfd, 1, boot_ms_left(deadline)) == 0) {
+        if (poll(&pfd, 1, boot_ms_left(deadline_ns)) == 0) {
             len = boot_proc_read(entry->d_name, "cmdline", buf, sizeof(buf));
             for (size_t i = 0; i + 1 < len; i++) {
                 buf[i] = buf[i] == '\0' ? ' ' : buf[i];
@@ -267,16 +262,14 @@ static int boot_leftovers_pass(const char *marker, const struct timespec *deadli
  * the subject). */
 static int boot_leftovers(const char *marker)
 {
-    struct timespec deadline;
+    uint64_t deadline_ns = dsm_now_ns() + (uint64_t)BOOT_LEFTOVER_WAIT_MS * 1000000;
     int left = 0, found = 1;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += BOOT_LEFTOVER_WAIT_MS / 1000;
     for (int pass = 0; pass < 5 && found > 0; pass++) {
         int pass_left;
 
         found = 0;
-        pass_left = boot_leftovers_pass(marker, &deadline, &found);
+        pass_left = boot_leftovers_pass(marker, deadline_ns, &found);
         if (pass_left < 0) {
             return -1;
         }
