@@ -353,7 +353,7 @@ static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_even
         status = dsm_coh_engine_rma_done_run(engine, page, count, (dsm_coh_rma_t)ev->op, &out);
         break;
     case SIM_IN_MSG:
-        sim->grant_zero = ev->msg[1] == DSM_COH_MSG_GRANT && (ev->msg[2] & DSM_COH_GRANT_ZERO);
+        sim->grant_zero = (dsm_coh_msg_grant_flags(ev->msg) & DSM_COH_GRANT_ZERO) != 0;
         status = dsm_coh_engine_recv(engine, ev->src, ev->msg, DSM_COH_MSG_SIZE, &out);
         break;
     case SIM_IN_CLAIM:
