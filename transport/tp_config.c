@@ -207,6 +207,27 @@ static int dsm_tp_tls_has_tcp(const char *tls)
     return tls[0] == '^' ? !dsm_tp_list_has(tls + 1, "tcp") : dsm_tp_list_has(tls, "tcp");
 }
 
+int dsm_tp_tls_shares_memory(const char *tls)
+{
+    static const char *const shared[] = { "all", "sm", "shm", "posix", "sysv", "cma", "xpmem",
+                                          "knem" };
+    const char *list = tls != NULL ? tls : getenv("UCX_TLS");
+
+    if (list == NULL || *list == '\0') {
+        return 1;
+    }
+    if (list[0] == '^') {
+        return !dsm_tp_list_has(list + 1, "all") && !dsm_tp_list_has(list + 1, "sm") &&
+               !dsm_tp_list_has(list + 1, "shm");
+    }
+    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+        if (dsm_tp_list_has(list, shared[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Nonzero if every node shares this node's kernel and network namespace. */
 static int dsm_tp_job_on_loopback(const dsm_tp_t *tp)
 {

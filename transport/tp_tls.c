@@ -15,38 +15,6 @@ static const struct {
     {"rdma", "rc,ud,self"},
 };
 
-/* Whether the comma-separated list names one of names. */
-static int dsm_tp_tls_names_any(const char *list, const char *const *names, size_t count)
-{
-    size_t length;
-
-    for (; *list != '\0'; list += length + (list[length] == ',')) {
-        length = strcspn(list, ",");
-        for (size_t i = 0; i < count; i++) {
-            if (strlen(names[i]) == length && strncmp(list, names[i], length) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-int dsm_tp_tls_shares_memory(const char *tls)
-{
-    static const char *const shared[] = { "all", "sm", "shm", "posix", "sysv", "cma", "xpmem",
-                                          "knem" };
-    static const char *const whole[] = { "all", "sm", "shm" };
-    const char *list = tls != NULL ? tls : getenv("UCX_TLS");
-
-    if (list == NULL || *list == '\0') {
-        return 1;
-    }
-    if (*list == '^') {
-        return !dsm_tp_tls_names_any(list + 1, whole, sizeof(whole) / sizeof(whole[0]));
-    }
-    return dsm_tp_tls_names_any(list, shared, sizeof(shared) / sizeof(shared[0]));
-}
-
 dsm_status_t dsm_tp_tls_for(const char *transport, const char **tls_p)
 {
     const char *user = getenv("UCX_TLS");
