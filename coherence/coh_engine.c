@@ -10,10 +10,11 @@
  * after the handler that produced them, within the same input, through the
  * same tables as a remote message.
  *
- * Runs (design.md 4.7): an input or message naming several pages is handled
- * page by page, as that many inputs would be, after checking that every page
- * of it is legal (all or nothing). Only the output is shared: an action or a
- * message for a page extends the same one of the page before it.
+ * Runs (design.md 4.7): an input or message naming several pages (along a
+ * stride) is handled page by page, as that many inputs would be, after
+ * checking that every page of it is legal (all or nothing). Only the output
+ * is shared: an action or a message for a page extends the same one of the
+ * page before it along the run's stride.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -71,17 +72,21 @@ void dsm_coh_transition(dsm_coh_engine_t *engine, uint8_t *state, const dsm_coh_
 
 /* ---- output ---------------------------------------------------------------- */
 
-/* Extend prev by next when next is the same action on the pages right after prev's. */
-static bool dsm_coh_action_extend(dsm_coh_action_t *prev, const dsm_coh_action_t *next)
+/* Extend prev by next, an action on one page, when it is the same action on
+ * the page after prev's along the stride of the run being handled. */
+static bool dsm_coh_action_extend(const dsm_coh_engine_t *engine, dsm_coh_action_t *prev,
+                                  const dsm_coh_action_t *next)
 {
     if (prev->type != next->type || prev->node != next->node ||
-        prev->page + prev->count != next->page || prev->count + next->count > DSM_COH_RUN_MAX) {
+        !dsm_coh_run_continues(prev->page, prev->count, prev->stride, next->page,
+                               engine->stride)) {
         return false;
     }
-    if (prev->type == DSM_COH_ACT_SEND && !dsm_coh_msg_extend(prev->msg, next->msg)) {
+    if (prev->type == DSM_COH_ACT_SEND && !dsm_coh_msg_extend(prev->msg, next->msg, engine->stride)) {
         return false;
     }
-    prev->count += next->count;
+    prev->stride = engine->stride;
+    prev->count++;
     return true;
 }
 
@@ -96,7 +101,7 @@ static bool dsm_coh_actions_append(dsm_coh_engine_t *engine, dsm_coh_actions_t *
                                    const dsm_coh_action_t *a)
 {
     for (size_t i = engine->merge_from; i < out->count; i++) {
-        if (dsm_coh_action_extend(&out->actions[i], a)) {
+        if (dsm_coh_action_extend(engine, &out->actions[i], a)) {
             engine->merge_from = i + 1;
             return false;
         }
@@ -111,7 +116,7 @@ static bool dsm_coh_actions_append(dsm_coh_engine_t *engine, dsm_coh_actions_t *
 void dsm_coh_emit(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, dsm_coh_action_type_t type,
                   uint32_t node, uint64_t page)
 {
-    dsm_coh_action_t a = {.type = type, .node = node, .page = page, .count = 1};
+    dsm_coh_action_t a = {.type = type, .node = node, .page = page, .count = 1, .stride = 1};
 
     dsm_coh_actions_append(engine, out, &a);
 }
@@ -124,9 +129,11 @@ static void dsm_coh_selfq_push(dsm_coh_engine_t *engine, const dsm_coh_msg_t *ms
     if (engine->selfq_count > 0) {
         tail = &engine->selfq[(engine->selfq_head + engine->selfq_count - 1) % DSM_COH_SELFQ_SIZE];
         if (tail->type == msg->type && tail->flags == msg->flags &&
-            tail->req_id == msg->req_id && tail->page + tail->count == msg->page &&
-            tail->count + msg->count <= DSM_COH_RUN_MAX) {
-            tail->count += msg->count;
+            tail->req_id == msg->req_id &&
+            dsm_coh_run_continues(tail->page, tail->count, tail->stride, msg->page,
+                                  engine->stride)) {
+            tail->stride = engine->stride;
+            tail->count++;
             return;
         }
     }
@@ -141,9 +148,10 @@ void dsm_coh_send(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, uint32_t des
 {
     dsm_coh_msg_t msg = {
         .type = type, .flags = flags, .sender = engine->params.self, .req_id = req_id,
-        .page = page, .count = 1,
+        .page = page, .count = 1, .stride = 1,
     };
-    dsm_coh_action_t a = {.type = DSM_COH_ACT_SEND, .node = dest, .page = page, .count = 1};
+    dsm_coh_action_t a = {.type = DSM_COH_ACT_SEND, .node = dest, .page = page, .count = 1,
+                          .stride = 1};
 
     if (dest == engine->params.self) {
         dsm_coh_selfq_push(engine, &msg);
@@ -158,34 +166,39 @@ void dsm_coh_send(dsm_coh_engine_t *engine, dsm_coh_actions_t *out, uint32_t des
 
 /* Every page of the run has a row on its side for in: the run is legal as a whole. */
 static bool dsm_coh_run_legal(dsm_coh_engine_t *engine, bool to_home, uint64_t first,
-                              uint32_t count, const dsm_coh_input_t *in)
+                              uint32_t count, uint32_t stride, const dsm_coh_input_t *in)
 {
     for (uint32_t i = 0; i < count; i++) {
-        if (!(to_home ? dsm_coh_home_legal(engine, first + i, in)
-                      : dsm_coh_node_legal(engine, first + i, in))) {
+        uint64_t page = dsm_coh_run_page(first, stride, i);
+
+        if (!(to_home ? dsm_coh_home_legal(engine, page, in)
+                      : dsm_coh_node_legal(engine, page, in))) {
             return false;
         }
     }
     return true;
 }
 
-/* Each page of a legal run through its side's table, in page order. */
+/* Each page of a legal run through its side's table, in run order. */
 static void dsm_coh_run_apply(dsm_coh_engine_t *engine, bool to_home, uint64_t first,
-                              uint32_t count, const dsm_coh_input_t *in, dsm_coh_actions_t *out)
+                              uint32_t count, uint32_t stride, const dsm_coh_input_t *in,
+                              dsm_coh_actions_t *out)
 {
     engine->merge_base = out->count;
+    engine->stride = stride;
     for (uint32_t i = 0; i < count; i++) {
+        uint64_t page = dsm_coh_run_page(first, stride, i);
         /* An input changes its page's entry on its side only (what it sends
          * to self is another input): the count of unsettled entries follows. */
-        bool was = dsm_coh_page_settled(engine, to_home, first + i);
+        bool was = dsm_coh_page_settled(engine, to_home, page);
 
         engine->merge_from = engine->merge_base;
         if (to_home) {
-            dsm_coh_home_input(engine, first + i, in, out);
+            dsm_coh_home_input(engine, page, in, out);
         } else {
-            dsm_coh_node_input(engine, first + i, in, out);
+            dsm_coh_node_input(engine, page, in, out);
         }
-        engine->unsettled += (size_t)was - (size_t)dsm_coh_page_settled(engine, to_home, first + i);
+        engine->unsettled += (size_t)was - (size_t)dsm_coh_page_settled(engine, to_home, page);
     }
 }
 
@@ -208,7 +221,7 @@ static bool dsm_coh_run_routed(const dsm_coh_engine_t *engine, const dsm_coh_msg
     uint32_t home = dsm_coh_engine_home(engine, msg->page);
 
     for (uint32_t i = 1; i < msg->count; i++) {
-        if (dsm_coh_engine_home(engine, msg->page + i) != home) {
+        if (dsm_coh_engine_home(engine, dsm_coh_run_page(msg->page, msg->stride, i)) != home) {
             return false;
         }
     }
@@ -229,11 +242,11 @@ static dsm_status_t dsm_coh_dispatch(dsm_coh_engine_t *engine, const dsm_coh_msg
                           .id = msg->req_id};
 
     if (!dsm_coh_run_routed(engine, msg, route->to_home) ||
-        !dsm_coh_run_legal(engine, route->to_home, msg->page, msg->count, &in)) {
+        !dsm_coh_run_legal(engine, route->to_home, msg->page, msg->count, msg->stride, &in)) {
         engine->stats.malformed++;
         return DSM_ERR_MALFORMED;
     }
-    dsm_coh_run_apply(engine, route->to_home, msg->page, msg->count, &in, out);
+    dsm_coh_run_apply(engine, route->to_home, msg->page, msg->count, msg->stride, &in, out);
     for (uint32_t i = 0; i < msg->count; i++) {
         dsm_coh_stat_bump(engine, route->stat);
     }
@@ -271,69 +284,72 @@ static dsm_status_t dsm_coh_prepare(dsm_coh_engine_t *engine, dsm_coh_actions_t 
     return dsm_coh_entries_reserve(engine, count);
 }
 
-/* A local input on the run [first, first + count): a run of the arena, and
- * room for it (dsm_coh_prepare). */
+/* A local input on the run of count pages from first along stride: a run of
+ * the arena, and room for it (dsm_coh_prepare). */
 static dsm_status_t dsm_coh_local_begin(dsm_coh_engine_t *engine, uint64_t first,
-                                        uint32_t count, dsm_coh_actions_t *out)
+                                        uint32_t count, uint32_t stride, dsm_coh_actions_t *out)
 {
-    if (count == 0 || count > DSM_COH_RUN_MAX || first >= engine->params.npages ||
-        count > engine->params.npages - first) {
+    if (count == 0 || count > DSM_COH_RUN_MAX || stride == 0 || stride > DSM_COH_STRIDE_MAX ||
+        first >= engine->params.npages ||
+        dsm_coh_run_end(0, count, stride) > engine->params.npages - first) {
         return DSM_ERR_INVALID_PARAM;
     }
     return dsm_coh_prepare(engine, out, count);
 }
 
 static dsm_status_t dsm_coh_local_input(dsm_coh_engine_t *engine, uint64_t first,
-                                        uint32_t count, dsm_coh_node_event_t event,
-                                        dsm_coh_actions_t *out)
+                                        uint32_t count, uint32_t stride,
+                                        dsm_coh_node_event_t event, dsm_coh_actions_t *out)
 {
     dsm_coh_input_t in = {.event = (uint8_t)event, .sender = engine->params.self, .id = 0};
-    dsm_status_t status = dsm_coh_local_begin(engine, first, count, out);
+    dsm_status_t status = dsm_coh_local_begin(engine, first, count, stride, out);
 
     if (status != DSM_OK) {
         return status;
     }
-    if (!dsm_coh_run_legal(engine, false, first, count, &in)) {
+    if (!dsm_coh_run_legal(engine, false, first, count, stride, &in)) {
         return DSM_ERR_STATE;
     }
-    dsm_coh_run_apply(engine, false, first, count, &in, out);
+    dsm_coh_run_apply(engine, false, first, count, stride, &in, out);
     dsm_coh_run_note(engine, count);
     dsm_coh_drain_self(engine, out);
     return DSM_OK;
 }
 
 dsm_status_t dsm_coh_engine_read_fault_run(dsm_coh_engine_t *engine, uint64_t first,
-                                           uint32_t count, dsm_coh_actions_t *out)
+                                           uint32_t count, uint32_t stride,
+                                           dsm_coh_actions_t *out)
 {
-    return dsm_coh_local_input(engine, first, count, DSM_COH_NE_LOCAL_READ, out);
+    return dsm_coh_local_input(engine, first, count, stride, DSM_COH_NE_LOCAL_READ, out);
 }
 
 dsm_status_t dsm_coh_engine_write_fault_run(dsm_coh_engine_t *engine, uint64_t first,
-                                            uint32_t count, dsm_coh_actions_t *out)
+                                            uint32_t count, uint32_t stride,
+                                            dsm_coh_actions_t *out)
 {
-    return dsm_coh_local_input(engine, first, count, DSM_COH_NE_LOCAL_WRITE, out);
+    return dsm_coh_local_input(engine, first, count, stride, DSM_COH_NE_LOCAL_WRITE, out);
 }
 
 dsm_status_t dsm_coh_engine_read_fault(dsm_coh_engine_t *engine, uint64_t page,
                                        dsm_coh_actions_t *out)
 {
-    return dsm_coh_engine_read_fault_run(engine, page, 1, out);
+    return dsm_coh_engine_read_fault_run(engine, page, 1, 1, out);
 }
 
 dsm_status_t dsm_coh_engine_write_fault(dsm_coh_engine_t *engine, uint64_t page,
                                         dsm_coh_actions_t *out)
 {
-    return dsm_coh_engine_write_fault_run(engine, page, 1, out);
+    return dsm_coh_engine_write_fault_run(engine, page, 1, 1, out);
 }
 
 dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t first,
-                                         uint32_t count, dsm_coh_rma_t op,
+                                         uint32_t count, uint32_t stride, dsm_coh_rma_t op,
                                          dsm_coh_actions_t *out)
 {
     if (op != DSM_COH_RMA_FETCH && op != DSM_COH_RMA_WRITE_BACK) {
         return DSM_ERR_INVALID_PARAM;
     }
-    return dsm_coh_local_input(engine, first, count,
+    return dsm_coh_local_input(engine, first, count, stride,
                                op == DSM_COH_RMA_FETCH ? DSM_COH_NE_FETCH_DONE : DSM_COH_NE_WB_DONE,
                                out);
 }
@@ -348,11 +364,12 @@ bool dsm_coh_engine_claimable(const dsm_coh_engine_t *engine, uint64_t page)
 dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t first, uint32_t count,
                                        dsm_coh_actions_t *out)
 {
-    dsm_status_t status = dsm_coh_local_begin(engine, first, count, out);
+    dsm_status_t status = dsm_coh_local_begin(engine, first, count, 1, out);
 
     if (status != DSM_OK) {
         return status;
     }
+    engine->stride = 1;
     for (uint32_t i = 0; i < count; i++) {
         if (!dsm_coh_engine_claimable(engine, first + i)) {
             return DSM_ERR_STATE;
@@ -368,7 +385,7 @@ dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t first,
 dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_rma_t op,
                                      dsm_coh_actions_t *out)
 {
-    return dsm_coh_engine_rma_done_run(engine, page, 1, op, out);
+    return dsm_coh_engine_rma_done_run(engine, page, 1, 1, op, out);
 }
 
 dsm_status_t dsm_coh_engine_decode(dsm_coh_engine_t *engine, uint32_t src, const void *bytes,

@@ -259,6 +259,7 @@ struct dsm_coh_engine {
     uint32_t           input_req_id; /* the id the requests of this input share; 0: none yet */
     size_t             merge_base;   /* first action of this handler: older ones are not extended */
     size_t             merge_from;   /* first action the current page may extend (keeps its order) */
+    uint32_t           stride;       /* the stride of the run being handled: what its pages' actions extend along */
     dsm_coh_stats_t    stats;
     dsm_coh_msg_t      selfq[DSM_COH_SELFQ_SIZE];
     unsigned           selfq_head;
@@ -321,10 +322,18 @@ void dsm_coh_entry_free(dsm_pagemap_t *map, dsm_coh_pool_t *pool, void *entry);
 /* coh_msg.c: the field checks of dsm_coh_msg_decode, on a decoded message. */
 dsm_status_t dsm_coh_msg_check(const dsm_coh_msg_t *msg, uint32_t nnodes, uint64_t npages);
 /*
- * Extend the encoded message bytes by the encoded message next when next is
- * the same message (type, flags, sender, request id) on the pages right after
- * (and the sum stays within DSM_COH_RUN_MAX); false, bytes unchanged, if not.
+ * Whether a one-page item at page continues the run of count pages from
+ * first (along its stride, run_stride, when count > 1) along stride, within
+ * DSM_COH_RUN_MAX pages: how actions and messages of a run's pages join.
  */
-bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next);
+bool dsm_coh_run_continues(uint64_t first, uint32_t count, uint32_t run_stride, uint64_t page,
+                           uint32_t stride);
+/*
+ * Extend the encoded message bytes by the encoded one-page message next when
+ * next is the same message (type, flags, sender, request id) on the page
+ * after the run's along stride (dsm_coh_run_continues); false, bytes
+ * unchanged, if not.
+ */
+bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next, uint32_t stride);
 
 #endif /* DSM_COH_INT_H */

@@ -45,7 +45,7 @@ void dsm_coh_msg_encode(const dsm_coh_msg_t *msg, uint8_t *bytes)
     bytes[0] = DSM_COH_MSG_VERSION;
     bytes[1] = (uint8_t)msg->type;
     bytes[2] = msg->flags;
-    bytes[3] = 0;
+    bytes[3] = (uint8_t)msg->stride;
     dsm_coh_put32(bytes + 4, msg->sender);
     dsm_coh_put32(bytes + 8, msg->req_id);
     dsm_coh_put64(bytes + 12, msg->page);
@@ -67,18 +67,26 @@ bool dsm_coh_msg_is_request(const uint8_t *bytes)
     return bytes[1] == DSM_COH_MSG_REQ_READ || bytes[1] == DSM_COH_MSG_REQ_WRITE;
 }
 
-bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next)
+bool dsm_coh_run_continues(uint64_t first, uint32_t count, uint32_t run_stride, uint64_t page,
+                           uint32_t stride)
 {
-    uint64_t page = dsm_coh_get64(bytes + 12);
-    uint32_t count = dsm_coh_get32(bytes + 20);
-    uint32_t more = dsm_coh_get32(next + 20);
+    return (count == 1 || run_stride == stride) && count < DSM_COH_RUN_MAX &&
+           page == dsm_coh_run_page(first, stride, count);
+}
 
-    /* Same version, type, flags, sender and request id: bytes 0..11. */
-    if (memcmp(bytes, next, 12) != 0 || page + count != dsm_coh_get64(next + 12) ||
-        count + more > DSM_COH_RUN_MAX) {
+bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next, uint32_t stride)
+{
+    uint32_t count = dsm_coh_get32(bytes + 20);
+
+    /* Same version, type and flags (bytes 0..2), sender and request id (4..11). */
+    if (memcmp(bytes, next, 3) != 0 || memcmp(bytes + 4, next + 4, 8) != 0 ||
+        dsm_coh_get32(next + 20) != 1 ||
+        !dsm_coh_run_continues(dsm_coh_get64(bytes + 12), count, bytes[3],
+                               dsm_coh_get64(next + 12), stride)) {
         return false;
     }
-    dsm_coh_put32(bytes + 20, count + more);
+    bytes[3] = (uint8_t)stride;
+    dsm_coh_put32(bytes + 20, count + 1);
     return true;
 }
 
@@ -102,7 +110,8 @@ dsm_status_t dsm_coh_msg_check(const dsm_coh_msg_t *msg, uint32_t nnodes, uint64
     if ((unsigned)msg->type == 0 || (unsigned)msg->type > DSM_COH_MSG_TYPE_MAX ||
         !dsm_coh_flags_valid((uint8_t)msg->type, msg->flags) || msg->sender >= nnodes ||
         msg->req_id == 0 || msg->count == 0 || msg->count > DSM_COH_RUN_MAX ||
-        msg->page >= npages || msg->count > npages - msg->page) {
+        msg->stride == 0 || msg->stride > DSM_COH_STRIDE_MAX || msg->page >= npages ||
+        dsm_coh_run_end(0, msg->count, msg->stride) > npages - msg->page) {
         return DSM_ERR_MALFORMED;
     }
     return DSM_OK;
@@ -114,8 +123,7 @@ dsm_status_t dsm_coh_msg_decode(const void *bytes, size_t length, uint32_t src,
     const uint8_t *b = bytes;
     dsm_coh_msg_t msg;
 
-    if (bytes == NULL || length != DSM_COH_MSG_SIZE || b[0] != DSM_COH_MSG_VERSION ||
-        b[3] != 0) {
+    if (bytes == NULL || length != DSM_COH_MSG_SIZE || b[0] != DSM_COH_MSG_VERSION) {
         return DSM_ERR_MALFORMED;
     }
     msg.type = (dsm_coh_msg_type_t)b[1];
@@ -124,6 +132,7 @@ dsm_status_t dsm_coh_msg_decode(const void *bytes, size_t length, uint32_t src,
     msg.req_id = dsm_coh_get32(b + 8);
     msg.page = dsm_coh_get64(b + 12);
     msg.count = dsm_coh_get32(b + 20);
+    msg.stride = b[3];
     if (msg.sender != src || dsm_coh_msg_check(&msg, nnodes, npages) != DSM_OK) {
         return DSM_ERR_MALFORMED;
     }

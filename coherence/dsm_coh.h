@@ -55,16 +55,29 @@ typedef enum {
 
 /*
  * Wire format, little-endian, no padding, exactly DSM_COH_MSG_SIZE bytes:
- *   0 version (1)   1 type   2 flags   3 reserved (0)
+ *   0 version (1)   1 type   2 flags   3 stride (u8, >= 1)
  *   4 sender (u32)  8 request id (u32)  12 page (u64)  20 count (u32)
- * A message names the run of pages [page, page + count): one message per
- * page, sharing one envelope (docs/design.md section 4.7).
+ * A message names the run of count pages page, page + stride, page + 2 x
+ * stride, ...: one message per page, sharing one envelope (docs/design.md
+ * section 4.7). A stride over 1 is a column of a row-major matrix.
  */
-#define DSM_COH_MSG_VERSION 2u
+#define DSM_COH_MSG_VERSION 3u
 #define DSM_COH_MSG_SIZE    24u
 
-/* Most pages one message, input or action names. */
-#define DSM_COH_RUN_MAX 256u
+/* Most pages one message, input or action names, and the longest stride. */
+#define DSM_COH_RUN_MAX    256u
+#define DSM_COH_STRIDE_MAX 255u
+
+/* Page i of the run from first along stride, and the page after its last. */
+static inline uint64_t dsm_coh_run_page(uint64_t first, uint32_t stride, uint32_t i)
+{
+    return first + (uint64_t)i * stride;
+}
+
+static inline uint64_t dsm_coh_run_end(uint64_t first, uint32_t count, uint32_t stride)
+{
+    return first + (uint64_t)(count - 1) * stride + 1;
+}
 
 typedef struct {
     dsm_coh_msg_type_t type;
@@ -73,6 +86,7 @@ typedef struct {
     uint32_t           req_id; /* the requester's id; INV/DOWNGRADE/ACK carry the served one */
     uint64_t           page;   /* first page of the run */
     uint32_t           count;  /* pages in the run, 1..DSM_COH_RUN_MAX */
+    uint32_t           stride; /* from one page of the run to the next, 1..DSM_COH_STRIDE_MAX */
 } dsm_coh_msg_t;
 
 /* Encode msg into exactly DSM_COH_MSG_SIZE bytes. */
@@ -87,8 +101,8 @@ void dsm_coh_msg_set_zero(uint8_t *bytes);
 bool dsm_coh_msg_is_request(const uint8_t *bytes);
 
 /*
- * Decode and validate the format (version, type, flags, reserved, exact length,
- * count 1..DSM_COH_RUN_MAX, the run inside npages, sender < nnodes and equal
+ * Decode and validate the format (version, type, flags, exact length, count
+ * 1..DSM_COH_RUN_MAX, stride >= 1, the run inside npages, sender < nnodes and equal
  * to src). The run's pages sharing one home, and the state-dependent checks
  * (request ids, legal in this state) are done by dsm_coh_engine_recv.
  */
@@ -140,16 +154,18 @@ typedef enum {
 } dsm_coh_action_type_t;
 
 /*
- * An action on the run [page, page + count): the engine appends one per page
- * and extends the action it appended before when they are the same action on
- * adjacent pages (docs/design.md section 4.7), so a caller carries out a run
- * at once or page by page, in either case in list order.
+ * An action on the run of count pages from page along stride: the engine
+ * appends one per page and extends the action it appended before when they
+ * are the same action on the pages one after the other along the input's
+ * stride (docs/design.md section 4.7), so a caller carries out a run at once
+ * or page by page, in either case in list order.
  */
 typedef struct {
     dsm_coh_action_type_t type;
     uint32_t              node; /* SEND: destination; FETCH, WRITE_BACK: the page's home */
     uint64_t              page; /* first page; for SEND the message's page */
     uint32_t              count; /* pages, 1..DSM_COH_RUN_MAX; for SEND the message's count */
+    uint32_t              stride; /* from one page to the next, 1..DSM_COH_STRIDE_MAX */
     uint8_t               msg[DSM_COH_MSG_SIZE]; /* SEND only */
 } dsm_coh_action_t;
 
@@ -238,13 +254,15 @@ uint32_t dsm_coh_engine_home(const dsm_coh_engine_t *engine, uint64_t page);
 /*
  * Inputs. Each validates, then changes state and appends actions, or returns
  * an error with nothing changed: DSM_ERR_INVALID_PARAM (page out of range, run
- * of 0 or more than DSM_COH_RUN_MAX pages, list too small), DSM_ERR_NO_MEMORY,
+ * of 0 or more than DSM_COH_RUN_MAX pages, stride 0 or over DSM_COH_STRIDE_MAX,
+ * list too small), DSM_ERR_NO_MEMORY,
  * DSM_ERR_MALFORMED (recv: counted), DSM_ERR_STATE (an RMA completion nobody
  * waits for: a runtime bug).
  *
- * The _run forms take the run [first, first + count) as one input: each page
- * goes through the tables as alone, and the messages and actions of adjacent
- * pages that are the same (type, node, request id) go out as one. A fault run
+ * The _run forms take the run of count pages first, first + stride, ... as
+ * one input: each page goes through the tables as alone, and the messages and
+ * actions of consecutive pages that are the same (type, node, request id) go
+ * out as one run of the same stride. A fault run
  * requests only the pages that need it (those already requested are absorbed,
  * the others split the run), one request per home. A completion run is
  * refused as a whole (DSM_ERR_STATE) unless every page of it waits for one.
@@ -254,15 +272,17 @@ dsm_status_t dsm_coh_engine_read_fault(dsm_coh_engine_t *engine, uint64_t page,
 dsm_status_t dsm_coh_engine_write_fault(dsm_coh_engine_t *engine, uint64_t page,
                                         dsm_coh_actions_t *out);
 dsm_status_t dsm_coh_engine_read_fault_run(dsm_coh_engine_t *engine, uint64_t first,
-                                           uint32_t count, dsm_coh_actions_t *out);
+                                           uint32_t count, uint32_t stride,
+                                           dsm_coh_actions_t *out);
 dsm_status_t dsm_coh_engine_write_fault_run(dsm_coh_engine_t *engine, uint64_t first,
-                                            uint32_t count, dsm_coh_actions_t *out);
+                                            uint32_t count, uint32_t stride,
+                                            dsm_coh_actions_t *out);
 dsm_status_t dsm_coh_engine_recv(dsm_coh_engine_t *engine, uint32_t src, const void *bytes,
                                  size_t length, dsm_coh_actions_t *out);
 dsm_status_t dsm_coh_engine_rma_done(dsm_coh_engine_t *engine, uint64_t page, dsm_coh_rma_t op,
                                      dsm_coh_actions_t *out);
 dsm_status_t dsm_coh_engine_rma_done_run(dsm_coh_engine_t *engine, uint64_t first,
-                                         uint32_t count, dsm_coh_rma_t op,
+                                         uint32_t count, uint32_t stride, dsm_coh_rma_t op,
                                          dsm_coh_actions_t *out);
 
 /*

@@ -296,6 +296,7 @@ typedef struct {
 typedef struct {
     uint64_t      page;
     uint32_t      count;
+    uint32_t      stride; /* the run of count pages from page along stride */
     dsm_coh_rma_t op;
 } dsm_rt_deferred_t;
 
@@ -552,10 +553,9 @@ void dsm_rt_migratory_free(dsm_rt_region_t *region);
 int dsm_rt_migratory_read_miss(const dsm_rt_region_t *region, uint64_t page);
 /* A write to page, read-only here. */
 void dsm_rt_migratory_upgrade(const dsm_rt_region_t *region, uint64_t page);
-/* Another node takes [first, first + count) from this node: to read it
- * (read_shared: a DOWNGRADE) or to write it (an INV). */
-void dsm_rt_migratory_recalled(const dsm_rt_region_t *region, uint64_t first, uint32_t count,
-                               int read_shared);
+/* Another node takes the run of msg's pages from this node: to read it (a
+ * DOWNGRADE) or to write it (an INV). */
+void dsm_rt_migratory_recalled(const dsm_rt_region_t *region, const dsm_coh_msg_t *msg);
 
 /* rt_home.c: who homes each chunk under first-touch placement. */
 dsm_status_t dsm_rt_homes_init(dsm_rt_t *rt);
@@ -582,8 +582,8 @@ int dsm_rt_home_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p);
 dsm_status_t dsm_rt_hold_init(dsm_rt_t *rt);
 /* Safe on a partly initialised runtime. */
 void dsm_rt_hold_fini(dsm_rt_t *rt);
-/* The run [page, page + count) was just made writable here (INSTALL_RW, CLEAR_WP). */
-void dsm_rt_hold_granted(dsm_rt_t *rt, uint64_t page, uint32_t count);
+/* The run of action's pages was just made writable here (INSTALL_RW, CLEAR_WP). */
+void dsm_rt_hold_granted(dsm_rt_t *rt, const dsm_coh_action_t *action);
 /* Nonzero when msg (from src, bytes, length) was deferred: it comes back
  * through dsm_rt_hold_ready_pop when the youngest hold of its run ends. */
 int dsm_rt_hold_msg(dsm_rt_t *rt, const dsm_coh_msg_t *msg, int src, const void *bytes,

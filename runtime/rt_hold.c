@@ -63,7 +63,7 @@ static void dsm_rt_hold_expire(dsm_rt_hold_t *hold, uint64_t now)
     }
 }
 
-void dsm_rt_hold_granted(dsm_rt_t *rt, uint64_t page, uint32_t count)
+void dsm_rt_hold_granted(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
     dsm_rt_hold_t *hold = &rt->hold;
     uint64_t now;
@@ -73,8 +73,9 @@ void dsm_rt_hold_granted(dsm_rt_t *rt, uint64_t page, uint32_t count)
     }
     now = dsm_now_ns();
     dsm_rt_hold_expire(hold, now);
-    for (uint32_t i = 0; i < count; i++) {
-        dsm_rt_grant_t grant = { .page = page + i, .at = now };
+    for (uint32_t i = 0; i < action->count; i++) {
+        dsm_rt_grant_t grant = { .page = dsm_coh_run_page(action->page, action->stride, i),
+                                 .at = now };
 
         if (dsm_pagemap_put(&hold->granted, grant.page, now) != DSM_OK ||
             dsm_rt_fifo_push(&hold->grants, &grant) != DSM_OK) {
@@ -137,7 +138,7 @@ int dsm_rt_hold_msg(dsm_rt_t *rt, const dsm_coh_msg_t *msg, int src, const void 
     now = dsm_now_ns();
     /* A run waits for its youngest hold. */
     for (uint32_t i = 0; i < msg->count; i++) {
-        end = dsm_rt_hold_page_end(rt, msg->page + i, now);
+        end = dsm_rt_hold_page_end(rt, dsm_coh_run_page(msg->page, msg->stride, i), now);
         entry.deadline = end > entry.deadline ? end : entry.deadline;
     }
     if (entry.deadline == 0) {

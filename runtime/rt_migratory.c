@@ -77,10 +77,13 @@ void dsm_rt_migratory_upgrade(const dsm_rt_region_t *region, uint64_t page)
     dsm_rt_migratory_set(region, DSM_RT_MIG_MARKED, page, 1);
 }
 
-void dsm_rt_migratory_recalled(const dsm_rt_region_t *region, uint64_t first, uint32_t count,
-                               int read_shared)
+void dsm_rt_migratory_recalled(const dsm_rt_region_t *region, const dsm_coh_msg_t *msg)
 {
-    for (uint64_t page = first; page < first + count; page++) {
+    int read_shared = msg->type == DSM_COH_MSG_DOWNGRADE;
+
+    for (uint32_t i = 0; i < msg->count; i++) {
+        uint64_t page = dsm_coh_run_page(msg->page, msg->stride, i);
+
         if (read_shared && dsm_rt_migratory_get(region, DSM_RT_MIG_TAKEN, page)) {
             dsm_rt_migratory_set(region, DSM_RT_MIG_MARKED, page, 0);
         }

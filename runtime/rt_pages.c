@@ -31,9 +31,10 @@ static void dsm_rt_actions_run(dsm_rt_t *rt);
 
 /* ---- deferred work ------------------------------------------------------ */
 
-static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, uint32_t count, dsm_coh_rma_t op)
+static void dsm_rt_defer_rma_done(dsm_rt_t *rt, uint64_t page, uint32_t count, uint32_t stride,
+                                  dsm_coh_rma_t op)
 {
-    dsm_rt_deferred_t work = { .page = page, .count = count, .op = op };
+    dsm_rt_deferred_t work = { .page = page, .count = count, .stride = stride, .op = op };
 
     if (dsm_rt_fifo_push(&rt->pages.deferred, &work) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory queueing protocol work");
@@ -53,33 +54,47 @@ static void dsm_rt_engine_checked(dsm_rt_t *rt, dsm_status_t status, const char 
     dsm_rt_actions_run(rt);
 }
 
-/* The transfers of op on the run [page, page + count) of one home completed. */
-static void dsm_rt_rma_done(dsm_rt_t *rt, uint64_t page, uint32_t count, dsm_coh_rma_t op)
+/* The transfers of work's op on its run, of one home, completed. */
+static void dsm_rt_rma_done(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
 {
-    dsm_status_t status = dsm_coh_engine_rma_done_run(rt->pages.coh, page, count, op,
-                                                      &rt->pages.actions);
+    dsm_status_t status = dsm_coh_engine_rma_done_run(rt->pages.coh, work->page, work->count,
+                                                      work->stride, work->op, &rt->pages.actions);
 
-    dsm_rt_engine_checked(rt, status, "an RMA completion", page);
+    dsm_rt_engine_checked(rt, status, "an RMA completion", work->page);
+}
+
+/* Whether the completed run next continues work's run: its pages come next
+ * along one stride (a one-page run continues any run, and sets the stride of
+ * another one-page run). */
+static int dsm_rt_deferred_continues(const dsm_rt_deferred_t *work, const dsm_rt_deferred_t *next)
+{
+    uint64_t step = next->page - work->page;
+    uint32_t stride = work->count > 1 ? work->stride
+                      : step >= 1 && step <= DSM_COH_STRIDE_MAX ? (uint32_t)step : 0;
+
+    return stride != 0 && (next->count == 1 || next->stride == stride) &&
+           work->count + next->count <= DSM_COH_RUN_MAX &&
+           next->page == dsm_coh_run_page(work->page, stride, work->count);
 }
 
 /*
- * The completed transfer work and those queued right behind it that continue
- * it (same kind, next pages, same home), up to a run's length, taken out of
- * the queue: fed to the engine as one input, a run's ACK or DONE goes out once.
+ * The completed transfer work, with those queued right behind it that
+ * continue it (same kind, next pages along its stride, same home), up to a
+ * run's length, taken out of the queue: fed to the engine as one input, a
+ * run's ACK or DONE goes out once.
  */
-static uint32_t dsm_rt_deferred_run(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
+static void dsm_rt_deferred_run(dsm_rt_t *rt, dsm_rt_deferred_t *work)
 {
     uint32_t home = dsm_coh_engine_home(rt->pages.coh, work->page);
     dsm_rt_deferred_t next;
-    uint32_t count = work->count;
 
     while (dsm_rt_fifo_peek(&rt->pages.deferred, &next) && next.op == work->op &&
-           next.page == work->page + count && count + next.count <= DSM_COH_RUN_MAX &&
+           dsm_rt_deferred_continues(work, &next) &&
            dsm_coh_engine_home(rt->pages.coh, next.page) == home) {
         (void)dsm_rt_fifo_pop(&rt->pages.deferred, &next);
-        count += next.count;
+        work->stride = work->count > 1 ? work->stride : (uint32_t)(next.page - work->page);
+        work->count += next.count;
     }
-    return count;
 }
 
 /* A coherence message from src (possibly this node). Invalid ones are dropped. */
@@ -96,10 +111,12 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
         region = dsm_rt_region_find(rt, msg.page);
     }
     if (status == DSM_OK &&
-        (region == NULL || msg.page + msg.count > region->first_page + region->npages)) {
+        (region == NULL || dsm_coh_run_end(msg.page, msg.count, msg.stride) >
+                               region->first_page + region->npages)) {
         rt->pages.malformed++;
-        dsm_warn("dropped a coherence message from node %d for pages %" PRIu64 "..+%" PRIu32
-                 " outside one allocation", src, msg.page, msg.count);
+        dsm_warn("dropped a coherence message from node %d for %" PRIu32 " pages from %" PRIu64
+                 " (stride %" PRIu32 ") outside one allocation", src, msg.count, msg.page,
+                 msg.stride);
         return;
     }
     /* First touch: a request can arrive before this node learns it is the home. */
@@ -112,12 +129,13 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
         return;
     }
     if (status == DSM_OK && (msg.type == DSM_COH_MSG_DOWNGRADE || msg.type == DSM_COH_MSG_INV)) {
-        dsm_rt_migratory_recalled(region, msg.page, msg.count, msg.type == DSM_COH_MSG_DOWNGRADE);
+        dsm_rt_migratory_recalled(region, &msg);
     }
     if (status == DSM_OK) {
         /* Checkpoint: save or load the pages before the message can change them. */
         for (uint32_t i = 0; i < msg.count; i++) {
-            (void)dsm_rt_ckpt_before_input(rt, msg.page + i, 0, DSM_COH_N_I);
+            (void)dsm_rt_ckpt_before_input(rt, dsm_coh_run_page(msg.page, msg.stride, i), 0,
+                                           DSM_COH_N_I);
         }
         status = dsm_coh_engine_recv_msg(rt->pages.coh, &msg, &rt->pages.actions);
     }
@@ -183,22 +201,25 @@ static void dsm_rt_fault_unallocated(dsm_rt_t *rt, const dsm_uffd_event_t *event
  * overlap. Pages of other states are left alone: a wrong
  * guess costs a transfer, or a copy another node must fetch again later.
  */
-/* Request the run [first, first + count) ahead, as one engine input: one
- * request per home, and the recalls and invalidations it causes go per run too. */
+/* Request the run of count pages from first along stride ahead, as one
+ * engine input: one request per home, and the recalls and invalidations it
+ * causes go per run too. */
 static void dsm_rt_ahead_run(dsm_rt_t *rt, const dsm_rt_streams_t *streams, uint64_t first,
-                             uint32_t count)
+                             uint32_t count, uint32_t stride)
 {
+    dsm_coh_actions_t *out = &rt->pages.actions;
     dsm_status_t status;
 
     if (count == 0) {
         return;
     }
     for (uint32_t i = 0; i < count; i++) {
-        (void)dsm_rt_ckpt_before_input(rt, first + i, 0, streams->candidate); /* as a fault */
+        (void)dsm_rt_ckpt_before_input(rt, dsm_coh_run_page(first, stride, i), 0,
+                                       streams->candidate); /* as a fault */
     }
     status = streams->write
-                 ? dsm_coh_engine_write_fault_run(rt->pages.coh, first, count, &rt->pages.actions)
-                 : dsm_coh_engine_read_fault_run(rt->pages.coh, first, count, &rt->pages.actions);
+                 ? dsm_coh_engine_write_fault_run(rt->pages.coh, first, count, stride, out)
+                 : dsm_coh_engine_read_fault_run(rt->pages.coh, first, count, stride, out);
     dsm_rt_engine_checked(rt, status, streams->write ? "a write request ahead" : "a read-ahead",
                           first);
 }
@@ -289,9 +310,9 @@ static unsigned dsm_rt_ahead_trim(const dsm_rt_region_t *region, uint64_t page, 
 
 /*
  * Request pages page + k * stride, k = first..window, as maximal runs of
- * adjacent candidates. k = 0 is a fault on page (state candidate) that goes
- * to the engine in the same input as the window's first run, so the fault's
- * request and DONE join the run's; k >= 1 are pages ahead.
+ * candidates one stride apart. k = 0 is a fault on page (state candidate)
+ * that goes to the engine in the same input as the window's first run, so
+ * the fault's request and DONE join the run's; k >= 1 are pages ahead.
  */
 static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
                                  const dsm_rt_region_t *region, uint64_t page, uint64_t stride,
@@ -301,16 +322,17 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
     uint64_t run_first = 0;
     uint32_t run_count = 0;
 
-    /* The window's candidates, in maximal runs of adjacent ones (a stride
-     * over 1 makes every candidate a run of its own). */
+    /* The window's candidates, in maximal runs along the stride (a column of
+     * a row-major matrix is one run, a scan's window runs of adjacent pages). */
     for (unsigned k = first; k <= window; k++) {
         uint64_t next = page + k * stride;
 
         if (next >= end) {
             break;
         }
-        if (run_count > 0 && (next != run_first + run_count || run_count == DSM_COH_RUN_MAX)) {
-            dsm_rt_ahead_run(rt, streams, run_first, run_count);
+        if (run_count > 0 && (next != dsm_coh_run_page(run_first, (uint32_t)stride, run_count) ||
+                              run_count == DSM_COH_RUN_MAX)) {
+            dsm_rt_ahead_run(rt, streams, run_first, run_count, (uint32_t)stride);
             run_count = 0;
         }
         if (k > 0 && (dsm_coh_engine_node_state(rt->pages.coh, next) != streams->candidate ||
@@ -323,7 +345,7 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         run_count++;
         streams->pages += k > 0;
     }
-    dsm_rt_ahead_run(rt, streams, run_first, run_count);
+    dsm_rt_ahead_run(rt, streams, run_first, run_count, (uint32_t)stride);
 }
 
 /* Whether a page may be claimed: homed here (the placement first: the
@@ -394,11 +416,12 @@ static void dsm_rt_ahead_early(dsm_rt_t *rt, dsm_rt_streams_t *streams,
 
 /*
  * A fault of the streams' kind on page (a read or write miss, or an upgrade),
- * and the window ahead of it. A scan's fault goes to the engine in one input with
- * its window, so its request and DONE are part of its home's run. A scan whose
- * window has grown to DSM_READAHEAD pages requests the window after it too:
- * the reader then finds it in flight, and that absorbed fault requests the
- * next one (dsm_rt_ahead_early), so a scan keeps up to two windows in flight.
+ * and the window ahead of it. The fault goes to the engine in one input with
+ * its window, so its request and DONE are part of its home's run (along the
+ * stride: a column's pages). A scan whose window has grown to DSM_READAHEAD
+ * pages requests the window after it too: the reader then finds it in
+ * flight, and that absorbed fault requests the next one
+ * (dsm_rt_ahead_early), so a scan keeps up to two windows in flight.
  */
 static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
                                const dsm_rt_region_t *region, uint64_t page)
@@ -408,19 +431,20 @@ static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
     unsigned window = dsm_rt_ahead_window(rt, streams, ahead, page);
     dsm_status_t status;
 
-    if (ahead->stride == 1 && window > 0) {
-        window = dsm_rt_ahead_trim(region, page, window);
-        ahead->next = page + window + 1;
-        dsm_rt_ahead_request(rt, streams, region, page, 1, 0, window);
-        if (!write && ahead->window >= rt->config.readahead) {
-            dsm_rt_ahead_early(rt, streams, region, page);
-        }
+    if (window == 0) {
+        status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
+                       : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
+        dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
         return;
     }
-    status = write ? dsm_coh_engine_write_fault(rt->pages.coh, page, &rt->pages.actions)
-                   : dsm_coh_engine_read_fault(rt->pages.coh, page, &rt->pages.actions);
-    dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
-    dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, 1, window);
+    if (ahead->stride == 1) {
+        window = dsm_rt_ahead_trim(region, page, window);
+        ahead->next = page + window + 1;
+    }
+    dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, 0, window);
+    if (ahead->stride == 1 && !write && ahead->window >= rt->config.readahead) {
+        dsm_rt_ahead_early(rt, streams, region, page);
+    }
 }
 
 /*
@@ -542,22 +566,41 @@ static void dsm_rt_fault_resolved(dsm_rt_t *rt, uint64_t page)
     }
 }
 
+/* ---- runs as pieces --------------------------------------------------------------- */
+
+/*
+ * What the kernel and the transport take in one call is a contiguous range:
+ * a run along stride 1 is one piece of count pages, a run along a longer
+ * stride (a column) is count pieces of one page.
+ */
+static uint32_t dsm_rt_run_pieces(uint32_t count, uint32_t stride)
+{
+    return stride == 1 ? 1 : count;
+}
+
+static uint32_t dsm_rt_piece_pages(uint32_t count, uint32_t stride)
+{
+    return stride == 1 ? count : 1;
+}
+
 /* ---- page transfers (FETCH and WRITE_BACK) --------------------------------------- */
 
 /*
  * Data moves between the nodes' landing mappings at the pages' offset in their
  * allocation: a get writes this node's page cache, a put the home's. A run of
- * one allocation is one contiguous range on both sides, so it moves with one
- * get, or one put and its flush. Nothing is staged: the install that follows
- * a fetch maps the landed pages, and a write-back reads pages the arena maps
- * write-protected.
+ * one allocation moves with one get, or one put and its flush, per piece.
+ * Nothing is staged: the install that follows a fetch maps the landed pages,
+ * and a write-back reads pages the arena maps write-protected.
  */
 typedef struct {
     dsm_rt_t     *rt;
     uint64_t      page;
     uint32_t      count;
-    int           home;  /* the flush after a put */
+    uint32_t      stride;
+    int           home;    /* the flush after a put */
     dsm_coh_rma_t op;
+    uint32_t      pending; /* pieces in flight, plus one while they are being started */
+    dsm_status_t  status;  /* the first failure of a piece */
 } dsm_rt_transfer_t;
 
 static void dsm_rt_transfer_done(void *arg, dsm_status_t status)
@@ -566,21 +609,26 @@ static void dsm_rt_transfer_done(void *arg, dsm_status_t status)
     dsm_rt_t *rt = transfer->rt;
 
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status, "transfer of pages %" PRIu64 "..+%" PRIu32 " failed: %s",
-                     transfer->page, transfer->count, dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "transfer of %" PRIu32 " pages from %" PRIu64 " failed: %s",
+                     transfer->count, transfer->page, dsm_strerror(status));
     }
-    dsm_rt_defer_rma_done(rt, transfer->page, transfer->count, transfer->op);
+    dsm_rt_defer_rma_done(rt, transfer->page, transfer->count, transfer->stride, transfer->op);
     free(transfer);
 }
 
-/* After a put, a flush makes it complete at the home before anyone is told. */
-static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
+/* A piece's get or put completed; the last one completes the transfer (after
+ * a put, a flush makes the data complete at the home before anyone is told). */
+static void dsm_rt_transfer_piece_done(void *arg, dsm_status_t status)
 {
     dsm_rt_transfer_t *transfer = arg;
     dsm_status_t flush;
 
-    if (status != DSM_OK) {
-        dsm_rt_transfer_done(arg, status);
+    transfer->status = transfer->status == DSM_OK ? status : transfer->status;
+    if (--transfer->pending > 0) {
+        return;
+    }
+    if (transfer->status != DSM_OK || transfer->op == DSM_COH_RMA_FETCH) {
+        dsm_rt_transfer_done(transfer, transfer->status);
         return;
     }
     flush = dsm_tp_flush(transfer->rt->tp, transfer->home, dsm_rt_transfer_done, transfer);
@@ -591,45 +639,80 @@ static void dsm_rt_write_back_put_done(void *arg, dsm_status_t status)
 
 /*
  * A transfer with a home on this host whose memfd is mapped here
- * (dsm_rt_arena_map_peers): one copy between the two page caches, complete
- * when it returns. The release fence keeps it before the message its
- * completion sends (ACK or DONE) on any processor. Zero if the home is not.
+ * (dsm_rt_arena_map_peers): one copy per piece between the two page caches,
+ * complete when it returns. The release fence keeps the copies before the
+ * message their completion sends (ACK or DONE) on any processor. Zero if the
+ * home is not.
  */
-static int dsm_rt_transfer_copy(dsm_rt_t *rt, dsm_rt_transfer_t *transfer, int fetch,
-                                void *landing, size_t length)
+static int dsm_rt_transfer_copy(dsm_rt_t *rt, dsm_rt_transfer_t *transfer)
 {
-    void *remote = dsm_rt_arena_peer_page(rt, transfer->home, transfer->page);
+    uint32_t pieces = dsm_rt_run_pieces(transfer->count, transfer->stride);
+    size_t length = (size_t)dsm_rt_piece_pages(transfer->count, transfer->stride) *
+                    DSM_RT_PAGE_SIZE;
 
-    if (remote == NULL) {
+    if (dsm_rt_arena_peer_page(rt, transfer->home, transfer->page) == NULL) {
         return 0;
     }
-    if (fetch) {
-        memcpy(landing, remote, length);
-    } else {
-        memcpy(remote, landing, length);
+    for (uint32_t i = 0; i < pieces; i++) {
+        uint64_t page = dsm_coh_run_page(transfer->page, transfer->stride, i);
+        void *remote = dsm_rt_arena_peer_page(rt, transfer->home, page);
+        void *landing = dsm_rt_page_landing(rt, page);
+
+        if (transfer->op == DSM_COH_RMA_FETCH) {
+            memcpy(landing, remote, length);
+        } else {
+            memcpy(remote, landing, length);
+        }
     }
     atomic_thread_fence(memory_order_release);
-    rt->pages.bytes_copied += length;
+    rt->pages.bytes_copied += (size_t)transfer->count * DSM_RT_PAGE_SIZE;
     dsm_rt_transfer_done(transfer, DSM_OK);
     return 1;
 }
 
-/* The run [page, page + count) of region: one get or one put (or one copy). */
+/* One get or put per piece through the transport. */
+static void dsm_rt_transfer_rma(dsm_rt_t *rt, const dsm_rt_region_t *region,
+                                dsm_rt_transfer_t *transfer)
+{
+    uint32_t pieces = dsm_rt_run_pieces(transfer->count, transfer->stride);
+    size_t length = (size_t)dsm_rt_piece_pages(transfer->count, transfer->stride) *
+                    DSM_RT_PAGE_SIZE;
+
+    transfer->pending = pieces + 1;
+    for (uint32_t i = 0; i < pieces; i++) {
+        uint64_t page = dsm_coh_run_page(transfer->page, transfer->stride, i);
+        size_t offset = (size_t)(page - region->first_page) * DSM_RT_PAGE_SIZE;
+        void *landing = dsm_rt_page_landing(rt, page);
+        dsm_status_t status;
+
+        if (transfer->op == DSM_COH_RMA_FETCH) {
+            status = dsm_tp_get(rt->tp, region->rmem, transfer->home, offset, landing, length,
+                                region->backing, dsm_rt_transfer_piece_done, transfer);
+        } else {
+            status = dsm_tp_put(rt->tp, region->rmem, transfer->home, offset, landing, length,
+                                region->backing, dsm_rt_transfer_piece_done, transfer);
+        }
+        if (status != DSM_INPROGRESS) {
+            dsm_rt_transfer_piece_done(transfer, status);
+        }
+    }
+    dsm_rt_transfer_piece_done(transfer, DSM_OK); /* all started */
+}
+
+/* The run of count pages from page along the action's stride, in region. */
 static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
                                   const dsm_coh_action_t *action, uint64_t page, uint32_t count)
 {
-    size_t offset = (size_t)(page - region->first_page) * DSM_RT_PAGE_SIZE;
-    size_t length = (size_t)count * DSM_RT_PAGE_SIZE;
-    void *landing = dsm_rt_page_landing(rt, page);
     dsm_rt_transfer_t *transfer = malloc(sizeof(*transfer));
     int fetch = action->type == DSM_COH_ACT_FETCH;
-    dsm_status_t status;
+    dsm_status_t status = DSM_OK;
 
     if (transfer == NULL) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory starting a page transfer");
     }
-    *transfer = (dsm_rt_transfer_t){ rt, page, count, (int)action->node,
-                                     fetch ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK };
+    *transfer = (dsm_rt_transfer_t){ .rt = rt, .page = page, .count = count,
+                                     .stride = action->stride, .home = (int)action->node,
+                                     .op = fetch ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK };
     if (transfer->home == rt->node) {
         /* The home's arena and backing are the same pages: nothing moves. */
         dsm_rt_transfer_done(transfer, DSM_OK);
@@ -638,50 +721,45 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
     if (fetch && rt->pages.grant_zero) {
         /* The home's pages were never written: zeros, without reading it. */
         rt->pages.zero_filled += count;
-        dsm_rt_transfer_done(transfer, dsm_rt_arena_zero(rt, page, count));
-        return;
-    }
-    if (fetch) {
-        rt->pages.bytes_fetched += length;
-    } else {
-        rt->pages.bytes_written_back += length; /* SET_WP came first: the pages are stable */
-    }
-    if (dsm_rt_transfer_copy(rt, transfer, fetch, landing, length)) {
-        return;
-    }
-    if (fetch) {
-        status = dsm_tp_get(rt->tp, region->rmem, transfer->home, offset, landing, length,
-                            region->backing, dsm_rt_transfer_done, transfer);
-        if (status != DSM_INPROGRESS) {
-            dsm_rt_transfer_done(transfer, status);
+        for (uint32_t i = 0; i < dsm_rt_run_pieces(count, action->stride) && status == DSM_OK;
+             i++) {
+            status = dsm_rt_arena_zero(rt, dsm_coh_run_page(page, action->stride, i),
+                                       dsm_rt_piece_pages(count, action->stride));
         }
+        dsm_rt_transfer_done(transfer, status);
         return;
     }
-    status = dsm_tp_put(rt->tp, region->rmem, transfer->home, offset, landing, length,
-                        region->backing, dsm_rt_write_back_put_done, transfer);
-    if (status != DSM_INPROGRESS) {
-        dsm_rt_write_back_put_done(transfer, status);
+    if (fetch) {
+        rt->pages.bytes_fetched += (size_t)count * DSM_RT_PAGE_SIZE;
+    } else {
+        /* SET_WP came first: the pages are stable */
+        rt->pages.bytes_written_back += (size_t)count * DSM_RT_PAGE_SIZE;
+    }
+    if (!dsm_rt_transfer_copy(rt, transfer)) {
+        dsm_rt_transfer_rma(rt, region, transfer);
     }
 }
 
 /* A FETCH or WRITE_BACK run: one transfer per allocation it spans (the engine
- * joins adjacent pages of one home, which adjacent allocations can be). */
+ * joins pages of one home, which adjacent allocations can be). */
 static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
-    uint64_t page = action->page, end = action->page + action->count;
+    uint32_t i = 0;
 
-    while (page < end) {
+    while (i < action->count) {
+        uint64_t page = dsm_coh_run_page(action->page, action->stride, i);
         const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
-        uint64_t region_end;
+        uint64_t inside;
 
         if (region == NULL) {
             dsm_rt_fatal(rt, DSM_ERR_STATE, "transfer of page %" PRIu64 " outside every allocation",
                          page);
         }
-        region_end = region->first_page + region->npages;
-        region_end = region_end < end ? region_end : end;
-        dsm_rt_transfer_start(rt, region, action, page, (uint32_t)(region_end - page));
-        page = region_end;
+        /* The run's pages from page on that lie in region. */
+        inside = (region->first_page + region->npages - 1 - page) / action->stride + 1;
+        inside = inside < action->count - i ? inside : action->count - i;
+        dsm_rt_transfer_start(rt, region, action, page, (uint32_t)inside);
+        i += (uint32_t)inside;
     }
 }
 
@@ -696,6 +774,15 @@ static void dsm_rt_populate(dsm_rt_t *rt, uint64_t page, uint64_t count)
     if (status != DSM_OK) {
         dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
                      count, dsm_strerror(status));
+    }
+}
+
+/* dsm_rt_populate for the run of an action. */
+static void dsm_rt_populate_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    for (uint32_t i = 0; i < dsm_rt_run_pieces(action->count, action->stride); i++) {
+        dsm_rt_populate(rt, dsm_coh_run_page(action->page, action->stride, i),
+                        dsm_rt_piece_pages(action->count, action->stride));
     }
 }
 
@@ -719,9 +806,9 @@ static void dsm_rt_populate_homed(dsm_rt_t *rt, uint64_t page, uint64_t count)
 }
 
 /*
- * Map the run [page, page + count), whose data is in this node's page cache:
- * fetched into the landing mapping, or, at their home, its own pages. One
- * CONTINUE for the run.
+ * Map the pages [page, page + count), whose data is in this node's page
+ * cache: fetched into the landing mapping, or, at their home, its own pages.
+ * One CONTINUE.
  */
 static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags)
 {
@@ -745,9 +832,6 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned
         dsm_rt_fatal(rt, status, "installing pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
                      count, dsm_strerror(status));
     }
-    for (uint64_t i = 0; i < count; i++) {
-        dsm_rt_fault_resolved(rt, page + i);
-    }
 }
 
 /*
@@ -764,12 +848,18 @@ static void dsm_rt_grant_hint(dsm_rt_t *rt, const dsm_coh_action_t *action, uint
 {
     uint8_t flags = dsm_coh_msg_grant_flags(msg);
 
-    if (!(flags & DSM_COH_GRANT_DATA) || !dsm_rt_arena_unwritten(rt, action->page, action->count)) {
+    if (!(flags & DSM_COH_GRANT_DATA)) {
         return;
+    }
+    for (uint32_t i = 0; i < dsm_rt_run_pieces(action->count, action->stride); i++) {
+        if (!dsm_rt_arena_unwritten(rt, dsm_coh_run_page(action->page, action->stride, i),
+                                    dsm_rt_piece_pages(action->count, action->stride))) {
+            return;
+        }
     }
     dsm_coh_msg_set_zero(msg);
     if (flags & DSM_COH_GRANT_EXCL) {
-        dsm_rt_populate(rt, action->page, action->count);
+        dsm_rt_populate_run(rt, action);
     }
 }
 
@@ -790,7 +880,7 @@ static void dsm_rt_landing_prepare(dsm_rt_t *rt, const dsm_coh_action_t *action)
 
     if (dsm_coh_msg_is_request(action->msg) &&
         (state == DSM_COH_N_IS_AD || state == DSM_COH_N_IM_AD)) {
-        dsm_rt_populate(rt, action->page, action->count);
+        dsm_rt_populate_run(rt, action);
     }
 }
 
@@ -826,59 +916,70 @@ static void dsm_rt_run_pages_done(dsm_rt_t *rt, const dsm_coh_action_t *action, 
                                   int changed)
 {
     for (uint32_t i = 0; i < action->count; i++) {
+        uint64_t page = dsm_coh_run_page(action->page, action->stride, i);
+
         if (resolved) {
-            dsm_rt_fault_resolved(rt, action->page + i);
+            dsm_rt_fault_resolved(rt, page);
         }
         if (changed) {
-            dsm_rt_page_changed(rt, action->page + i);
+            dsm_rt_page_changed(rt, page);
         }
     }
 }
 
-/* An action on a run of pages, carried out for the whole run at once: one
- * message, one transfer per allocation, one ioctl (the arena range of a run
- * is contiguous). */
-static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
+/* A kernel action on the contiguous pages [page, page + count): one call. */
+static void dsm_rt_kernel_piece(dsm_rt_t *rt, dsm_coh_action_type_t type, uint64_t page,
+                                uint32_t count)
 {
-    void *address = dsm_rt_page_address(rt, action->page);
-    size_t length = (size_t)action->count * DSM_RT_PAGE_SIZE;
+    void *address = dsm_rt_page_address(rt, page);
+    size_t length = (size_t)count * DSM_RT_PAGE_SIZE;
 
-    switch (action->type) {
-    case DSM_COH_ACT_SEND:
-        dsm_rt_send(rt, action);
-        break;
-    case DSM_COH_ACT_FETCH:
-    case DSM_COH_ACT_WRITE_BACK:
-        dsm_rt_transfer(rt, action);
-        break;
+    switch (type) {
     case DSM_COH_ACT_INSTALL_RO:
-        dsm_rt_install(rt, action->page, action->count, DSM_UFFD_WP);
+        dsm_rt_install(rt, page, count, DSM_UFFD_WP);
         break;
     case DSM_COH_ACT_INSTALL_RW:
-        dsm_rt_install(rt, action->page, action->count, 0);
+        dsm_rt_install(rt, page, count, 0);
         break;
     case DSM_COH_ACT_CLEAR_WP:
         dsm_rt_kernel_checked(rt, dsm_uffd_wp_clear(&rt->uffd, address, length, 0),
-                              "clearing write protection", action->page);
-        dsm_rt_run_pages_done(rt, action, 1, 1);
+                              "clearing write protection", page);
         break;
     case DSM_COH_ACT_SET_WP:
         dsm_rt_kernel_checked(rt, dsm_uffd_wp_set(&rt->uffd, address, length),
-                              "write-protecting", action->page);
+                              "write-protecting", page);
         break;
     case DSM_COH_ACT_ZAP:
-        dsm_rt_kernel_checked(rt, dsm_uffd_zap(address, length), "zapping", action->page);
-        dsm_rt_run_pages_done(rt, action, 0, 1);
+        dsm_rt_kernel_checked(rt, dsm_uffd_zap(address, length), "zapping", page);
         break;
     case DSM_COH_ACT_WAKE:
-        dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, length), "waking",
-                              action->page);
         /* The woken threads retry; one that faults again is a new fault. */
-        dsm_rt_run_pages_done(rt, action, 1, 0);
+        dsm_rt_kernel_checked(rt, dsm_uffd_wake(&rt->uffd, address, length), "waking", page);
         break;
     default:
-        dsm_rt_fatal(rt, DSM_ERR_STATE, "unknown coherence action %d", (int)action->type);
+        dsm_rt_fatal(rt, DSM_ERR_STATE, "unknown coherence action %d", (int)type);
     }
+}
+
+/* An action on a run of pages, carried out for the whole run at once: one
+ * message, one transfer per allocation, one kernel call per piece. */
+static void dsm_rt_action_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
+{
+    if (action->type == DSM_COH_ACT_SEND) {
+        dsm_rt_send(rt, action);
+        return;
+    }
+    if (action->type == DSM_COH_ACT_FETCH || action->type == DSM_COH_ACT_WRITE_BACK) {
+        dsm_rt_transfer(rt, action);
+        return;
+    }
+    for (uint32_t i = 0; i < dsm_rt_run_pieces(action->count, action->stride); i++) {
+        dsm_rt_kernel_piece(rt, action->type, dsm_coh_run_page(action->page, action->stride, i),
+                            dsm_rt_piece_pages(action->count, action->stride));
+    }
+    dsm_rt_run_pages_done(rt, action,
+                          action->type != DSM_COH_ACT_SET_WP && action->type != DSM_COH_ACT_ZAP,
+                          action->type == DSM_COH_ACT_CLEAR_WP || action->type == DSM_COH_ACT_ZAP);
 }
 
 /* The one place the action list is emptied. */
@@ -889,7 +990,7 @@ static void dsm_rt_actions_run(dsm_rt_t *rt)
 
         dsm_rt_action_run(rt, action);
         if (action->type == DSM_COH_ACT_INSTALL_RW || action->type == DSM_COH_ACT_CLEAR_WP) {
-            dsm_rt_hold_granted(rt, action->page, action->count); /* rt_hold.c */
+            dsm_rt_hold_granted(rt, action); /* rt_hold.c */
         }
     }
     rt->pages.actions.count = 0;
@@ -920,7 +1021,8 @@ int dsm_rt_pages_run_deferred(dsm_rt_t *rt)
 
     for (;;) {
         if (dsm_rt_fifo_pop(&rt->pages.deferred, &work)) {
-            dsm_rt_rma_done(rt, work.page, dsm_rt_deferred_run(rt, &work), work.op);
+            dsm_rt_deferred_run(rt, &work);
+            dsm_rt_rma_done(rt, &work);
             any = 1;
         } else if (dsm_rt_home_ready_pop(rt, &held)) {
             dsm_rt_held_run(rt, &held);

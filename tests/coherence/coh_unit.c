@@ -45,7 +45,7 @@ static void unit_run(dsm_coh_msg_type_t type, uint8_t flags, uint32_t sender, ui
                      uint64_t page, uint32_t count, uint8_t *bytes)
 {
     dsm_coh_msg_t msg = {.type = type, .flags = flags, .sender = sender, .req_id = req_id,
-                         .page = page, .count = count};
+                         .page = page, .count = count, .stride = 1};
 
     dsm_coh_msg_encode(&msg, bytes);
 }
@@ -101,10 +101,10 @@ static dsm_test_result_t test_msg_validation(void)
     DSM_CHECK(dsm_coh_msg_decode(b, DSM_COH_MSG_SIZE, 3, 4, 0x1122334455ull, &msg) ==
               DSM_ERR_MALFORMED); /* page outside the arena */
     for (unsigned i = 0; i < 4; i++) {
-        static const uint8_t corrupt[4][2] = {{0, 1}, {1, 0}, {1, 8}, {3, 1}};
+        static const uint8_t corrupt[4][2] = {{0, 1}, {1, 0}, {1, 8}, {3, 0}};
 
         memcpy(bad, b, sizeof(bad));
-        bad[corrupt[i][0]] = corrupt[i][1]; /* version 1, type 0, type 8, reserved */
+        bad[corrupt[i][0]] = corrupt[i][1]; /* version 1, type 0, type 8, stride 0 */
         DSM_CHECK(dsm_coh_msg_decode(bad, sizeof(bad), 3, 4, 1ull << 40, &msg) ==
                   DSM_ERR_MALFORMED);
     }
@@ -377,7 +377,7 @@ static dsm_test_result_t test_run_read_miss(void)
     dsm_coh_stats_t st;
 
     DSM_CHECK(engine != NULL);
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 64, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 64, 1, &out) == DSM_OK);
     DSM_CHECK(out.count == 1 && unit_sent(&out, 0, 0, DSM_COH_MSG_REQ_READ, 0, 64));
     out.count = 0;
     unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 64, b);
@@ -385,7 +385,7 @@ static dsm_test_result_t test_run_read_miss(void)
     DSM_CHECK(out.count == 1 && unit_act(&out, 0, DSM_COH_ACT_FETCH, 0, 64) &&
               out.actions[0].node == 0);
     out.count = 0;
-    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 64, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 64, 1, DSM_COH_RMA_FETCH, &out) == DSM_OK);
     DSM_CHECKF(out.count == 2 && unit_act(&out, 0, DSM_COH_ACT_INSTALL_RO, 0, 64) &&
                unit_sent(&out, 1, 0, DSM_COH_MSG_DONE, 0, 64), "%zu actions", out.count);
     DSM_CHECK(dsm_coh_engine_node_state(engine, 63) == DSM_COH_N_S &&
@@ -417,14 +417,14 @@ static dsm_test_result_t test_run_recall(void)
     DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
     DSM_CHECK(dsm_coh_engine_home_state(engine, 40, 1, &holder) == DSM_COH_H_M && holder);
     out.count = 0;
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 64, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 64, 1, &out) == DSM_OK);
     DSM_CHECK(out.count == 1 && unit_sent(&out, 0, 1, DSM_COH_MSG_DOWNGRADE, 0, 64));
     out.count = 0;
     unit_run(DSM_COH_MSG_ACK, 0, 1, 1, 0, 64, b);
     DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
     DSM_CHECK(out.count == 1 && unit_act(&out, 0, DSM_COH_ACT_FETCH, 0, 64));
     out.count = 0;
-    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 64, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 64, 1, DSM_COH_RMA_FETCH, &out) == DSM_OK);
     DSM_CHECK(out.count == 1 && unit_act(&out, 0, DSM_COH_ACT_INSTALL_RO, 0, 64));
     DSM_CHECK(dsm_coh_engine_home_state(engine, 63, 1, &holder) == DSM_COH_H_S && holder);
     DSM_CHECK(dsm_coh_engine_quiescent(engine));
@@ -478,11 +478,11 @@ static dsm_test_result_t test_run_split(void)
     DSM_CHECK(engine != NULL);
     DSM_CHECK(dsm_coh_engine_read_fault(engine, 2, &out) == DSM_OK);
     out.count = 0;
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 8, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 8, 1, &out) == DSM_OK);
     DSM_CHECKF(out.count == 2 && unit_sent(&out, 0, 0, DSM_COH_MSG_REQ_READ, 0, 2) &&
                unit_sent(&out, 1, 0, DSM_COH_MSG_REQ_READ, 3, 5), "%zu actions", out.count);
     out.count = 0;
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 253, 6, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 253, 6, 1, &out) == DSM_OK);
     DSM_CHECKF(out.count == 2 && unit_sent(&out, 0, 0, DSM_COH_MSG_REQ_READ, 253, 3) &&
                unit_act(&out, 1, DSM_COH_ACT_FETCH, 256, 3) && out.actions[1].node == 1,
                "%zu actions", out.count);
@@ -495,7 +495,7 @@ static dsm_test_result_t test_run_split(void)
     DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
     DSM_CHECK(out.count == 1 && unit_sent(&out, 0, 0, DSM_COH_MSG_GRANT, 259, 1));
     out.count = 0;
-    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 256, 3, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 256, 3, 1, DSM_COH_RMA_FETCH, &out) == DSM_OK);
     /* Installed, then each DONE (to self) serves node 0's queued write: INV to self
      * (zap, ack, to self) then the grant, merged into one message. */
     DSM_CHECK(unit_act(&out, 0, DSM_COH_ACT_INSTALL_RO, 256, 3));
@@ -516,13 +516,13 @@ static dsm_test_result_t test_run_refused(void)
     dsm_coh_stats_t st;
 
     DSM_CHECK(engine != NULL);
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 0, &out) == DSM_ERR_INVALID_PARAM);
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, DSM_COH_RUN_MAX + 1, &out) ==
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 0, 1, &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, DSM_COH_RUN_MAX + 1, 1, &out) ==
               DSM_ERR_INVALID_PARAM);
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 510, 3, &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 510, 3, 1, &out) == DSM_ERR_INVALID_PARAM);
     /* The list must hold the worst case of the whole run: 3 pages x (2 + 16). */
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 3, &small) == DSM_ERR_INVALID_PARAM);
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 4, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 3, 1, &small) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 4, 1, &out) == DSM_OK);
     out.count = 0;
     unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 5, b); /* page 4 asked nothing */
     DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_ERR_MALFORMED);
@@ -530,7 +530,7 @@ static dsm_test_result_t test_run_refused(void)
     DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_ERR_MALFORMED);
     unit_run(DSM_COH_MSG_REQ_READ, 0, 0, 1, 250, 8, b); /* half of it not ours to serve */
     DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_ERR_MALFORMED);
-    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 4, DSM_COH_RMA_FETCH, &out) ==
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 4, 1, DSM_COH_RMA_FETCH, &out) ==
               DSM_ERR_STATE);
     DSM_CHECK(out.count == 0 && dsm_coh_engine_node_state(engine, 0) == DSM_COH_N_IS_AD);
     unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 4, b);
@@ -540,7 +540,7 @@ static dsm_test_result_t test_run_refused(void)
     out.count = 0;
     DSM_CHECK(dsm_coh_engine_rma_done(engine, 1, DSM_COH_RMA_FETCH, &out) == DSM_OK);
     DSM_CHECK(out.count == 2 && unit_sent(&out, 1, 0, DSM_COH_MSG_DONE, 1, 1));
-    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 2, DSM_COH_RMA_FETCH, &out) ==
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 2, 1, DSM_COH_RMA_FETCH, &out) ==
               DSM_ERR_STATE);
     dsm_coh_engine_stats(engine, &st);
     DSM_CHECK(st.malformed == 3);
@@ -560,10 +560,10 @@ static dsm_test_result_t test_run_page_order(void)
     uint8_t b[DSM_COH_MSG_SIZE];
 
     DSM_CHECK(engine != NULL);
-    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 2, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 2, 1, &out) == DSM_OK);
     unit_run(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 2, b);
     DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
-    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 2, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 2, 1, DSM_COH_RMA_FETCH, &out) == DSM_OK);
     DSM_CHECK(dsm_coh_engine_write_fault(engine, 1, &out) == DSM_OK); /* upgrade: SM_A */
     out.count = 0;
     unit_run(DSM_COH_MSG_INV, 0, 0, 9, 0, 2, b);

@@ -122,6 +122,7 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
         case 2: msg.count = 1 + fuzz_byte(in) % 8u; break;
         default: msg.count = fuzz_byte(in); break;
         }
+        msg.stride = 1;
         dsm_coh_msg_encode(&msg, bytes);
         if (id_byte & 0x80) { /* decoded once, then handed in, as the runtime may */
             if (dsm_coh_engine_decode(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, &msg) ==
@@ -138,9 +139,9 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
         uint32_t count = fuzz_byte(in) % 10u;
 
         if (kind & 1) {
-            dsm_coh_engine_write_fault_run(engine, first, count, out);
+            dsm_coh_engine_write_fault_run(engine, first, count, 1, out);
         } else {
-            dsm_coh_engine_read_fault_run(engine, first, count, out);
+            dsm_coh_engine_read_fault_run(engine, first, count, 1, out);
         }
         break;
     }
@@ -148,7 +149,7 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
         uint64_t first = fuzz_byte(in) % (params->npages + 1);
         uint32_t count = fuzz_byte(in) % 10u;
 
-        dsm_coh_engine_rma_done_run(engine, first, count, (dsm_coh_rma_t)(fuzz_byte(in) % 3),
+        dsm_coh_engine_rma_done_run(engine, first, count, 1, (dsm_coh_rma_t)(fuzz_byte(in) % 3),
                                     out);
         break;
     }

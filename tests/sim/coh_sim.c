@@ -344,13 +344,13 @@ static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_even
     sim->grant_zero = 0;
     switch (kind) {
     case SIM_IN_READ:
-        status = dsm_coh_engine_read_fault_run(engine, page, count, &out);
+        status = dsm_coh_engine_read_fault_run(engine, page, count, 1, &out);
         break;
     case SIM_IN_WRITE:
-        status = dsm_coh_engine_write_fault_run(engine, page, count, &out);
+        status = dsm_coh_engine_write_fault_run(engine, page, count, 1, &out);
         break;
     case SIM_IN_RMA:
-        status = dsm_coh_engine_rma_done_run(engine, page, count, (dsm_coh_rma_t)ev->op, &out);
+        status = dsm_coh_engine_rma_done_run(engine, page, count, 1, (dsm_coh_rma_t)ev->op, &out);
         break;
     case SIM_IN_MSG:
         sim->grant_zero = (dsm_coh_msg_grant_flags(ev->msg) & DSM_COH_GRANT_ZERO) != 0;
