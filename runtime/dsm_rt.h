@@ -566,9 +566,10 @@ void dsm_rt_homes_fini(dsm_rt_t *rt);
  * node is the manager of an unclaimed chunk, it homes it and returns 0. */
 int dsm_rt_home_hold_fault(dsm_rt_t *rt, const dsm_rt_region_t *region,
                            const dsm_uffd_event_t *event, uint64_t page);
-/* The same for a coherence message (bytes, length) from src about page. */
-int dsm_rt_home_hold_msg(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page, int src,
-                         const void *bytes, size_t length);
+/* The same for a coherence message msg (bytes, length) from src: held while
+ * the home of a page of its run is unknown here. */
+int dsm_rt_home_hold_msg(dsm_rt_t *rt, const dsm_rt_region_t *region, const dsm_coh_msg_t *msg,
+                         int src, const void *bytes, size_t length);
 /* 1 and the oldest held work whose home is now known, or 0. */
 int dsm_rt_home_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p);
 

@@ -155,14 +155,29 @@ int dsm_rt_home_hold_fault(dsm_rt_t *rt, const dsm_rt_region_t *region,
     return 1;
 }
 
-int dsm_rt_home_hold_msg(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page, int src,
-                         const void *bytes, size_t length)
+/* The first page of msg's run whose home is unknown here, or UINT64_MAX. A
+ * run spans chunks: its sender knows every one's home, this node may not yet. */
+static uint64_t dsm_rt_home_unknown_page(const dsm_rt_placement_t *pl, const dsm_coh_msg_t *msg)
+{
+    for (uint32_t i = 0; i < msg->count; i++) {
+        uint64_t page = dsm_coh_run_page(msg->page, msg->stride, i);
+
+        if (dsm_rt_placement_home(pl, page) == DSM_RT_HOME_UNKNOWN) {
+            return page;
+        }
+    }
+    return UINT64_MAX;
+}
+
+int dsm_rt_home_hold_msg(dsm_rt_t *rt, const dsm_rt_region_t *region, const dsm_coh_msg_t *msg,
+                         int src, const void *bytes, size_t length)
 {
     const dsm_rt_placement_t *pl = &region->placement;
+    uint64_t page = pl->policy == DSM_PLACEMENT_FIRST_TOUCH ? dsm_rt_home_unknown_page(pl, msg)
+                                                             : UINT64_MAX;
     dsm_rt_held_t held = { .page = page, .src = src, .length = length };
 
-    if (pl->policy != DSM_PLACEMENT_FIRST_TOUCH ||
-        dsm_rt_placement_home(pl, page) != DSM_RT_HOME_UNKNOWN) {
+    if (page == UINT64_MAX) {
         return 0;
     }
     if (length > sizeof(held.msg)) { /* decoded already: cannot happen */

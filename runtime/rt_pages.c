@@ -121,7 +121,7 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
     }
     /* First touch: a request can arrive before this node learns it is the home. */
     if (status == DSM_OK &&
-        dsm_rt_home_hold_msg(rt, region, msg.page, src, bytes, length)) {
+        dsm_rt_home_hold_msg(rt, region, &msg, src, bytes, length)) {
         return;
     }
     /* A page just granted writable here is kept a while (rt_hold.c). */
