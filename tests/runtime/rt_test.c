@@ -1277,8 +1277,10 @@ static int case_write_ahead(long iterations)
  * an array, then node 0 reads one word of every 4th page (a column of a
  * row-major matrix with 4-page rows), then writes the same words (upgrades of
  * the pages it now shares). Both runs of faults must have been followed
- * ahead (the statistics count pages requested ahead), and every value read
- * and written must be right.
+ * ahead (the statistics count pages requested ahead), the column's pages
+ * must have moved as runs along the stride (its messages name at least two
+ * pages each on average; one-page transactions name one), and every value
+ * read and written must be right.
  */
 static int case_stride_ahead(long iterations)
 {
@@ -1315,6 +1317,12 @@ static int case_stride_ahead(long iterations)
                      (unsigned long long)(after.pages_read_ahead - before.pages_read_ahead),
                      (unsigned long long)(after.pages_upgraded_ahead -
                                           before.pages_upgraded_ahead));
+            }
+            if (nnodes > 1 && after.message_pages_sent - before.message_pages_sent <
+                                  2 * (after.messages_sent - before.messages_sent)) {
+                FAIL("round %ld: the column moved page by page (%llu messages for %llu pages)",
+                     round, (unsigned long long)(after.messages_sent - before.messages_sent),
+                     (unsigned long long)(after.message_pages_sent - before.message_pages_sent));
             }
         }
         CHECK_OK(dsm_barrier());
