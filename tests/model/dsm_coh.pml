@@ -21,6 +21,13 @@
  * page. With RUN = 1 (the default) pages are homed cyclically and nothing
  * merges. Messages a home sends to itself also go through the
  * bag (the C engine handles them at once: one of the interleavings here).
+ * The model's RUN pages stand for any run of a home's pages, adjacent or
+ * along a stride (a column of a row-major matrix, message version 3): the
+ * engine handles a run's pages one after the other and joins their output in
+ * the same way whatever the distance between them, so which pages form a run
+ * is only their labels here, and strided runs need no other model. The
+ * C engine's strided runs are checked by tests/coherence, tests/sim and
+ * tests/fuzz.
  *
  * Checked in every state: SWMR (a writable copy excludes every other copy),
  * data-value (every mapped copy holds the latest write, checked again on every
