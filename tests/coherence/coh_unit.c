@@ -40,14 +40,22 @@ static dsm_coh_engine_t *unit_engine_blocked(uint32_t self, uint32_t nnodes, uin
     return dsm_coh_engine_create(&params, &engine) == DSM_OK ? engine : NULL;
 }
 
+/* A message naming the run of count pages from page along stride. */
+static void unit_run_strided(dsm_coh_msg_type_t type, uint8_t flags, uint32_t sender,
+                             uint32_t req_id, uint64_t page, uint32_t count, uint32_t stride,
+                             uint8_t *bytes)
+{
+    dsm_coh_msg_t msg = {.type = type, .flags = flags, .sender = sender, .req_id = req_id,
+                         .page = page, .count = count, .stride = stride};
+
+    dsm_coh_msg_encode(&msg, bytes);
+}
+
 /* A message naming the run [page, page + count). */
 static void unit_run(dsm_coh_msg_type_t type, uint8_t flags, uint32_t sender, uint32_t req_id,
                      uint64_t page, uint32_t count, uint8_t *bytes)
 {
-    dsm_coh_msg_t msg = {.type = type, .flags = flags, .sender = sender, .req_id = req_id,
-                         .page = page, .count = count, .stride = 1};
-
-    dsm_coh_msg_encode(&msg, bytes);
+    unit_run_strided(type, flags, sender, req_id, page, count, 1, bytes);
 }
 
 static void unit_msg(dsm_coh_msg_type_t type, uint8_t flags, uint32_t sender, uint32_t req_id,
@@ -56,26 +64,45 @@ static void unit_msg(dsm_coh_msg_type_t type, uint8_t flags, uint32_t sender, ui
     unit_run(type, flags, sender, req_id, page, 1, bytes);
 }
 
-/* Whether action i of out is a SEND to dest of a type message naming [page, page + count). */
-static bool unit_sent(const dsm_coh_actions_t *out, size_t i, uint32_t dest,
-                      dsm_coh_msg_type_t type, uint64_t page, uint32_t count)
+/*
+ * Whether action i of out is a SEND to dest of a type message naming the run
+ * of count pages from page along stride: the action and the message it
+ * carries both say so (the action's fields are what a runtime reads first).
+ */
+static bool unit_sent_strided(const dsm_coh_actions_t *out, size_t i, uint32_t dest,
+                              dsm_coh_msg_type_t type, uint64_t page, uint32_t count,
+                              uint32_t stride)
 {
     const dsm_coh_action_t *a = &out->actions[i];
     dsm_coh_msg_t msg;
 
     return i < out->count && a->type == DSM_COH_ACT_SEND && a->node == dest &&
-           a->page == page && a->count == count &&
+           a->page == page && a->count == count && a->stride == stride &&
            dsm_coh_msg_decode(a->msg, DSM_COH_MSG_SIZE, a->msg[4], 1024, 1ull << 40, &msg) ==
                DSM_OK &&
-           msg.type == type && msg.page == page && msg.count == count;
+           msg.type == type && msg.page == page && msg.count == count && msg.stride == stride;
+}
+
+/* The same on [page, page + count): a run of adjacent pages has stride 1. */
+static bool unit_sent(const dsm_coh_actions_t *out, size_t i, uint32_t dest,
+                      dsm_coh_msg_type_t type, uint64_t page, uint32_t count)
+{
+    return unit_sent_strided(out, i, dest, type, page, count, 1);
+}
+
+/* Whether action i of out is type on the run of count pages from page along stride. */
+static bool unit_act_strided(const dsm_coh_actions_t *out, size_t i, dsm_coh_action_type_t type,
+                             uint64_t page, uint32_t count, uint32_t stride)
+{
+    return i < out->count && out->actions[i].type == type && out->actions[i].page == page &&
+           out->actions[i].count == count && out->actions[i].stride == stride;
 }
 
 /* Whether action i of out is type on [page, page + count). */
 static bool unit_act(const dsm_coh_actions_t *out, size_t i, dsm_coh_action_type_t type,
                      uint64_t page, uint32_t count)
 {
-    return i < out->count && out->actions[i].type == type && out->actions[i].page == page &&
-           out->actions[i].count == count;
+    return unit_act_strided(out, i, type, page, count, 1);
 }
 
 static dsm_test_result_t test_msg_validation(void)
