@@ -176,6 +176,42 @@ static dsm_test_result_t test_msg_validation(void)
     return DSM_TEST_PASS;
 }
 
+/*
+ * Strides on the wire: byte 3, 1..DSM_COH_STRIDE_MAX; the run's last page
+ * along the stride, not page + count, must lie in the arena.
+ */
+static dsm_test_result_t test_msg_stride(void)
+{
+    uint8_t b[DSM_COH_MSG_SIZE];
+    dsm_coh_msg_t msg;
+
+    unit_msg(DSM_COH_MSG_INV, 0, 3, 1, 10, b);
+    DSM_CHECK(b[3] == 1); /* one page: stride 1, as adjacent runs */
+    /* Pages 10, 14, 18: in an arena of 19 pages, not of 18. */
+    unit_run_strided(DSM_COH_MSG_INV, 0, 3, 1, 10, 3, 4, b);
+    DSM_CHECK(b[3] == 4 && b[20] == 3);
+    DSM_CHECK(dsm_coh_msg_decode(b, sizeof(b), 3, 4, 19, &msg) == DSM_OK);
+    DSM_CHECK(msg.page == 10 && msg.count == 3 && msg.stride == 4);
+    DSM_CHECK(dsm_coh_msg_decode(b, sizeof(b), 3, 4, 18, &msg) == DSM_ERR_MALFORMED);
+    unit_run(DSM_COH_MSG_INV, 0, 3, 1, 10, 3, b); /* same count, adjacent: 10..12 */
+    DSM_CHECK(dsm_coh_msg_decode(b, sizeof(b), 3, 4, 18, &msg) == DSM_OK && msg.stride == 1);
+    /* The longest stride fits the byte; stride 0 is no run. */
+    unit_run_strided(DSM_COH_MSG_INV, 0, 3, 1, 0, 2, DSM_COH_STRIDE_MAX, b);
+    DSM_CHECK(b[3] == 0xff);
+    DSM_CHECK(dsm_coh_msg_decode(b, sizeof(b), 3, 4, DSM_COH_STRIDE_MAX + 1, &msg) == DSM_OK &&
+              msg.stride == DSM_COH_STRIDE_MAX);
+    DSM_CHECK(dsm_coh_msg_decode(b, sizeof(b), 3, 4, DSM_COH_STRIDE_MAX, &msg) ==
+              DSM_ERR_MALFORMED);
+    unit_run_strided(DSM_COH_MSG_INV, 0, 3, 1, 0, 1, 0, b);
+    DSM_CHECK(dsm_coh_msg_decode(b, sizeof(b), 3, 4, 1000, &msg) == DSM_ERR_MALFORMED);
+    /* The last page along the stride past the end of the page numbers: no wrap. */
+    unit_run_strided(DSM_COH_MSG_INV, 0, 3, 1, UINT64_MAX - 10, 2, 16, b);
+    DSM_CHECK(dsm_coh_msg_decode(b, sizeof(b), 3, 4, UINT64_MAX, &msg) == DSM_ERR_MALFORMED);
+    unit_run_strided(DSM_COH_MSG_INV, 0, 3, 1, UINT64_MAX - 17, 2, 16, b);
+    DSM_CHECK(dsm_coh_msg_decode(b, sizeof(b), 3, 4, UINT64_MAX, &msg) == DSM_OK);
+    return DSM_TEST_PASS;
+}
+
 /* Well-formed messages that are not legal in the page's state: counted, no effect. */
 static dsm_test_result_t test_malformed_no_effect(void)
 {
@@ -235,13 +271,16 @@ static dsm_test_result_t test_decoded_recv(void)
     DSM_CHECK(msg.type == DSM_COH_MSG_REQ_READ && msg.sender == 2 && msg.page == 1);
     DSM_CHECK(dsm_coh_engine_recv_msg(engine, &msg, &small) == DSM_ERR_INVALID_PARAM);
     /* Fields a caller could have got wrong: each refused, counted, nothing changed. */
-    for (unsigned i = 0; i < 5; i++) {
+    for (unsigned i = 0; i < 8; i++) {
         bad = msg;
         switch (i) {
         case 0: bad.sender = 4; break;                       /* outside the job */
         case 1: bad.sender = 1; break;                       /* ourselves       */
         case 2: bad.req_id = 0; break;
         case 3: bad.flags = DSM_COH_GRANT_DATA; break;       /* flags on a request */
+        case 4: bad.stride = 0; break;
+        case 5: bad.stride = DSM_COH_STRIDE_MAX + 1; break;  /* no byte holds it */
+        case 6: bad.count = 2; bad.stride = 64; break;       /* 1, 65: one home, past 64 */
         default: bad.type = (dsm_coh_msg_type_t)0; break;
         }
         DSM_CHECK(dsm_coh_engine_recv_msg(engine, &bad, &out) == DSM_ERR_MALFORMED);
@@ -251,7 +290,7 @@ static dsm_test_result_t test_decoded_recv(void)
     DSM_CHECK(out.count == 1 && out.actions[0].type == DSM_COH_ACT_SEND &&
               out.actions[0].node == 2);
     dsm_coh_engine_stats(engine, &st);
-    DSM_CHECKF(st.malformed == 7 && st.msgs_received == 1, "%" PRIu64 " malformed",
+    DSM_CHECKF(st.malformed == 10 && st.msgs_received == 1, "%" PRIu64 " malformed",
                st.malformed);
     dsm_coh_engine_destroy(engine);
     return DSM_TEST_PASS;
@@ -647,6 +686,7 @@ static dsm_test_result_t test_home_claim(void)
 
 static const dsm_test_case_t cases[] = {
     {"msg_validation", NULL, test_msg_validation, 0},
+    {"msg_stride", NULL, test_msg_stride, 0},
     {"malformed_no_effect", NULL, test_malformed_no_effect, 0},
     {"decoded_recv", NULL, test_decoded_recv, 0},
     {"home_local_path", NULL, test_home_local_path, 0},
