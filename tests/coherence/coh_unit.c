@@ -644,6 +644,121 @@ static dsm_test_result_t test_run_page_order(void)
     return DSM_TEST_PASS;
 }
 
+/*
+ * A read run along a stride (every 4th page, a column of a row-major matrix)
+ * at a remote home: one request, one grant, one fetch, one install, one DONE,
+ * each naming 8 pages at stride 4; the pages between them stay untouched.
+ * Blocked homes as in test_run_read_miss: pages 0..255 at node 0.
+ */
+static dsm_test_result_t test_stride_read_miss(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(1, 2, 512);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+    dsm_coh_stats_t st;
+
+    DSM_CHECK(engine != NULL);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 8, 4, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 1 && unit_sent_strided(&out, 0, 0, DSM_COH_MSG_REQ_READ, 0, 8, 4),
+               "%zu actions", out.count);
+    DSM_CHECK(dsm_coh_engine_node_state(engine, 28) == DSM_COH_N_IS_AD &&
+              dsm_coh_engine_node_state(engine, 1) == DSM_COH_N_I &&
+              dsm_coh_engine_node_state(engine, 32) == DSM_COH_N_I);
+    out.count = 0;
+    unit_run_strided(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 0, 8, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECKF(out.count == 1 && unit_act_strided(&out, 0, DSM_COH_ACT_FETCH, 0, 8, 4) &&
+               out.actions[0].node == 0, "%zu actions", out.count);
+    out.count = 0;
+    /* The same count along another stride names pages nobody fetched: refused whole. */
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 8, 1, DSM_COH_RMA_FETCH, &out) ==
+              DSM_ERR_STATE && out.count == 0);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 8, 4, DSM_COH_RMA_FETCH, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 2 && unit_act_strided(&out, 0, DSM_COH_ACT_INSTALL_RO, 0, 8, 4) &&
+               unit_sent_strided(&out, 1, 0, DSM_COH_MSG_DONE, 0, 8, 4), "%zu actions",
+               out.count);
+    DSM_CHECK(dsm_coh_engine_node_state(engine, 28) == DSM_COH_N_S &&
+              dsm_coh_engine_node_state(engine, 27) == DSM_COH_N_I &&
+              dsm_coh_engine_node_state(engine, 32) == DSM_COH_N_I);
+    DSM_CHECK(dsm_coh_engine_quiescent(engine));
+    dsm_coh_engine_stats(engine, &st);
+    DSM_CHECK(st.msgs_sent == 2 && st.msg_pages_sent == 16 && st.read_misses == 8 &&
+              st.fetches == 8 && st.run_inputs == 3 && st.run_pages == 24);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
+/* Homes by blocks of 4 pages, alternately at node 0 and node 1. */
+static uint32_t unit_home_alternate(uint64_t page, void *arg)
+{
+    (void)arg;
+    return (uint32_t)(page / 4 % 2);
+}
+
+/*
+ * A strided run whose pages alternate between two homes: one message per
+ * home's pages that follow one another along the stride. Pages 0, 2, 8 and 10
+ * all go to node 0, but 8 does not follow 2 along the stride, so they are two
+ * messages, not one run with holes.
+ */
+static dsm_test_result_t test_stride_two_homes(void)
+{
+    dsm_coh_params_t params = {.self = 2, .nnodes = 3, .npages = 64,
+                               .home_policy = DSM_COH_HOME_FUNC,
+                               .home_of = unit_home_alternate};
+    dsm_coh_engine_t *engine = NULL;
+    dsm_coh_actions_t out = unit_out();
+
+    DSM_CHECK(dsm_coh_engine_create(&params, &engine) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 8, 2, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 4 &&
+               unit_sent_strided(&out, 0, 0, DSM_COH_MSG_REQ_READ, 0, 2, 2) &&
+               unit_sent_strided(&out, 1, 1, DSM_COH_MSG_REQ_READ, 4, 2, 2) &&
+               unit_sent_strided(&out, 2, 0, DSM_COH_MSG_REQ_READ, 8, 2, 2) &&
+               unit_sent_strided(&out, 3, 1, DSM_COH_MSG_REQ_READ, 12, 2, 2),
+               "%zu actions", out.count);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
+/*
+ * A strided run across the edge of a block of homes (3 nodes, blocks of 256
+ * pages, we are node 2): split where the home changes. A lone page keeps
+ * stride 1; pages of our own home are served inside the input, their
+ * messages to self joined along the stride too. A grant naming the pages of
+ * two homes along a stride is refused.
+ */
+static dsm_test_result_t test_stride_block_edge(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(2, 3, 768);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+
+    DSM_CHECK(engine != NULL);
+    /* 240, 248 at node 0; 256, 264, ..., 296 at node 1. */
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 240, 8, 8, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 2 &&
+               unit_sent_strided(&out, 0, 0, DSM_COH_MSG_REQ_READ, 240, 2, 8) &&
+               unit_sent_strided(&out, 1, 1, DSM_COH_MSG_REQ_READ, 256, 6, 8),
+               "%zu actions", out.count);
+    out.count = 0;
+    /* 504 at node 1; 512, 520 ours. */
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 504, 3, 8, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 2 &&
+               unit_sent_strided(&out, 0, 1, DSM_COH_MSG_REQ_READ, 504, 1, 1) &&
+               unit_act_strided(&out, 1, DSM_COH_ACT_FETCH, 512, 2, 8) &&
+               out.actions[1].node == 2, "%zu actions", out.count);
+    out.count = 0;
+    unit_run_strided(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 240, 3, 8, b); /* 256: node 1's */
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_ERR_MALFORMED);
+    unit_run_strided(DSM_COH_MSG_GRANT, DSM_COH_GRANT_DATA, 0, 1, 240, 2, 8, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 0, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECKF(out.count == 1 && unit_act_strided(&out, 0, DSM_COH_ACT_FETCH, 240, 2, 8) &&
+               out.actions[0].node == 0, "%zu actions", out.count);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
 /* A home claims runs of pages nobody touched; another node's request then recalls one. */
 static dsm_test_result_t test_home_claim(void)
 {
@@ -701,6 +816,9 @@ static const dsm_test_case_t cases[] = {
     {"run_refused", NULL, test_run_refused, 0},
     {"run_page_order", NULL, test_run_page_order, 0},
     {"home_claim", NULL, test_home_claim, 0},
+    {"stride_read_miss", NULL, test_stride_read_miss, 0},
+    {"stride_two_homes", NULL, test_stride_two_homes, 0},
+    {"stride_block_edge", NULL, test_stride_block_edge, 0},
 };
 
 int main(int argc, char **argv)
