@@ -759,6 +759,105 @@ static dsm_test_result_t test_stride_block_edge(void)
     return DSM_TEST_PASS;
 }
 
+/*
+ * The home (node 0 of 3, pages 0..255) serves runs along a stride: node 1
+ * takes 16 pages at stride 4 Modified, node 2's write along the same stride
+ * recalls them with one INV to node 1, and node 1's read after that with one
+ * DOWNGRADE to node 2, each naming the 16 pages at stride 4.
+ */
+static dsm_test_result_t test_stride_home_recall(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(0, 3, 768);
+    dsm_coh_actions_t out = unit_out();
+    uint8_t b[DSM_COH_MSG_SIZE];
+    dsm_coh_stats_t st;
+    bool holder;
+
+    DSM_CHECK(engine != NULL);
+    unit_run_strided(DSM_COH_MSG_REQ_WRITE, 0, 1, 7, 0, 16, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_sent_strided(&out, 0, 1, DSM_COH_MSG_GRANT, 0, 16, 4));
+    unit_run_strided(DSM_COH_MSG_DONE, 0, 1, 7, 0, 16, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_home_state(engine, 60, 1, &holder) == DSM_COH_H_M && holder);
+    DSM_CHECK(dsm_coh_engine_home_state(engine, 61, 1, &holder) == DSM_COH_H_U && !holder);
+    out.count = 0;
+    unit_run_strided(DSM_COH_MSG_REQ_WRITE, 0, 2, 3, 0, 16, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 2, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECKF(out.count == 1 && unit_sent_strided(&out, 0, 1, DSM_COH_MSG_INV, 0, 16, 4),
+               "%zu actions", out.count);
+    out.count = 0;
+    unit_run_strided(DSM_COH_MSG_ACK, 0, 1, 3, 0, 16, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_sent_strided(&out, 0, 2, DSM_COH_MSG_GRANT, 0, 16, 4));
+    unit_run_strided(DSM_COH_MSG_DONE, 0, 2, 3, 0, 16, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 2, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_home_state(engine, 60, 2, &holder) == DSM_COH_H_M && holder);
+    out.count = 0;
+    unit_run_strided(DSM_COH_MSG_REQ_READ, 0, 1, 8, 0, 16, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECKF(out.count == 1 && unit_sent_strided(&out, 0, 2, DSM_COH_MSG_DOWNGRADE, 0, 16, 4),
+               "%zu actions", out.count);
+    out.count = 0;
+    unit_run_strided(DSM_COH_MSG_ACK, 0, 2, 8, 0, 16, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 2, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(out.count == 1 && unit_sent_strided(&out, 0, 1, DSM_COH_MSG_GRANT, 0, 16, 4));
+    unit_run_strided(DSM_COH_MSG_DONE, 0, 1, 8, 0, 16, 4, b);
+    DSM_CHECK(dsm_coh_engine_recv(engine, 1, b, sizeof(b), &out) == DSM_OK);
+    DSM_CHECK(dsm_coh_engine_home_state(engine, 60, 1, &holder) == DSM_COH_H_S && holder);
+    DSM_CHECK(dsm_coh_engine_home_state(engine, 60, 2, &holder) == DSM_COH_H_S && holder);
+    DSM_CHECK(dsm_coh_engine_quiescent(engine));
+    dsm_coh_engine_stats(engine, &st);
+    DSM_CHECK(st.msgs_sent == 5 && st.msg_pages_sent == 80 && st.inv_sent == 16 &&
+              st.dg_sent == 16 && st.malformed == 0);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
+/*
+ * Strided local inputs refused whole, nothing changed: stride 0, over
+ * DSM_COH_STRIDE_MAX, a last page along the stride past the arena (where the
+ * same count at stride 1 fits). The longest stride is accepted.
+ */
+static dsm_test_result_t test_stride_refused(void)
+{
+    dsm_coh_engine_t *engine = unit_engine_blocked(1, 2, 512);
+    dsm_coh_actions_t out = unit_out();
+    size_t nodes, homes;
+
+    DSM_CHECK(engine != NULL);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 4, 0, &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_write_fault_run(engine, 0, 1, 0, &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_rma_done_run(engine, 0, 4, 0, DSM_COH_RMA_FETCH, &out) ==
+              DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 2, DSM_COH_STRIDE_MAX + 1, &out) ==
+              DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_write_fault_run(engine, 0, 1, DSM_COH_STRIDE_MAX + 1, &out) ==
+              DSM_ERR_INVALID_PARAM);
+    /* 2, 257, 512: one page past the arena. */
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 2, 3, DSM_COH_STRIDE_MAX, &out) ==
+              DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_write_fault_run(engine, 500, 4, 4, &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, DSM_COH_RUN_MAX, DSM_COH_STRIDE_MAX,
+                                            &out) == DSM_ERR_INVALID_PARAM);
+    DSM_CHECK(out.count == 0 && dsm_coh_engine_node_state(engine, 2) == DSM_COH_N_I &&
+              dsm_coh_engine_quiescent(engine));
+    dsm_coh_engine_entries(engine, &nodes, &homes);
+    DSM_CHECK(nodes == 0 && homes == 0);
+    /* The same 4 pages fit at stride 1 (500..503), 3 of them at stride 4 (500, 504, 508). */
+    DSM_CHECK(dsm_coh_engine_write_fault_run(engine, 500, 4, 1, &out) == DSM_OK);
+    out.count = 0;
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 500, 3, 4, &out) == DSM_OK);
+    out.count = 0;
+    /* 0, 255 at node 0: one request at the longest stride. */
+    DSM_CHECK(dsm_coh_engine_read_fault_run(engine, 0, 2, DSM_COH_STRIDE_MAX, &out) == DSM_OK);
+    DSM_CHECKF(out.count == 1 && unit_sent_strided(&out, 0, 0, DSM_COH_MSG_REQ_READ, 0, 2,
+                                                   DSM_COH_STRIDE_MAX),
+               "%zu actions", out.count);
+    dsm_coh_engine_destroy(engine);
+    return DSM_TEST_PASS;
+}
+
 /* A home claims runs of pages nobody touched; another node's request then recalls one. */
 static dsm_test_result_t test_home_claim(void)
 {
@@ -819,6 +918,8 @@ static const dsm_test_case_t cases[] = {
     {"stride_read_miss", NULL, test_stride_read_miss, 0},
     {"stride_two_homes", NULL, test_stride_two_homes, 0},
     {"stride_block_edge", NULL, test_stride_block_edge, 0},
+    {"stride_home_recall", NULL, test_stride_home_recall, 0},
+    {"stride_refused", NULL, test_stride_refused, 0},
 };
 
 int main(int argc, char **argv)
