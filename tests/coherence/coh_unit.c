@@ -1,7 +1,8 @@
 /*
  * Unit tests of the coherence engine's interface: message validation (also of
  * decoded messages), the local path of the home, sparse state, large jobs,
- * reserved capacity, forget, the home's claim of an untouched page.
+ * reserved capacity, forget, the home's claim of an untouched page, runs of
+ * adjacent pages and runs along a stride (on the wire, at a node, at a home).
  * The protocol itself is exercised by tests/sim and tests/model.
  */
 #include <inttypes.h>
