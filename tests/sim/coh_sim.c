@@ -9,9 +9,15 @@
  * FIFO per pair of nodes instead), an RMA completion (unordered with messages).
  * Runs (docs/design.md 4.7): half the faults reach the engine as a run of 1..8
  * pages around the faulting one (at a random offset, like a read-ahead or
- * upgrade window, so over pages in any state and of several homes); messages
- * and actions name runs; an RMA of a run completes whole, or a prefix of it
- * at a time (as a runtime that moves pages one by one reports them).
+ * upgrade window, so over pages in any state and of several homes), along a
+ * random stride of 1..4 pages (adjacent pages, or a column of a row-major
+ * matrix); messages and actions name runs along a stride, and every page of
+ * them is found by walking that stride (dsm_coh_run_page, bounds by
+ * dsm_coh_run_end); an RMA of a run completes whole, or a prefix of it at a
+ * time (as a runtime that moves pages one by one reports them), or every
+ * k-th page of it at once, as one run along k times its stride (as a runtime
+ * that joins completions along a stride), the rest going back in flight as
+ * runs along the same strides.
  * In half the seeds a home's fault on a page nobody holds is a claim
  * (dsm_coh_engine_home_claim), as the runtime feeds it.
  * A GRANT with data of a run whose backing was never written is marked ZERO,
@@ -29,6 +35,7 @@
  *
  *   coh_sim [--seeds N] [--first S]    run seeds S..S+N-1 (default 0, 10000)
  *   coh_sim --seed S --trace           replay one seed with a readable trace
+ *                                      (a run reads p<first>+<count>/<stride>)
  *
  * A failing seed prints a one-line replay command.
  */
@@ -47,6 +54,8 @@
 #define SIM_MAX_EVENTS  4096
 #define SIM_MAX_STEPS   200000
 #define SIM_MAX_RUN     8    /* pages of a fault run */
+#define SIM_MAX_STRIDE  4    /* from one page of a fault run to the next */
+#define SIM_MAX_JOIN    4    /* a completion joins every k-th page of an RMA, k <= this */
 /* Any input of an engine of the job: a message may name every page. */
 #define SIM_MAX_ACTIONS (DSM_COH_RUN_MAX * (SIM_MAX_NODES + 16))
 
@@ -90,11 +99,13 @@ typedef struct {
     uint32_t      node;      /* RMA, FAULT */
     uint64_t      page;      /* RMA, FAULT: first page of the run */
     uint32_t      count;     /* RMA, FAULT: pages of the run */
+    uint32_t      stride;    /* RMA, FAULT: from one page of the run to the next */
     int           op;        /* RMA: dsm_coh_rma_t; FAULT: 1 = write */
     uint64_t      seq;       /* MSG: send order, for FIFO-per-pair seeds */
     int           zero;      /* RMA: a fetch granted ZERO, filled with zeros */
     uint8_t       msg[DSM_COH_MSG_SIZE];
-    uint64_t      snapshot[SIM_MAX_PAGES]; /* RMA: per page, backing (fetch) or copy when issued */
+    /* RMA: per page of the run, in run order, backing (fetch) or copy when issued. */
+    uint64_t      snapshot[SIM_MAX_PAGES];
 } sim_event_t;
 
 typedef struct {
@@ -116,6 +127,8 @@ typedef struct {
     uint64_t          msg_seq;
     uint64_t          steps;
     uint64_t          zero_grants;
+    uint64_t          strided_inputs; /* inputs naming pages along a stride over 1 */
+    uint64_t          strided_msgs;   /* messages sent naming pages along a stride over 1 */
     int               grant_zero; /* the input being carried out is a GRANT marked ZERO */
     char              failure[256];
     /* Not cleared per seed (large): an event is cleared when added. */
@@ -125,7 +138,8 @@ typedef struct {
 
 typedef struct {
     uint64_t seeds, steps, msgs, queued, upgrades_lost, absorbed, spurious, upgrades,
-        inv_sent, dg_sent, write_backs, msg_pages, run_inputs, run_pages, claims, zero_grants;
+        inv_sent, dg_sent, write_backs, msg_pages, run_inputs, run_pages, claims, zero_grants,
+        strided_inputs, strided_msgs;
 } sim_totals_t;
 
 static void sim_trace(sim_t *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -166,9 +180,10 @@ static const char *sim_msg_text(const uint8_t *bytes, uint32_t src, const sim_t 
         snprintf(buf, size, "<undecodable>");
         return buf;
     }
-    snprintf(buf, size, "%s%s%s p%" PRIu64 "+%" PRIu32 " r%" PRIu32,
+    snprintf(buf, size, "%s%s%s p%" PRIu64 "+%" PRIu32 "/%" PRIu32 " r%" PRIu32,
              dsm_coh_msg_type_name(msg.type), (msg.flags & DSM_COH_GRANT_EXCL) ? " EXCL" : "",
-             (msg.flags & DSM_COH_GRANT_DATA) ? " DATA" : "", msg.page, msg.count, msg.req_id);
+             (msg.flags & DSM_COH_GRANT_DATA) ? " DATA" : "", msg.page, msg.count, msg.stride,
+             msg.req_id);
     return buf;
 }
 
@@ -202,8 +217,8 @@ static int sim_execute_rma(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
 {
     sim_event_t *ev;
 
-    sim_trace(sim, "    n%u: %s p%" PRIu64 "+%" PRIu32 " (home n%u)\n", node,
-              dsm_coh_action_name(a->type), a->page, a->count, a->node);
+    sim_trace(sim, "    n%u: %s p%" PRIu64 "+%" PRIu32 "/%" PRIu32 " (home n%u)\n", node,
+              dsm_coh_action_name(a->type), a->page, a->count, a->stride, a->node);
     ev = sim_event_add(sim, SIM_EV_RMA);
     if (ev == NULL) {
         return -1;
@@ -211,10 +226,11 @@ static int sim_execute_rma(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
     ev->node = node;
     ev->page = a->page;
     ev->count = a->count;
+    ev->stride = a->stride;
     ev->op = a->type == DSM_COH_ACT_FETCH ? DSM_COH_RMA_FETCH : DSM_COH_RMA_WRITE_BACK;
     ev->zero = a->type == DSM_COH_ACT_FETCH && sim->grant_zero;
     for (uint32_t i = 0; i < a->count; i++) {
-        uint64_t page = a->page + i;
+        uint64_t page = dsm_coh_run_page(a->page, a->stride, i);
         const sim_copy_t *copy = &sim->arena[node][page];
 
         if (a->node != dsm_coh_engine_home(sim->engines[node], page)) {
@@ -279,7 +295,7 @@ static void sim_grant_hint(sim_t *sim, uint8_t *msg, const dsm_coh_action_t *a)
         return;
     }
     for (uint32_t i = 0; i < a->count; i++) {
-        if (sim->backing[a->page + i] != 0) {
+        if (sim->backing[dsm_coh_run_page(a->page, a->stride, i)] != 0) {
             return;
         }
     }
@@ -293,9 +309,12 @@ static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
     sim_event_t *ev;
     char text[96];
 
-    if (a->count == 0 || a->count > sim->npages || a->page > sim->npages - a->count) {
-        return sim_fail(sim, "n%u: %s on p%" PRIu64 "+%" PRIu32 " outside the arena", node,
-                        dsm_coh_action_name(a->type), a->page, a->count);
+    /* The run's last page along its stride, not page + count, must be in the arena. */
+    if (a->count == 0 || a->count > DSM_COH_RUN_MAX || a->stride == 0 ||
+        a->stride > DSM_COH_STRIDE_MAX || a->page >= sim->npages ||
+        dsm_coh_run_end(0, a->count, a->stride) > sim->npages - a->page) {
+        return sim_fail(sim, "n%u: %s on p%" PRIu64 "+%" PRIu32 "/%" PRIu32 " outside the arena",
+                        node, dsm_coh_action_name(a->type), a->page, a->count, a->stride);
     }
     switch (a->type) {
     case DSM_COH_ACT_SEND:
@@ -311,6 +330,7 @@ static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
         ev->src = node;
         ev->dst = a->node;
         ev->seq = sim->msg_seq++;
+        sim->strided_msgs += a->count > 1 && a->stride > 1;
         memcpy(ev->msg, a->msg, sizeof(ev->msg));
         sim_grant_hint(sim, ev->msg, a);
         return 0;
@@ -320,10 +340,10 @@ static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
     default:
         break;
     }
-    sim_trace(sim, "    n%u: %s p%" PRIu64 "+%" PRIu32 "\n", node, dsm_coh_action_name(a->type),
-              a->page, a->count);
+    sim_trace(sim, "    n%u: %s p%" PRIu64 "+%" PRIu32 "/%" PRIu32 "\n", node,
+              dsm_coh_action_name(a->type), a->page, a->count, a->stride);
     for (uint32_t i = 0; i < a->count; i++) {
-        if (sim_execute_page(sim, node, a->type, a->page + i) != 0) {
+        if (sim_execute_page(sim, node, a->type, dsm_coh_run_page(a->page, a->stride, i)) != 0) {
             return -1;
         }
     }
@@ -332,34 +352,39 @@ static int sim_execute(sim_t *sim, uint32_t node, const dsm_coh_action_t *a)
 
 typedef enum { SIM_IN_READ, SIM_IN_WRITE, SIM_IN_RMA, SIM_IN_MSG, SIM_IN_CLAIM } sim_input_t;
 
-/* Feed one input (on the run [page, page + count)) to node's engine and carry
- * out the actions it returns. */
+/* Feed one input (on the run of count pages from page along stride) to node's
+ * engine and carry out the actions it returns. */
 static int sim_input(sim_t *sim, uint32_t node, sim_input_t kind, const sim_event_t *ev,
-                     uint64_t page, uint32_t count)
+                     uint64_t page, uint32_t count, uint32_t stride)
 {
     dsm_coh_actions_t out = {sim->action_buf, 0, sizeof(sim->action_buf) / sizeof(sim->action_buf[0])};
     dsm_coh_engine_t *engine = sim->engines[node];
     dsm_status_t status = DSM_OK;
 
     sim->grant_zero = 0;
+    sim->strided_inputs += count > 1 && stride > 1;
     switch (kind) {
     case SIM_IN_READ:
-        status = dsm_coh_engine_read_fault_run(engine, page, count, 1, &out);
+        status = dsm_coh_engine_read_fault_run(engine, page, count, stride, &out);
         break;
     case SIM_IN_WRITE:
-        status = dsm_coh_engine_write_fault_run(engine, page, count, 1, &out);
+        status = dsm_coh_engine_write_fault_run(engine, page, count, stride, &out);
         break;
     case SIM_IN_RMA:
-        status = dsm_coh_engine_rma_done_run(engine, page, count, 1, (dsm_coh_rma_t)ev->op, &out);
+        status = dsm_coh_engine_rma_done_run(engine, page, count, stride, (dsm_coh_rma_t)ev->op,
+                                             &out);
         break;
     case SIM_IN_MSG:
         sim->grant_zero = (dsm_coh_msg_grant_flags(ev->msg) & DSM_COH_GRANT_ZERO) != 0;
         status = dsm_coh_engine_recv(engine, ev->src, ev->msg, DSM_COH_MSG_SIZE, &out);
         break;
     case SIM_IN_CLAIM:
-        /* The home's own memory is the backing: its install maps that. */
+        /* The home's own memory is the backing: its install maps that. A claim
+         * names adjacent pages only (sim_claimable): stride 1. */
         for (uint32_t i = 0; i < count; i++) {
-            sim->staging[node][page + i] = sim->backing[page + i];
+            uint64_t p = dsm_coh_run_page(page, stride, i);
+
+            sim->staging[node][p] = sim->backing[p];
         }
         status = dsm_coh_engine_home_claim(engine, page, count, &out);
         break;
@@ -379,6 +404,29 @@ static void sim_thread_next_op(sim_t *sim, sim_thread_t *th)
 {
     th->page = sim_below(&sim->rng, sim->npages);
     th->write = sim_below(&sim->rng, 100) < sim->write_pct;
+}
+
+/*
+ * A window around the faulting page, at a random offset, along a random stride
+ * (a read-ahead or upgrade window down a column): up to SIM_MAX_RUN pages that
+ * hold the faulting one and end in the arena (dsm_coh_run_end).
+ */
+static void sim_fault_window(sim_t *sim, sim_event_t *ev, uint64_t page)
+{
+    uint32_t count = 1 + sim_below(&sim->rng, SIM_MAX_RUN);
+    uint32_t back = sim_below(&sim->rng, count);
+    uint32_t stride = 1 + sim_below(&sim->rng, SIM_MAX_STRIDE);
+
+    if (back > page / stride) { /* no room before it: start at the first page of its column */
+        back = (uint32_t)(page / stride);
+    }
+    ev->page = page - (uint64_t)back * stride;
+    ev->stride = stride;
+    /* Fewer pages where the arena ends: the faulting page (index back) stays in. */
+    while (dsm_coh_run_end(ev->page, count, stride) > sim->npages) {
+        count--;
+    }
+    ev->count = count;
 }
 
 /* A thread tries its access: done if the mapping allows it, else it faults. */
@@ -416,13 +464,10 @@ static int sim_thread_step(sim_t *sim, uint32_t node, uint32_t t)
     ev->node = node;
     ev->page = th->page;
     ev->count = 1;
+    ev->stride = 1;
     ev->op = th->write;
-    if (sim_below(&sim->rng, 2)) { /* a window around the fault, at a random offset */
-        uint32_t count = 1 + sim_below(&sim->rng, SIM_MAX_RUN);
-        uint32_t back = sim_below(&sim->rng, count);
-
-        ev->page = th->page >= back ? th->page - back : 0;
-        ev->count = count < sim->npages - ev->page ? count : (uint32_t)(sim->npages - ev->page);
+    if (sim_below(&sim->rng, 2)) {
+        sim_fault_window(sim, ev, th->page);
     }
     return 0;
 }
@@ -443,10 +488,10 @@ static unsigned sim_fifo_pick(const sim_t *sim, unsigned i)
     return best;
 }
 
-/* One page of an RMA completes: the data moves, checked against its snapshot. */
+/* Page i of an RMA's run completes: the data moves, checked against its snapshot. */
 static int sim_rma_page(sim_t *sim, const sim_event_t *ev, uint32_t i)
 {
-    uint64_t page = ev->page + i;
+    uint64_t page = dsm_coh_run_page(ev->page, ev->stride, i);
 
     if (ev->op == DSM_COH_RMA_FETCH) {
         if (sim->backing[page] != ev->snapshot[i]) {
@@ -466,42 +511,87 @@ static int sim_rma_page(sim_t *sim, const sim_event_t *ev, uint32_t i)
 }
 
 /*
- * The RMA ev (taken out of the events in flight) completes: all of it, or in half the cases
- * a prefix of it, the rest going back in flight.
+ * part: the pages of the RMA ev at indices from, from + step, ... below end, a
+ * run along step times ev's stride, with their snapshots.
+ */
+static void sim_rma_part(const sim_event_t *ev, uint32_t from, uint32_t step, uint32_t end,
+                         sim_event_t *part)
+{
+    *part = *ev;
+    part->page = dsm_coh_run_page(ev->page, ev->stride, from);
+    part->stride = ev->stride * step;
+    part->count = 0;
+    for (uint32_t i = from; i < end; i += step) {
+        part->snapshot[part->count++] = ev->snapshot[i];
+    }
+}
+
+/* The part of ev at indices from, from + step, ... below end goes back in flight. */
+static int sim_rma_requeue(sim_t *sim, const sim_event_t *ev, uint32_t from, uint32_t step,
+                           uint32_t end)
+{
+    sim_event_t *rest;
+
+    if (from >= end) {
+        return 0;
+    }
+    rest = sim_event_add(sim, SIM_EV_RMA);
+    if (rest == NULL) {
+        return -1;
+    }
+    sim_rma_part(ev, from, step, end, rest);
+    return 0;
+}
+
+/*
+ * The RMA ev (taken out of the events in flight) completes: all of it, or in a
+ * quarter of the cases a prefix of it, or in another quarter every step-th page
+ * of it as one run along step times its stride; the rest goes back in flight,
+ * as runs along the same strides.
  */
 static int sim_rma_complete(sim_t *sim, sim_event_t *ev)
 {
-    uint32_t done = ev->count;
-    sim_event_t *rest;
+    uint32_t end = ev->count, step = 1, most;
+    sim_event_t done;
 
     if (ev->count > 1 && sim_below(&sim->rng, 2)) {
-        done = 1 + sim_below(&sim->rng, ev->count - 1);
+        most = ev->count < SIM_MAX_JOIN ? ev->count : SIM_MAX_JOIN;
+        if (sim_below(&sim->rng, 2)) {
+            end = 1 + sim_below(&sim->rng, ev->count - 1);
+        } else if (ev->stride * most <= DSM_COH_STRIDE_MAX) {
+            step = 2 + sim_below(&sim->rng, most - 1);
+        }
     }
-    for (uint32_t k = 0; k < done; k++) {
-        if (sim_rma_page(sim, ev, k) != 0) {
+    sim_rma_part(ev, 0, step, end, &done);
+    for (uint32_t k = 0; k < done.count; k++) {
+        if (sim_rma_page(sim, &done, k) != 0) {
             return -1;
         }
     }
-    sim_trace(sim, "  n%u %s p%" PRIu64 "+%" PRIu32 " completes (of %" PRIu32 ")\n", ev->node,
-              ev->op == DSM_COH_RMA_FETCH ? "FETCH" : "WRITE_BACK", ev->page, done, ev->count);
-    if (done < ev->count) {
-        rest = sim_event_add(sim, SIM_EV_RMA);
-        if (rest == NULL) {
+    sim_trace(sim, "  n%u %s p%" PRIu64 "+%" PRIu32 "/%" PRIu32 " completes (of %" PRIu32
+              "/%" PRIu32 ")\n", ev->node, ev->op == DSM_COH_RMA_FETCH ? "FETCH" : "WRITE_BACK",
+              done.page, done.count, done.stride, ev->count, ev->stride);
+    if (sim_rma_requeue(sim, ev, end, 1, ev->count) != 0) {
+        return -1;
+    }
+    for (uint32_t j = 1; j < step; j++) {
+        if (sim_rma_requeue(sim, ev, j, step, ev->count) != 0) {
             return -1;
         }
-        *rest = *ev;
-        rest->page = ev->page + done;
-        rest->count = ev->count - done;
-        memmove(rest->snapshot, ev->snapshot + done, rest->count * sizeof(rest->snapshot[0]));
     }
-    return sim_input(sim, ev->node, SIM_IN_RMA, ev, ev->page, done);
+    return sim_input(sim, ev->node, SIM_IN_RMA, ev, done.page, done.count, done.stride);
 }
 
-/* In claim seeds, as the runtime does: a home's fault on pages nobody touched. */
+/* In claim seeds, as the runtime does: a home's fault on pages nobody touched,
+ * adjacent ones (a claim has no stride, the runtime claims runs of adjacent pages). */
 static int sim_claimable(const sim_t *sim, const sim_event_t *ev)
 {
+    if (ev->count > 1 && ev->stride != 1) {
+        return 0;
+    }
     for (uint32_t i = 0; i < ev->count; i++) {
-        if (!dsm_coh_engine_claimable(sim->engines[ev->node], ev->page + i)) {
+        if (!dsm_coh_engine_claimable(sim->engines[ev->node],
+                                      dsm_coh_run_page(ev->page, ev->stride, i))) {
             return 0;
         }
     }
@@ -522,16 +612,16 @@ static int sim_event_run(sim_t *sim, unsigned i)
     case SIM_EV_MSG:
         sim_trace(sim, "  deliver n%u -> n%u %s\n", ev.src, ev.dst,
                   sim_msg_text(ev.msg, ev.src, sim, text, sizeof(text)));
-        return sim_input(sim, ev.dst, SIM_IN_MSG, &ev, 0, 0);
+        return sim_input(sim, ev.dst, SIM_IN_MSG, &ev, 0, 0, 1);
     case SIM_EV_FAULT:
-        sim_trace(sim, "  n%u engine sees %s fault p%" PRIu64 "+%" PRIu32 "\n", ev.node,
-                  ev.op ? "write" : "read", ev.page, ev.count);
+        sim_trace(sim, "  n%u engine sees %s fault p%" PRIu64 "+%" PRIu32 "/%" PRIu32 "\n",
+                  ev.node, ev.op ? "write" : "read", ev.page, ev.count, ev.stride);
         if (sim_claimable(sim, &ev)) {
             sim_trace(sim, "  n%u claims p%" PRIu64 "+%" PRIu32 "\n", ev.node, ev.page, ev.count);
-            return sim_input(sim, ev.node, SIM_IN_CLAIM, &ev, ev.page, ev.count);
+            return sim_input(sim, ev.node, SIM_IN_CLAIM, &ev, ev.page, ev.count, 1);
         }
         return sim_input(sim, ev.node, ev.op ? SIM_IN_WRITE : SIM_IN_READ, &ev, ev.page,
-                         ev.count);
+                         ev.count, ev.stride);
     case SIM_EV_RMA:
         return sim_rma_complete(sim, &ev);
     }
@@ -661,6 +751,8 @@ static void sim_teardown(sim_t *sim, sim_totals_t *totals)
     }
     totals->steps += sim->steps;
     totals->zero_grants += sim->zero_grants;
+    totals->strided_inputs += sim->strided_inputs;
+    totals->strided_msgs += sim->strided_msgs;
     totals->seeds++;
 }
 
@@ -764,8 +856,10 @@ int main(int argc, char **argv)
            totals.absorbed, totals.spurious, totals.inv_sent, totals.dg_sent, totals.write_backs,
            totals.claims, totals.zero_grants);
     printf("sim: runs: %" PRIu64 " inputs named %" PRIu64 " pages; %" PRIu64
-           " messages named %" PRIu64 " pages\n",
-           totals.run_inputs, totals.run_pages, totals.msgs, totals.msg_pages);
+           " messages named %" PRIu64 " pages; along a stride over 1: %" PRIu64
+           " local inputs, %" PRIu64 " messages\n",
+           totals.run_inputs, totals.run_pages, totals.msgs, totals.msg_pages,
+           totals.strided_inputs, totals.strided_msgs);
     printf("sim: %" PRIu64 " seeds passed (%" PRIu64 "..%" PRIu64 ") in %.2f s, %.0f seeds/s\n",
            totals.seeds, first, first + count - 1, elapsed,
            elapsed > 0 ? (double)totals.seeds / elapsed : 0.0);
