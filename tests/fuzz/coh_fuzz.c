@@ -4,14 +4,19 @@
  * The first bytes choose the job (nodes, which one we are, pages, placement);
  * the rest is a program of inputs: local faults and RMA completions (also on
  * pages out of range and with bogus ops), fault and completion runs (of 0 to
- * 9 pages, also past the arena), raw messages of any length from any source,
+ * 9 pages, also past the arena, along a fuzzed stride, 0 and over
+ * DSM_COH_STRIDE_MAX included), raw messages of any length from any source,
  * and structured messages (valid headers with fuzzed type, flags, sender,
- * request id, page and count, often from the right source) that get past the
- * format checks and into the state-dependent ones (through dsm_coh_engine_recv
- * or through _decode and _recv_msg). After every input, every action the
- * engine emitted must be well-formed (a run of 1.. pages in the arena,
- * messages that decode and name the action's run, never a message to self).
- * ASan/UBSan and the leak checker do the rest.
+ * request id, page, count and stride, often from the right source) that get
+ * past the format checks and into the state-dependent ones (through
+ * dsm_coh_engine_recv or through _decode and _recv_msg). A run with no pages,
+ * stride 0 or over DSM_COH_STRIDE_MAX, or a last page along its stride past
+ * the arena must be refused (a local one with nothing emitted). After every
+ * input, every action the engine emitted must be well-formed (a run of 1..
+ * pages in the arena along a stride of 1..DSM_COH_STRIDE_MAX, of one home
+ * for transfers and messages, messages that decode and name the action's run
+ * and stride, never a message to self). ASan/UBSan and the leak checker do
+ * the rest.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +47,38 @@ static uint32_t fuzz_u32(fuzz_input_t *in)
     return v | (uint32_t)fuzz_byte(in) << 8;
 }
 
+/*
+ * A fuzzed stride for a local run: mostly small ones (runs that fit the few
+ * pages of the arena), 0, and strides around DSM_COH_STRIDE_MAX, both sides.
+ */
+static uint32_t fuzz_stride(fuzz_input_t *in)
+{
+    uint8_t b = fuzz_byte(in);
+
+    return b < 0xf0 ? b % 8u : DSM_COH_STRIDE_MAX - 7 + (b & 0x0fu);
+}
+
+/* Whether the run of count pages from first along stride is one the engine
+ * takes: 1..DSM_COH_RUN_MAX pages, a stride of 1..DSM_COH_STRIDE_MAX, its last
+ * page in the arena. */
+static bool fuzz_run_fits(const dsm_coh_params_t *params, uint64_t first, uint32_t count,
+                          uint32_t stride)
+{
+    return count > 0 && count <= DSM_COH_RUN_MAX && stride > 0 &&
+           stride <= DSM_COH_STRIDE_MAX && first < params->npages &&
+           dsm_coh_run_end(0, count, stride) <= params->npages - first;
+}
+
+/* A local run that does not fit is refused as a whole, before anything changes. */
+static void fuzz_check_local(const dsm_coh_params_t *params, uint64_t first, uint32_t count,
+                             uint32_t stride, dsm_status_t status, const dsm_coh_actions_t *out)
+{
+    if (!fuzz_run_fits(params, first, count, stride) &&
+        (status != DSM_ERR_INVALID_PARAM || out->count != 0)) {
+        abort();
+    }
+}
+
 static void fuzz_check(const dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
                        const dsm_coh_actions_t *out)
 {
@@ -49,15 +86,15 @@ static void fuzz_check(const dsm_coh_engine_t *engine, const dsm_coh_params_t *p
         const dsm_coh_action_t *a = &out->actions[i];
         dsm_coh_msg_t msg;
 
-        if (a->page >= params->npages || a->count == 0 || a->count > DSM_COH_RUN_MAX ||
-            a->count > params->npages - a->page || (unsigned)a->type >= DSM_COH_ACT_COUNT) {
+        if (!fuzz_run_fits(params, a->page, a->count, a->stride) ||
+            (unsigned)a->type >= DSM_COH_ACT_COUNT) {
             abort();
         }
         if (a->type == DSM_COH_ACT_SEND &&
             (a->node == params->self || a->node >= params->nnodes ||
              dsm_coh_msg_decode(a->msg, DSM_COH_MSG_SIZE, params->self, params->nnodes,
                                 params->npages, &msg) != DSM_OK ||
-             msg.page != a->page || msg.count != a->count)) {
+             msg.page != a->page || msg.count != a->count || msg.stride != a->stride)) {
             abort();
         }
         if (a->type == DSM_COH_ACT_FETCH || a->type == DSM_COH_ACT_WRITE_BACK ||
@@ -69,7 +106,7 @@ static void fuzz_check(const dsm_coh_engine_t *engine, const dsm_coh_params_t *p
                 abort();
             }
             for (uint32_t k = 1; k < a->count; k++) {
-                if (dsm_coh_engine_home(engine, a->page + k) != home) {
+                if (dsm_coh_engine_home(engine, dsm_coh_run_page(a->page, a->stride, k)) != home) {
                     abort();
                 }
             }
@@ -82,9 +119,11 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
 {
     uint8_t bytes[64];
     dsm_coh_msg_t msg;
+    dsm_status_t status;
     uint32_t src;
     uint8_t id_byte;
     size_t len;
+    bool fits;
 
     out->count = 0;
     /* 0..4 as before runs existed, so that the older seeds keep their meaning. */
@@ -122,35 +161,48 @@ static void fuzz_step(dsm_coh_engine_t *engine, const dsm_coh_params_t *params,
         case 2: msg.count = 1 + fuzz_byte(in) % 8u; break;
         default: msg.count = fuzz_byte(in); break;
         }
-        msg.stride = 1;
+        /* Bit 6 of the id byte: stride 1 (older seeds keep their meaning) or
+         * any byte, the whole range of the wire's (0 is refused). */
+        msg.stride = id_byte & 0x40 ? fuzz_byte(in) : 1;
+        fits = fuzz_run_fits(params, msg.page, msg.count, msg.stride);
         dsm_coh_msg_encode(&msg, bytes);
         if (id_byte & 0x80) { /* decoded once, then handed in, as the runtime may */
-            if (dsm_coh_engine_decode(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, &msg) ==
-                DSM_OK) {
-                dsm_coh_engine_recv_msg(engine, &msg, out);
+            status = dsm_coh_engine_decode(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, &msg);
+            if (status == DSM_OK) {
+                status = dsm_coh_engine_recv_msg(engine, &msg, out);
             }
         } else {
-            dsm_coh_engine_recv(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, out);
+            status = dsm_coh_engine_recv(engine, msg.sender, bytes, DSM_COH_MSG_SIZE, out);
+        }
+        if (!fits && status != DSM_ERR_MALFORMED) {
+            abort();
         }
         break;
-    case 5: { /* a fault run: a read-ahead or upgrade window */
+    case 5: { /* a fault run: a read-ahead or upgrade window, down a column if strided */
         uint8_t kind = fuzz_byte(in);
         uint64_t first = fuzz_byte(in) % (params->npages + 1);
         uint32_t count = fuzz_byte(in) % 10u;
+        /* Bit 1 of the kind: stride 1 (older seeds keep their meaning) or fuzzed. */
+        uint32_t stride = kind & 2 ? fuzz_stride(in) : 1;
 
         if (kind & 1) {
-            dsm_coh_engine_write_fault_run(engine, first, count, 1, out);
+            status = dsm_coh_engine_write_fault_run(engine, first, count, stride, out);
         } else {
-            dsm_coh_engine_read_fault_run(engine, first, count, 1, out);
+            status = dsm_coh_engine_read_fault_run(engine, first, count, stride, out);
         }
+        fuzz_check_local(params, first, count, stride, status, out);
         break;
     }
-    case 6: { /* a completion run */
+    case 6: { /* a completion run, joined along a stride if fuzzed so */
         uint64_t first = fuzz_byte(in) % (params->npages + 1);
         uint32_t count = fuzz_byte(in) % 10u;
+        uint8_t op = fuzz_byte(in);
+        /* Bit 7 of the op byte: stride 1 (older seeds keep their meaning) or fuzzed. */
+        uint32_t stride = op & 0x80 ? fuzz_stride(in) : 1;
 
-        dsm_coh_engine_rma_done_run(engine, first, count, 1, (dsm_coh_rma_t)(fuzz_byte(in) % 3),
-                                    out);
+        status = dsm_coh_engine_rma_done_run(engine, first, count, stride,
+                                             (dsm_coh_rma_t)((op & 0x7f) % 3), out);
+        fuzz_check_local(params, first, count, stride, status, out);
         break;
     }
     }
