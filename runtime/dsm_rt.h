@@ -306,7 +306,7 @@ typedef struct {
  * next, and that window's size before trimming (0: no run). */
 typedef struct {
     uint64_t last;
-    uint64_t stride;
+    uint32_t stride;
     uint64_t next;
     unsigned window;
 } dsm_rt_ahead_t;

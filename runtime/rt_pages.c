@@ -63,18 +63,22 @@ static void dsm_rt_rma_done(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
     dsm_rt_engine_checked(rt, status, "an RMA completion", work->page);
 }
 
-/* Whether the completed run next continues work's run: its pages come next
- * along one stride (a one-page run continues any run, and sets the stride of
- * another one-page run). */
-static int dsm_rt_deferred_continues(const dsm_rt_deferred_t *work, const dsm_rt_deferred_t *next)
+/* The stride along which the completed run next continues work's run (its
+ * pages come next along it; a one-page run continues any run, and sets the
+ * stride of another one-page run), or 0 when it does not. */
+static uint32_t dsm_rt_deferred_stride(const dsm_rt_deferred_t *work,
+                                       const dsm_rt_deferred_t *next)
 {
     uint64_t step = next->page - work->page;
     uint32_t stride = work->count > 1 ? work->stride
                       : step >= 1 && step <= DSM_COH_STRIDE_MAX ? (uint32_t)step : 0;
 
-    return stride != 0 && (next->count == 1 || next->stride == stride) &&
-           work->count + next->count <= DSM_COH_RUN_MAX &&
-           next->page == dsm_coh_run_page(work->page, stride, work->count);
+    if (stride == 0 || (next->count > 1 && next->stride != stride) ||
+        work->count + next->count > DSM_COH_RUN_MAX ||
+        next->page != dsm_coh_run_page(work->page, stride, work->count)) {
+        return 0;
+    }
+    return stride;
 }
 
 /*
@@ -87,12 +91,13 @@ static void dsm_rt_deferred_run(dsm_rt_t *rt, dsm_rt_deferred_t *work)
 {
     uint32_t home = dsm_coh_engine_home(rt->pages.coh, work->page);
     dsm_rt_deferred_t next;
+    uint32_t stride;
 
     while (dsm_rt_fifo_peek(&rt->pages.deferred, &next) && next.op == work->op &&
-           dsm_rt_deferred_continues(work, &next) &&
+           (stride = dsm_rt_deferred_stride(work, &next)) != 0 &&
            dsm_coh_engine_home(rt->pages.coh, next.page) == home) {
         (void)dsm_rt_fifo_pop(&rt->pages.deferred, &next);
-        work->stride = work->count > 1 ? work->stride : (uint32_t)(next.page - work->page);
+        work->stride = stride;
         work->count += next.count;
     }
 }
@@ -274,7 +279,7 @@ static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, const dsm_rt_streams_t *
     if (most != 0 && ahead->stride != 0 && page == ahead->next) {
         window = ahead->window == 0 ? 2 : 2 * ahead->window;
     } else if (most != 0 && step >= 1 && step <= DSM_RT_STRIDE_MAX) {
-        ahead->stride = step; /* the second fault of a run: a cautious run waits for a third */
+        ahead->stride = (uint32_t)step; /* the second fault of a run: a cautious run waits for a third */
         window = streams->cautious ? 0 : 2;
     } else {
         ahead->stride = 0;
@@ -315,7 +320,7 @@ static unsigned dsm_rt_ahead_trim(const dsm_rt_region_t *region, uint64_t page, 
  * the fault's request and DONE join the run's; k >= 1 are pages ahead.
  */
 static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
-                                 const dsm_rt_region_t *region, uint64_t page, uint64_t stride,
+                                 const dsm_rt_region_t *region, uint64_t page, uint32_t stride,
                                  unsigned first, unsigned window)
 {
     uint64_t end = region->first_page + region->npages;
@@ -325,14 +330,14 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
     /* The window's candidates, in maximal runs along the stride (a column of
      * a row-major matrix is one run, a scan's window runs of adjacent pages). */
     for (unsigned k = first; k <= window; k++) {
-        uint64_t next = page + k * stride;
+        uint64_t next = dsm_coh_run_page(page, stride, k);
 
         if (next >= end) {
             break;
         }
-        if (run_count > 0 && (next != dsm_coh_run_page(run_first, (uint32_t)stride, run_count) ||
+        if (run_count > 0 && (next != dsm_coh_run_page(run_first, stride, run_count) ||
                               run_count == DSM_COH_RUN_MAX)) {
-            dsm_rt_ahead_run(rt, streams, run_first, run_count, (uint32_t)stride);
+            dsm_rt_ahead_run(rt, streams, run_first, run_count, stride);
             run_count = 0;
         }
         if (k > 0 && (dsm_coh_engine_node_state(rt->pages.coh, next) != streams->candidate ||
@@ -345,7 +350,7 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         run_count++;
         streams->pages += k > 0;
     }
-    dsm_rt_ahead_run(rt, streams, run_first, run_count, (uint32_t)stride);
+    dsm_rt_ahead_run(rt, streams, run_first, run_count, stride);
 }
 
 /* Whether a page may be claimed: homed here (the placement first: the
