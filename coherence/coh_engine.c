@@ -78,8 +78,8 @@ static bool dsm_coh_action_extend(const dsm_coh_engine_t *engine, dsm_coh_action
                                   const dsm_coh_action_t *next)
 {
     if (prev->type != next->type || prev->node != next->node ||
-        !dsm_coh_run_continues(prev->page, prev->count, prev->stride, next->page,
-                               engine->stride)) {
+        dsm_coh_run_joined(prev->page, prev->count, prev->stride, next->page, 1, 1) !=
+            engine->stride) {
         return false;
     }
     if (prev->type == DSM_COH_ACT_SEND && !dsm_coh_msg_extend(prev->msg, next->msg, engine->stride)) {
@@ -130,8 +130,8 @@ static void dsm_coh_selfq_push(dsm_coh_engine_t *engine, const dsm_coh_msg_t *ms
         tail = &engine->selfq[(engine->selfq_head + engine->selfq_count - 1) % DSM_COH_SELFQ_SIZE];
         if (tail->type == msg->type && tail->flags == msg->flags &&
             tail->req_id == msg->req_id &&
-            dsm_coh_run_continues(tail->page, tail->count, tail->stride, msg->page,
-                                  engine->stride)) {
+            dsm_coh_run_joined(tail->page, tail->count, tail->stride, msg->page, 1, 1) ==
+                engine->stride) {
             tail->stride = engine->stride;
             tail->count++;
             return;
@@ -281,6 +281,7 @@ static dsm_status_t dsm_coh_prepare(dsm_coh_engine_t *engine, dsm_coh_actions_t 
     engine->input_req_id = 0;
     engine->merge_base = out->count;
     engine->merge_from = out->count;
+    engine->stride = 1; /* until a run sets its own */
     return dsm_coh_entries_reserve(engine, count);
 }
 
@@ -289,9 +290,7 @@ static dsm_status_t dsm_coh_prepare(dsm_coh_engine_t *engine, dsm_coh_actions_t 
 static dsm_status_t dsm_coh_local_begin(dsm_coh_engine_t *engine, uint64_t first,
                                         uint32_t count, uint32_t stride, dsm_coh_actions_t *out)
 {
-    if (count == 0 || count > DSM_COH_RUN_MAX || stride == 0 || stride > DSM_COH_STRIDE_MAX ||
-        first >= engine->params.npages ||
-        dsm_coh_run_end(0, count, stride) > engine->params.npages - first) {
+    if (!dsm_coh_run_valid(first, count, stride, engine->params.npages)) {
         return DSM_ERR_INVALID_PARAM;
     }
     return dsm_coh_prepare(engine, out, count);
@@ -369,7 +368,6 @@ dsm_status_t dsm_coh_engine_home_claim(dsm_coh_engine_t *engine, uint64_t first,
     if (status != DSM_OK) {
         return status;
     }
-    engine->stride = 1;
     for (uint32_t i = 0; i < count; i++) {
         if (!dsm_coh_engine_claimable(engine, first + i)) {
             return DSM_ERR_STATE;

@@ -322,17 +322,10 @@ void dsm_coh_entry_free(dsm_pagemap_t *map, dsm_coh_pool_t *pool, void *entry);
 /* coh_msg.c: the field checks of dsm_coh_msg_decode, on a decoded message. */
 dsm_status_t dsm_coh_msg_check(const dsm_coh_msg_t *msg, uint32_t nnodes, uint64_t npages);
 /*
- * Whether a one-page item at page continues the run of count pages from
- * first (along its stride, run_stride, when count > 1) along stride, within
- * DSM_COH_RUN_MAX pages: how actions and messages of a run's pages join.
- */
-bool dsm_coh_run_continues(uint64_t first, uint32_t count, uint32_t run_stride, uint64_t page,
-                           uint32_t stride);
-/*
  * Extend the encoded message bytes by the encoded one-page message next when
  * next is the same message (type, flags, sender, request id) on the page
- * after the run's along stride (dsm_coh_run_continues); false, bytes
- * unchanged, if not.
+ * after the run's along stride (dsm_coh_run_joined); false, bytes unchanged,
+ * if not.
  */
 bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next, uint32_t stride);
 

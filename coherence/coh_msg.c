@@ -67,11 +67,25 @@ bool dsm_coh_msg_is_request(const uint8_t *bytes)
     return bytes[1] == DSM_COH_MSG_REQ_READ || bytes[1] == DSM_COH_MSG_REQ_WRITE;
 }
 
-bool dsm_coh_run_continues(uint64_t first, uint32_t count, uint32_t run_stride, uint64_t page,
-                           uint32_t stride)
+bool dsm_coh_run_valid(uint64_t first, uint32_t count, uint32_t stride, uint64_t npages)
 {
-    return (count == 1 || run_stride == stride) && count < DSM_COH_RUN_MAX &&
-           page == dsm_coh_run_page(first, stride, count);
+    return count >= 1 && count <= DSM_COH_RUN_MAX && stride >= 1 &&
+           stride <= DSM_COH_STRIDE_MAX && first < npages &&
+           dsm_coh_run_end(0, count, stride) <= npages - first;
+}
+
+uint32_t dsm_coh_run_joined(uint64_t first, uint32_t count, uint32_t stride, uint64_t next,
+                            uint32_t next_count, uint32_t next_stride)
+{
+    uint64_t step = next - first; /* wraps when next is before first: too long */
+    uint32_t joined = count > 1 ? stride
+                      : step >= 1 && step <= DSM_COH_STRIDE_MAX ? (uint32_t)step : 0;
+
+    if (joined == 0 || (next_count > 1 && next_stride != joined) ||
+        count + next_count > DSM_COH_RUN_MAX || next != dsm_coh_run_page(first, joined, count)) {
+        return 0;
+    }
+    return joined;
 }
 
 bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next, uint32_t stride)
@@ -81,8 +95,8 @@ bool dsm_coh_msg_extend(uint8_t *bytes, const uint8_t *next, uint32_t stride)
     /* Same version, type and flags (bytes 0..2), sender and request id (4..11). */
     if (memcmp(bytes, next, 3) != 0 || memcmp(bytes + 4, next + 4, 8) != 0 ||
         dsm_coh_get32(next + 20) != 1 ||
-        !dsm_coh_run_continues(dsm_coh_get64(bytes + 12), count, bytes[3],
-                               dsm_coh_get64(next + 12), stride)) {
+        dsm_coh_run_joined(dsm_coh_get64(bytes + 12), count, bytes[3], dsm_coh_get64(next + 12),
+                           1, 1) != stride) {
         return false;
     }
     bytes[3] = (uint8_t)stride;
@@ -109,9 +123,7 @@ dsm_status_t dsm_coh_msg_check(const dsm_coh_msg_t *msg, uint32_t nnodes, uint64
     /* Request ids are never 0, so a zeroed field cannot match an outstanding one. */
     if ((unsigned)msg->type == 0 || (unsigned)msg->type > DSM_COH_MSG_TYPE_MAX ||
         !dsm_coh_flags_valid((uint8_t)msg->type, msg->flags) || msg->sender >= nnodes ||
-        msg->req_id == 0 || msg->count == 0 || msg->count > DSM_COH_RUN_MAX ||
-        msg->stride == 0 || msg->stride > DSM_COH_STRIDE_MAX || msg->page >= npages ||
-        dsm_coh_run_end(0, msg->count, msg->stride) > npages - msg->page) {
+        msg->req_id == 0 || !dsm_coh_run_valid(msg->page, msg->count, msg->stride, npages)) {
         return DSM_ERR_MALFORMED;
     }
     return DSM_OK;

@@ -79,6 +79,22 @@ static inline uint64_t dsm_coh_run_end(uint64_t first, uint32_t count, uint32_t 
     return first + (uint64_t)(count - 1) * stride + 1;
 }
 
+/* Whether the run of count pages from first along stride is a run of an
+ * arena of npages pages: 1..DSM_COH_RUN_MAX pages, a stride of
+ * 1..DSM_COH_STRIDE_MAX, every page inside. */
+bool dsm_coh_run_valid(uint64_t first, uint32_t count, uint32_t stride, uint64_t npages);
+
+/*
+ * How runs join: the stride of the run the run of next_count pages from
+ * next (along next_stride) makes with the run of count pages from first
+ * (along stride) when it continues it, its pages coming next along one
+ * stride (a one-page run's stride is the one its neighbour gives it) within
+ * DSM_COH_RUN_MAX pages in all; 0 when it does not. The engine joins a page's
+ * actions and messages to a run's this way, the runtime completed transfers.
+ */
+uint32_t dsm_coh_run_joined(uint64_t first, uint32_t count, uint32_t stride, uint64_t next,
+                            uint32_t next_count, uint32_t next_stride);
+
 typedef struct {
     dsm_coh_msg_type_t type;
     uint8_t            flags;

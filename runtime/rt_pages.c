@@ -63,24 +63,6 @@ static void dsm_rt_rma_done(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
     dsm_rt_engine_checked(rt, status, "an RMA completion", work->page);
 }
 
-/* The stride along which the completed run next continues work's run (its
- * pages come next along it; a one-page run continues any run, and sets the
- * stride of another one-page run), or 0 when it does not. */
-static uint32_t dsm_rt_deferred_stride(const dsm_rt_deferred_t *work,
-                                       const dsm_rt_deferred_t *next)
-{
-    uint64_t step = next->page - work->page;
-    uint32_t stride = work->count > 1 ? work->stride
-                      : step >= 1 && step <= DSM_COH_STRIDE_MAX ? (uint32_t)step : 0;
-
-    if (stride == 0 || (next->count > 1 && next->stride != stride) ||
-        work->count + next->count > DSM_COH_RUN_MAX ||
-        next->page != dsm_coh_run_page(work->page, stride, work->count)) {
-        return 0;
-    }
-    return stride;
-}
-
 /*
  * The completed transfer work, with those queued right behind it that
  * continue it (same kind, next pages along its stride, same home), up to a
@@ -94,7 +76,8 @@ static void dsm_rt_deferred_run(dsm_rt_t *rt, dsm_rt_deferred_t *work)
     uint32_t stride;
 
     while (dsm_rt_fifo_peek(&rt->pages.deferred, &next) && next.op == work->op &&
-           (stride = dsm_rt_deferred_stride(work, &next)) != 0 &&
+           (stride = dsm_coh_run_joined(work->page, work->count, work->stride, next.page,
+                                        next.count, next.stride)) != 0 &&
            dsm_coh_engine_home(rt->pages.coh, next.page) == home) {
         (void)dsm_rt_fifo_pop(&rt->pages.deferred, &next);
         work->stride = stride;
