@@ -44,12 +44,13 @@
 #include "dsm.h"
 #include "uffd_compat.h"
 
-/* Features dsm cannot run without: WP faults drive S -> M upgrades, and the
+/* Features dsm cannot run without: WP faults drive S -> M upgrades, the
  * arena is a memfd whose pages are mapped with CONTINUE (MINOR faults) and
- * write-protected (WP on shmem). */
+ * write-protected (WP on shmem), and a checkpoint's cut unmaps it by moving
+ * its page tables (EVENT_REMAP: dsm_uffd_range_detach). */
 #define DSM_UFFD_FEATURES_REQUIRED                                              \
     ((uint64_t)(UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_MINOR_SHMEM |    \
-                UFFD_FEATURE_WP_HUGETLBFS_SHMEM))
+                UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_EVENT_REMAP))
 
 /*
  * Features dsm enables when the kernel has them (each justified in the probe
@@ -235,5 +236,22 @@ dsm_status_t dsm_uffd_wake(const dsm_uffd_t *uffd, void *addr, size_t len);
  * woken with dsm_uffd_wake, and then refaults as MISSING.
  */
 dsm_status_t dsm_uffd_zap(void *addr, size_t len);
+
+/*
+ * Unmap every page of a registered shared range at once: the range's page
+ * tables move to scratch (mremap with MREMAP_DONTUNMAP; scratch is a
+ * reservation of len bytes, 2 MiB-aligned like addr, which it replaces), and
+ * the range stays mapped and registered, with no page present. The pages stay
+ * in their file: the next access to each is a MINOR fault. Its cost follows
+ * the page tables (one entry per 2 MiB), not the pages: the kernel moves
+ * whole page-table pages only for a uffd with EVENT_REMAP, and it then waits
+ * until that event is read, so the caller must not be the thread that reads
+ * the uffd. The moved pages are unmapped with scratch (dsm_uffd_scratch_reset).
+ */
+dsm_status_t dsm_uffd_range_detach(void *addr, size_t len, void *scratch);
+
+/* Map a fresh reservation of len bytes at scratch (MAP_FIXED, no access),
+ * unmapping what a detach moved there: the kernel's walk of those pages. */
+dsm_status_t dsm_uffd_scratch_reset(void *scratch, size_t len);
 
 #endif /* DSM_UFFD_H */

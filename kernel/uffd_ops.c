@@ -133,8 +133,10 @@ dsm_status_t dsm_uffd_events_read(const dsm_uffd_t *uffd, dsm_uffd_event_t *even
             return dsm_status_from_errno(err);
         }
         for (size_t i = 0; i < (size_t)got / sizeof(msgs[0]); i++) {
+            if (msgs[i].event == UFFD_EVENT_REMAP) {
+                continue; /* a detach (dsm_uffd_range_detach): the range keeps its pages */
+            }
             if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
-                /* dsm enables no non-fault event; the kernel sends none */
                 dsm_warn("userfaultfd: unexpected event 0x%x ignored", msgs[i].event);
                 continue;
             }
@@ -270,6 +272,42 @@ dsm_status_t dsm_uffd_zap(void *addr, size_t len)
         int err = errno;
 
         dsm_error("madvise(%p, %zu, MADV_DONTNEED): %s", addr, len, strerror(err));
+        return dsm_status_from_errno(err);
+    }
+    return DSM_OK;
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4 /* Linux 5.7; Debian 12's glibc headers lack it */
+#endif
+
+dsm_status_t dsm_uffd_range_detach(void *addr, size_t len, void *scratch)
+{
+    void *moved;
+
+    if (!dsm_uffd_range_valid(addr, len) || !dsm_uffd_range_valid(scratch, len)) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    moved = mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, scratch);
+    if (moved == MAP_FAILED) {
+        int err = errno;
+
+        dsm_error("mremap(%p, %zu, MREMAP_DONTUNMAP) to %p: %s", addr, len, scratch,
+                  strerror(err));
+        return dsm_status_from_errno(err);
+    }
+    return DSM_OK;
+}
+
+dsm_status_t dsm_uffd_scratch_reset(void *scratch, size_t len)
+{
+    void *got = mmap(scratch, len, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+
+    if (got == MAP_FAILED) {
+        int err = errno;
+
+        dsm_error("mapping the scratch range %p (+%zu): %s", scratch, len, strerror(err));
         return dsm_status_from_errno(err);
     }
     return DSM_OK;

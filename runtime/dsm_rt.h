@@ -220,6 +220,9 @@ typedef struct {
     /* The memfds of the nodes on this host, mapped here, by node (0: none;
      * NULL: no node's): transfers with them are copies (rt_arena.c). */
     uintptr_t *peer;
+    /* Where a detach moves the arena's page tables (dsm_rt_arena_detach),
+     * inside a reservation made at the first one (0: none yet). */
+    uintptr_t scratch, scratch_reserved;
 } dsm_rt_arena_t;
 
 /* ---- allocations (rt_alloc.c) ------------------------------------------------------ */
@@ -481,6 +484,16 @@ _Noreturn void dsm_rt_fatal(dsm_rt_t *rt, dsm_status_t status, const char *fmt, 
 /* rt_arena.c: the arena's memfd, its two mappings and its uffd registration. */
 dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt);
 void dsm_rt_arena_unmap(dsm_rt_t *rt);
+
+/*
+ * Unmap every page of the arena at once, in time that follows the page
+ * tables (one entry per 2 MiB), not the pages: a checkpoint's cut. The data
+ * stays in the memfd; the next access to a page is a MINOR fault. Not on the
+ * service thread (dsm_uffd_range_detach). What was moved is unmapped by
+ * dsm_rt_arena_detached_release, which costs the kernel's walk of the pages.
+ */
+dsm_status_t dsm_rt_arena_detach(dsm_rt_t *rt);
+void dsm_rt_arena_detached_release(dsm_rt_t *rt);
 /* Collective, after the transport connected: map the memfds of the nodes on
  * this host when the transport would move data through shared memory anyway. */
 dsm_status_t dsm_rt_arena_map_peers(dsm_rt_t *rt);

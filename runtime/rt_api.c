@@ -343,13 +343,15 @@ dsm_status_t dsm_checkpoint(const char *dir)
     }
     /* The previous image first; then node 0 prepares the directory, and the
      * job is quiesced: no transaction in flight at the cut. Each node cuts
-     * (service thread), and the second barrier keeps every node from writing
-     * before all have cut. */
+     * (service thread) and detaches its arena (this thread: the kernel waits
+     * for the service thread to read the detach's event), and the second
+     * barrier keeps every node from writing before all have. */
     status = dsm_checkpoint_wait();
     status = dsm_rt_first_error(status, dsm_rt_ckpt_prepare(rt, dir));
     status = dsm_rt_first_error(status, dsm_rt_quiesce());
     status = dsm_rt_first_error(status, dsm_rt_ckpt_open(rt));
     status = dsm_rt_first_error(status, dsm_rt_command(rt, &cut));
+    status = dsm_rt_first_error(status, dsm_rt_ckpt_detach(rt));
     status = dsm_rt_first_error(status, dsm_barrier());
     dsm_rt_ckpt_go(rt);
     return dsm_rt_result(status);

@@ -29,6 +29,10 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
+/* What one page-table page maps on x86-64: mremap moves the arena's page
+ * tables whole where the arena and the scratch range line up on it. */
+#define DSM_RT_PMD_SIZE ((uintptr_t)2 << 20)
+
 static dsm_status_t dsm_rt_arena_in_use(void *want, size_t size)
 {
     dsm_error("the arena range [%p, +%zu) is already in use in this process: "
@@ -216,11 +220,59 @@ void dsm_rt_arena_unmap(dsm_rt_t *rt)
     }
     free(rt->arena.peer);
     rt->arena.peer = NULL;
+    if (rt->arena.scratch_reserved != 0) {
+        munmap((void *)rt->arena.scratch_reserved, size + DSM_RT_PMD_SIZE);
+        rt->arena.scratch_reserved = rt->arena.scratch = 0;
+    }
     if (rt->arena.mapped) {
         munmap((void *)rt->arena.base, size);
         munmap((void *)rt->arena.landing, size);
         close(rt->arena.fd);
         rt->arena.mapped = 0;
+    }
+}
+
+/* ---- detaching the arena (a checkpoint's cut) ------------------------------------ */
+
+/* The scratch range: arena-sized, at the arena's offset in a 2 MiB page. */
+static dsm_status_t dsm_rt_arena_scratch_reserve(dsm_rt_t *rt, size_t size)
+{
+    void *reserved = mmap(NULL, size + DSM_RT_PMD_SIZE, PROT_NONE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uintptr_t offset = rt->arena.base % DSM_RT_PMD_SIZE, start;
+
+    if (reserved == MAP_FAILED) {
+        dsm_error("reserving %zu bytes of address space to detach the arena: %m", size);
+        return DSM_ERR_NO_MEMORY;
+    }
+    start = (uintptr_t)reserved;
+    rt->arena.scratch_reserved = start;
+    rt->arena.scratch = (start - offset + DSM_RT_PMD_SIZE - 1) / DSM_RT_PMD_SIZE *
+                            DSM_RT_PMD_SIZE + offset;
+    return DSM_OK;
+}
+
+dsm_status_t dsm_rt_arena_detach(dsm_rt_t *rt)
+{
+    size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
+    dsm_status_t status = DSM_OK;
+
+    if (rt->arena.scratch == 0) {
+        status = dsm_rt_arena_scratch_reserve(rt, size);
+    }
+    if (status == DSM_OK) {
+        status = dsm_uffd_range_detach((void *)rt->arena.base, size, (void *)rt->arena.scratch);
+    }
+    return status;
+}
+
+void dsm_rt_arena_detached_release(dsm_rt_t *rt)
+{
+    if (rt->arena.scratch != 0) {
+        /* On failure the moved pages stay mapped there until dsm_finalize:
+         * memory, not correctness (it is logged). */
+        (void)dsm_uffd_scratch_reset((void *)rt->arena.scratch,
+                                     rt->arena.pages * DSM_RT_PAGE_SIZE);
     }
 }
 

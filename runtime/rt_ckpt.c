@@ -2,24 +2,27 @@
  * Checkpoint and restart (docs/design.md §5, "Checkpoint and restart").
  *
  * The cut (service thread, between two barriers, engine quiescent): a page
- * Modified somewhere is saved by the node that holds it, from its arena; every
- * other page by its home, from its backing segment. Each allocation gets a
- * claim byte per page (calloc: the kernel zero-fills lazily, so the cost does
- * not follow the allocation's size), unresolved: the cut visits no page. The
- * service thread resolves a claim from the engine's state of the page, which
- * no input has changed yet, before the page's first input (the hook) or when
- * the writer asks (DSM_RT_CKPT_RESOLVE). The cut write-protects what may be
- * writable: new allocations whole, the others' pages dirty since the last
- * cut (the one cost of the cut that follows the data, the kernel's).
+ * Modified somewhere is saved by the node that holds it; every other page by
+ * its home. Either way from this node's memfd, through the landing mapping.
+ * Each allocation gets a claim byte per page (calloc: the kernel zero-fills
+ * lazily, so the cost does not follow the allocation's size), unresolved:
+ * the cut visits no page. The service thread resolves a claim from the
+ * engine's state of the page, which no input has changed yet, before the
+ * page's first input (the hook) or when the writer asks
+ * (DSM_RT_CKPT_RESOLVE). After the cut the application thread unmaps the
+ * whole arena at once (dsm_rt_ckpt_detach: the page tables move, per 2 MiB),
+ * so the cut visits no page table entry either.
  *
  * Copy-before-write: a page's data changes only after an engine input on it
  * at the node that saves it (a write fault, a request reaching the home that
- * will grant it, an invalidation of the owner), or after a write fault on an
- * OWNER page, which the engine never sees. So dsm_rt_ckpt_before_input saves
- * the page first if this node must and has not yet (on a write fault, with
- * the OWNER pages after it). The writer thread saves the rest in the
- * background, in runs (pwritev). Writer and service thread meet on the claim
- * byte: whoever moves it to BUSY copies the page; the other waits for DONE.
+ * will grant it, an invalidation of the owner), or after a write to a page
+ * this node holds Modified, which the engine never sees and which, detached,
+ * first takes a MINOR fault. So dsm_rt_ckpt_before_input saves the page first
+ * if this node must and has not yet, and dsm_rt_ckpt_before_remap saves a
+ * detached Modified page, with those after it, before it is mapped again.
+ * The writer thread saves the rest in the background, in runs (pwritev).
+ * Writer and service thread meet on the claim byte: whoever moves it to BUSY
+ * copies the page; the other waits for DONE.
  *
  * Restart: the k-th allocation of the new job takes the image's k-th
  * allocation if the sizes agree. The home of a page loads it into its backing
@@ -29,8 +32,7 @@
  *
  * Threads: the claim and load bytes are atomics; the epoch is created and
  * freed by the service thread (commands CUT and END) while the writer is not
- * running; only the service thread resolves claims and touches the dirty
- * bitmap; restore regions are added and removed by the service thread under
+ * running; only the service thread resolves claims; restore regions are added and removed by the service thread under
  * lock, which the loader holds while it loads a page into one of them.
  */
 #include <inttypes.h>
@@ -64,10 +66,6 @@ enum {
  * service thread's time per command stays short (~1024 engine lookups). */
 #define DSM_RT_CKPT_RESOLVE_PAGES 1024u
 
-/* Pages a write-protect fault saves, from the faulting one on (256 KiB): a
- * code writing through its data after the cut takes a fault per 64 pages,
- * not per page. */
-#define DSM_RT_CKPT_AHEAD 64u
 
 /* A page's load state at restart. */
 enum { DSM_RT_LOAD_NONE = 0, DSM_RT_LOAD_BUSY, DSM_RT_LOAD_DONE };
@@ -77,7 +75,6 @@ typedef struct {
     uint64_t           seq, first_page, npages;
     uint64_t           base;        /* image page of first_page         */
     dsm_rt_placement_t placement;
-    char              *backing;     /* this node's segment               */
     _Atomic uint8_t   *claim;       /* per page                          */
 } dsm_rt_ckpt_region_t;
 
@@ -121,16 +118,6 @@ typedef struct dsm_rt_ckpt {
     int                  fd;           /* this node's file until the cut    */
     dsm_ckpt_manifest_t  manifest;     /* node 0 commits it                 */
     dsm_rt_ckpt_epoch_t *epoch;        /* service thread: CUT to END        */
-    /* Service thread only. A bit per arena page that may have become writable
-     * since the last cut: set before every engine input on the page (every
-     * install or upgrade follows one) and when the cut's protection is
-     * lifted. The next cut protects only these pages in the allocations the
-     * last one protected (cut_seqs, ascending); others it protects whole.
-     * NULL until the first cut (or without memory for it: then every cut
-     * protects every allocation whole). */
-    uint64_t            *dirty;
-    uint64_t            *cut_seqs;
-    size_t               cut_count;
     uint64_t             t_prepared;   /* dsm_now_ns at the end of prepare   */
 
     /* Restart. */
@@ -143,21 +130,6 @@ typedef struct dsm_rt_ckpt {
     pthread_t            loader;
     int                  loader_running, stopping;
 } dsm_rt_ckpt_t;
-
-/* ---- where a page's data is ------------------------------------------------------ */
-
-/*
- * The one place that says where this node reads a page it saves: the arena
- * (a page it holds Modified) or its backing segment (a page it homes).
- */
-static const void *dsm_rt_ckpt_page_data(const dsm_rt_t *rt, const dsm_rt_ckpt_region_t *region,
-                                         uint64_t page, int from_arena)
-{
-    if (from_arena) {
-        return dsm_rt_page_address(rt, page);
-    }
-    return region->backing + (page - region->first_page) * DSM_RT_PAGE_SIZE;
-}
 
 static void dsm_rt_ckpt_fail(dsm_rt_ckpt_epoch_t *epoch, dsm_status_t status)
 {
@@ -228,7 +200,7 @@ static void dsm_rt_ckpt_resolve_range(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *epoch)
  * then DONE. A failure is the epoch's; the claims go to DONE whatever happens
  * (nobody may wait for them forever). */
 static void dsm_rt_ckpt_run_write(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region_t *region,
-                                  uint64_t page, const uint8_t *seen, size_t count)
+                                  uint64_t page, size_t count)
 {
     const void *data[DSM_CKPT_RUN_MAX] = { NULL };
     uint64_t g = region->base + (page - region->first_page);
@@ -236,9 +208,10 @@ static void dsm_rt_ckpt_run_write(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region
     if (atomic_load(&epoch->status) == DSM_OK) {
         dsm_status_t status;
 
+        /* A page held Modified here and one homed here alike: this node's
+         * memfd, through the mapping that never faults. */
         for (size_t i = 0; i < count; i++) {
-            data[i] = dsm_rt_ckpt_page_data(epoch->rt, region, page + i,
-                                            seen[i] == DSM_RT_CLAIM_OWNER);
+            data[i] = dsm_rt_page_landing(epoch->rt, page + i);
         }
         status = dsm_ckpt_image_pages_write(epoch->fd, epoch->total_pages, g, data, count,
                                             &epoch->index[g]);
@@ -272,7 +245,7 @@ static void dsm_rt_ckpt_save(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region_t *r
 
     if ((seen == DSM_RT_CLAIM_OWNER || seen == DSM_RT_CLAIM_HOME) &&
         atomic_compare_exchange_strong(claim, &seen, DSM_RT_CLAIM_BUSY)) {
-        dsm_rt_ckpt_run_write(epoch, region, page, &seen, 1);
+        dsm_rt_ckpt_run_write(epoch, region, page, 1);
         return;
     }
     /* The writer is copying it: the page must not change before it is done. */
@@ -280,53 +253,41 @@ static void dsm_rt_ckpt_save(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region_t *r
 }
 
 /*
- * Service thread, a write-protect fault on page, which the engine holds
- * Modified: save it, and go on over the pages after it that the engine holds
- * Modified too (writable but for the cut's protection), DSM_RT_CKPT_AHEAD at
- * most: those still OWNER are saved with it (runs, one pwritev each), those
- * saved already (DONE) join the range; the first page the writer is busy
- * with, or not Modified here, ends it. Returns how many pages from page on
- * are saved and may lose their protection (at least 1: page itself).
+ * Service thread: pages [page, page + count) of region, which the engine
+ * holds Modified here, are about to be mapped writable: those still OWNER
+ * are saved first (runs, one pwritev each), those saved already (DONE) join
+ * them; the first page the writer is busy with ends the run. Returns how many
+ * pages from page on are saved (at least 1: page itself, waited for).
  */
-static uint64_t dsm_rt_ckpt_save_ahead(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *epoch,
-                                       dsm_rt_ckpt_region_t *region, uint64_t page)
+static uint64_t dsm_rt_ckpt_save_run(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *epoch,
+                                     dsm_rt_ckpt_region_t *region, uint64_t page, uint64_t count)
 {
-    uint8_t seen[DSM_RT_CKPT_AHEAD];
-    uint64_t end = region->first_page + region->npages, next, run_page = page;
+    uint64_t end = page + count, next, run_page = page;
     size_t run = 0;
 
-    if (end - page > DSM_RT_CKPT_AHEAD) {
-        end = page + DSM_RT_CKPT_AHEAD;
-    }
-    /* page itself: the engine holds it Modified (the caller's condition). */
     dsm_rt_ckpt_busy_wait(region, page);
     for (next = page; next < end; next++) {
         _Atomic uint8_t *claim = &region->claim[next - region->first_page];
         uint8_t now;
 
-        if (next != page && dsm_coh_engine_node_state(rt->pages.coh, next) != DSM_COH_N_M) {
-            break;
-        }
         dsm_rt_ckpt_resolve(rt, region, next);
         now = atomic_load_explicit(claim, memory_order_acquire);
         if (now == DSM_RT_CLAIM_OWNER &&
             atomic_compare_exchange_strong(claim, &now, DSM_RT_CLAIM_BUSY)) {
-            if (run == 0) {
-                run_page = next;
-            }
-            seen[run++] = now;
+            run_page = run == 0 ? next : run_page;
+            run++;
             continue;
         }
         if (run > 0) {
-            dsm_rt_ckpt_run_write(epoch, region, run_page, seen, run);
+            dsm_rt_ckpt_run_write(epoch, region, run_page, run);
             run = 0;
         }
         if (now != DSM_RT_CLAIM_DONE) {
-            break; /* the writer has it: its fault will lift it */
+            break; /* the writer has it: mapped by a later fault */
         }
     }
     if (run > 0) {
-        dsm_rt_ckpt_run_write(epoch, region, run_page, seen, run);
+        dsm_rt_ckpt_run_write(epoch, region, run_page, run);
     }
     return next > page ? next - page : 1;
 }
@@ -337,7 +298,6 @@ static uint64_t dsm_rt_ckpt_save_ahead(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *epoch,
 static void dsm_rt_ckpt_chunk_save(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region_t *region,
                                    uint64_t first, uint64_t count)
 {
-    uint8_t seen[DSM_CKPT_RUN_MAX];
     uint64_t run_page = first;
     size_t run = 0;
 
@@ -348,21 +308,19 @@ static void dsm_rt_ckpt_chunk_save(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_regio
                     atomic_compare_exchange_strong(claim, &now, DSM_RT_CLAIM_BUSY);
 
         if (run > 0 && (!taken || run == DSM_CKPT_RUN_MAX)) {
-            dsm_rt_ckpt_run_write(epoch, region, run_page, seen, run);
+            dsm_rt_ckpt_run_write(epoch, region, run_page, run);
             run = 0;
         }
         if (taken) {
-            if (run == 0) {
-                run_page = page;
-            }
-            seen[run++] = now;
+            run_page = run == 0 ? page : run_page;
+            run++;
         } else if (now == DSM_RT_CLAIM_BUSY) {
             /* The service thread saves it: done before the index is written. */
             dsm_rt_ckpt_busy_wait(region, page);
         }
     }
     if (run > 0) {
-        dsm_rt_ckpt_run_write(epoch, region, run_page, seen, run);
+        dsm_rt_ckpt_run_write(epoch, region, run_page, run);
     }
 }
 
@@ -377,7 +335,8 @@ static void *dsm_rt_ckpt_writer(void *arg)
 
     while (sem_wait(&epoch->go) != 0) { /* EINTR */
     }
-
+    /* What the detach moved away is unmapped here, off the cut's pause. */
+    dsm_rt_arena_detached_release(rt);
 
     for (size_t r = 0; r < epoch->count && atomic_load(&epoch->status) == DSM_OK; r++) {
         dsm_rt_ckpt_region_t *region = &epoch->regions[r];
@@ -441,8 +400,7 @@ static dsm_status_t dsm_rt_ckpt_regions_take(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *
 
         epoch->regions[i] = (dsm_rt_ckpt_region_t){
             .seq = region->seq, .first_page = region->first_page, .npages = region->npages,
-            .placement = region->placement, .backing = dsm_tp_mem_address(region->backing),
-            .claim = calloc(region->npages, 1),
+            .placement = region->placement, .claim = calloc(region->npages, 1),
         };
         epoch->count++;
         if (epoch->regions[i].claim == NULL) {
@@ -470,143 +428,14 @@ static dsm_status_t dsm_rt_ckpt_regions_take(dsm_rt_t *rt, dsm_rt_ckpt_epoch_t *
     return DSM_OK;
 }
 
-/* ---- which pages the cut protects ------------------------------------------------------ */
-
-static void dsm_rt_ckpt_dirty_set(dsm_rt_ckpt_t *ckpt, uint64_t first, uint64_t count)
-{
-    for (uint64_t page = first; ckpt->dirty != NULL && page < first + count; page++) {
-        ckpt->dirty[page / 64] |= UINT64_C(1) << (page % 64);
-    }
-}
-
-static void dsm_rt_ckpt_dirty_clear(dsm_rt_ckpt_t *ckpt, uint64_t first, uint64_t end)
-{
-    for (uint64_t page = first; page < end;) {
-        if (page % 64 == 0 && end - page >= 64) {
-            if (ckpt->dirty[page / 64] != 0) { /* untouched words stay unwritten */
-                ckpt->dirty[page / 64] = 0;
-            }
-            page += 64;
-        } else {
-            ckpt->dirty[page / 64] &= ~(UINT64_C(1) << (page % 64));
-            page++;
-        }
-    }
-}
-
-/* Whether the last cut protected the allocation seq (and its pages have been
- * tracked since). */
-static int dsm_rt_ckpt_tracked(const dsm_rt_ckpt_t *ckpt, uint64_t seq)
-{
-    size_t low = 0, high = ckpt->cut_count;
-
-    while (low < high) {
-        size_t mid = low + (high - low) / 2;
-
-        if (ckpt->cut_seqs[mid] == seq) {
-            return 1;
-        }
-        if (ckpt->cut_seqs[mid] < seq) {
-            low = mid + 1;
-        } else {
-            high = mid;
-        }
-    }
-    return 0;
-}
-
-/* Protect pages [first, end) of region, then forget they were dirty. */
-static dsm_status_t dsm_rt_ckpt_protect_range(dsm_rt_t *rt, const dsm_rt_ckpt_region_t *region,
-                                              uint64_t first, uint64_t end)
-{
-    dsm_status_t status = dsm_uffd_wp_set(&rt->uffd, dsm_rt_page_address(rt, first),
-                                          (end - first) * DSM_RT_PAGE_SIZE);
-
-    if (status != DSM_OK) {
-        dsm_error("checkpoint: write-protecting pages %" PRIu64 "-%" PRIu64
-                  " of allocation %" PRIu64 " failed: %s", first, end - 1, region->seq,
-                  dsm_strerror(status));
-        return status;
-    }
-    if (rt->ckpt->dirty != NULL) {
-        dsm_rt_ckpt_dirty_clear(rt->ckpt, first, end);
-    }
-    return DSM_OK;
-}
-
-/*
- * Write-protect what may be writable: only pages Modified here are, and of
- * an allocation the last cut protected, only those dirty since (in runs of
- * 64-page words: a word's clean pages cost the kernel nothing if absent, its
- * walk if present). This is the one cost of the cut that follows the data:
- * the kernel visits every present page of each range (docs/checkpoint.md);
- * the bitmap costs a word read per 64 pages; the engine is not consulted.
- * Returns the pages of the ranges protected in *pages_p.
- */
-static dsm_status_t dsm_rt_ckpt_protect(dsm_rt_t *rt, const dsm_rt_ckpt_epoch_t *epoch,
-                                        uint64_t *pages_p)
-{
-    dsm_rt_ckpt_t *ckpt = rt->ckpt;
-    uint64_t pages = 0;
-    dsm_status_t status;
-
-    if (ckpt->dirty == NULL) {
-        ckpt->dirty = calloc((rt->arena.pages + 63) / 64, sizeof(uint64_t)); /* lazily zeroed */
-    }
-    for (size_t r = 0; r < epoch->count; r++) {
-        const dsm_rt_ckpt_region_t *region = &epoch->regions[r];
-        uint64_t end = region->first_page + region->npages, run = UINT64_MAX;
-
-        if (ckpt->dirty == NULL || !dsm_rt_ckpt_tracked(ckpt, region->seq)) {
-            if ((status = dsm_rt_ckpt_protect_range(rt, region, region->first_page, end)) !=
-                DSM_OK) {
-                return status;
-            }
-            pages += region->npages;
-            continue;
-        }
-        for (uint64_t word = region->first_page / 64; word <= (end - 1) / 64 + 1; word++) {
-            int dirty = word <= (end - 1) / 64 && ckpt->dirty[word] != 0;
-
-            if (dirty && run == UINT64_MAX) {
-                run = word;
-            } else if (!dirty && run != UINT64_MAX) {
-                uint64_t lo = run * 64 > region->first_page ? run * 64 : region->first_page;
-                uint64_t hi = word * 64 < end ? word * 64 : end;
-
-                if ((status = dsm_rt_ckpt_protect_range(rt, region, lo, hi)) != DSM_OK) {
-                    return status;
-                }
-                pages += hi - lo;
-                run = UINT64_MAX;
-            }
-        }
-    }
-    *pages_p = pages;
-    return DSM_OK;
-}
-
-/* After a cut protected every allocation: they are tracked from now on. */
-static void dsm_rt_ckpt_tracked_set(dsm_rt_ckpt_t *ckpt)
-{
-    const dsm_ckpt_manifest_t *manifest = &ckpt->manifest;
-    uint64_t *seqs = calloc(manifest->alloc_count ? manifest->alloc_count : 1, sizeof(*seqs));
-
-    free(ckpt->cut_seqs);
-    ckpt->cut_seqs = seqs;
-    ckpt->cut_count = 0;
-    /* Without memory none is tracked: the next cut protects them whole. */
-    for (size_t i = 0; seqs != NULL && i < manifest->alloc_count; i++) {
-        seqs[ckpt->cut_count++] = manifest->allocs[i].seq; /* image order: ascending */
-    }
-}
-
+/* The cut: the image's allocations and their claims, all unresolved, and
+ * the writer, which waits for dsm_rt_ckpt_go. No page is visited. */
 static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
 {
     dsm_rt_ckpt_t *ckpt = rt->ckpt;
     dsm_rt_ckpt_epoch_t *epoch = calloc(1, sizeof(*epoch));
     dsm_status_t status;
-    uint64_t t0 = dsm_now_ns(), t1, t2, protected_pages = 0;
+    uint64_t t0 = dsm_now_ns();
 
     if (epoch == NULL) {
         return DSM_ERR_NO_MEMORY;
@@ -622,17 +451,8 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
         status = DSM_ERR_NO_MEMORY;
         goto err;
     }
-    /* No claim is resolved here: the engine's state is their verdict until
-     * an input changes it, and the hook resolves them before any does. */
-    t1 = dsm_now_ns();
-    if ((status = dsm_rt_ckpt_protect(rt, epoch, &protected_pages)) != DSM_OK) {
-        goto err;
-    }
-    dsm_rt_ckpt_tracked_set(ckpt);
-    t2 = dsm_now_ns();
-    dsm_debug("checkpoint cut: %" PRIu64 " pages, setup %.0f us, write-protect %.0f us "
-              "(%" PRIu64 " pages' ranges); since prepare (quiesce, open) %.0f us",
-              epoch->total_pages, (t1 - t0) / 1e3, (t2 - t1) / 1e3, protected_pages,
+    dsm_debug("checkpoint cut: %" PRIu64 " pages, setup %.0f us; since prepare (quiesce, "
+              "open) %.0f us", epoch->total_pages, (dsm_now_ns() - t0) / 1e3,
               (t0 - ckpt->t_prepared) / 1e3);
     if (pthread_create(&epoch->writer, NULL, dsm_rt_ckpt_writer, epoch) != 0) {
         dsm_error("checkpoint: cannot start the writer thread");
@@ -645,7 +465,6 @@ static dsm_status_t dsm_rt_ckpt_cut(dsm_rt_t *rt)
     return DSM_OK;
 
 err:
-    /* Pages already protected fault once and are let go (dsm_rt_ckpt_before_input). */
     epoch->fd = -1;
     dsm_rt_ckpt_epoch_free(epoch);
     return status;
@@ -824,45 +643,50 @@ void dsm_rt_ckpt_region_removed(dsm_rt_t *rt, const dsm_rt_region_t *region)
 
 /* ---- the hook before every engine input ---------------------------------------------- */
 
-int dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page, int wp_fault,
-                             dsm_coh_node_state_t state)
+void dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page)
 {
     dsm_rt_ckpt_t *ckpt = rt->ckpt;
     dsm_rt_ckpt_region_t *region;
     dsm_rt_restore_t *restore;
-    dsm_status_t status;
-    uint64_t saved = 1; /* pages from page on whose protection may be lifted */
-    int cut_fault = wp_fault && state == DSM_COH_N_M;
-
-    /* The input may make the page writable: the next cut protects it. */
-    dsm_rt_ckpt_dirty_set(ckpt, page, 1);
 
     if (ckpt->epoch != NULL && (region = dsm_rt_ckpt_region_find(ckpt->epoch, page)) != NULL) {
         dsm_rt_ckpt_resolve(rt, region, page);
-        if (cut_fault) {
-            saved = dsm_rt_ckpt_save_ahead(rt, ckpt->epoch, region, page);
-        } else {
-            dsm_rt_ckpt_save(ckpt->epoch, region, page);
-        }
+        dsm_rt_ckpt_save(ckpt->epoch, region, page);
     }
     if (ckpt->restore_count != 0 && (restore = dsm_rt_restore_find(ckpt, page)) != NULL &&
         dsm_rt_placement_home(&restore->placement, page) == rt->node) {
         dsm_rt_restore_load(rt, restore, page);
     }
-    if (!cut_fault) {
-        return 0;
+}
+
+uint64_t dsm_rt_ckpt_before_remap(dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    dsm_rt_ckpt_epoch_t *epoch = rt->ckpt->epoch;
+    dsm_rt_ckpt_region_t *region = epoch != NULL ? dsm_rt_ckpt_region_find(epoch, page) : NULL;
+
+    if (region == NULL) {
+        return count; /* saved already, or not in the image being taken */
     }
-    /* The engine holds the page writable: the protection is the cut's, and
-     * the page is saved (above, or by the writer), with the pages saved
-     * ahead of it. Lifting it wakes the faulting thread. */
-    dsm_rt_ckpt_dirty_set(ckpt, page, saved);
-    status = dsm_uffd_wp_clear(&rt->uffd, dsm_rt_page_address(rt, page),
-                               saved * DSM_RT_PAGE_SIZE, 0);
+    return dsm_rt_ckpt_save_run(rt, epoch, region, page, count);
+}
+
+dsm_status_t dsm_rt_ckpt_detach(dsm_rt_t *rt)
+{
+    dsm_rt_ckpt_epoch_t *epoch = rt->ckpt->epoch;
+    uint64_t t0 = dsm_now_ns();
+    dsm_status_t status;
+
+    if (epoch == NULL) {
+        return DSM_OK; /* the cut failed, and said so */
+    }
+    status = dsm_rt_arena_detach(rt);
     if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status, "checkpoint: lifting the write protection of pages %" PRIu64
-                     "-%" PRIu64 " failed: %s", page, page + saved - 1, dsm_strerror(status));
+        /* Pages may be written unsaved from now on: the image is lost. */
+        dsm_rt_ckpt_fail(epoch, status);
+        return status;
     }
-    return 1;
+    dsm_debug("checkpoint: the arena detached in %.0f us", (dsm_now_ns() - t0) / 1e3);
+    return DSM_OK;
 }
 
 /* ---- the steps of dsm_checkpoint and dsm_checkpoint_wait -------------------------------- */
@@ -1075,8 +899,6 @@ void dsm_rt_ckpt_fini(dsm_rt_t *rt)
     free(ckpt->restores);
     dsm_ckpt_image_close(ckpt->image);
     dsm_ckpt_manifest_free(&ckpt->manifest);
-    free(ckpt->dirty);
-    free(ckpt->cut_seqs);
     free(ckpt->dir);
     pthread_cond_destroy(&ckpt->changed);
     pthread_mutex_destroy(&ckpt->lock);

@@ -132,13 +132,25 @@ void dsm_rt_ckpt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 /*
  * Service thread, before an engine input on page (a fault, a request ahead, a
  * message): a page this node must save and has not yet is saved now; at
- * restart, a page this node homes is loaded from the image. wp_fault: the
- * input is a write-protect fault, and state this node's state of the page: a
- * WP fault on a page the engine holds Modified is the checkpoint's own
- * protection, lifted here; returns 1 then (the engine is not told).
+ * restart, a page this node homes is loaded from the image.
  */
-int dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page, int wp_fault,
-                             dsm_coh_node_state_t state);
+void dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page);
+
+/*
+ * Service thread: pages [page, page + count), which the engine holds
+ * Modified here and a cut detached, are about to be mapped writable again
+ * (the engine is not told): saved first, if this node saves them in the
+ * image being taken. Returns how many of them, from page on, may be mapped
+ * (at least 1).
+ */
+uint64_t dsm_rt_ckpt_before_remap(dsm_rt_t *rt, uint64_t page, uint64_t count);
+
+/*
+ * Application thread, after the cut and before the barrier that ends it:
+ * unmap the whole arena (dsm_rt_arena_detach), so that the next access to
+ * every page is a fault (copy-before-write). A failure fails the image.
+ */
+dsm_status_t dsm_rt_ckpt_detach(dsm_rt_t *rt);
 
 /* Service thread: an allocation was made (restart: the image's allocation of
  * the same rank and size gives its contents) or is about to be freed. */

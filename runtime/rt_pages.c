@@ -27,6 +27,9 @@
 #define DSM_RT_FAULT_BATCH   64
 #define DSM_RT_INSTALL_ATTEMPTS 1000
 
+/* Pages a fault on a detached page maps again, from it on (256 KiB). */
+#define DSM_RT_REMAP_AHEAD 64u
+
 static void dsm_rt_actions_run(dsm_rt_t *rt);
 
 /* ---- deferred work ------------------------------------------------------ */
@@ -122,8 +125,7 @@ static void dsm_rt_coherence_recv(dsm_rt_t *rt, int src, const void *bytes, size
     if (status == DSM_OK) {
         /* Checkpoint: save or load the pages before the message can change them. */
         for (uint32_t i = 0; i < msg.count; i++) {
-            (void)dsm_rt_ckpt_before_input(rt, dsm_coh_run_page(msg.page, msg.stride, i), 0,
-                                           DSM_COH_N_I);
+            dsm_rt_ckpt_before_input(rt, dsm_coh_run_page(msg.page, msg.stride, i));
         }
         status = dsm_coh_engine_recv_msg(rt->pages.coh, &msg, &rt->pages.actions);
     }
@@ -202,8 +204,7 @@ static void dsm_rt_ahead_run(dsm_rt_t *rt, const dsm_rt_streams_t *streams, uint
         return;
     }
     for (uint32_t i = 0; i < count; i++) {
-        (void)dsm_rt_ckpt_before_input(rt, dsm_coh_run_page(first, stride, i), 0,
-                                       streams->candidate); /* as a fault */
+        dsm_rt_ckpt_before_input(rt, dsm_coh_run_page(first, stride, i)); /* as a fault */
     }
     status = streams->write
                  ? dsm_coh_engine_write_fault_run(rt->pages.coh, first, count, stride, out)
@@ -356,7 +357,7 @@ static uint64_t dsm_rt_claim_run(dsm_rt_t *rt, const dsm_rt_region_t *region, ui
 
     do {
         if (count > 0 || check_first) {
-            (void)dsm_rt_ckpt_before_input(rt, first + count, 0, DSM_COH_N_I); /* as a fault */
+            dsm_rt_ckpt_before_input(rt, first + count); /* as a fault */
         }
         count++;
     } while (first + count < end && dsm_rt_claimable(rt, region, first + count));
@@ -465,6 +466,63 @@ static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
     }
 }
 
+/* Map pages [page, page + count) again (dsm_rt_remap), skipping those a
+ * fault served before this one has mapped already (EXISTS). */
+static void dsm_rt_remap_pages(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags)
+{
+    char *dst = dsm_rt_page_address(rt, page);
+    size_t left = count * DSM_RT_PAGE_SIZE;
+    dsm_status_t status = DSM_OK;
+
+    for (int attempt = 0; left > 0 && attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
+        size_t done = 0;
+
+        status = dsm_uffd_continue(&rt->uffd, dst, left, flags, &done);
+        if (status == DSM_ERR_EXISTS) {
+            /* dst + done is mapped: the threads that faulted on it wake
+             * (unless the caller wakes them). */
+            status = (flags & DSM_UFFD_DONTWAKE)
+                         ? DSM_OK
+                         : dsm_uffd_wake(&rt->uffd, dst + done, DSM_RT_PAGE_SIZE);
+            done += DSM_RT_PAGE_SIZE;
+        }
+        if (status != DSM_OK && status != DSM_ERR_AGAIN) {
+            break;
+        }
+        dst += done;
+        left -= done;
+    }
+    if (left > 0) {
+        dsm_rt_fatal(rt, status, "mapping pages %" PRIu64 "..+%" PRIu64 " again failed: %s",
+                     page, count, dsm_strerror(status));
+    }
+}
+
+/*
+ * A MINOR fault on a page this node holds (S or M): the page is here, its
+ * mapping is not, because a checkpoint's cut detached the arena
+ * (dsm_rt_ckpt_detach). It is mapped again as the engine holds it, with the
+ * pages after it in the same state (DSM_RT_REMAP_AHEAD at most: a code that
+ * sweeps its data after a cut takes a fault per run, not per page), and the
+ * engine hears nothing: Shared pages write-protected, Modified ones writable
+ * once saved in the image being taken (copy-before-write). flags: also
+ * DSM_UFFD_DONTWAKE.
+ */
+static void dsm_rt_remap(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page,
+                         dsm_coh_node_state_t state, unsigned flags)
+{
+    uint64_t end = region->first_page + region->npages, count = 1;
+
+    end = end - page > DSM_RT_REMAP_AHEAD ? page + DSM_RT_REMAP_AHEAD : end;
+    while (page + count < end && dsm_coh_engine_node_state(rt->pages.coh, page + count) == state) {
+        count++;
+    }
+    if (state == DSM_COH_N_M) {
+        count = dsm_rt_ckpt_before_remap(rt, page, count);
+    }
+    dsm_rt_remap_pages(rt, page, count, flags | (state == DSM_COH_N_S ? DSM_UFFD_WP : 0));
+}
+
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
 {
     uint64_t page = (event->address - rt->arena.base) / DSM_RT_PAGE_SIZE;
@@ -482,11 +540,20 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
         return;
     }
     state = dsm_coh_engine_node_state(rt->pages.coh, page);
-    /* Checkpoint: save or load the page first; a write to a page the cut
-     * protected is let go there, and the engine never hears of it. */
-    if (dsm_rt_ckpt_before_input(rt, page, (event->flags & DSM_UFFD_EVENT_WP) != 0, state)) {
-        return;
+    if ((event->flags & DSM_UFFD_EVENT_MINOR) &&
+        (state == DSM_COH_N_S || state == DSM_COH_N_M)) {
+        /* A write to a detached Shared page is mapped read-only without
+         * waking the writer, and upgraded below: the grant lifts the
+         * protection and wakes it. */
+        int upgrade = write && state == DSM_COH_N_S;
+
+        dsm_rt_remap(rt, region, page, state, upgrade ? DSM_UFFD_DONTWAKE : 0);
+        if (!upgrade) {
+            return;
+        }
     }
+    /* Checkpoint: save or load the page first. */
+    dsm_rt_ckpt_before_input(rt, page);
     if (!dsm_pagemap_find(&rt->pages.fault_start, page, NULL) &&
         dsm_pagemap_put(&rt->pages.fault_start, page, now) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fault");

@@ -8,6 +8,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -433,12 +437,13 @@ static void *read_thread(void *arg)
     return NULL;
 }
 
-static int run_threads(void *(*fn)(void *), thread_arg_t *args)
+/* fn on THREADS threads, thread i with the i-th of args (of size bytes each). */
+static int run_threads(void *(*fn)(void *), void *args, size_t size)
 {
     pthread_t threads[THREADS];
 
     for (int i = 0; i < THREADS; i++) {
-        if (pthread_create(&threads[i], NULL, fn, &args[i]) != 0) {
+        if (pthread_create(&threads[i], NULL, fn, (char *)args + (size_t)i * size) != 0) {
             return -1;
         }
     }
@@ -458,11 +463,11 @@ static int case_threads(long iterations)
     for (int i = 0; i < THREADS; i++) {
         args[i] = (thread_arg_t){ args[0].pages, npages, i, 0 };
     }
-    if (run_threads(fault_thread, args) != 0) {
+    if (run_threads(fault_thread, args, sizeof(args[0])) != 0) {
         FAIL("pthread_create failed");
     }
     CHECK_OK(dsm_barrier());
-    if (run_threads(read_thread, args) != 0) {
+    if (run_threads(read_thread, args, sizeof(args[0])) != 0) {
         FAIL("pthread_create failed");
     }
     for (int i = 0; i < THREADS; i++) {
@@ -472,6 +477,140 @@ static int case_threads(long iterations)
     }
     CHECK_OK(dsm_barrier());
     dsm_free(args[0].pages);
+    return 0;
+}
+
+/*
+ * A checkpoint's cut detaches the arena: every page loses its mapping and
+ * keeps its data. THREADS threads per node then read every page at once
+ * (pages Shared, Modified here and invalid at the cut), several faulting on
+ * each page mapped again, and write their words of this node's pages
+ * (Modified ones saved first, Shared ones upgraded) while the image is
+ * written. Every word must read as last written, each round. Pages of this
+ * node p (p % nnodes == me): "half" ones are those with p / nnodes even.
+ */
+typedef struct {
+    uint64_t *pages;
+    uint64_t  npages, round;
+    int       thread, half, failed;
+} ckpt_arg_t;
+
+static int ckpt_in_half(uint64_t page)
+{
+    return (page / (uint64_t)nnodes) % 2 == 0;
+}
+
+/* This thread's word of this node's pages (of the half ones only, if half). */
+static void *ckpt_write_thread(void *arg)
+{
+    ckpt_arg_t *t = arg;
+
+    for (uint64_t p = 0; p < t->npages; p++) {
+        if ((int)(p % (uint64_t)nnodes) == me && (!t->half || ckpt_in_half(p))) {
+            t->pages[p * PAGE / 8 + (uint64_t)t->thread] =
+                stamp(me, p, t->round * THREADS + (uint64_t)t->thread);
+        }
+    }
+    return NULL;
+}
+
+/* Every word of every page: round's stamps (round - 1's outside the half). */
+static void *ckpt_read_thread(void *arg)
+{
+    ckpt_arg_t *t = arg;
+
+    for (uint64_t i = 0; i < t->npages; i++) {
+        uint64_t p = (i + (uint64_t)t->thread * 7) % t->npages;
+        uint64_t round = !t->half || ckpt_in_half(p) ? t->round : t->round - 1;
+
+        for (int w = 0; w < THREADS; w++) {
+            if (t->pages[p * PAGE / 8 + (uint64_t)w] !=
+                stamp((int)(p % (uint64_t)nnodes), p, round * THREADS + (uint64_t)w)) {
+                t->failed = 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int ckpt_threads_run(void *(*fn)(void *), ckpt_arg_t *args, uint64_t round, int half)
+{
+    for (int i = 0; i < THREADS; i++) {
+        args[i].round = round;
+        args[i].half = half;
+    }
+    if (run_threads(fn, args, sizeof(args[0])) != 0) {
+        FAIL("pthread_create failed");
+    }
+    for (int i = 0; i < THREADS; i++) {
+        if (args[i].failed) {
+            FAIL("round %" PRIu64 ": thread %d read a wrong value", round, i);
+        }
+    }
+    return 0;
+}
+
+static int ckpt_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int case_ckpt_threads(long iterations)
+{
+    uint64_t npages = 64 * (uint64_t)nnodes;
+    ckpt_arg_t args[THREADS];
+    char *dir = alloc_or_die(PATH_MAX); /* node 0 names it, the others read it */
+    char parent[] = "/tmp/rt_ckpt_XXXXXX";
+
+    if (me == 0) {
+        if (mkdtemp(parent) == NULL) {
+            FAIL("mkdtemp: %s", strerror(errno));
+        }
+        snprintf(dir, PATH_MAX, "%s/image", parent);
+    }
+    args[0].pages = alloc_or_die(npages * PAGE);
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (ckpt_arg_t){ .pages = args[0].pages, .npages = npages, .thread = i };
+    }
+    for (uint64_t k = 1; k <= (uint64_t)iterations; k++) {
+        uint64_t round = 3 * k;
+
+        /* At the cut: the half pages Modified at their writer, the others
+         * Shared everywhere, the half pages of other nodes invalid here. */
+        if (ckpt_threads_run(ckpt_write_thread, args, round, 0) != 0) {
+            return 1;
+        }
+        CHECK_OK(dsm_barrier());
+        if (ckpt_threads_run(ckpt_read_thread, args, round, 0) != 0) {
+            return 1;
+        }
+        CHECK_OK(dsm_barrier());
+        if (ckpt_threads_run(ckpt_write_thread, args, round + 1, 1) != 0) {
+            return 1;
+        }
+        CHECK_OK(dsm_barrier());
+        CHECK_OK(dsm_checkpoint(dir));
+        if (ckpt_threads_run(ckpt_read_thread, args, round + 1, 1) != 0) {
+            return 1;
+        }
+        CHECK_OK(dsm_barrier());
+        if (ckpt_threads_run(ckpt_write_thread, args, round + 2, 0) != 0) {
+            return 1;
+        }
+        CHECK_OK(dsm_checkpoint_wait());
+        CHECK_OK(dsm_barrier());
+        if (ckpt_threads_run(ckpt_read_thread, args, round + 2, 0) != 0) {
+            return 1;
+        }
+        CHECK_OK(dsm_barrier());
+    }
+    if (me == 0 && nftw(parent, ckpt_remove, 8, FTW_DEPTH | FTW_PHYS) != 0) {
+        FAIL("removing %s: %s", parent, strerror(errno));
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(args[0].pages);
+    dsm_free(dir);
     return 0;
 }
 
@@ -1642,6 +1781,7 @@ static const test_case_t cases[] = {
     { "two_streams", case_two_streams, 3, 0 },
     { "scan_runs", case_scan_runs, 3, 0 },
     { "write_hold", case_write_hold, 300, 1 },
+    { "ckpt_threads", case_ckpt_threads, 3, 0 },
 };
 
 int main(int argc, char **argv)
