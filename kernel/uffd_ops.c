@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "dsm_common.h"
@@ -288,7 +289,11 @@ dsm_status_t dsm_uffd_range_detach(void *addr, size_t len, void *scratch)
     if (!dsm_uffd_range_valid(addr, len) || !dsm_uffd_range_valid(scratch, len)) {
         return DSM_ERR_INVALID_PARAM;
     }
-    moved = mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, scratch);
+    /* The system call itself, not libc's mremap: a transport's memory hooks
+     * (UCX's) intercept that one and cost time that follows the pages of the
+     * range, and the arena is never registered with a transport. */
+    moved = (void *)syscall(SYS_mremap, addr, len, len,
+                            MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, scratch);
     if (moved == MAP_FAILED) {
         int err = errno;
 
@@ -301,8 +306,9 @@ dsm_status_t dsm_uffd_range_detach(void *addr, size_t len, void *scratch)
 
 dsm_status_t dsm_uffd_scratch_reset(void *scratch, size_t len)
 {
-    void *got = mmap(scratch, len, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    /* The system call, as for the detach: no transport registers scratch. */
+    void *got = (void *)syscall(SYS_mmap, scratch, len, PROT_NONE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 
     if (got == MAP_FAILED) {
         int err = errno;
