@@ -855,6 +855,107 @@ static dsm_test_result_t test_continue_minor_shmem(void)
     return DSM_TEST_PASS;
 }
 
+/* ---- detaching a range (a checkpoint's cut) ------------------------------------ */
+
+#define TEST_PMD ((size_t)2 << 20)
+
+/* len bytes of address space at a 2 MiB boundary (reserved, no access). */
+static unsigned char *test_reserve_aligned(size_t len)
+{
+    unsigned char *reserved = mmap(NULL, len + TEST_PMD, PROT_NONE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (reserved == MAP_FAILED) {
+        return NULL;
+    }
+    return (unsigned char *)(((uintptr_t)reserved + TEST_PMD - 1) & ~(uintptr_t)(TEST_PMD - 1));
+}
+
+typedef struct {
+    unsigned char *addr, *scratch;
+    size_t         len;
+    dsm_status_t   status;
+    atomic_int     done;
+} detacher_t;
+
+static void *detacher_main(void *arg)
+{
+    detacher_t *d = arg;
+
+    d->status = dsm_uffd_range_detach(d->addr, d->len, d->scratch);
+    atomic_store(&d->done, 1);
+    return NULL;
+}
+
+/*
+ * dsm_uffd_range_detach: every page of a registered memfd range loses its
+ * mapping and keeps its data (the next access is a MINOR fault, whose
+ * CONTINUE finds the page as written, through either mapping). The caller
+ * waits until the uffd's reader has read the REMAP event, which
+ * dsm_uffd_events_read consumes without reporting.
+ */
+static dsm_test_result_t test_detach_keeps_pages(void)
+{
+    const size_t len = 2 * TEST_PMD, pages = len / page_size;
+    dsm_uffd_t uffd;
+    dsm_uffd_event_t event;
+    detacher_t detacher = {.len = len};
+    unsigned char *view, *other;
+    faulter_t reader;
+    pthread_t thread;
+    int memfd;
+
+    DSM_CHECK(test_uffd_open(&uffd));
+    DSM_CHECK((memfd = memfd_create("dsm-test-detach", MFD_CLOEXEC)) >= 0);
+    DSM_CHECK(ftruncate(memfd, (off_t)len) == 0);
+    DSM_CHECK((view = test_reserve_aligned(len)) != NULL);
+    DSM_CHECK((detacher.scratch = test_reserve_aligned(len)) != NULL);
+    DSM_CHECK(mmap(view, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, memfd, 0) == view);
+    other = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    DSM_CHECK(other != MAP_FAILED);
+    DSM_CHECK(dsm_uffd_range_register(&uffd, view, len,
+                                      DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_MINOR |
+                                          DSM_UFFD_MODE_WP) == DSM_OK);
+    for (size_t i = 0; i < pages; i++) {
+        other[i * page_size] = (unsigned char)i;
+    }
+    DSM_CHECK(dsm_uffd_continue(&uffd, view, len, 0, NULL) == DSM_OK);
+    DSM_CHECK(view[(pages - 1) * page_size] == (unsigned char)(pages - 1)); /* mapped */
+
+    detacher.addr = view;
+    DSM_CHECK(pthread_create(&thread, NULL, detacher_main, &detacher) == 0);
+    /* The reader's part: the REMAP event is read, and no fault reported. */
+    for (int polls = 0; !atomic_load(&detacher.done) && polls < TEST_WAIT_MS / 10; polls++) {
+        struct pollfd pfd = {.fd = uffd.fd, .events = POLLIN};
+        size_t got = 0;
+
+        if (poll(&pfd, 1, 10) == 1) {
+            DSM_CHECK(dsm_uffd_events_read(&uffd, &event, 1, &got) == DSM_OK && got == 0);
+        }
+    }
+    pthread_join(thread, NULL);
+    DSM_CHECK(detacher.status == DSM_OK);
+
+    other[7 * page_size + 1] = 0x5a; /* written after the detach, through the other mapping */
+    DSM_CHECK(faulter_start(&reader, FAULT_READ, view + 7 * page_size + 1, 0));
+    DSM_CHECK(events_wait(&uffd, &event, 1, 1) == 1);
+    DSM_CHECK(event.address == (uintptr_t)(view + 7 * page_size));
+    DSM_CHECK(event.flags == DSM_UFFD_EVENT_MINOR);
+    DSM_CHECK(dsm_uffd_continue(&uffd, view + 7 * page_size, page_size, 0, NULL) == DSM_OK);
+    DSM_CHECK(faulter_wait_done(&reader));
+    faulter_join(&reader);
+    DSM_CHECK(reader.value == 0x5a);
+    DSM_CHECK(view[7 * page_size] == 7);
+    DSM_CHECK(dsm_uffd_scratch_reset(detacher.scratch, len) == DSM_OK);
+    DSM_CHECK(other[(pages - 1) * page_size] == (unsigned char)(pages - 1));
+    munmap(other, len);
+    munmap(view, len);
+    munmap(detacher.scratch, len);
+    close(memfd);
+    dsm_uffd_close(&uffd);
+    return DSM_TEST_PASS;
+}
+
 /*
  * ZEROPAGE over several pages resolves a read with zeros. It has no WP mode:
  * a write to a zero page is not trapped until the page is write-protected,
@@ -970,6 +1071,7 @@ static dsm_test_case_t test_cases[] = {
     {"recoverable_races", need_base, test_recoverable_races, 0},
     {"move_basic", need_move, test_move_basic, 0},
     {"continue_minor_shmem", need_minor_shmem, test_continue_minor_shmem, 0},
+    {"detach_keeps_pages", need_minor_shmem, test_detach_keeps_pages, 0},
     {"zeropage_basic", need_base, test_zeropage_basic, 0},
     {"sigbus_mode_contract", need_sigbus, test_sigbus_mode_contract, 0},
 };
