@@ -25,10 +25,10 @@
  * of the last page: lazily loaded), which should not depend on the size.
  * Run: dsmrun -n 2 -- checkpoint [--dir=DIR] [--max-mib=N] [-i N] [--json]
  *
- * checkpoint --wp-kernel [--max-mib=N] (no dsmrun, no dsm): the kernel's part
- * of the pause alone, one UFFDIO_WRITEPROTECT over S MiB of present, writable
- * anonymous pages registered for WP faults, per size (what the cut's
- * write protection costs a node holding S MiB Modified).
+ * checkpoint --wp-kernel [--max-mib=N] (no dsmrun, no dsm): what the cut cost
+ * before it detached the arena, one UFFDIO_WRITEPROTECT over S MiB of present,
+ * writable anonymous pages registered for WP faults, per size (the write
+ * protection of a node holding S MiB Modified, which grew with S).
  */
 #include <limits.h>
 #include <stdio.h>
