@@ -5,13 +5,13 @@
  * Modified somewhere is saved by the node that holds it; every other page by
  * its home. Either way from this node's memfd, through the landing mapping.
  * Each allocation gets a claim byte per page (dsm_rt_ckpt_zeroed: the kernel
- * zero-fills lazily, so the cost does not follow the allocation's size), unresolved:
- * the cut visits no page. The service thread resolves a claim from the
- * engine's state of the page, which no input has changed yet, before the
- * page's first input (the hook) or when the writer asks
+ * zero-fills lazily, so the cost does not follow the allocation's size),
+ * unresolved: the cut visits no page. The service thread resolves a claim
+ * from the engine's state of the page, which no input has changed yet, before
+ * the page's first input (the hook) or when the writer asks
  * (DSM_RT_CKPT_RESOLVE). After the cut the application thread unmaps the
  * whole arena at once (dsm_rt_ckpt_detach: the page tables move, per 2 MiB),
- * so the cut visits no page table entry either.
+ * so the cut visits no page-table entry either.
  *
  * Copy-before-write: a page's data changes only after an engine input on it
  * at the node that saves it (a write fault, a request reaching the home that
@@ -32,8 +32,9 @@
  *
  * Threads: the claim and load bytes are atomics; the epoch is created and
  * freed by the service thread (commands CUT and END) while the writer is not
- * running; only the service thread resolves claims; restore regions are added and removed by the service thread under
- * lock, which the loader holds while it loads a page into one of them.
+ * running; only the service thread resolves claims; restore regions are
+ * added and removed by the service thread under lock, which the loader holds
+ * while it loads a page into one of them.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -49,10 +50,10 @@
 
 /*
  * A page's claim in the current image. Every claim starts UNRESOLVED (the
- * claim array is zero-filled by the kernel, which costs nothing per page); only
- * the service thread resolves one, from the engine's state of the page, which
- * is still its state at the cut: every engine input on the page is preceded
- * by dsm_rt_ckpt_before_input, which resolves it first.
+ * claim array is zero-filled by the kernel, which costs nothing per page);
+ * only the service thread resolves one, from the engine's state of the page,
+ * which is still its state at the cut: every engine input on the page is
+ * preceded by dsm_rt_ckpt_before_input, which resolves it first.
  */
 enum {
     DSM_RT_CLAIM_UNRESOLVED = 0, /* not looked at since the cut                   */
@@ -66,7 +67,6 @@ enum {
 /* Pages the writer has resolved per command (DSM_RT_CKPT_RESOLVE): the
  * service thread's time per command stays short (~1024 engine lookups). */
 #define DSM_RT_CKPT_RESOLVE_PAGES 1024u
-
 
 /* A page's load state at restart. */
 enum { DSM_RT_LOAD_NONE = 0, DSM_RT_LOAD_BUSY, DSM_RT_LOAD_DONE };
