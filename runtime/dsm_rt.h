@@ -508,6 +508,11 @@ dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t c
 /* Whether the memfd holds no data in the pages (none was ever written there,
  * so they read as zeros): a home need not be read for them. */
 bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count);
+/* The pages from page on, up to end, that are alike: *written_p says whether
+ * this node's memfd holds data for them (not a hole: unwritten pages read as
+ * zeros, and reading one through a mapping would allocate it); returns the
+ * page where the other kind starts (end at most). */
+uint64_t dsm_rt_arena_extent(const dsm_rt_t *rt, uint64_t page, uint64_t end, bool *written_p);
 /* Fill the pages with zeros, in the page cache, as a fetch of them would. */
 dsm_status_t dsm_rt_arena_zero(const dsm_rt_t *rt, uint64_t page, uint64_t count);
 /* Drop the pages from both mappings and the page cache (dsm_free). */

@@ -37,7 +37,9 @@ int dsm_rt_placement_home(const dsm_rt_placement_t *pl, uint64_t page)
     case DSM_PLACEMENT_BLOCKED:
         return (int)((page - pl->first_page) / dsm_rt_blocked_block(pl));
     case DSM_PLACEMENT_FIRST_TOUCH:
-        return pl->chunk_home[dsm_rt_chunk_of(pl, page)];
+        /* Relaxed atomics: the restart's loader thread reads the homes the
+         * service thread learns (a home not seen yet is loaded on demand). */
+        return __atomic_load_n(&pl->chunk_home[dsm_rt_chunk_of(pl, page)], __ATOMIC_RELAXED);
     case DSM_PLACEMENT_CYCLIC:
         break;
     }
@@ -84,5 +86,5 @@ int dsm_rt_placement_manager(const dsm_rt_placement_t *pl, uint64_t page)
 
 void dsm_rt_placement_set_home(const dsm_rt_placement_t *pl, uint64_t page, int node)
 {
-    pl->chunk_home[dsm_rt_chunk_of(pl, page)] = node;
+    __atomic_store_n(&pl->chunk_home[dsm_rt_chunk_of(pl, page)], node, __ATOMIC_RELAXED);
 }

@@ -315,6 +315,28 @@ bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count)
     return data >= start + (off_t)(count * DSM_RT_PAGE_SIZE);
 }
 
+uint64_t dsm_rt_arena_extent(const dsm_rt_t *rt, uint64_t page, uint64_t end, bool *written_p)
+{
+    off_t start = (off_t)(page * DSM_RT_PAGE_SIZE);
+    off_t data = lseek(rt->arena.fd, start, SEEK_DATA), next;
+
+    if (data < 0 && errno != ENXIO) {
+        *written_p = true; /* not known to be a hole */
+        return end;
+    }
+    *written_p = data == start;
+    if (*written_p) {
+        next = lseek(rt->arena.fd, start, SEEK_HOLE);
+    } else {
+        next = data; /* ENXIO: no data up to the end of the file */
+    }
+    if (next < 0 || (uint64_t)next / DSM_RT_PAGE_SIZE >= end) {
+        return end;
+    }
+    return (uint64_t)next / DSM_RT_PAGE_SIZE > page ? (uint64_t)next / DSM_RT_PAGE_SIZE
+                                                     : page + 1;
+}
+
 dsm_status_t dsm_rt_arena_zero(const dsm_rt_t *rt, uint64_t page, uint64_t count)
 {
     /* Pages this node dropped earlier may still be cached with old data. */

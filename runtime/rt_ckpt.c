@@ -25,10 +25,11 @@
  * copies the page; the other waits for DONE.
  *
  * Restart: the k-th allocation of the new job takes the image's k-th
- * allocation if the sizes agree. The home of a page loads it into its backing
- * segment before the engine's first input on it (every copy elsewhere comes
- * from there), and a loader thread loads the rest; they meet on a state byte
- * per page as above.
+ * allocation if the sizes agree. The home of a page in the new job, whatever
+ * its placement (the image records none), loads it into its backing segment
+ * before the engine's first input on it (every copy elsewhere comes from
+ * there), and a loader thread loads the rest whose home it knows; they meet
+ * on a state byte per page as above.
  *
  * Threads: the claim and load bytes are atomics; the epoch is created and
  * freed by the service thread (commands CUT and END) while the writer is not
@@ -139,6 +140,9 @@ static void dsm_rt_ckpt_fail(dsm_rt_ckpt_epoch_t *epoch, dsm_status_t status)
     atomic_compare_exchange_strong(&epoch->status, &ok, (int)status);
 }
 
+/* What a page of a hole in the memfd holds. */
+static const uint8_t dsm_rt_ckpt_zero_page[DSM_RT_PAGE_SIZE];
+
 /* ---- memory whose cost does not follow its size --------------------------------------- */
 
 /*
@@ -185,10 +189,26 @@ static dsm_rt_ckpt_region_t *dsm_rt_ckpt_region_find(dsm_rt_ckpt_epoch_t *epoch,
 }
 
 /*
- * Service thread: the claim of page from the engine's state, unchanged since
- * the cut (see the enum above). A page Modified here is saved from the arena;
- * one this node homes from its backing unless another node holds it Modified
- * (that node saves it); every other page by another node.
+ * Whether this node saves page from its backing if nobody holds it Modified:
+ * it homes the page, or, under first touch, the page's chunk has no home yet
+ * and this node is its manager (the one node that knows: the page is all
+ * zeros, in its backing as in every other).
+ */
+static bool dsm_rt_ckpt_saves_unmodified(const dsm_rt_t *rt, const dsm_rt_placement_t *pl,
+                                         uint64_t page)
+{
+    int home = dsm_rt_placement_home(pl, page);
+
+    return home == rt->node ||
+           (home == DSM_RT_HOME_UNKNOWN && dsm_rt_placement_manager(pl, page) == rt->node);
+}
+
+/*
+ * Service thread: the claim of page from the engine's state and the page's
+ * home, both unchanged since the cut (see the enum above): a page Modified
+ * here is saved by this node; one it saves unmodified (above) too, unless
+ * another node holds it Modified (that node saves it); every other page by
+ * another node.
  */
 static void dsm_rt_ckpt_resolve(dsm_rt_t *rt, dsm_rt_ckpt_region_t *region, uint64_t page)
 {
@@ -201,7 +221,7 @@ static void dsm_rt_ckpt_resolve(dsm_rt_t *rt, dsm_rt_ckpt_region_t *region, uint
     }
     if (dsm_coh_engine_node_state(rt->pages.coh, page) == DSM_COH_N_M) {
         verdict = DSM_RT_CLAIM_OWNER;
-    } else if (dsm_rt_placement_home(&region->placement, page) == rt->node &&
+    } else if (dsm_rt_ckpt_saves_unmodified(rt, &region->placement, page) &&
                dsm_coh_engine_home_state(rt->pages.coh, page, (uint32_t)rt->node, &holder) !=
                    DSM_COH_H_M) {
         verdict = DSM_RT_CLAIM_HOME;
@@ -234,9 +254,16 @@ static void dsm_rt_ckpt_run_write(dsm_rt_ckpt_epoch_t *epoch, dsm_rt_ckpt_region
         dsm_status_t status;
 
         /* A page held Modified here and one homed here alike: this node's
-         * memfd, through the mapping that never faults. */
-        for (size_t i = 0; i < count; i++) {
-            data[i] = dsm_rt_page_landing(epoch->rt, page + i);
+         * memfd, through the mapping that never faults; its holes are zeros,
+         * not read (a read would allocate them). */
+        for (uint64_t p = page; p < page + count;) {
+            bool written;
+            uint64_t next = dsm_rt_arena_extent(epoch->rt, p, page + count, &written);
+
+            for (; p < next; p++) {
+                data[p - page] = written ? dsm_rt_page_landing(epoch->rt, p)
+                                         : dsm_rt_ckpt_zero_page;
+            }
         }
         status = dsm_ckpt_image_pages_write(epoch->fd, epoch->total_pages, g, data, count,
                                             &epoch->index[g]);
@@ -684,6 +711,23 @@ void dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page)
     }
 }
 
+void dsm_rt_ckpt_before_home(dsm_rt_t *rt, uint64_t chunk_first, uint64_t count)
+{
+    dsm_rt_ckpt_epoch_t *epoch = rt->ckpt->epoch;
+    dsm_rt_ckpt_region_t *region =
+        epoch != NULL ? dsm_rt_ckpt_region_find(epoch, chunk_first) : NULL;
+    uint64_t end;
+
+    if (region == NULL) {
+        return;
+    }
+    end = region->first_page + region->npages; /* the last chunk may be short */
+    end = chunk_first + count < end ? chunk_first + count : end;
+    for (uint64_t page = chunk_first; page < end; page++) {
+        dsm_rt_ckpt_resolve(rt, region, page);
+    }
+}
+
 uint64_t dsm_rt_ckpt_before_remap(dsm_rt_t *rt, uint64_t page, uint64_t count)
 {
     dsm_rt_ckpt_epoch_t *epoch = rt->ckpt->epoch;
@@ -716,31 +760,10 @@ dsm_status_t dsm_rt_ckpt_detach(dsm_rt_t *rt)
 
 /* ---- the steps of dsm_checkpoint and dsm_checkpoint_wait -------------------------------- */
 
-/*
- * A restarted job loads each page at its home, found by placement
- * arithmetic. First-touch homes are decided at run time, by whichever node
- * touches a chunk first, and differ from one job to the next: checkpoint and
- * restart are refused under first touch, on every node alike (the
- * configuration is the same everywhere).
- */
-static dsm_status_t dsm_rt_ckpt_placement_check(const dsm_rt_t *rt, const char *what)
-{
-    if (rt->config.placement == DSM_PLACEMENT_FIRST_TOUCH) {
-        dsm_error("%s needs DSM_PLACEMENT=cyclic or blocked: first-touch homes are decided "
-                  "at run time and are not in the image", what);
-        return DSM_ERR_CONFIG;
-    }
-    return DSM_OK;
-}
-
 dsm_status_t dsm_rt_ckpt_prepare(dsm_rt_t *rt, const char *dir)
 {
     dsm_rt_ckpt_t *ckpt = rt->ckpt;
-    dsm_status_t status = dsm_rt_ckpt_placement_check(rt, "dsm_checkpoint");
 
-    if (status != DSM_OK) {
-        return status;
-    }
     dsm_rt_restore_wait(ckpt);
     ckpt->pending = 1;
     ckpt->id = 0;
@@ -874,10 +897,6 @@ dsm_status_t dsm_rt_ckpt_init(dsm_rt_t *rt)
     rt->ckpt = ckpt;
     if (rt->config.restart_dir == NULL) {
         return DSM_OK;
-    }
-    status = dsm_rt_ckpt_placement_check(rt, "a restart (DSM_RESTART)");
-    if (status != DSM_OK) {
-        return status;
     }
     status = dsm_ckpt_image_open(rt->config.restart_dir, rt->nnodes, rt->config.arena_address,
                                  rt->config.arena_size, &ckpt->image);

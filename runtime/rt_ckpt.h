@@ -137,6 +137,14 @@ void dsm_rt_ckpt_command(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
 void dsm_rt_ckpt_before_input(dsm_rt_t *rt, uint64_t page);
 
 /*
+ * Service thread, before this node learns or decides the first-touch home of
+ * the chunk of pages [chunk_first, chunk_first + count): their claims in the
+ * image being taken are resolved while the chunk has no home here, as at the
+ * cut (its manager saves a chunk nobody had touched; the new home does not).
+ */
+void dsm_rt_ckpt_before_home(dsm_rt_t *rt, uint64_t chunk_first, uint64_t count);
+
+/*
  * Service thread: pages [page, page + count), which the engine holds
  * Modified here and a cut detached, are about to be mapped writable again
  * (the engine is not told): saved first, if this node saves them in the

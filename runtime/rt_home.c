@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "dsm_rt.h"
+#include "rt_ckpt.h"
 
 typedef enum {
     DSM_RT_HOME_CLAIM  = 1, /* node -> manager: who homes this chunk? me, if nobody */
@@ -129,6 +130,9 @@ static void dsm_rt_home_release(dsm_rt_t *rt)
 static void dsm_rt_home_learn(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page,
                               int home)
 {
+    /* A checkpoint's claims on the chunk follow its home at the cut. */
+    dsm_rt_ckpt_before_home(rt, dsm_rt_placement_chunk_first(&region->placement, page),
+                            DSM_RT_CHUNK_PAGES);
     dsm_rt_placement_set_home(&region->placement, page, home);
     if (home == rt->node) {
         rt->homes.chunks_homed_here++;

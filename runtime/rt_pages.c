@@ -552,8 +552,6 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
             return;
         }
     }
-    /* Checkpoint: save or load the page first. */
-    dsm_rt_ckpt_before_input(rt, page);
     if (!dsm_pagemap_find(&rt->pages.fault_start, page, NULL) &&
         dsm_pagemap_put(&rt->pages.fault_start, page, now) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a fault");
@@ -561,6 +559,9 @@ static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t n
     if (dsm_rt_home_hold_fault(rt, region, event, page)) {
         return; /* runs again once the chunk's home is known */
     }
+    /* Checkpoint: save or load the page first (a restart loads it at its
+     * home: under first touch, known from here on). */
+    dsm_rt_ckpt_before_input(rt, page);
     /* A writer's run that reaches this node's own untouched pages goes on
      * with them (its window requests them from this home, without
      * messages), so that it keeps its window into the chunks beyond. */

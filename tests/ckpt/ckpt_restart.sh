@@ -5,9 +5,10 @@
 #           dsm_checkpoint_wait; a new job restarts from the image and every word
 #           holds its value at the cut
 # crash     the job dies while its second image is written: the first stays
-# errors    a damaged manifest, a damaged node file, a wrong node count, first-touch
-#           placement (checkpoint and restart refused) and a
+# errors    a damaged manifest, a damaged node file, a wrong node count and a
 #           missing directory each stop dsm_init with a clear error
+# firsttouch  restart, under first-touch placement: the image restarts under it
+#           (homes decided again by the restarted job) and under cyclic placement
 # nospace   a full file system (a 1 MiB tmpfs; root only) fails dsm_checkpoint_wait
 #           naming the cause, and leaves no image behind
 set -u
@@ -84,14 +85,12 @@ errors)
   rm -rf "$work/damaged" && cp -r "$image" "$work/damaged"
   printf '\xff' | dd of="$work/damaged/node0.img" bs=1 seek=20 conv=notrunc status=none
   restart_refused header 'node0.img is damaged' "damaged node file" "$nodes" "$work/damaged"
-  # First-touch homes are not in an image: checkpoint and restart say so.
-  DSM_PLACEMENT=first-touch run "$work/ft_write" nonzero -n "$nodes" -- "$job" write \
-    "$work/ft_image" &&
-    expect_text "$work/ft_write.err" 'dsm_checkpoint needs DSM_PLACEMENT=cyclic or blocked' \
-      "checkpoint under first-touch placement refused"
-  DSM_PLACEMENT=first-touch restart_refused placement 'restart .* needs DSM_PLACEMENT=cyclic' \
-    "restart under first-touch placement refused" "$nodes" "$image"
   verify_image verify "the image itself still restarts"
+  ;;
+firsttouch)
+  DSM_PLACEMENT=first-touch write_image
+  DSM_PLACEMENT=first-touch verify_image verify "first touch: every word holds its value at the cut"
+  verify_image verify_cyclic "the same image under cyclic placement"
   ;;
 nospace)
   if [[ $(id -u) != 0 ]]; then
