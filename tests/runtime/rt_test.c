@@ -550,24 +550,49 @@ static int ckpt_threads_run(void *(*fn)(void *), ckpt_arg_t *args, uint64_t roun
     return 0;
 }
 
-static int ckpt_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* An image directory for a case: node 0 makes parent (a mkdtemp template)
+ * and writes the image's path into dir, PATH_MAX bytes of the arena (every
+ * node reads it after a barrier). */
+static int ckpt_dir_make(char *parent, char **dir_p)
 {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int case_ckpt_threads(long iterations)
-{
-    uint64_t npages = 64 * (uint64_t)nnodes;
-    ckpt_arg_t args[THREADS];
-    char *dir = alloc_or_die(PATH_MAX); /* node 0 names it, the others read it */
-    char parent[] = "/tmp/rt_ckpt_XXXXXX";
+    char *dir = alloc_or_die(PATH_MAX);
 
     if (me == 0) {
         if (mkdtemp(parent) == NULL) {
             FAIL("mkdtemp: %s", strerror(errno));
         }
         snprintf(dir, PATH_MAX, "%s/image", parent);
+    }
+    CHECK_OK(dsm_barrier());
+    *dir_p = dir;
+    return 0;
+}
+
+static int ckpt_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* After the last image: node 0 removes parent; dir is freed. */
+static int ckpt_dir_remove(const char *parent, char *dir)
+{
+    if (me == 0 && nftw(parent, ckpt_remove, 8, FTW_DEPTH | FTW_PHYS) != 0) {
+        FAIL("removing %s: %s", parent, strerror(errno));
+    }
+    CHECK_OK(dsm_barrier());
+    dsm_free(dir);
+    return 0;
+}
+
+static int case_ckpt_threads(long iterations)
+{
+    uint64_t npages = 64 * (uint64_t)nnodes;
+    ckpt_arg_t args[THREADS];
+    char parent[] = "/tmp/rt_ckpt_XXXXXX", *dir;
+
+    if (ckpt_dir_make(parent, &dir) != 0) {
+        return 1;
     }
     args[0].pages = alloc_or_die(npages * PAGE);
     for (int i = 0; i < THREADS; i++) {
@@ -605,13 +630,66 @@ static int case_ckpt_threads(long iterations)
         }
         CHECK_OK(dsm_barrier());
     }
-    if (me == 0 && nftw(parent, ckpt_remove, 8, FTW_DEPTH | FTW_PHYS) != 0) {
-        FAIL("removing %s: %s", parent, strerror(errno));
+    dsm_free(args[0].pages);
+    return ckpt_dir_remove(parent, dir);
+}
+
+/* The memory this process's arena memfd holds (st_blocks), or -1. */
+static long long arena_memory(void)
+{
+    long long bytes = -1;
+
+    for (int fd = 0; fd < 1024 && bytes < 0; fd++) {
+        char link[64], target[PATH_MAX];
+        ssize_t length;
+        struct stat st;
+
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        length = readlink(link, target, sizeof(target) - 1);
+        if (length <= 0) {
+            continue;
+        }
+        target[length] = '\0';
+        if (strstr(target, "/memfd:dsm-arena") == target && fstat(fd, &st) == 0) {
+            bytes = (long long)st.st_blocks * 512;
+        }
+    }
+    return bytes;
+}
+
+/*
+ * A checkpoint of an allocation nobody wrote but one page costs its homes no
+ * memory: they save their unwritten pages as zeros without reading them (a
+ * read through a mapping allocates the page).
+ */
+static int case_ckpt_holes(long iterations)
+{
+    const size_t size = 64u << 20;
+    uint64_t *data = alloc_or_die(size);
+    char parent[] = "/tmp/rt_ckpt_XXXXXX", *dir;
+    long long before, after;
+
+    (void)iterations;
+    if (ckpt_dir_make(parent, &dir) != 0) {
+        return 1;
+    }
+    if (me == 0) {
+        data[0] = 1;
     }
     CHECK_OK(dsm_barrier());
-    dsm_free(args[0].pages);
-    dsm_free(dir);
-    return 0;
+    before = arena_memory();
+    CHECK_OK(dsm_checkpoint(dir));
+    CHECK_OK(dsm_checkpoint_wait());
+    after = arena_memory();
+    if (before < 0 || after < 0) {
+        FAIL("this process has no dsm-arena memfd");
+    }
+    if (after - before > (1 << 20)) {
+        FAIL("the checkpoint of a 64 MiB allocation with one page written allocated %lld "
+             "bytes of the arena", after - before);
+    }
+    dsm_free(data);
+    return ckpt_dir_remove(parent, dir);
 }
 
 /*
@@ -1782,6 +1860,7 @@ static const test_case_t cases[] = {
     { "scan_runs", case_scan_runs, 3, 0 },
     { "write_hold", case_write_hold, 300, 1 },
     { "ckpt_threads", case_ckpt_threads, 3, 0 },
+    { "ckpt_holes", case_ckpt_holes, 1, 0 },
 };
 
 int main(int argc, char **argv)
