@@ -68,19 +68,23 @@ static void dsm_rt_rma_done(dsm_rt_t *rt, const dsm_rt_deferred_t *work)
 
 /*
  * The completed transfer work, with those queued right behind it that
- * continue it (same kind, next pages along its stride, same home), up to a
- * run's length, taken out of the queue: fed to the engine as one input, a
- * run's ACK or DONE goes out once.
+ * continue it (same kind, next pages along its stride, same home, same
+ * allocation: a message's run lies in one), up to a run's length, taken out
+ * of the queue: fed to the engine as one input, a run's ACK or DONE goes out
+ * once.
  */
 static void dsm_rt_deferred_run(dsm_rt_t *rt, dsm_rt_deferred_t *work)
 {
     uint32_t home = dsm_coh_engine_home(rt->pages.coh, work->page);
+    const dsm_rt_region_t *region = dsm_rt_region_find(rt, work->page);
+    uint64_t region_end = region != NULL ? region->first_page + region->npages : 0;
     dsm_rt_deferred_t next;
     uint32_t stride;
 
     while (dsm_rt_fifo_peek(&rt->pages.deferred, &next) && next.op == work->op &&
            (stride = dsm_coh_run_joined(work->page, work->count, work->stride, next.page,
                                         next.count, next.stride)) != 0 &&
+           dsm_coh_run_end(next.page, next.count, next.stride) <= region_end &&
            dsm_coh_engine_home(rt->pages.coh, next.page) == home) {
         (void)dsm_rt_fifo_pop(&rt->pages.deferred, &next);
         work->stride = stride;

@@ -937,6 +937,45 @@ static int alloc_distinct(uint64_t **live, int count)
 }
 
 /*
+ * Many one-page allocations side by side (they share a 64 KiB chunk, so a
+ * home). Each round one node writes them all, then the others read them,
+ * every second one first: the writer's write-backs of neighbouring
+ * allocations complete together, and their completions must not be joined
+ * into one run across allocations (a home drops such a message, and its
+ * readers then wait forever).
+ */
+static int case_small_allocs(long iterations)
+{
+    enum { SMALL = 64 };
+    uint64_t *small[SMALL];
+
+    for (int i = 0; i < SMALL; i++) {
+        small[i] = alloc_or_die(PAGE);
+    }
+    for (long round = 0; round < iterations; round++) {
+        int writer = (int)(round % nnodes);
+
+        for (int i = 0; i < SMALL && me == writer; i++) {
+            small[i][0] = stamp(writer, (uint64_t)i, (uint64_t)round);
+        }
+        CHECK_OK(dsm_barrier());
+        for (int k = 0; k < SMALL && me != writer; k++) {
+            int i = (k * 2 + k / (SMALL / 2) + me) % SMALL; /* every 2nd, then the others */
+
+            if (small[i][0] != stamp(writer, (uint64_t)i, (uint64_t)round)) {
+                FAIL("round %ld: allocation %d holds %#llx", round, i,
+                     (unsigned long long)small[i][0]);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+    }
+    for (int i = 0; i < SMALL; i++) {
+        dsm_free(small[i]);
+    }
+    return 0;
+}
+
+/*
  * Sizes that cannot fit (run with DSM_ARENA_SIZE=1G): the largest sizes,
  * whose page count rounded up wraps to 0 in 64 bits, the largest whose page
  * count does not, one byte beyond the arena. Each fails with NO_SPACE on
@@ -1861,6 +1900,7 @@ static const test_case_t cases[] = {
     { "write_hold", case_write_hold, 300, 1 },
     { "ckpt_threads", case_ckpt_threads, 3, 0 },
     { "ckpt_holes", case_ckpt_holes, 1, 0 },
+    { "small_allocs", case_small_allocs, 50, 0 },
 };
 
 int main(int argc, char **argv)
