@@ -90,9 +90,10 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
         .max = DSM_RT_READAHEAD_MAX, .unit = "pages",
         DSM_RT_CONFIG_FIELD(readahead), DSM_RT_CONFIG_USER(READAHEAD, readahead),
         .help = "the most pages requested ahead of a run of faults (0: none). Read misses "
-                "a constant stride apart (1 to 64 pages: a scan, or a matrix column) request "
-                "the next 2, 4, 8, ... pages along the stride in the same allocation that are "
-                "absent here, read-only, in one burst; any other read miss closes the window. "
+                "a constant stride apart (1 to 64 pages, up or down: a scan, or a matrix "
+                "column) request the next 2, 4, 8, ... pages along the stride in the same "
+                "allocation that are absent here, read-only, in one burst; any other read miss "
+                "closes the window. "
                 "Write misses (writes to absent pages) have their own window and request the "
                 "absent pages that follow writable, upgrades (writes to read-only pages) "
                 "theirs, which upgrades the read-only pages that follow, and a node's first "

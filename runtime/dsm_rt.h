@@ -303,13 +303,17 @@ typedef struct {
     dsm_coh_rma_t op;
 } dsm_rt_deferred_t;
 
-/* A run of faults of one kind a constant stride apart: the last fault (or,
- * for a window requested early, the window's first page), the stride (pages;
- * 0: none), the page after the last window requested, where the run faults
- * next, and that window's size before trimming (0: no run). */
+/* A run of faults of one kind a constant stride apart, up or down the
+ * addresses (backward: a loop counting down, or glibc's memcpy between
+ * buffers at the same offset in their pages, which copies from the end): the
+ * last fault (or, for a window requested early, the window's first page), the
+ * stride (pages; 0: none), the page after the last window requested in the
+ * run's direction, where the run faults next, and that window's size before
+ * trimming (0: no run). */
 typedef struct {
     uint64_t last;
     uint32_t stride;
+    bool     backward;
     uint64_t next;
     unsigned window;
 } dsm_rt_ahead_t;

@@ -228,24 +228,41 @@ static dsm_rt_ahead_t *dsm_rt_stream_continued(dsm_rt_streams_t *streams, uint64
     return NULL;
 }
 
+/* The stride from last to page, up or down (*backward_p), if it is one a
+ * run is followed along (1 to DSM_RT_STRIDE_MAX pages); else 0. */
+static uint32_t dsm_rt_stride_of(uint64_t last, uint64_t page, bool *backward_p)
+{
+    uint64_t up = page - last, down = last - page; /* one of them wraps */
+
+    *backward_p = down >= 1 && down <= DSM_RT_STRIDE_MAX;
+    if (up >= 1 && up <= DSM_RT_STRIDE_MAX) {
+        return (uint32_t)up;
+    }
+    return *backward_p ? (uint32_t)down : 0;
+}
+
 /*
  * The run a fault on page continues: the stream whose next page it is, else
- * one whose last fault is at most DSM_RT_STRIDE_MAX pages before it (a new
- * stride), else the streams' victim, restarted at page. Up to DSM_RT_STREAMS
- * runs are followed at once, as a loop over several arrays makes them.
+ * one whose last fault is at most DSM_RT_STRIDE_MAX pages before or after it
+ * (a new stride), else the streams' victim, restarted at page. Up to
+ * DSM_RT_STREAMS runs are followed at once, as a loop over several arrays
+ * makes them.
  */
 static dsm_rt_ahead_t *dsm_rt_stream_of(dsm_rt_streams_t *streams, uint64_t page)
 {
     dsm_rt_ahead_t *restart = dsm_rt_stream_continued(streams, page);
+    bool backward;
 
     if (restart != NULL) {
         return restart;
     }
-    for (unsigned i = 0; i < DSM_RT_STREAMS; i++) {
-        uint64_t step = page - streams->stream[i].last;
-
-        if (step >= 1 && step <= DSM_RT_STRIDE_MAX) {
-            return &streams->stream[i];
+    /* A run going up first: a step back is taken only when no run goes on. */
+    for (int down = 0; down <= 1; down++) {
+        for (unsigned i = 0; i < DSM_RT_STREAMS; i++) {
+            if (dsm_rt_stride_of(streams->stream[i].last, page, &backward) != 0 &&
+                backward == down) {
+                return &streams->stream[i];
+            }
         }
     }
     restart = &streams->stream[streams->victim];
@@ -254,20 +271,24 @@ static dsm_rt_ahead_t *dsm_rt_stream_of(dsm_rt_streams_t *streams, uint64_t page
     return restart;
 }
 
-/* The window to request ahead of a fault on page (pages along ahead->stride):
- * 0 unless the fault continues a run of faults of constant stride. */
+/* The window to request ahead of a fault on page (pages along ahead->stride,
+ * in the run's direction): 0 unless the fault continues a run of faults of
+ * constant stride. */
 static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, const dsm_rt_streams_t *streams,
                                     dsm_rt_ahead_t *ahead, uint64_t page)
 {
-    uint64_t step = page - ahead->last; /* wraps, so a backward step is too long */
     unsigned most = streams->cautious && DSM_RT_WRITE_AHEAD_MAX < rt->config.readahead
                         ? DSM_RT_WRITE_AHEAD_MAX : rt->config.readahead;
     unsigned window = 0;
+    bool backward;
+    uint32_t stride = dsm_rt_stride_of(ahead->last, page, &backward);
+    uint64_t span;
 
     if (most != 0 && ahead->stride != 0 && page == ahead->next) {
         window = ahead->window == 0 ? 2 : 2 * ahead->window;
-    } else if (most != 0 && step >= 1 && step <= DSM_RT_STRIDE_MAX) {
-        ahead->stride = (uint32_t)step; /* the second fault of a run: a cautious run waits for a third */
+    } else if (most != 0 && stride != 0) {
+        ahead->stride = stride; /* the second fault of a run: a cautious run waits for a third */
+        ahead->backward = backward;
         window = streams->cautious ? 0 : 2;
     } else {
         ahead->stride = 0;
@@ -275,7 +296,8 @@ static unsigned dsm_rt_ahead_window(const dsm_rt_t *rt, const dsm_rt_streams_t *
     window = window < most ? window : most;
     ahead->window = window;
     ahead->last = page;
-    ahead->next = page + ((uint64_t)window + 1) * ahead->stride;
+    span = ((uint64_t)window + 1) * ahead->stride;
+    ahead->next = ahead->backward ? page - span : page + span; /* may wrap: never a fault */
     return window;
 }
 
@@ -301,15 +323,19 @@ static unsigned dsm_rt_ahead_trim(const dsm_rt_region_t *region, uint64_t page, 
     return window;
 }
 
+/* No fault among the pages dsm_rt_ahead_request asks for. */
+#define DSM_RT_NO_FAULT UINT32_MAX
+
 /*
- * Request pages page + k * stride, k = first..window, as maximal runs of
- * candidates one stride apart. k = 0 is a fault on page (state candidate)
- * that goes to the engine in the same input as the window's first run, so
- * the fault's request and DONE join the run's; k >= 1 are pages ahead.
+ * Request pages low + k * stride, k < count, as maximal runs of candidates
+ * one stride apart. k == fault is a fault on that page (state candidate)
+ * that goes to the engine in the same input as the window's pages next to it,
+ * so the fault's request and DONE join their run's; the others are pages
+ * ahead (below the fault, for a run going backward).
  */
 static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
-                                 const dsm_rt_region_t *region, uint64_t page, uint32_t stride,
-                                 unsigned first, unsigned window)
+                                 const dsm_rt_region_t *region, uint64_t low, uint32_t stride,
+                                 uint32_t count, uint32_t fault)
 {
     uint64_t end = region->first_page + region->npages;
     uint64_t run_first = 0;
@@ -317,8 +343,8 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
 
     /* The window's candidates, in maximal runs along the stride (a column of
      * a row-major matrix is one run, a scan's window runs of adjacent pages). */
-    for (unsigned k = first; k <= window; k++) {
-        uint64_t next = dsm_coh_run_page(page, stride, k);
+    for (uint32_t k = 0; k < count; k++) {
+        uint64_t next = dsm_coh_run_page(low, stride, k);
 
         if (next >= end) {
             break;
@@ -328,15 +354,16 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
             dsm_rt_ahead_run(rt, streams, run_first, run_count, stride);
             run_count = 0;
         }
-        if (k > 0 && (dsm_coh_engine_node_state(rt->pages.coh, next) != streams->candidate ||
-                      dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN)) {
+        if (k != fault &&
+            (dsm_coh_engine_node_state(rt->pages.coh, next) != streams->candidate ||
+             dsm_rt_placement_home(&region->placement, next) == DSM_RT_HOME_UNKNOWN)) {
             continue;
         }
         if (run_count == 0) {
             run_first = next;
         }
         run_count++;
-        streams->pages += k > 0;
+        streams->pages += k != fault;
     }
     dsm_rt_ahead_run(rt, streams, run_first, run_count, stride);
 }
@@ -388,7 +415,7 @@ static void dsm_rt_ahead_early(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         uint64_t first = ahead->next;
         unsigned window;
 
-        if (ahead->stride == 0 || ahead->window == 0 || page < ahead->last ||
+        if (ahead->stride == 0 || ahead->window == 0 || ahead->backward || page < ahead->last ||
             page >= ahead->next || (page - ahead->last) % ahead->stride != 0) {
             continue;
         }
@@ -401,8 +428,8 @@ static void dsm_rt_ahead_early(dsm_rt_t *rt, dsm_rt_streams_t *streams,
             ahead->next = first + window + 1;
         }
         /* first is not a fault: it is requested ahead like the rest */
-        dsm_rt_ahead_request(rt, streams, region, first - ahead->stride, ahead->stride, 1,
-                             window + 1);
+        dsm_rt_ahead_request(rt, streams, region, first, ahead->stride, window + 1,
+                             DSM_RT_NO_FAULT);
         return;
     }
 }
@@ -430,11 +457,20 @@ static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         dsm_rt_engine_checked(rt, status, write ? "a write fault" : "a read fault", page);
         return;
     }
+    if (ahead->backward) {
+        /* The window lies below the fault, down to the allocation's start. */
+        uint64_t below = (page - region->first_page) / ahead->stride;
+
+        window = below < window ? (unsigned)below : window;
+        dsm_rt_ahead_request(rt, streams, region, page - (uint64_t)window * ahead->stride,
+                             ahead->stride, window + 1, window);
+        return;
+    }
     if (ahead->stride == 1) {
         window = dsm_rt_ahead_trim(region, page, window);
         ahead->next = page + window + 1;
     }
-    dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, 0, window);
+    dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, window + 1, 0);
     if (ahead->stride == 1 && !write && ahead->window >= rt->config.readahead) {
         dsm_rt_ahead_early(rt, streams, region, page);
     }
@@ -457,7 +493,8 @@ static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
 {
     dsm_rt_ahead_t *ahead = dsm_rt_stream_of(&rt->pages.claim_ahead, page);
     unsigned window = dsm_rt_ahead_window(rt, &rt->pages.claim_ahead, ahead, page);
-    uint64_t span = 1 + (uint64_t)window * ahead->stride;
+    /* Claims go up the addresses: a run going down claims page by page. */
+    uint64_t span = ahead->backward ? 1 : 1 + (uint64_t)window * ahead->stride;
     uint64_t end = page + (span < DSM_COH_RUN_MAX ? span : DSM_COH_RUN_MAX);
     uint64_t region_end = region->first_page + region->npages;
     uint64_t next;

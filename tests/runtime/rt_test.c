@@ -1758,6 +1758,48 @@ static int case_migratory(long iterations)
  * arrays). Each array's run must be followed ahead although the faults
  * interleave: most pages are read ahead, and every value is right.
  */
+/*
+ * A run of faults down the addresses is followed like one going up: node 0
+ * reads one word per page of what the writer wrote, from the last page to the
+ * first (a loop counting down; glibc's memcpy between buffers at the same
+ * offset in their pages copies from the end too), and most pages come ahead.
+ */
+static int case_scan_backward(long iterations)
+{
+    const uint64_t npages = 512;
+    int writer = 1 % nnodes;
+
+    for (long round = 0; round < iterations; round++) {
+        uint64_t *a = alloc_or_die(npages * PAGE);
+        dsm_stats_t before, after;
+
+        if (me == writer) {
+            for (uint64_t p = 0; p < npages; p++) {
+                a[p * PAGE / 8] = stamp(writer, p, (uint64_t)round);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        if (me == 0) {
+            CHECK_OK(dsm_stats_get(&before));
+            for (uint64_t p = npages; p-- > 0;) {
+                if (a[p * PAGE / 8] != stamp(writer, p, (uint64_t)round)) {
+                    FAIL("round %ld page %llu: read %#llx", round, (unsigned long long)p,
+                         (unsigned long long)a[p * PAGE / 8]);
+                }
+            }
+            CHECK_OK(dsm_stats_get(&after));
+            if (nnodes > 1 && after.pages_read_ahead - before.pages_read_ahead < npages / 2) {
+                FAIL("round %ld: %llu of %llu pages read ahead going down", round,
+                     (unsigned long long)(after.pages_read_ahead - before.pages_read_ahead),
+                     (unsigned long long)npages);
+            }
+        }
+        CHECK_OK(dsm_barrier());
+        dsm_free(a);
+    }
+    return 0;
+}
+
 static int case_two_streams(long iterations)
 {
     const uint64_t npages = 256, words = npages * PAGE / 8;
@@ -1896,6 +1938,7 @@ static const test_case_t cases[] = {
     { "zero_fill", case_zero_fill, 5, 0 },
     { "copies", case_copies, 3, 0 },
     { "two_streams", case_two_streams, 3, 0 },
+    { "scan_backward", case_scan_backward, 3, 0 },
     { "scan_runs", case_scan_runs, 3, 0 },
     { "write_hold", case_write_hold, 300, 1 },
     { "ckpt_threads", case_ckpt_threads, 3, 0 },
