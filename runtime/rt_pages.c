@@ -368,6 +368,22 @@ static void dsm_rt_ahead_request(dsm_rt_t *rt, dsm_rt_streams_t *streams,
     dsm_rt_ahead_run(rt, streams, run_first, run_count, stride);
 }
 
+/*
+ * The window of a run going down: top (a fault, or a page ahead) and the
+ * window pages below it along stride, down to the allocation's start,
+ * requested lowest first.
+ */
+static void dsm_rt_ahead_below(dsm_rt_t *rt, dsm_rt_streams_t *streams,
+                               const dsm_rt_region_t *region, uint64_t top, uint32_t stride,
+                               unsigned window, bool top_is_fault)
+{
+    uint64_t below = (top - region->first_page) / stride;
+
+    window = below < window ? (unsigned)below : window;
+    dsm_rt_ahead_request(rt, streams, region, top - (uint64_t)window * stride, stride,
+                         window + 1, top_is_fault ? window : DSM_RT_NO_FAULT);
+}
+
 /* Whether a page may be claimed: homed here (the placement first: the
  * engine's home of a first-touch page this node has not learnt the home of is
  * a stand-in, dsm_rt_home_of) and untouched. */
@@ -405,6 +421,20 @@ static uint64_t dsm_rt_claim_run(dsm_rt_t *rt, const dsm_rt_region_t *region, ui
  * at its marker page). Once per window: the fault must be on a page of the
  * last window requested (from its fault on, along the stride).
  */
+/* Whether page is one of the last window ahead's pages: from its last fault
+ * to its next page, along its stride and direction. */
+static bool dsm_rt_ahead_in_window(const dsm_rt_ahead_t *ahead, uint64_t page)
+{
+    if (ahead->stride == 0 || ahead->window == 0) {
+        return false;
+    }
+    if (ahead->backward) {
+        return page <= ahead->last && page > ahead->next &&
+               (ahead->last - page) % ahead->stride == 0;
+    }
+    return page >= ahead->last && page < ahead->next && (page - ahead->last) % ahead->stride == 0;
+}
+
 static void dsm_rt_ahead_early(dsm_rt_t *rt, dsm_rt_streams_t *streams,
                                const dsm_rt_region_t *region, uint64_t page)
 {
@@ -415,14 +445,18 @@ static void dsm_rt_ahead_early(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         uint64_t first = ahead->next;
         unsigned window;
 
-        if (ahead->stride == 0 || ahead->window == 0 || ahead->backward || page < ahead->last ||
-            page >= ahead->next || (page - ahead->last) % ahead->stride != 0) {
+        if (!dsm_rt_ahead_in_window(ahead, page)) {
             continue;
         }
-        if (first >= end) {
+        /* (Below the allocation, a run going down wraps past its end.) */
+        if (first >= end || first < region->first_page) {
             return;
         }
         window = dsm_rt_ahead_window(rt, streams, ahead, first);
+        if (ahead->backward) {
+            dsm_rt_ahead_below(rt, streams, region, first, ahead->stride, window, false);
+            return;
+        }
         if (ahead->stride == 1) {
             window = dsm_rt_ahead_trim(region, first, window);
             ahead->next = first + window + 1;
@@ -458,19 +492,14 @@ static void dsm_rt_ahead_fault(dsm_rt_t *rt, dsm_rt_streams_t *streams,
         return;
     }
     if (ahead->backward) {
-        /* The window lies below the fault, down to the allocation's start. */
-        uint64_t below = (page - region->first_page) / ahead->stride;
-
-        window = below < window ? (unsigned)below : window;
-        dsm_rt_ahead_request(rt, streams, region, page - (uint64_t)window * ahead->stride,
-                             ahead->stride, window + 1, window);
-        return;
+        dsm_rt_ahead_below(rt, streams, region, page, ahead->stride, window, true);
+    } else {
+        if (ahead->stride == 1) {
+            window = dsm_rt_ahead_trim(region, page, window);
+            ahead->next = page + window + 1;
+        }
+        dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, window + 1, 0);
     }
-    if (ahead->stride == 1) {
-        window = dsm_rt_ahead_trim(region, page, window);
-        ahead->next = page + window + 1;
-    }
-    dsm_rt_ahead_request(rt, streams, region, page, ahead->stride, window + 1, 0);
     if (ahead->stride == 1 && !write && ahead->window >= rt->config.readahead) {
         dsm_rt_ahead_early(rt, streams, region, page);
     }
