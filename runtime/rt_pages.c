@@ -413,14 +413,6 @@ static uint64_t dsm_rt_claim_run(dsm_rt_t *rt, const dsm_rt_region_t *region, ui
     return first + count;
 }
 
-/*
- * A read fault absorbed into a transfer in flight (the reader caught up with
- * its window): the next window is requested now, as if the run faulted on its
- * first page, so its transfers overlap the ones the reader waits for instead
- * of starting when it faults past the window (Linux's asynchronous read-ahead
- * at its marker page). Once per window: the fault must be on a page of the
- * last window requested (from its fault on, along the stride).
- */
 /* Whether page is one of the last window ahead's pages: from its last fault
  * to its next page, along its stride and direction. */
 static bool dsm_rt_ahead_in_window(const dsm_rt_ahead_t *ahead, uint64_t page)
@@ -435,6 +427,14 @@ static bool dsm_rt_ahead_in_window(const dsm_rt_ahead_t *ahead, uint64_t page)
     return page >= ahead->last && page < ahead->next && (page - ahead->last) % ahead->stride == 0;
 }
 
+/*
+ * A read fault absorbed into a transfer in flight (the reader caught up with
+ * its window): the next window is requested now, as if the run faulted on its
+ * first page, so its transfers overlap the ones the reader waits for instead
+ * of starting when it faults past the window (Linux's asynchronous read-ahead
+ * at its marker page). Once per window: the fault must be on a page of the
+ * last window requested (from its fault on, along the stride).
+ */
 static void dsm_rt_ahead_early(dsm_rt_t *rt, dsm_rt_streams_t *streams,
                                const dsm_rt_region_t *region, uint64_t page)
 {
@@ -536,9 +536,17 @@ static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
     }
 }
 
-/* Map pages [page, page + count) again (dsm_rt_remap), skipping those a
- * fault served before this one has mapped already (EXISTS). */
-static void dsm_rt_remap_pages(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags)
+/*
+ * Map the pages [page, page + count), whose data is in this node's page
+ * cache, with CONTINUE (flags: DSM_UFFD_WP, DSM_UFFD_DONTWAKE). AGAIN (the
+ * address space is changing under us, or part of the run was done) retries
+ * the rest, a bounded number of times. A page mapped already (EXISTS) is
+ * skipped if skip_mapped, the threads that faulted on it woken unless the
+ * caller wakes them; else it is a failure. A failure stops the node, naming
+ * what (the work).
+ */
+static void dsm_rt_continue(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags,
+                            bool skip_mapped, const char *what)
 {
     char *dst = dsm_rt_page_address(rt, page);
     size_t left = count * DSM_RT_PAGE_SIZE;
@@ -548,9 +556,7 @@ static void dsm_rt_remap_pages(dsm_rt_t *rt, uint64_t page, uint64_t count, unsi
         size_t done = 0;
 
         status = dsm_uffd_continue(&rt->uffd, dst, left, flags, &done);
-        if (status == DSM_ERR_EXISTS) {
-            /* dst + done is mapped: the threads that faulted on it wake
-             * (unless the caller wakes them). */
+        if (status == DSM_ERR_EXISTS && skip_mapped) {
             status = (flags & DSM_UFFD_DONTWAKE)
                          ? DSM_OK
                          : dsm_uffd_wake(&rt->uffd, dst + done, DSM_RT_PAGE_SIZE);
@@ -563,8 +569,8 @@ static void dsm_rt_remap_pages(dsm_rt_t *rt, uint64_t page, uint64_t count, unsi
         left -= done;
     }
     if (left > 0) {
-        dsm_rt_fatal(rt, status, "mapping pages %" PRIu64 "..+%" PRIu64 " again failed: %s",
-                     page, count, dsm_strerror(status));
+        dsm_rt_fatal(rt, status, "%s pages %" PRIu64 "..+%" PRIu64 " failed: %s", what, page,
+                     count, dsm_strerror(status));
     }
 }
 
@@ -590,7 +596,9 @@ static void dsm_rt_remap(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
     if (state == DSM_COH_N_M) {
         count = dsm_rt_ckpt_before_remap(rt, page, count);
     }
-    dsm_rt_remap_pages(rt, page, count, flags | (state == DSM_COH_N_S ? DSM_UFFD_WP : 0));
+    /* A page a fault served before this one has mapped already is skipped. */
+    dsm_rt_continue(rt, page, count, flags | (state == DSM_COH_N_S ? DSM_UFFD_WP : 0), true,
+                    "remapping");
 }
 
 static void dsm_rt_fault(dsm_rt_t *rt, const dsm_uffd_event_t *event, uint64_t now)
@@ -938,26 +946,9 @@ static void dsm_rt_populate_homed(dsm_rt_t *rt, uint64_t page, uint64_t count)
  */
 static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags)
 {
-    char *dst = dsm_rt_page_address(rt, page);
-    size_t left = count * DSM_RT_PAGE_SIZE, done = 0;
-    dsm_status_t status = DSM_OK;
-
     dsm_rt_populate_homed(rt, page, count);
-    /* AGAIN: the address space is changing under us (fork, mremap), or part
-     * of the run was done: retry the rest, a bounded number of times. */
-    for (int attempt = 0; attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
-        status = dsm_uffd_continue(&rt->uffd, dst, left, flags, &done);
-        if (status != DSM_ERR_AGAIN) {
-            break;
-        }
-        dst += done;
-        left -= done;
-    }
-    if (status != DSM_OK) {
-        /* EXISTS would mean the engine's view of the page is wrong. */
-        dsm_rt_fatal(rt, status, "installing pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
-                     count, dsm_strerror(status));
-    }
+    /* EXISTS would mean the engine's view of the page is wrong: a failure. */
+    dsm_rt_continue(rt, page, count, flags, false, "installing");
 }
 
 /*
