@@ -301,39 +301,41 @@ dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t c
     return DSM_OK;
 }
 
-bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count)
+/*
+ * The first page from page on that this node's memfd holds data for, or
+ * UINT64_MAX. SEEK_DATA on shmem counts pages in the page cache and pages
+ * swapped out alike as data: only a range nobody ever wrote (or released) is
+ * a hole. Any error: page (not known to be a hole).
+ */
+static uint64_t dsm_rt_arena_next_data(const dsm_rt_t *rt, uint64_t page)
 {
-    /* SEEK_DATA on shmem counts pages in the page cache and pages swapped
-     * out alike as data: only a range nobody ever wrote (or released) is a
-     * hole. Any error: not known to be a hole. */
-    off_t start = (off_t)(page * DSM_RT_PAGE_SIZE);
-    off_t data = lseek(rt->arena.fd, start, SEEK_DATA);
+    off_t data = lseek(rt->arena.fd, (off_t)(page * DSM_RT_PAGE_SIZE), SEEK_DATA);
 
     if (data < 0) {
-        return errno == ENXIO; /* no data from start to the end of the file */
+        return errno == ENXIO ? UINT64_MAX : page; /* ENXIO: no data to the end of the file */
     }
-    return data >= start + (off_t)(count * DSM_RT_PAGE_SIZE);
+    return (uint64_t)data / DSM_RT_PAGE_SIZE;
+}
+
+bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    return dsm_rt_arena_next_data(rt, page) >= page + count;
 }
 
 uint64_t dsm_rt_arena_extent(const dsm_rt_t *rt, uint64_t page, uint64_t end, bool *written_p)
 {
-    off_t start = (off_t)(page * DSM_RT_PAGE_SIZE);
-    off_t data = lseek(rt->arena.fd, start, SEEK_DATA), next;
+    uint64_t data = dsm_rt_arena_next_data(rt, page);
+    off_t hole;
 
-    if (data < 0 && errno != ENXIO) {
-        *written_p = true; /* not known to be a hole */
+    *written_p = data <= page;
+    if (!*written_p) {
+        return data < end ? data : end;
+    }
+    hole = lseek(rt->arena.fd, (off_t)(page * DSM_RT_PAGE_SIZE), SEEK_HOLE);
+    if (hole < 0 || (uint64_t)hole / DSM_RT_PAGE_SIZE >= end) {
         return end;
     }
-    *written_p = data == start;
-    if (*written_p) {
-        next = lseek(rt->arena.fd, start, SEEK_HOLE);
-    } else {
-        next = data; /* ENXIO: no data up to the end of the file */
-    }
-    if (next < 0 || (uint64_t)next / DSM_RT_PAGE_SIZE >= end) {
-        return end;
-    }
-    return (uint64_t)next / DSM_RT_PAGE_SIZE > page ? (uint64_t)next / DSM_RT_PAGE_SIZE
+    return (uint64_t)hole / DSM_RT_PAGE_SIZE > page ? (uint64_t)hole / DSM_RT_PAGE_SIZE
                                                      : page + 1;
 }
 
