@@ -940,12 +940,60 @@ static void dsm_rt_populate_homed(dsm_rt_t *rt, uint64_t page, uint64_t count)
 }
 
 /*
+ * Map a run of pages the memfd holds no data for (a home's first touch: a
+ * claim) as zeroed pages, writable: one UFFDIO_ZEROPAGE allocates them in the
+ * page cache and maps them in one pass, where populating them through the
+ * landing mapping and then CONTINUE walks them twice (bench/uffd_install,
+ * "fresh run" rows). The result is the same as that path's. Only a run that
+ * starts at a page homed here is looked at: pages fetched from elsewhere have
+ * landed in the page cache already. Returns the pages mapped from page on: 0
+ * if the run holds data, fewer than count if a page of it got data meanwhile
+ * (EXISTS), for the caller to install the rest.
+ */
+static uint64_t dsm_rt_install_unwritten(dsm_rt_t *rt, uint64_t page, uint64_t count,
+                                         unsigned flags)
+{
+    const dsm_rt_region_t *region = dsm_rt_region_find(rt, page);
+    char *dst = dsm_rt_page_address(rt, page);
+    size_t left = count * DSM_RT_PAGE_SIZE;
+    dsm_status_t status = DSM_OK;
+
+    if (region == NULL || dsm_rt_placement_home(&region->placement, page) != rt->node ||
+        !dsm_rt_arena_unwritten(rt, page, count)) {
+        return 0;
+    }
+    for (int attempt = 0; left > 0 && attempt < DSM_RT_INSTALL_ATTEMPTS; attempt++) {
+        size_t done = 0;
+
+        status = dsm_uffd_zero(&rt->uffd, dst, left, flags, &done);
+        dst += done;
+        left -= done;
+        if (status != DSM_ERR_AGAIN) {
+            break;
+        }
+    }
+    if (status != DSM_OK && status != DSM_ERR_EXISTS && status != DSM_ERR_AGAIN) {
+        dsm_rt_fatal(rt, status, "zero-filling pages %" PRIu64 "..+%" PRIu64 " failed: %s",
+                     page, count, dsm_strerror(status));
+    }
+    return count - left / DSM_RT_PAGE_SIZE;
+}
+
+/*
  * Map the pages [page, page + count), whose data is in this node's page
- * cache: fetched into the landing mapping, or, at their home, its own pages.
- * One CONTINUE.
+ * cache: fetched into the landing mapping, or, at their home, its own pages
+ * (zeroed ones if nobody wrote them yet). One ZEROPAGE or CONTINUE.
  */
 static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned flags)
 {
+    /* ZEROPAGE cannot map pages write-protected. */
+    uint64_t zeroed = (flags & DSM_UFFD_WP) ? 0 : dsm_rt_install_unwritten(rt, page, count, flags);
+
+    if (zeroed == count) {
+        return;
+    }
+    page += zeroed;
+    count -= zeroed;
     dsm_rt_populate_homed(rt, page, count);
     /* EXISTS would mean the engine's view of the page is wrong: a failure. */
     dsm_rt_continue(rt, page, count, flags, false, "installing");
