@@ -69,6 +69,12 @@ void dsm_json_write_string(FILE *stream, const char *text);
 /* Wire formats are little-endian, byte by byte: they never depend on the
  * compiler's struct layout or the host's byte order. (coherence/coh_msg.c
  * keeps its own four: that layer includes nothing of common, test coh_pure.) */
+static inline void dsm_le_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
 static inline void dsm_le_put32(uint8_t *p, uint32_t v)
 {
     for (unsigned i = 0; i < 4; i++) {
@@ -81,6 +87,11 @@ static inline void dsm_le_put64(uint8_t *p, uint64_t v)
     for (unsigned i = 0; i < 8; i++) {
         p[i] = (uint8_t)(v >> (8 * i));
     }
+}
+
+static inline uint16_t dsm_le_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
 }
 
 static inline uint32_t dsm_le_get32(const uint8_t *p)

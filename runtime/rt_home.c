@@ -11,7 +11,11 @@
  * unclaimed chunks homes it at once, without messages. Every answer comes
  * from the one node that decided, so all nodes learn the same home; a node
  * asks at most once per chunk (the claiming map), and what it held runs
- * again, in order, once the answer is in.
+ * again, in order, once the answer is in. An answer names the whole run of
+ * chunks around the claimed one that the manager has homed at the same node,
+ * so that a node reading a long range another node initialised asks once
+ * per run of chunks, not once per chunk, whichever way it reads (its
+ * read-ahead stops where homes are unknown).
  *
  * A coherence request can reach the new home before the manager's answer
  * does (the requester learnt the home from the manager too, on another
@@ -29,12 +33,18 @@ typedef enum {
     DSM_RT_HOME_ANSWER = 2  /* manager -> node: the chunk's home                    */
 } dsm_rt_home_type_t;
 
-/* Wire format, little-endian: type (1), reserved (3, zero), home (4; 0 in a
- * CLAIM), page (8, any page of the chunk). */
+/* Wire format, little-endian: type (1), reserved (1, zero), chunks (2: 0 in
+ * a CLAIM; in an ANSWER, 1 or more: the run of chunks from page's on that
+ * have this home, the claimed one among them), home (4; 0 in a CLAIM), page
+ * (8: a CLAIM's any page of the chunk, an ANSWER's the run's first page). */
 #define DSM_RT_HOME_MSG_SIZE 16u
+
+/* The most chunks one answer names (64 MiB): bounds the manager's scan. */
+#define DSM_RT_HOME_RUN_MAX 1024u
 
 typedef struct {
     dsm_rt_home_type_t type;
+    uint16_t           chunks;
     uint32_t           home;
     uint64_t           page;
 } dsm_rt_home_msg_t;
@@ -43,6 +53,7 @@ static void dsm_rt_home_encode(const dsm_rt_home_msg_t *msg, uint8_t *bytes)
 {
     memset(bytes, 0, DSM_RT_HOME_MSG_SIZE);
     bytes[0] = (uint8_t)msg->type;
+    dsm_le_put16(bytes + 2, msg->chunks);
     dsm_le_put32(bytes + 4, msg->home);
     dsm_le_put64(bytes + 8, msg->page);
 }
@@ -52,13 +63,17 @@ static int dsm_rt_home_decode(const uint8_t *bytes, size_t length, dsm_rt_home_m
     dsm_rt_home_msg_t msg = { 0 };
 
     if (length != DSM_RT_HOME_MSG_SIZE ||
-        (bytes[0] != DSM_RT_HOME_CLAIM && bytes[0] != DSM_RT_HOME_ANSWER) || bytes[1] != 0 ||
-        bytes[2] != 0 || bytes[3] != 0) {
+        (bytes[0] != DSM_RT_HOME_CLAIM && bytes[0] != DSM_RT_HOME_ANSWER) || bytes[1] != 0) {
         return -1;
     }
     msg.type = (dsm_rt_home_type_t)bytes[0];
+    msg.chunks = dsm_le_get16(bytes + 2);
     msg.home = dsm_le_get32(bytes + 4);
     msg.page = dsm_le_get64(bytes + 8);
+    if ((msg.type == DSM_RT_HOME_CLAIM) != (msg.chunks == 0) ||
+        msg.chunks > DSM_RT_HOME_RUN_MAX) {
+        return -1;
+    }
     *msg_p = msg;
     return 0;
 }
@@ -126,9 +141,10 @@ static void dsm_rt_home_release(dsm_rt_t *rt)
     }
 }
 
-/* Record home as the home of page's chunk (region's), learnt or decided here. */
-static void dsm_rt_home_learn(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page,
-                              int home)
+/* Record home as the home of page's chunk (region's), learnt or decided
+ * here; the caller releases the work held for it. */
+static void dsm_rt_home_record(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page,
+                               int home)
 {
     /* A checkpoint's claims on the chunk follow its home at the cut. */
     dsm_rt_ckpt_before_home(rt, dsm_rt_placement_chunk_first(&region->placement, page),
@@ -137,6 +153,12 @@ static void dsm_rt_home_learn(dsm_rt_t *rt, const dsm_rt_region_t *region, uint6
     if (home == rt->node) {
         rt->homes.chunks_homed_here++;
     }
+}
+
+static void dsm_rt_home_learn(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page,
+                              int home)
+{
+    dsm_rt_home_record(rt, region, page, home);
     dsm_rt_home_release(rt);
 }
 
@@ -205,39 +227,91 @@ int dsm_rt_home_ready_pop(dsm_rt_t *rt, dsm_rt_held_t *held_p)
     return dsm_rt_fifo_pop(&rt->homes.ready, held_p);
 }
 
-/* At the manager: home the chunk at the claimer unless it has a home, and answer. */
+/* Whether page (a chunk's first page) lies in region, its chunk managed here
+ * and homed at home. */
+static bool dsm_rt_home_run_has(const dsm_rt_t *rt, const dsm_rt_region_t *region,
+                                uint64_t page, int home)
+{
+    const dsm_rt_placement_t *pl = &region->placement;
+
+    return page >= region->first_page && page < region->first_page + region->npages &&
+           dsm_rt_placement_manager(pl, page) == rt->node &&
+           dsm_rt_placement_home(pl, page) == home;
+}
+
+/* The answer to a claim of the chunk at first (its first page, homed at
+ * home): the run of chunks around it that this node manages and has homed
+ * there, DSM_RT_HOME_RUN_MAX at most, half of them below it at most. */
+static dsm_rt_home_msg_t dsm_rt_home_answer_make(const dsm_rt_t *rt,
+                                                 const dsm_rt_region_t *region, uint64_t first,
+                                                 int home)
+{
+    dsm_rt_home_msg_t answer = { .type = DSM_RT_HOME_ANSWER, .home = (uint32_t)home,
+                                 .page = first, .chunks = 1 };
+
+    while (answer.chunks < DSM_RT_HOME_RUN_MAX / 2 && answer.page >= DSM_RT_CHUNK_PAGES &&
+           dsm_rt_home_run_has(rt, region, answer.page - DSM_RT_CHUNK_PAGES, home)) {
+        answer.page -= DSM_RT_CHUNK_PAGES;
+        answer.chunks++;
+    }
+    while (answer.chunks < DSM_RT_HOME_RUN_MAX &&
+           dsm_rt_home_run_has(rt, region,
+                               answer.page + (uint64_t)answer.chunks * DSM_RT_CHUNK_PAGES, home)) {
+        answer.chunks++;
+    }
+    return answer;
+}
+
+/* At the manager: home the chunk at the claimer unless it has a home, and
+ * answer with the run of chunks that share that home. */
 static void dsm_rt_home_claim_serve(dsm_rt_t *rt, const dsm_rt_region_t *region, int src,
                                     uint64_t page)
 {
-    dsm_rt_home_msg_t answer = { .type = DSM_RT_HOME_ANSWER, .page = page };
     int home = dsm_rt_placement_home(&region->placement, page);
+    dsm_rt_home_msg_t answer;
 
     if (home == DSM_RT_HOME_UNKNOWN) {
         home = src;
         dsm_rt_home_learn(rt, region, page, home);
     }
-    answer.home = (uint32_t)home;
+    answer = dsm_rt_home_answer_make(rt, region,
+                                     dsm_rt_placement_chunk_first(&region->placement, page), home);
     dsm_rt_home_send(rt, src, &answer);
 }
 
 static void dsm_rt_home_answer_take(dsm_rt_t *rt, const dsm_rt_region_t *region, int src,
                                     const dsm_rt_home_msg_t *msg)
 {
-    uint64_t first = dsm_rt_placement_chunk_first(&region->placement, msg->page);
-    int known = dsm_rt_placement_home(&region->placement, msg->page);
+    const dsm_rt_placement_t *pl = &region->placement;
+    uint64_t first = dsm_rt_placement_chunk_first(pl, msg->page);
+    uint64_t last = first + (uint64_t)(msg->chunks - 1) * DSM_RT_CHUNK_PAGES;
+    unsigned answered = 0;
 
     if (msg->home >= (uint32_t)rt->nnodes) {
         dsm_rt_home_malformed(rt, src, "home out of range", msg->page);
         return;
     }
-    if (!dsm_pagemap_take(&rt->homes.claiming, first, NULL)) {
+    /* Managers own blocks of chunks: a run inside the region whose ends the
+     * sender manages is the sender's throughout. */
+    if (msg->page != first || last - region->first_page >= region->npages ||
+        dsm_rt_placement_manager(pl, last) != src) {
+        dsm_rt_home_malformed(rt, src, "a run of chunks its sender does not manage", msg->page);
+        return;
+    }
+    for (uint64_t page = first; page <= last; page += DSM_RT_CHUNK_PAGES) {
+        answered += dsm_pagemap_take(&rt->homes.claiming, page, NULL);
+    }
+    if (answered == 0) {
         dsm_rt_home_malformed(rt, src, "an answer to no claim", msg->page);
         return;
     }
-    if (known != DSM_RT_HOME_UNKNOWN) { /* cannot differ: only the manager decides */
-        return;
+    /* A chunk known here already cannot differ: only the manager decides. */
+    for (uint64_t page = first; page <= last; page += DSM_RT_CHUNK_PAGES) {
+        if (dsm_rt_placement_home(pl, page) == DSM_RT_HOME_UNKNOWN) {
+            dsm_rt_home_record(rt, region, page, (int)msg->home);
+        }
     }
-    dsm_rt_home_learn(rt, region, msg->page, (int)msg->home);
+    dsm_rt_home_release(rt);
 }
 
 static void dsm_rt_home_am(void *arg, int src_node, const void *header, size_t header_len,
