@@ -504,6 +504,10 @@ dsm_status_t dsm_rt_arena_map_peers(dsm_rt_t *rt);
 /* page in node's memfd mapped here, or NULL when transfers with node go
  * through the transport. */
 void *dsm_rt_arena_peer_page(const dsm_rt_t *rt, int node, uint64_t page);
+/* Map count pages of node's memfd from page on here (for writing if write)
+ * before a copy; node's memfd must be mapped (dsm_rt_arena_peer_page). */
+void dsm_rt_arena_peer_populate(const dsm_rt_t *rt, int node, uint64_t page, uint64_t count,
+                                bool write);
 void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
 /* The page in the landing mapping: the same memory, never faulting. */
 void *dsm_rt_page_landing(const dsm_rt_t *rt, uint64_t page);

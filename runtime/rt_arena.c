@@ -25,6 +25,9 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -199,6 +202,24 @@ dsm_status_t dsm_rt_arena_map_peers(dsm_rt_t *rt)
                  "nodes' memory", mapped);
     }
     return DSM_OK;
+}
+
+/*
+ * Map a piece of a peer's memfd here before a copy to or from it: one
+ * madvise walks the piece, where the copy would otherwise take a page fault
+ * for each page it writes (and one per 16 it reads, fault-around). A failure
+ * costs only those faults.
+ */
+void dsm_rt_arena_peer_populate(const dsm_rt_t *rt, int node, uint64_t page, uint64_t count,
+                                bool write)
+{
+    void *remote = dsm_rt_arena_peer_page(rt, node, page);
+
+    if (madvise(remote, count * DSM_RT_PAGE_SIZE,
+                write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0) {
+        dsm_debug("mapping pages [%" PRIu64 ", +%" PRIu64 ") of node %d here failed: %s", page,
+                  count, node, strerror(errno));
+    }
 }
 
 void *dsm_rt_arena_peer_page(const dsm_rt_t *rt, int node, uint64_t page)
