@@ -792,8 +792,10 @@ static int dsm_rt_transfer_copy(dsm_rt_t *rt, dsm_rt_transfer_t *transfer)
         void *remote = dsm_rt_arena_peer_page(rt, transfer->home, page);
         void *landing = dsm_rt_page_landing(rt, page);
 
-        dsm_rt_arena_peer_populate(rt, transfer->home, page, length / DSM_RT_PAGE_SIZE,
-                                   transfer->op != DSM_COH_RMA_FETCH);
+        if (length > DSM_RT_PAGE_SIZE) { /* one page: the copy's fault costs as much */
+            dsm_rt_arena_peer_populate(rt, transfer->home, page, length / DSM_RT_PAGE_SIZE,
+                                       transfer->op != DSM_COH_RMA_FETCH);
+        }
         if (transfer->op == DSM_COH_RMA_FETCH) {
             memcpy(landing, remote, length);
         } else {
