@@ -390,7 +390,6 @@ typedef struct {
     dsm_rt_fifo_t held;     /* of dsm_rt_held_t: their chunk's home unknown   */
     dsm_rt_fifo_t ready;    /* of dsm_rt_held_t: home learnt, to run again    */
     dsm_pagemap_t claiming; /* chunk's first page -> 1: CLAIM sent, no answer */
-    uint64_t      claims_sent, chunks_homed_here;
     uint64_t      malformed; /* home messages refused                         */
 } dsm_rt_homes_t;
 

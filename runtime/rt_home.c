@@ -118,7 +118,6 @@ static void dsm_rt_home_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint6
     if (dsm_pagemap_put(&rt->homes.claiming, first, 1) != DSM_OK) {
         dsm_rt_fatal(rt, DSM_ERR_NO_MEMORY, "out of memory recording a first-touch claim");
     }
-    rt->homes.claims_sent++;
     dsm_rt_home_send(rt, dsm_rt_placement_manager(&region->placement, page), &claim);
 }
 
@@ -150,9 +149,6 @@ static void dsm_rt_home_record(dsm_rt_t *rt, const dsm_rt_region_t *region, uint
     dsm_rt_ckpt_before_home(rt, dsm_rt_placement_chunk_first(&region->placement, page),
                             DSM_RT_CHUNK_PAGES);
     dsm_rt_placement_set_home(&region->placement, page, home);
-    if (home == rt->node) {
-        rt->homes.chunks_homed_here++;
-    }
 }
 
 static void dsm_rt_home_learn(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t page,
