@@ -119,7 +119,7 @@ module dsm
     integer(c_int64_t) :: messages_held_us
     integer(c_int64_t) :: pages_zero_filled
     integer(c_int64_t) :: pages_written_ahead
-    integer(c_int64_t) :: bytes_copied
+    integer(c_int64_t) :: bytes_shared
   end type dsm_stats_t
 
   public :: dsm_init, dsm_finalize, dsm_node_id, dsm_num_nodes

@@ -120,9 +120,9 @@ typedef struct dsm_stats {
     uint64_t pages_zero_filled;      /* granted pages never written at their home:
                                         zeroed here instead of fetched             */
     uint64_t pages_written_ahead;    /* write requests issued ahead of any fault     */
-    uint64_t bytes_copied;           /* of bytes_fetched and bytes_written_back, those
-                                        copied between the memory of two nodes on
-                                        one host, without the transport             */
+    uint64_t bytes_shared;           /* of bytes_fetched and bytes_written_back, those
+                                        in memory the two nodes share (nodes of one
+                                        host): nothing moved                        */
 } dsm_stats_t;
 
 /* ---------------------------------------------------------------------------

@@ -171,6 +171,7 @@ typedef enum {
     DSM_RT_CMD_PAGE_WAIT,
     DSM_RT_CMD_DRAIN,
     DSM_RT_CMD_FREE_ROUND,
+    DSM_RT_CMD_RELEASE,    /* of a freed allocation, once every node freed it */
     DSM_RT_CMD_CKPT,       /* arg: DSM_RT_CKPT_CUT or _END (rt_ckpt.h)   */
     DSM_RT_CMD_STOP
 } dsm_rt_cmd_type_t;
@@ -210,16 +211,17 @@ typedef struct {
 
 /* ---- the arena (rt_arena.c) ------------------------------------------------------ */
 
-/* One memfd mapped twice: the arena (registered) and the landing mapping. */
+/* One memfd mapped twice: the arena (registered) and the landing mapping. The
+ * nodes of a host can share it. */
 typedef struct {
     uintptr_t base;
     uintptr_t landing; /* the same pages, unregistered: where data arrives */
     uint64_t  pages;
     int       fd;
     int       mapped;
-    /* The memfds of the nodes on this host, mapped here, by node (0: none;
-     * NULL: no node's): transfers with them are copies (rt_arena.c). */
-    uintptr_t *peer;
+    /* By node: whether its arena is this node's memfd (a node of this
+     * host): transfers with it move nothing (rt_arena.c). */
+    bool *shared;
     /* Where a detach moves the arena's page tables (dsm_rt_arena_detach),
      * inside a reservation made at the first one (0: none yet). */
     uintptr_t scratch, scratch_reserved;
@@ -365,7 +367,7 @@ typedef struct {
     dsm_rt_hist_t      fault_latency;
 
     uint64_t           bytes_fetched, bytes_written_back;
-    uint64_t           bytes_copied; /* of those, moved by copy (dsm_rt_transfer_copy) */
+    uint64_t           bytes_shared; /* of those, in pages shared with the other end */
     uint64_t           zero_filled;   /* pages granted ZERO, filled here, not fetched */
     uint64_t           malformed;     /* coherence messages the runtime refused */
     /* The input being carried out is a GRANT marked ZERO: its FETCH fills. */
@@ -497,21 +499,19 @@ void dsm_rt_arena_unmap(dsm_rt_t *rt);
  */
 dsm_status_t dsm_rt_arena_detach(dsm_rt_t *rt);
 void dsm_rt_arena_detached_release(dsm_rt_t *rt);
-/* Collective, after the transport connected: map the memfds of the nodes on
- * this host when the transport would move data through shared memory anyway. */
-dsm_status_t dsm_rt_arena_map_peers(dsm_rt_t *rt);
-/* page in node's memfd mapped here, or NULL when transfers with node go
- * through the transport. */
-void *dsm_rt_arena_peer_page(const dsm_rt_t *rt, int node, uint64_t page);
-/* Map count pages of node's memfd from page on here (for writing if write)
- * before a copy; node's memfd must be mapped (dsm_rt_arena_peer_page). */
-void dsm_rt_arena_peer_populate(const dsm_rt_t *rt, int node, uint64_t page, uint64_t count,
-                                bool write);
+/* Collective, after the transport connected and before any allocation: the
+ * nodes of this host share one memfd when the transport would move data
+ * through shared memory anyway. */
+dsm_status_t dsm_rt_arena_share(dsm_rt_t *rt);
+/* Whether node's arena is this node's memfd: its pages are these pages. */
+bool dsm_rt_arena_shared_with(const dsm_rt_t *rt, int node);
 void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
 /* The page in the landing mapping: the same memory, never faulting. */
 void *dsm_rt_page_landing(const dsm_rt_t *rt, uint64_t page);
 /* Make sure the pages exist in the page cache (zeroes where none was). */
 dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t count);
+/* Whether this node's page cache holds every one of the pages. */
+bool dsm_rt_arena_cached(const dsm_rt_t *rt, uint64_t page, uint64_t count);
 /* Whether the memfd holds no data in the pages (none was ever written there,
  * so they read as zeros): a home need not be read for them. */
 bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count);
@@ -535,9 +535,10 @@ const dsm_rt_region_t *dsm_rt_region_find(const dsm_rt_t *rt, uint64_t page);
 const dsm_rt_region_t *dsm_rt_region_at(const dsm_rt_t *rt, uint64_t address);
 /* Start an ALLOC command; it completes once every node's key is in. */
 void dsm_rt_region_alloc_start(dsm_rt_t *rt, dsm_rt_cmd_t *cmd);
-/* Zap and release region and take it out of the table; its pages must be
- * forgotten by the engine first (dsm_rt_pages_forget). */
-void dsm_rt_region_free(dsm_rt_t *rt, const dsm_rt_region_t *region);
+/* Release the memory of the allocation that starts at address and take it
+ * out of the table, once every node has forgotten its pages (a FREE, then a
+ * round): the nodes of a host share the memory. */
+dsm_status_t dsm_rt_region_release_freed(dsm_rt_t *rt, uint64_t address);
 /* Adds the allocation counters to *stats_p. */
 void dsm_rt_alloc_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p);
 

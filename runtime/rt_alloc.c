@@ -368,12 +368,19 @@ const dsm_rt_region_t *dsm_rt_region_at(const dsm_rt_t *rt, uint64_t address)
     return &rt->alloc.regions[index];
 }
 
-void dsm_rt_region_free(dsm_rt_t *rt, const dsm_rt_region_t *region)
+dsm_status_t dsm_rt_region_release_freed(dsm_rt_t *rt, uint64_t address)
 {
-    size_t index = (size_t)(region - rt->alloc.regions);
-    uint64_t first_page = region->first_page, npages = region->npages;
+    const dsm_rt_region_t *region = dsm_rt_region_at(rt, address);
+    size_t index;
+    uint64_t first_page, npages;
     dsm_status_t status;
 
+    if (region == NULL) {
+        return DSM_ERR_INVALID_PARAM;
+    }
+    index = (size_t)(region - rt->alloc.regions);
+    first_page = region->first_page;
+    npages = region->npages;
     dsm_rt_ckpt_region_removed(rt, region); /* restart: the loader leaves it alone */
     dsm_rt_region_release(&rt->alloc.regions[index]);
     dsm_rt_region_remove(rt, index);
@@ -381,6 +388,7 @@ void dsm_rt_region_free(dsm_rt_t *rt, const dsm_rt_region_t *region)
     if (status != DSM_OK) { /* the next allocation there would see this one's data */
         dsm_rt_fatal(rt, status, "dsm_free could not release the allocation's pages");
     }
+    return DSM_OK;
 }
 
 void dsm_rt_alloc_fini(dsm_rt_t *rt)

@@ -94,7 +94,7 @@ static dsm_status_t dsm_rt_create(const dsm_config_t *user, dsm_rt_t **rt_p)
         (status = dsm_rt_alloc_init(rt)) != DSM_OK ||
         (status = dsm_rt_ckpt_init(rt)) != DSM_OK ||
         (status = dsm_tp_connect(rt->tp)) != DSM_OK ||
-        (status = dsm_rt_arena_map_peers(rt)) != DSM_OK) {
+        (status = dsm_rt_arena_share(rt)) != DSM_OK) {
         goto err;
     }
     if ((status = dsm_rt_service_start(rt)) != DSM_OK) {
@@ -177,7 +177,7 @@ static void dsm_rt_stats_print(dsm_rt_t *rt)
             "dsm[%d] stats: read_misses=%" PRIu64 " read_ahead=%" PRIu64
             " write_misses=%" PRIu64 " write_ahead=%" PRIu64 " upgrades=%" PRIu64 " upgrades_ahead=%" PRIu64
             " invalidations_sent=%" PRIu64 " invalidations_received=%" PRIu64
-            " bytes_fetched=%" PRIu64 " bytes_written_back=%" PRIu64 " bytes_copied=%" PRIu64
+            " bytes_fetched=%" PRIu64 " bytes_written_back=%" PRIu64 " bytes_shared=%" PRIu64
             " messages_sent=%" PRIu64
             " message_pages=%" PRIu64 " messages_received=%" PRIu64 " malformed=%" PRIu64 " lock_acquires=%" PRIu64
             " barriers=%" PRIu64 " faults=%" PRIu64 " fault_p50_us=%.1f fault_p99_us=%.1f"
@@ -185,7 +185,7 @@ static void dsm_rt_stats_print(dsm_rt_t *rt)
             rt->node, s.read_misses, s.pages_read_ahead, s.write_misses, s.pages_written_ahead,
             s.upgrades,
             s.pages_upgraded_ahead, s.invalidations_sent,
-            s.invalidations_received, s.bytes_fetched, s.bytes_written_back, s.bytes_copied,
+            s.invalidations_received, s.bytes_fetched, s.bytes_written_back, s.bytes_shared,
             s.messages_sent,
             s.message_pages_sent, s.messages_received, s.malformed_messages, s.lock_acquires, s.barriers,
             s.faults_resolved, s.fault_latency_p50_us, s.fault_latency_p99_us, s.messages_held,
@@ -251,14 +251,18 @@ void dsm_free(void *ptr)
     dsm_rt_ckpt_writer_join(dsm_rt_global);
     /* As dsm_finalize, for one allocation: each node ends its transactions
      * on it (read-ahead may still be in flight) and stops using it; after
-     * the first round nobody starts one, and each node frees it once those it
-     * serves as home have ended. Nobody allocates again before all freed.
-     * The rounds are the allocation's own barriers (rt_sync.c), not
-     * dsm_barrier: threads of a node may free different allocations at once. */
+     * the first round nobody starts one, and each node forgets its pages once
+     * those it serves as home have ended. After the second, nobody uses its
+     * memory, which the nodes of a host share: each releases it. Nobody
+     * allocates again before all released (the third). The rounds are the
+     * allocation's own barriers (rt_sync.c), not dsm_barrier: threads of a
+     * node may free different allocations at once. */
     if (dsm_rt_drain(address) == DSM_OK &&
         dsm_rt_simple_command(DSM_RT_CMD_FREE_ROUND, address, NULL) == DSM_OK &&
-        dsm_rt_simple_command(DSM_RT_CMD_FREE, address, NULL) == DSM_OK) {
-        dsm_rt_simple_command(DSM_RT_CMD_FREE_ROUND, address + 1, NULL);
+        dsm_rt_simple_command(DSM_RT_CMD_FREE, address, NULL) == DSM_OK &&
+        dsm_rt_simple_command(DSM_RT_CMD_FREE_ROUND, address + 1, NULL) == DSM_OK &&
+        dsm_rt_simple_command(DSM_RT_CMD_RELEASE, address, NULL) == DSM_OK) {
+        dsm_rt_simple_command(DSM_RT_CMD_FREE_ROUND, address + 2, NULL);
     }
 }
 

@@ -6,9 +6,10 @@
  * page's offset, before UFFDIO_CONTINUE maps that page-cache page into the
  * arena. The landing range of each allocation is also what the transport
  * registers: a home's own pages are the backing the others read and write
- * (docs/design.md, "Memory layout"). The memfds of the other nodes on this
- * host are mapped here too, when the transport shares memory: transfers with
- * them are copies. The allocations carved out of the arena are rt_alloc.c's.
+ * (docs/design.md, "Memory layout"). When the transport shares memory, the
+ * nodes of one host map one memfd, their first node's: a page passes between
+ * them without a copy. The allocations carved out of the arena are
+ * rt_alloc.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +25,6 @@
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -126,121 +124,152 @@ err_close:
     return status;
 }
 
-/* Map node's memfd (its descriptor peer_fd in its process) here; 0 if not. */
-static uintptr_t dsm_rt_arena_map_peer(dsm_rt_t *rt, int node, int32_t peer_fd)
+/* The memfd of leader (its descriptor leader_fd in its process) here: a new
+ * descriptor, or -1 (logged) if it cannot be had. */
+static int dsm_rt_arena_leader_fd(dsm_rt_t *rt, int leader, int32_t leader_fd)
 {
-    size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
-    int pidfd = dsm_tp_peer_pidfd(rt->tp, node);
+    int pidfd = dsm_tp_peer_pidfd(rt->tp, leader);
     struct stat st;
-    void *mapped;
-    int fd;
-
-    if (pidfd < 0) {
-        return 0; /* another host */
-    }
     /* The same permission as the transport's cross-memory attach (ptrace). */
-    fd = (int)syscall(SYS_pidfd_getfd, pidfd, peer_fd, 0);
+    int fd = (int)syscall(SYS_pidfd_getfd, pidfd, leader_fd, 0);
+
     if (fd < 0) {
-        dsm_info("node %d's memory cannot be mapped here (pidfd_getfd: %m): transfers with "
-                 "it go through the transport", node);
-        return 0;
+        dsm_info("node %d's memory cannot be shared here (pidfd_getfd: %m): transfers with "
+                 "the nodes of this host go through the transport", leader);
+        return -1;
     }
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {
-        dsm_warn("node %d's descriptor %d is not its arena: transfers with it go through the "
-                 "transport", node, (int)peer_fd);
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != rt->arena.pages * DSM_RT_PAGE_SIZE) {
+        dsm_warn("node %d's descriptor %d is not its arena: transfers with the nodes of this "
+                 "host go through the transport", leader, (int)leader_fd);
         close(fd);
-        return 0;
+        return -1;
     }
-    mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-    close(fd);
-    if (mapped == MAP_FAILED) {
-        dsm_warn("mapping node %d's memory here failed (%m): transfers with it go through "
-                 "the transport", node);
-        return 0;
-    }
-    return (uintptr_t)mapped;
+    return fd;
 }
 
 /*
- * The memfds of the nodes on this host, mapped here: a fetch from such a home,
- * or a write-back to it, is then one copy between the two page caches, done
- * at once, instead of an RMA with its request, its completion and, for a put,
- * a flush (2 nodes, alternating: ping-pong 62-66 -> 53-61 µs polling, 45-49 ->
- * 38-45 waiting; 4 nodes: red-black 0.66-0.72 -> 0.50-0.62 s, radix 0.95-0.99
- * -> 0.78-0.94). Only where the transport would move the data
- * through shared memory anyway: a job on tcp or verbs keeps its transport, so
- * it is what runs and what is tested. Every node takes part in the exchange
- * of descriptor numbers, which goes through the bootstrap.
+ * Put fd's pages under the arena and landing mappings in place of this
+ * node's own memfd, which nothing was written to yet: both mappings are
+ * replaced at the same addresses, and the arena registered again (its
+ * registration went with the mapping it replaced).
  */
-dsm_status_t dsm_rt_arena_map_peers(dsm_rt_t *rt)
+static dsm_status_t dsm_rt_arena_adopt(dsm_rt_t *rt, int fd)
 {
-    int32_t fd = rt->arena.fd;
-    dsm_boot_gathered_t fds;
-    int mapped = 0;
-    dsm_status_t status = dsm_boot_allgather(rt->boot, &fd, sizeof(fd), &fds);
+    size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
+    void *base = (void *)rt->arena.base, *landing = (void *)rt->arena.landing;
+    int flags = MAP_SHARED | MAP_NORESERVE | MAP_FIXED;
 
+    if (mmap(landing, size, PROT_READ | PROT_WRITE, flags, fd, 0) == MAP_FAILED ||
+        mmap(base, size, PROT_READ | PROT_WRITE, flags, fd, 0) == MAP_FAILED) {
+        int err = errno;
+
+        dsm_error("mapping the host's shared arena failed: %s", strerror(err));
+        return dsm_status_from_errno(err);
+    }
+    close(rt->arena.fd);
+    rt->arena.fd = fd;
+    return dsm_uffd_range_register(&rt->uffd, base, size,
+                                   DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_MINOR |
+                                       DSM_UFFD_MODE_WP);
+}
+
+/* The first node on this host (this one, or one whose process the transport
+ * can reach directly). */
+static int dsm_rt_arena_host_leader(const dsm_rt_t *rt)
+{
+    for (int node = 0; node < rt->node; node++) {
+        if (dsm_tp_peer_pidfd(rt->tp, node) >= 0) {
+            return node;
+        }
+    }
+    return rt->node;
+}
+
+/* The identity of the memfd under this node's arena, as the nodes compare it. */
+typedef struct {
+    uint64_t dev, ino;
+} dsm_rt_arena_id_t;
+
+/* Record in rt->arena.shared the nodes whose arena is the same memfd as
+ * this node's (collective). */
+static dsm_status_t dsm_rt_arena_find_sharers(dsm_rt_t *rt)
+{
+    struct stat st;
+    dsm_rt_arena_id_t mine = { 0, 0 }, theirs;
+    dsm_boot_gathered_t ids;
+    int sharers = 0;
+    dsm_status_t status;
+
+    if (fstat(rt->arena.fd, &st) == 0) {
+        mine = (dsm_rt_arena_id_t){ .dev = (uint64_t)st.st_dev, .ino = (uint64_t)st.st_ino };
+    }
+    status = dsm_boot_allgather(rt->boot, &mine, sizeof(mine), &ids);
     if (status != DSM_OK) {
         return status;
     }
-    if (dsm_tp_shares_memory(rt->tp)) {
-        rt->arena.peer = calloc((size_t)rt->nnodes, sizeof(rt->arena.peer[0]));
-        if (rt->arena.peer == NULL) {
-            dsm_boot_gathered_free(&fds);
-            return DSM_ERR_NO_MEMORY;
-        }
-        for (int node = 0; node < rt->nnodes && node < fds.count; node++) {
-            if (fds.sizes[node] == sizeof(fd)) {
-                memcpy(&fd, fds.blobs[node], sizeof(fd));
-                rt->arena.peer[node] = dsm_rt_arena_map_peer(rt, node, fd);
-                mapped += rt->arena.peer[node] != 0;
-            }
+    rt->arena.shared = calloc((size_t)rt->nnodes, sizeof(rt->arena.shared[0]));
+    if (rt->arena.shared == NULL) {
+        dsm_boot_gathered_free(&ids);
+        return DSM_ERR_NO_MEMORY;
+    }
+    for (int node = 0; node < rt->nnodes && node < ids.count; node++) {
+        if (node != rt->node && mine.ino != 0 && ids.sizes[node] == sizeof(theirs)) {
+            memcpy(&theirs, ids.blobs[node], sizeof(theirs));
+            rt->arena.shared[node] = theirs.dev == mine.dev && theirs.ino == mine.ino;
+            sharers += rt->arena.shared[node];
         }
     }
-    dsm_boot_gathered_free(&fds);
-    if (mapped > 0) {
-        dsm_info("transfers with the %d other node(s) on this host are copies between the "
-                 "nodes' memory", mapped);
+    dsm_boot_gathered_free(&ids);
+    if (sharers > 0) {
+        dsm_info("this node shares its arena's memory with the %d other node(s) on this host: "
+                 "pages pass between them without a copy", sharers);
     }
     return DSM_OK;
 }
 
 /*
- * Map a piece of a peer's memfd here before a copy to or from it: one
- * madvise walks the piece, where the copy would otherwise take a page fault
- * for each page it writes (and one per 16 it reads, fault-around). A failure
- * costs only those faults.
+ * The nodes of one host share one memfd, their first node's (the host's
+ * leader), when the transport would move data through shared memory anyway:
+ * a page has one copy per host, and the protocol only maps and unmaps it, so a
+ * fetch from or a write-back to a node of the same host moves nothing
+ * (docs/design.md, "Nodes on one host share their pages"). A job on tcp or
+ * verbs keeps one memfd per node, so its transport is what runs and what is
+ * tested. Every node takes part in both exchanges through the bootstrap: the
+ * leaders' descriptor numbers, then which memfd each node ended up with.
  */
-void dsm_rt_arena_peer_populate(const dsm_rt_t *rt, int node, uint64_t page, uint64_t count,
-                                bool write)
+dsm_status_t dsm_rt_arena_share(dsm_rt_t *rt)
 {
-    void *remote = dsm_rt_arena_peer_page(rt, node, page);
+    int32_t fd = rt->arena.fd, leader_fd;
+    int leader = dsm_rt_arena_host_leader(rt), adopted;
+    dsm_boot_gathered_t fds;
+    dsm_status_t status = dsm_boot_allgather(rt->boot, &fd, sizeof(fd), &fds);
 
-    if (madvise(remote, count * DSM_RT_PAGE_SIZE,
-                write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0) {
-        dsm_debug("mapping pages [%" PRIu64 ", +%" PRIu64 ") of node %d here failed: %s", page,
-                  count, node, strerror(errno));
+    if (status != DSM_OK) {
+        return status;
     }
+    if (dsm_tp_shares_memory(rt->tp) && leader != rt->node && leader < fds.count &&
+        fds.sizes[leader] == sizeof(leader_fd)) {
+        memcpy(&leader_fd, fds.blobs[leader], sizeof(leader_fd));
+        adopted = dsm_rt_arena_leader_fd(rt, leader, leader_fd);
+        if (adopted >= 0 && (status = dsm_rt_arena_adopt(rt, adopted)) != DSM_OK) {
+            close(adopted);
+        }
+    }
+    dsm_boot_gathered_free(&fds);
+    return status == DSM_OK ? dsm_rt_arena_find_sharers(rt) : status;
 }
 
-void *dsm_rt_arena_peer_page(const dsm_rt_t *rt, int node, uint64_t page)
+bool dsm_rt_arena_shared_with(const dsm_rt_t *rt, int node)
 {
-    if (rt->arena.peer == NULL || rt->arena.peer[node] == 0) {
-        return NULL;
-    }
-    return (void *)(rt->arena.peer[node] + page * DSM_RT_PAGE_SIZE);
+    return rt->arena.shared != NULL && rt->arena.shared[node];
 }
 
 void dsm_rt_arena_unmap(dsm_rt_t *rt)
 {
     size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
 
-    for (int node = 0; rt->arena.peer != NULL && node < rt->nnodes; node++) {
-        if (rt->arena.peer[node] != 0) {
-            munmap((void *)rt->arena.peer[node], size);
-        }
-    }
-    free(rt->arena.peer);
-    rt->arena.peer = NULL;
+    free(rt->arena.shared);
+    rt->arena.shared = NULL;
     if (rt->arena.scratch_reserved != 0) {
         munmap((void *)rt->arena.scratch_reserved, size + DSM_RT_PMD_SIZE);
         rt->arena.scratch_reserved = rt->arena.scratch = 0;
@@ -336,6 +365,30 @@ static uint64_t dsm_rt_arena_next_data(const dsm_rt_t *rt, uint64_t page)
         return errno == ENXIO ? UINT64_MAX : page; /* ENXIO: no data to the end of the file */
     }
     return (uint64_t)data / DSM_RT_PAGE_SIZE;
+}
+
+bool dsm_rt_arena_cached(const dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    /* mincore of a shared file mapping reports the file's page cache,
+     * mapped here or not, and costs the pages asked about (SEEK_HOLE would
+     * walk the whole written extent beyond them). */
+    unsigned char resident[256];
+
+    while (count > 0) {
+        uint64_t n = count < sizeof(resident) ? count : sizeof(resident);
+
+        if (mincore(dsm_rt_page_landing(rt, page), n * DSM_RT_PAGE_SIZE, resident) != 0) {
+            return false;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            if (!(resident[i] & 1)) {
+                return false;
+            }
+        }
+        page += n;
+        count -= n;
+    }
+    return true;
 }
 
 bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count)

@@ -723,8 +723,12 @@ void dsm_rt_ckpt_before_home(dsm_rt_t *rt, uint64_t chunk_first, uint64_t count)
     }
     end = region->first_page + region->npages; /* the last chunk may be short */
     end = chunk_first + count < end ? chunk_first + count : end;
+    /* The manager saves the chunk's pages now, while they are still the
+     * zeros of the cut: once it has a home, the home writes them, and the
+     * nodes of a host share one memfd (rt_arena.c). */
     for (uint64_t page = chunk_first; page < end; page++) {
         dsm_rt_ckpt_resolve(rt, region, page);
+        dsm_rt_ckpt_save(epoch, region, page);
     }
 }
 

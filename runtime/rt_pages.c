@@ -771,43 +771,6 @@ static void dsm_rt_transfer_piece_done(void *arg, dsm_status_t status)
     }
 }
 
-/*
- * A transfer with a home on this host whose memfd is mapped here
- * (dsm_rt_arena_map_peers): one copy per piece between the two page caches,
- * complete when it returns. The release fence keeps the copies before the
- * message their completion sends (ACK or DONE) on any processor. Zero if the
- * home is not.
- */
-static int dsm_rt_transfer_copy(dsm_rt_t *rt, dsm_rt_transfer_t *transfer)
-{
-    uint32_t pieces = dsm_rt_run_pieces(transfer->count, transfer->stride);
-    size_t length = (size_t)dsm_rt_piece_pages(transfer->count, transfer->stride) *
-                    DSM_RT_PAGE_SIZE;
-
-    if (dsm_rt_arena_peer_page(rt, transfer->home, transfer->page) == NULL) {
-        return 0;
-    }
-    for (uint32_t i = 0; i < pieces; i++) {
-        uint64_t page = dsm_coh_run_page(transfer->page, transfer->stride, i);
-        void *remote = dsm_rt_arena_peer_page(rt, transfer->home, page);
-        void *landing = dsm_rt_page_landing(rt, page);
-
-        if (length > DSM_RT_PAGE_SIZE) { /* one page: the copy's fault costs as much */
-            dsm_rt_arena_peer_populate(rt, transfer->home, page, length / DSM_RT_PAGE_SIZE,
-                                       transfer->op != DSM_COH_RMA_FETCH);
-        }
-        if (transfer->op == DSM_COH_RMA_FETCH) {
-            memcpy(landing, remote, length);
-        } else {
-            memcpy(remote, landing, length);
-        }
-    }
-    atomic_thread_fence(memory_order_release);
-    rt->pages.bytes_copied += (size_t)transfer->count * DSM_RT_PAGE_SIZE;
-    dsm_rt_transfer_done(transfer, DSM_OK);
-    return 1;
-}
-
 /* One get or put per piece through the transport. */
 static void dsm_rt_transfer_rma(dsm_rt_t *rt, const dsm_rt_region_t *region,
                                 dsm_rt_transfer_t *transfer)
@@ -873,9 +836,14 @@ static void dsm_rt_transfer_start(dsm_rt_t *rt, const dsm_rt_region_t *region,
         /* SET_WP came first: the pages are stable */
         rt->pages.bytes_written_back += (size_t)count * DSM_RT_PAGE_SIZE;
     }
-    if (!dsm_rt_transfer_copy(rt, transfer)) {
-        dsm_rt_transfer_rma(rt, region, transfer);
+    if (dsm_rt_arena_shared_with(rt, transfer->home)) {
+        /* The home's pages are this node's pages (a node of this host): the
+         * data is where it is wanted already. */
+        rt->pages.bytes_shared += (size_t)count * DSM_RT_PAGE_SIZE;
+        dsm_rt_transfer_done(transfer, DSM_OK);
+        return;
     }
+    dsm_rt_transfer_rma(rt, region, transfer);
 }
 
 /* A FETCH or WRITE_BACK run: one transfer per allocation it spans (the engine
@@ -904,11 +872,17 @@ static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
 /* ---- the other actions --------------------------------------------------------- */
 
 /* Pages of the arena in this node's page cache (zeroes where none was
- * written yet); a failure here is fatal. */
+ * written yet); a failure here is fatal. A run the page cache holds whole
+ * (the data of a node that shares this memory) is left as it is: populating
+ * it would only map it in the landing mapping, page by page, for nothing. */
 static void dsm_rt_populate(dsm_rt_t *rt, uint64_t page, uint64_t count)
 {
-    dsm_status_t status = dsm_rt_arena_populate(rt, page, count);
+    dsm_status_t status;
 
+    if (dsm_rt_arena_cached(rt, page, count)) {
+        return;
+    }
+    status = dsm_rt_arena_populate(rt, page, count);
     if (status != DSM_OK) {
         dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
                      count, dsm_strerror(status));
@@ -1017,7 +991,8 @@ static void dsm_rt_grant_hint(dsm_rt_t *rt, const dsm_coh_action_t *action, uint
 {
     uint8_t flags = dsm_coh_msg_grant_flags(msg);
 
-    if (!(flags & DSM_COH_GRANT_DATA)) {
+    /* A requester that shares this node's memory fetches nothing anyway. */
+    if (!(flags & DSM_COH_GRANT_DATA) || dsm_rt_arena_shared_with(rt, (int)action->node)) {
         return;
     }
     for (uint32_t i = 0; i < dsm_rt_run_pieces(action->count, action->stride); i++) {
@@ -1311,7 +1286,7 @@ void dsm_rt_pages_stats(const dsm_rt_t *rt, dsm_stats_t *stats_p)
     stats_p->bytes_fetched = pages->bytes_fetched;
     stats_p->bytes_written_back = pages->bytes_written_back;
     stats_p->pages_zero_filled = pages->zero_filled;
-    stats_p->bytes_copied = pages->bytes_copied;
+    stats_p->bytes_shared = pages->bytes_shared;
     stats_p->faults_resolved = pages->fault_latency.total;
     stats_p->fault_latency_p50_us = dsm_rt_hist_percentile_us(&pages->fault_latency, 50);
     stats_p->fault_latency_p99_us = dsm_rt_hist_percentile_us(&pages->fault_latency, 99);

@@ -58,6 +58,9 @@ static void dsm_rt_command_run(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
     case DSM_RT_CMD_FREE_ROUND:
         dsm_rt_sync_free_round_start(rt, cmd);
         break;
+    case DSM_RT_CMD_RELEASE:
+        dsm_rt_command_complete(cmd, dsm_rt_region_release_freed(rt, cmd->arg));
+        break;
     case DSM_RT_CMD_LOCK_CREATE:
         dsm_rt_sync_lock_create(rt, cmd);
         break;
@@ -109,7 +112,6 @@ static int dsm_rt_commands_run(dsm_rt_t *rt)
 static dsm_status_t dsm_rt_settle_one(dsm_rt_t *rt, const dsm_rt_cmd_t *cmd)
 {
     const dsm_rt_region_t *region;
-    dsm_status_t status;
 
     if (cmd->type == DSM_RT_CMD_DRAIN && cmd->arg == 0) {
         return dsm_rt_pages_quiescent(rt) ? DSM_OK : DSM_ERR_STATE;
@@ -123,12 +125,10 @@ static dsm_status_t dsm_rt_settle_one(dsm_rt_t *rt, const dsm_rt_cmd_t *cmd)
                                                                             : DSM_ERR_STATE;
     }
     /* Refused while a page is in a transaction: its backing may still be
-     * read or written by RMA, and its messages still arrive. */
-    status = dsm_rt_pages_forget(rt, region->first_page, region->npages);
-    if (status == DSM_OK) {
-        dsm_rt_region_free(rt, region);
-    }
-    return status;
+     * read or written by RMA, and its messages still arrive. The memory
+     * stays until every node is done with it (DSM_RT_CMD_RELEASE): the
+     * nodes of a host share it. */
+    return dsm_rt_pages_forget(rt, region->first_page, region->npages);
 }
 
 static void dsm_rt_settle_try(dsm_rt_t *rt)

@@ -271,10 +271,14 @@ void dsm_rt_sync_lock_release(dsm_rt_t *rt, dsm_rt_cmd_t *cmd)
 
 /* ---- free rounds ---------------------------------------------------------------- */
 
-/* A round names an allocation's first page address, plus 0 or 1. */
+/* A round names an allocation's first page address, plus 0, 1 or 2 (dsm_free). */
 static int dsm_rt_free_round_valid(const dsm_rt_t *rt, uint64_t round)
 {
-    uint64_t address = round & ~UINT64_C(1);
+    uint64_t address = round & ~UINT64_C(3);
+
+    if ((round & 3) == 3) {
+        return 0;
+    }
 
     return address >= rt->arena.base && (address - rt->arena.base) % DSM_RT_PAGE_SIZE == 0 &&
            (address - rt->arena.base) / DSM_RT_PAGE_SIZE < rt->arena.pages;
