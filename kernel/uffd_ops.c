@@ -200,7 +200,10 @@ dsm_status_t dsm_uffd_continue(const dsm_uffd_t *uffd, void *dst, size_t len,
         return DSM_ERR_INVALID_PARAM;
     }
     ret = ioctl(uffd->fd, UFFDIO_CONTINUE, &cont);
-    return dsm_uffd_resolved("UFFDIO_CONTINUE", ret, errno, cont.mapped, dst, len, done_p);
+    /* EFAULT (the range checked valid): the page cache holds no page at the
+     * first page not mapped, which the caller may fill: NO_ENTRY. */
+    return dsm_uffd_resolved("UFFDIO_CONTINUE", ret, ret != 0 && errno == EFAULT ? ENOENT : errno,
+                             cont.mapped, dst, len, done_p);
 }
 
 dsm_status_t dsm_uffd_move(const dsm_uffd_t *uffd, void *dst, void *src, size_t len,

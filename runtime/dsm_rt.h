@@ -510,8 +510,6 @@ void *dsm_rt_page_address(const dsm_rt_t *rt, uint64_t page);
 void *dsm_rt_page_landing(const dsm_rt_t *rt, uint64_t page);
 /* Make sure the pages exist in the page cache (zeroes where none was). */
 dsm_status_t dsm_rt_arena_populate(const dsm_rt_t *rt, uint64_t page, uint64_t count);
-/* Whether this node's page cache holds every one of the pages. */
-bool dsm_rt_arena_cached(const dsm_rt_t *rt, uint64_t page, uint64_t count);
 /* Whether the memfd holds no data in the pages (none was ever written there,
  * so they read as zeros): a home need not be read for them. */
 bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count);

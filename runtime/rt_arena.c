@@ -367,30 +367,6 @@ static uint64_t dsm_rt_arena_next_data(const dsm_rt_t *rt, uint64_t page)
     return (uint64_t)data / DSM_RT_PAGE_SIZE;
 }
 
-bool dsm_rt_arena_cached(const dsm_rt_t *rt, uint64_t page, uint64_t count)
-{
-    /* mincore of a shared file mapping reports the file's page cache,
-     * mapped here or not, and costs the pages asked about (SEEK_HOLE would
-     * walk the whole written extent beyond them). */
-    unsigned char resident[256];
-
-    while (count > 0) {
-        uint64_t n = count < sizeof(resident) ? count : sizeof(resident);
-
-        if (mincore(dsm_rt_page_landing(rt, page), n * DSM_RT_PAGE_SIZE, resident) != 0) {
-            return false;
-        }
-        for (uint64_t i = 0; i < n; i++) {
-            if (!(resident[i] & 1)) {
-                return false;
-            }
-        }
-        page += n;
-        count -= n;
-    }
-    return true;
-}
-
 bool dsm_rt_arena_unwritten(const dsm_rt_t *rt, uint64_t page, uint64_t count)
 {
     return dsm_rt_arena_next_data(rt, page) >= page + count;

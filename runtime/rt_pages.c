@@ -536,11 +536,28 @@ static void dsm_rt_claim(dsm_rt_t *rt, const dsm_rt_region_t *region, uint64_t p
     }
 }
 
+/* Pages of the arena in this node's page cache (zeroes where none was
+ * written yet); a failure here is fatal. */
+static void dsm_rt_populate(dsm_rt_t *rt, uint64_t page, uint64_t count)
+{
+    dsm_status_t status = dsm_rt_arena_populate(rt, page, count);
+
+    if (status != DSM_OK) {
+        dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
+                     count, dsm_strerror(status));
+    }
+}
+
 /*
  * Map the pages [page, page + count), whose data is in this node's page
  * cache, with CONTINUE (flags: DSM_UFFD_WP, DSM_UFFD_DONTWAKE). AGAIN (the
  * address space is changing under us, or part of the run was done) retries
- * the rest, a bounded number of times. A page mapped already (EXISTS) is
+ * the rest, a bounded number of times. A page the page cache lacks
+ * (NO_ENTRY) is one nobody wrote (at its home, or at any node of a host whose
+ * nodes share their memory: a fetch leaves a page behind, a ZERO fill too):
+ * it reads as zeros, so the rest of the run is populated and retried. Not
+ * populating first saves a walk of the run in the common case, where another
+ * node of the host wrote the pages. A page mapped already (EXISTS) is
  * skipped if skip_mapped, the threads that faulted on it woken unless the
  * caller wakes them; else it is a failure. A failure stops the node, naming
  * what (the work).
@@ -556,6 +573,11 @@ static void dsm_rt_continue(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigne
         size_t done = 0;
 
         status = dsm_uffd_continue(&rt->uffd, dst, left, flags, &done);
+        if (status == DSM_ERR_NO_ENTRY) {
+            dsm_rt_populate(rt, page + (count - left / DSM_RT_PAGE_SIZE),
+                            left / DSM_RT_PAGE_SIZE);
+            continue;
+        }
         if (status == DSM_ERR_EXISTS && skip_mapped) {
             status = (flags & DSM_UFFD_DONTWAKE)
                          ? DSM_OK
@@ -871,49 +893,12 @@ static void dsm_rt_transfer(dsm_rt_t *rt, const dsm_coh_action_t *action)
 
 /* ---- the other actions --------------------------------------------------------- */
 
-/* Pages of the arena in this node's page cache (zeroes where none was
- * written yet); a failure here is fatal. A run the page cache holds whole
- * (the data of a node that shares this memory) is left as it is: populating
- * it would only map it in the landing mapping, page by page, for nothing. */
-static void dsm_rt_populate(dsm_rt_t *rt, uint64_t page, uint64_t count)
-{
-    dsm_status_t status;
-
-    if (dsm_rt_arena_cached(rt, page, count)) {
-        return;
-    }
-    status = dsm_rt_arena_populate(rt, page, count);
-    if (status != DSM_OK) {
-        dsm_rt_fatal(rt, status, "populating pages %" PRIu64 "..+%" PRIu64 " failed: %s", page,
-                     count, dsm_strerror(status));
-    }
-}
-
 /* dsm_rt_populate for the run of an action. */
 static void dsm_rt_populate_run(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
     for (uint32_t i = 0; i < dsm_rt_run_pieces(action->count, action->stride); i++) {
         dsm_rt_populate(rt, dsm_coh_run_page(action->page, action->stride, i),
                         dsm_rt_piece_pages(action->count, action->stride));
-    }
-}
-
-/* Give the pages of [page, page + count) this node homes a page in the page
- * cache, so CONTINUE can map them. */
-static void dsm_rt_populate_homed(dsm_rt_t *rt, uint64_t page, uint64_t count)
-{
-    uint64_t end = page + count, first = 0, homed = 0;
-
-    for (uint64_t p = page; p <= end; p++) {
-        const dsm_rt_region_t *region = p < end ? dsm_rt_region_find(rt, p) : NULL;
-
-        if (region != NULL && dsm_rt_placement_home(&region->placement, p) == rt->node) {
-            first = homed == 0 ? p : first;
-            homed++;
-        } else if (homed > 0) {
-            dsm_rt_populate(rt, first, homed);
-            homed = 0;
-        }
     }
 }
 
@@ -972,7 +957,6 @@ static void dsm_rt_install(dsm_rt_t *rt, uint64_t page, uint64_t count, unsigned
     }
     page += zeroed;
     count -= zeroed;
-    dsm_rt_populate_homed(rt, page, count);
     /* EXISTS would mean the engine's view of the page is wrong: a failure. */
     dsm_rt_continue(rt, page, count, flags, false, "installing");
 }
@@ -1022,6 +1006,11 @@ static void dsm_rt_landing_prepare(dsm_rt_t *rt, const dsm_coh_action_t *action)
 {
     dsm_coh_node_state_t state = dsm_coh_engine_node_state(rt->pages.coh, action->page);
 
+    /* A home that shares this node's memory: nothing will land (the install
+     * fills a page nobody wrote, dsm_rt_continue). */
+    if (dsm_rt_arena_shared_with(rt, (int)action->node)) {
+        return;
+    }
     if (dsm_coh_msg_is_request(action->msg) &&
         (state == DSM_COH_N_IS_AD || state == DSM_COH_N_IM_AD)) {
         dsm_rt_populate_run(rt, action);
