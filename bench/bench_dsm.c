@@ -303,19 +303,32 @@ void dsm_bench_floor_ops(const dsm_bench_floor_t *floor, dsm_bench_floor_ops_t *
 /* The placement given to dsm_init (< 0: the environment's), for dsm_bench_home. */
 static int dsm_bench_placement = -1;
 
-void dsm_bench_dsm_init(int placement)
+static void dsm_bench_dsm_init_with(dsm_config_t *config, int placement)
 {
-    dsm_config_t config = {0};
     dsm_status_t status;
 
     if (placement >= 0) {
-        config.field_mask = DSM_CONFIG_FIELD_PLACEMENT;
-        config.placement = (dsm_placement_t)placement;
+        config->field_mask |= DSM_CONFIG_FIELD_PLACEMENT;
+        config->placement = (dsm_placement_t)placement;
     }
-    if ((status = dsm_init(&config)) != DSM_OK) {
+    if ((status = dsm_init(config)) != DSM_OK) {
         dsm_bench_die("dsm_init", status);
     }
     dsm_bench_placement = placement;
+}
+
+void dsm_bench_dsm_init(int placement)
+{
+    dsm_config_t config = {0};
+
+    dsm_bench_dsm_init_with(&config, placement);
+}
+
+void dsm_bench_dsm_init_single_misses(void)
+{
+    dsm_config_t config = { .field_mask = DSM_CONFIG_FIELD_READAHEAD, .readahead = 0 };
+
+    dsm_bench_dsm_init_with(&config, -1);
 }
 
 int dsm_bench_home(const void *base, size_t bytes, const void *addr)

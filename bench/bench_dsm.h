@@ -64,6 +64,11 @@ void dsm_bench_floor_ops(const dsm_bench_floor_t *floor, dsm_bench_floor_ops_t *
 
 /* dsm_init with the given placement, or the environment's when placement < 0. */
 void dsm_bench_dsm_init(int placement);
+/* dsm_init for timing single misses and upgrades (the environment's
+ * placement): nothing requested ahead (DSM_READAHEAD 0), whatever the order
+ * of the sampled pages, which the read-ahead would otherwise follow (it
+ * follows strides up and down, and several streams at once). */
+void dsm_bench_dsm_init_single_misses(void);
 
 /* The home node of the page holding addr, in the allocation [base, base + bytes);
  * -1 under first-touch placement, where the first access decides it. */

@@ -64,7 +64,7 @@ int main(int argc, char **argv)
         return 1;
     }
     dsm_bench_floor_measure(&opts, &floor);
-    dsm_bench_dsm_init(-1);
+    dsm_bench_dsm_init_single_misses();
     dsm_bench_floor_ops(&floor, &ops);
 
     read_phase(&opts, -1, samples);
