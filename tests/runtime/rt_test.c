@@ -96,6 +96,20 @@ static uint64_t stamp(int node, uint64_t page, uint64_t round)
     return ((uint64_t)node << 48) | (page << 16) | round;
 }
 
+/* The writer stamps the first word of each of the npages pages of a for
+ * round, then every node meets it at a barrier: pages Modified at the writer
+ * for the others to read. Returns 0, or 1 after a failure. */
+static int write_page_stamps(uint64_t *a, uint64_t npages, int writer, long round)
+{
+    if (me == writer) {
+        for (uint64_t p = 0; p < npages; p++) {
+            a[p * PAGE / 8] = stamp(writer, p, (uint64_t)round);
+        }
+    }
+    CHECK_OK(dsm_barrier());
+    return 0;
+}
+
 /* Every node writes its share of pages, everyone reads all; then the shares
  * rotate so that every page changes owner (invalidations, write-backs). */
 static int case_alltoall(long iterations)
@@ -1406,12 +1420,9 @@ static int case_first_touch_scan(long iterations)
             uint64_t *a = alloc_or_die(npages * PAGE);
             dsm_stats_t before, after;
 
-            if (me == writer) {
-                for (uint64_t p = 0; p < npages; p++) {
-                    a[p * PAGE / 8] = stamp(writer, p, (uint64_t)round);
-                }
+            if (write_page_stamps(a, npages, writer, round) != 0) {
+                return 1;
             }
-            CHECK_OK(dsm_barrier());
             if (me == 0 && nnodes > 1) {
                 CHECK_OK(dsm_stats_get(&before));
                 for (uint64_t i = 0; i < npages; i++) {
@@ -1832,12 +1843,9 @@ static int case_scan_backward(long iterations)
         uint64_t *a = alloc_or_die(npages * PAGE);
         dsm_stats_t before, after;
 
-        if (me == writer) {
-            for (uint64_t p = 0; p < npages; p++) {
-                a[p * PAGE / 8] = stamp(writer, p, (uint64_t)round);
-            }
+        if (write_page_stamps(a, npages, writer, round) != 0) {
+            return 1;
         }
-        CHECK_OK(dsm_barrier());
         if (me == 0) {
             CHECK_OK(dsm_stats_get(&before));
             for (uint64_t p = npages; p-- > 0;) {
