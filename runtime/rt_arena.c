@@ -158,6 +158,7 @@ static dsm_status_t dsm_rt_arena_adopt(dsm_rt_t *rt, int fd)
     size_t size = rt->arena.pages * DSM_RT_PAGE_SIZE;
     void *base = (void *)rt->arena.base, *landing = (void *)rt->arena.landing;
     int flags = MAP_SHARED | MAP_NORESERVE | MAP_FIXED;
+    dsm_status_t status;
 
     if (mmap(landing, size, PROT_READ | PROT_WRITE, flags, fd, 0) == MAP_FAILED ||
         mmap(base, size, PROT_READ | PROT_WRITE, flags, fd, 0) == MAP_FAILED) {
@@ -166,11 +167,15 @@ static dsm_status_t dsm_rt_arena_adopt(dsm_rt_t *rt, int fd)
         dsm_error("mapping the host's shared arena failed: %s", strerror(err));
         return dsm_status_from_errno(err);
     }
+    status = dsm_uffd_range_register(&rt->uffd, base, size,
+                                     DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_MINOR |
+                                         DSM_UFFD_MODE_WP);
+    if (status != DSM_OK) {
+        return status; /* the caller closes fd; dsm_init fails */
+    }
     close(rt->arena.fd);
     rt->arena.fd = fd;
-    return dsm_uffd_range_register(&rt->uffd, base, size,
-                                   DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_MINOR |
-                                       DSM_UFFD_MODE_WP);
+    return DSM_OK;
 }
 
 /* The first node on this host (this one, or one whose process the transport

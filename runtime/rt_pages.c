@@ -1024,10 +1024,9 @@ static void dsm_rt_landing_prepare(dsm_rt_t *rt, const dsm_coh_action_t *action)
      * pages are there unless nobody wrote them. A run nobody wrote is
      * allocated now all the same, off the path (bench/write_upgrade, 2 bound
      * nodes, write miss on fresh memory: p50 20 µs this way, 24-29 allocating
-     * it at the install); a
-     * run partly written is left to the install, which fills its holes
-     * (dsm_rt_continue): populating the written pages would only map them in
-     * the landing mapping. */
+     * it at the install); a run partly written is left to the install, which
+     * fills its holes (dsm_rt_continue): populating the written pages would
+     * only map them in the landing mapping. */
     if (!dsm_rt_arena_shared_with(rt, (int)action->node) || dsm_rt_run_unwritten(rt, action)) {
         dsm_rt_populate_run(rt, action);
     }
