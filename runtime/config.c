@@ -70,7 +70,10 @@ static const dsm_config_var_t dsm_rt_config_vars[] = {
                 "memory between the processes of one host, `tcp`, `rdma` verbs "
                 "(InfiniBand/RoCE). Whatever the choice (and whatever `UCX_TLS` says), UCX's "
                 "`sysv` transport is never used: its segments are open to the owner's group "
-                "(docs/design.md, \"Security and threat model\")",
+                "(docs/design.md, \"Security and threat model\"). Where the transports "
+                "share memory (`auto` on one host, `shm`), the nodes of a host also share "
+                "their pages, one memfd, and no page is copied between them (docs/design.md, "
+                "\"Nodes on one host share their pages\")",
     },
     {
         .name = "DSM_SPIN_US", .default_text = "auto", .type = DSM_CONFIG_TYPE_UINT,
