@@ -171,7 +171,7 @@ typedef enum {
     DSM_RT_CMD_PAGE_WAIT,
     DSM_RT_CMD_DRAIN,
     DSM_RT_CMD_FREE_ROUND,
-    DSM_RT_CMD_RELEASE,    /* of a freed allocation, once every node freed it */
+    DSM_RT_CMD_RELEASE,    /* a freed allocation's memory, once every node forgot it */
     DSM_RT_CMD_CKPT,       /* arg: DSM_RT_CKPT_CUT or _END (rt_ckpt.h)   */
     DSM_RT_CMD_STOP
 } dsm_rt_cmd_type_t;

@@ -81,6 +81,16 @@ static int dsm_rt_arena_memfd(size_t size)
     return fd;
 }
 
+/* Register the arena mapping at base with the uffd for every fault the
+ * protocol takes: MISSING (absent from the page cache), MINOR (cached, not
+ * mapped) and WP. */
+static dsm_status_t dsm_rt_arena_register(const dsm_rt_t *rt, void *base, size_t size)
+{
+    return dsm_uffd_range_register(&rt->uffd, base, size,
+                                   DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_MINOR |
+                                       DSM_UFFD_MODE_WP);
+}
+
 dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt)
 {
     void *want = (void *)(uintptr_t)rt->config.arena_address;
@@ -102,9 +112,7 @@ dsm_status_t dsm_rt_arena_map(dsm_rt_t *rt)
     if (status != DSM_OK) {
         goto err_landing;
     }
-    status = dsm_uffd_range_register(&rt->uffd, want, size,
-                                     DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_MINOR |
-                                         DSM_UFFD_MODE_WP);
+    status = dsm_rt_arena_register(rt, want, size);
     if (status != DSM_OK) {
         goto err_arena;
     }
@@ -167,9 +175,7 @@ static dsm_status_t dsm_rt_arena_adopt(dsm_rt_t *rt, int fd)
         dsm_error("mapping the host's shared arena failed: %s", strerror(err));
         return dsm_status_from_errno(err);
     }
-    status = dsm_uffd_range_register(&rt->uffd, base, size,
-                                     DSM_UFFD_MODE_MISSING | DSM_UFFD_MODE_MINOR |
-                                         DSM_UFFD_MODE_WP);
+    status = dsm_rt_arena_register(rt, base, size);
     if (status != DSM_OK) {
         return status; /* the caller closes fd; dsm_init fails */
     }
