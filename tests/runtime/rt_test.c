@@ -110,6 +110,15 @@ static int write_page_stamps(uint64_t *a, uint64_t npages, int writer, long roun
     return 0;
 }
 
+/* Whether the test was registered for nodes sharing their memory
+ * (RT_EXPECT_SHARED=1: shm) or not (0: tcp). */
+static int shared_expected(void)
+{
+    const char *expect = getenv("RT_EXPECT_SHARED");
+
+    return expect != NULL && strcmp(expect, "1") == 0;
+}
+
 /* Every node writes its share of pages, everyone reads all; then the shares
  * rotate so that every page changes owner (invalidations, write-backs). */
 static int case_alltoall(long iterations)
@@ -1674,8 +1683,7 @@ static int case_stride_ahead(long iterations)
 static int case_shared_pages(long iterations)
 {
     const uint64_t block_words = 64 * PAGE / 8;
-    const char *expect = getenv("RT_EXPECT_SHARED");
-    int shared_expected = expect != NULL && strcmp(expect, "1") == 0;
+    const int all_shared = shared_expected();
 
     for (long round = 0; round < iterations; round++) {
         uint64_t *blocks = alloc_or_die(block_words * 8 * (uint64_t)nnodes);
@@ -1698,10 +1706,10 @@ static int case_shared_pages(long iterations)
         if (moved == 0) {
             FAIL("round %ld: no page moved to or from this node", round);
         }
-        if (shared != (shared_expected ? moved : 0)) {
+        if (shared != (all_shared ? moved : 0)) {
             FAIL("round %ld: %llu of %llu bytes transferred were in shared pages, want %s",
                  round, (unsigned long long)shared, (unsigned long long)moved,
-                 shared_expected ? "all" : "none");
+                 all_shared ? "all" : "none");
         }
         dsm_free(blocks);
     }
@@ -1713,18 +1721,17 @@ static int case_shared_pages(long iterations)
  * where they are read, not fetched. The last node reads a fresh allocation
  * first, alone (zeros, and with more than one node the pages homed elsewhere,
  * which nobody touched yet, zero-filled; none where the nodes share their
- * memory, RT_EXPECT_SHARED=1: nothing is fetched there), then the others do, node 0 writes
- * the first half, every node reads all (the written half must be fetched:
- * its data, not zeros), then the last node adds 1 to every word of the
- * second half (write misses granted ZERO: each word must read 0 first).
+ * memory, RT_EXPECT_SHARED=1: nothing is fetched there), then the others do,
+ * node 0 writes the first half, every node reads all (the written half must be
+ * fetched: its data, not zeros), then the last node adds 1 to every word of
+ * the second half (write misses granted ZERO: each word must read 0 first).
  * Rounds free and reallocate, so released pages must read as zeros again.
  */
 static int case_zero_fill(long iterations)
 {
     const uint64_t npages = 128, words = npages * PAGE / 8, half = words / 2;
     const int last = nnodes - 1;
-    const char *expect = getenv("RT_EXPECT_SHARED");
-    int shared = expect != NULL && strcmp(expect, "1") == 0;
+    const int shared = shared_expected();
 
     for (long round = 0; round < iterations; round++) {
         uint64_t *array = alloc_or_die(npages * PAGE);
